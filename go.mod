@@ -1,0 +1,3 @@
+module github.com/api-jongler/jongler
+
+go 1.26.0

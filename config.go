@@ -1,0 +1,161 @@
+package jongler
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"gopkg.in/ini.v1"
+)
+
+// ConfigEnv names the environment variable that holds the path of the INI
+// file of keys, as in the original API Jongler.
+const ConfigEnv = "APIJONGLER_CONFIG"
+
+// Key is one API key: its name in the configuration, its secret value, and
+// the Google Cloud project it belongs to (its own name when none is said).
+// Its String, GoString and LogValue methods show the name only, so that
+// printing or logging a Key never shows the secret.
+type Key struct {
+	Name    string
+	Value   string
+	Project string
+}
+
+// String returns the key's name.
+func (k Key) String() string { return k.Name }
+
+// GoString returns the key's name and project, never its value.
+func (k Key) GoString() string {
+	return fmt.Sprintf("jongler.Key{Name: %q, Project: %q, Value: <redacted>}", k.Name, k.Project)
+}
+
+// LogValue implements [slog.LogValuer] with the key's name.
+func (k Key) LogValue() slog.Value { return slog.StringValue(k.Name) }
+
+// exampleSection is shown when a configuration lacks the connector.
+func exampleSection(connector string) string {
+	return fmt.Sprintf("[%s]\nkey1 = your-api-key-1\nkey2 = your-api-key-2", connector)
+}
+
+// LoadKeys reads the keys of connector from the INI file at path: the
+// section named like the connector holds "name = value" lines, names kept
+// as written, values taken literally (no interpolation, no inline
+// comments). An optional section "[CONNECTOR:projects]" says which keys
+// share a Google Cloud project, and so its quotas:
+//
+//	[generativelanguage.googleapis.com:projects]
+//	my-project = key1, key2
+//
+// Errors name the file and line and never show a key's value.
+func LoadKeys(path, connector string) ([]Key, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("jongler: config file %s does not exist; create it with a section such as:\n%s", path, exampleSection(connector))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jongler: config file: %w", err)
+	}
+	f, err := ini.LoadSources(ini.LoadOptions{
+		IgnoreInlineComment:       true,
+		AllowShadows:              true,
+		PreserveEmptyShadowValues: true,
+		KeyValueDelimiters:        "=:",
+	}, data)
+	if err != nil {
+		return nil, fmt.Errorf("jongler: config file %s: %v", path, redactINIError(err))
+	}
+	sec, err := f.GetSection(connector)
+	if err != nil {
+		return nil, fmt.Errorf("jongler: config file %s has no section [%s]; add one such as:\n%s", path, connector, exampleSection(connector))
+	}
+	var keys []Key
+	for _, k := range sec.Keys() {
+		vals := k.ValueWithShadows()
+		line := iniLine(data, connector, k.Name())
+		switch {
+		case len(vals) > 1:
+			return nil, fmt.Errorf("jongler: config file %s:%d: key %q is given %d times in [%s]", path, line, k.Name(), len(vals), connector)
+		case strings.TrimSpace(k.Value()) == "":
+			return nil, fmt.Errorf("jongler: config file %s:%d: key %q in [%s] has an empty value", path, line, k.Name(), connector)
+		}
+		keys = append(keys, Key{Name: k.Name(), Value: strings.TrimSpace(k.Value()), Project: k.Name()})
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("jongler: config file %s: section [%s] has no keys; add lines such as:\n%s", path, connector, exampleSection(connector))
+	}
+	if err := assignProjects(f, data, path, connector, keys); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+// assignProjects applies the "[CONNECTOR:projects]" section, if any.
+func assignProjects(f *ini.File, data []byte, path, connector string, keys []Key) error {
+	name := connector + ":projects"
+	sec, err := f.GetSection(name)
+	if err != nil {
+		return nil
+	}
+	seen := map[string]string{}
+	for _, p := range sec.Keys() {
+		line := iniLine(data, name, p.Name())
+		for _, kn := range strings.Split(p.Value(), ",") {
+			kn = strings.TrimSpace(kn)
+			if kn == "" {
+				continue
+			}
+			i := slices.IndexFunc(keys, func(k Key) bool { return k.Name == kn })
+			if i < 0 {
+				return fmt.Errorf("jongler: config file %s:%d: project %q names key %q, which is not in [%s]", path, line, p.Name(), kn, connector)
+			}
+			if prev, dup := seen[kn]; dup {
+				return fmt.Errorf("jongler: config file %s:%d: key %q is in projects %q and %q", path, line, kn, prev, p.Name())
+			}
+			seen[kn] = p.Name()
+			keys[i].Project = p.Name()
+		}
+	}
+	return nil
+}
+
+// iniLine finds the line of key name in section, for error messages; 0 when
+// not found.
+func iniLine(data []byte, section, name string) int {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	in := false
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			in = strings.TrimSpace(line[1:len(line)-1]) == section
+			continue
+		}
+		if !in {
+			continue
+		}
+		if i := strings.IndexAny(line, "=:"); i > 0 && strings.TrimSpace(line[:i]) == name {
+			return n
+		}
+	}
+	return 0
+}
+
+// redactINIError keeps the parser's complaint but drops any quoted line
+// text, which could hold a key.
+func redactINIError(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ": '"); i >= 0 {
+		msg = msg[:i]
+	}
+	if i := strings.Index(msg, ": \""); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
+}

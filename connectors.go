@@ -1,0 +1,189 @@
+package jongler
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ConnectorsDirEnv names the environment variable that points at a
+// directory of connector files adding to or overriding the bundled ones.
+const ConnectorsDirEnv = "APIJONGLER_CONNECTORS"
+
+//go:embed connectors/*.json
+var bundledConnectors embed.FS
+
+// Connector describes an upstream API: where it is and how a key is sent.
+// It is read from a JSON file; the first six fields are the original API
+// Jongler's, the rest are this package's.
+type Connector struct {
+	Name           string `json:"name"`
+	Host           string `json:"host"`
+	Port           int    `json:"port"`
+	Protocol       string `json:"protocol"`
+	Format         string `json:"format"`
+	RequiresAPIKey bool   `json:"requires_api_key"`
+
+	// APIKeyHeader is the header a key goes in when the client sent none,
+	// such as "x-goog-api-key" or "Authorization".
+	APIKeyHeader string `json:"api_key_header,omitempty"`
+	// APIKeyPrefix goes before the key in that header, such as "Bearer ".
+	APIKeyPrefix string `json:"api_key_prefix,omitempty"`
+	// APIKeyQuery is the query parameter a key may travel in, such as
+	// "key"; it is used when the client put its placeholder there.
+	APIKeyQuery string `json:"api_key_query,omitempty"`
+	// Policy names how answers are read: "gemini", "huggingface", or ""
+	// for status codes alone. See [PolicyFor].
+	Policy string `json:"policy,omitempty"`
+	// Note is shown to people, for instance that an upstream is retired.
+	Note string `json:"note,omitempty"`
+}
+
+// BaseURL returns the connector's address, such as
+// "https://generativelanguage.googleapis.com".
+func (c Connector) BaseURL() string {
+	u := url.URL{Scheme: c.Protocol, Host: c.Host}
+	if c.Port != 0 && c.Port != defaultPort(c.Protocol) {
+		u.Host = c.Host + ":" + strconv.Itoa(c.Port)
+	}
+	return u.String()
+}
+
+func defaultPort(scheme string) int {
+	if scheme == "http" {
+		return 80
+	}
+	return 443
+}
+
+func (c *Connector) validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New(`field "name" is empty`)
+	case c.Host == "" || strings.ContainsAny(c.Host, "/ "):
+		return fmt.Errorf(`field "host": %q is not a host name`, c.Host)
+	case c.Protocol != "http" && c.Protocol != "https":
+		return fmt.Errorf(`field "protocol": %q, want "http" or "https"`, c.Protocol)
+	case c.Port < 0 || c.Port > 65535:
+		return fmt.Errorf(`field "port": %d is out of range`, c.Port)
+	case c.Format != "" && c.Format != "json":
+		return fmt.Errorf(`field "format": %q, want "json"`, c.Format)
+	}
+	switch c.Policy {
+	case "", "gemini", "huggingface":
+	default:
+		return fmt.Errorf(`field "policy": %q, want "gemini", "huggingface" or ""`, c.Policy)
+	}
+	if c.Port == 0 {
+		c.Port = defaultPort(c.Protocol)
+	}
+	if c.RequiresAPIKey && c.APIKeyHeader == "" && c.APIKeyQuery == "" {
+		c.APIKeyHeader, c.APIKeyPrefix = "Authorization", "Bearer "
+	}
+	return nil
+}
+
+// parseConnector decodes one connector file strictly: unknown fields and
+// trailing data are errors, named with their line.
+func parseConnector(name string, data []byte) (Connector, error) {
+	var c Connector
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("jongler: connector file %s: %s", name, jsonErrorText(data, err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return c, fmt.Errorf("jongler: connector file %s: data after the connector object", name)
+	}
+	if err := c.validate(); err != nil {
+		return c, fmt.Errorf("jongler: connector file %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// jsonErrorText describes a JSON decoding error with its line and column.
+func jsonErrorText(data []byte, err error) string {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 || off > int64(len(data)) {
+		return err.Error()
+	}
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
+	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
+}
+
+// Connectors returns every connector by name: the bundled ones, then those
+// in dir (when dir is not ""), each file of which adds a connector or
+// overrides a bundled one of the same name.
+func Connectors(dir string) (map[string]Connector, error) {
+	out := map[string]Connector{}
+	if err := readConnectors(bundledConnectors, "connectors", "", out); err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("jongler: connectors directory: %w", err)
+		}
+		if err := readConnectors(os.DirFS(dir), ".", dir, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func readConnectors(fsys fs.FS, root, shown string, out map[string]Connector) error {
+	names, err := fs.Glob(fsys, root+"/*.json")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		data, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return fmt.Errorf("jongler: connector file: %w", err)
+		}
+		shownName := n
+		if shown != "" {
+			shownName = filepath.Join(shown, filepath.Base(n))
+		}
+		c, err := parseConnector(shownName, data)
+		if err != nil {
+			return err
+		}
+		out[c.Name] = c
+	}
+	return nil
+}
+
+// LookupConnector returns the connector called name, from the bundled ones
+// and those in dir. An unknown name gives an error listing the known ones.
+func LookupConnector(name, dir string) (Connector, error) {
+	all, err := Connectors(dir)
+	if err != nil {
+		return Connector{}, err
+	}
+	c, ok := all[name]
+	if !ok {
+		known := slices.Sorted(maps.Keys(all))
+		return Connector{}, fmt.Errorf("jongler: unknown connector %q; known connectors: %s", name, strings.Join(known, ", "))
+	}
+	return c, nil
+}

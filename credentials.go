@@ -1,0 +1,118 @@
+package jongler
+
+import (
+	"net/http"
+	"net/url"
+	"net/textproto"
+	"strings"
+)
+
+// credential says where a key travels in a request.
+type credential struct {
+	header string // canonical header name, or ""
+	prefix string // put before the key in the header
+	query  string // query parameter name, or ""
+}
+
+// slots lists where the connector accepts a key, in order of preference.
+func (t *Transport) credentialSlots() []credential {
+	var s []credential
+	if h := t.connector.APIKeyHeader; h != "" {
+		s = append(s, credential{header: textproto.CanonicalMIMEHeaderKey(h), prefix: t.connector.APIKeyPrefix})
+	}
+	if !strings.EqualFold(t.connector.APIKeyHeader, "Authorization") {
+		s = append(s, credential{header: "Authorization", prefix: "Bearer "})
+	}
+	if q := t.connector.APIKeyQuery; q != "" {
+		s = append(s, credential{query: q})
+	}
+	return s
+}
+
+// setKey puts key into r (a clone the transport owns) in the slot the
+// client used for its placeholder, or the connector's default slot, and
+// removes every other credential so that exactly one is sent.
+func (t *Transport) setKey(r *http.Request, key string) {
+	chosen := -1
+	for i, c := range t.slots {
+		if c.header != "" && r.Header.Get(c.header) != "" || c.query != "" && hasQueryParam(r.URL.RawQuery, c.query) {
+			chosen = i
+			break
+		}
+	}
+	if chosen < 0 {
+		chosen = 0
+	}
+	stripCredentials(r, t.slots)
+	c := t.slots[chosen]
+	if c.header != "" {
+		r.Header.Set(c.header, c.prefix+key)
+		return
+	}
+	u := *r.URL
+	u.RawQuery = setQueryParam(u.RawQuery, c.query, key)
+	r.URL = &u
+}
+
+// stripCredentials removes every credential slot from r (a clone the
+// transport owns).
+func stripCredentials(r *http.Request, slots []credential) {
+	for _, c := range slots {
+		if c.header != "" {
+			r.Header.Del(c.header)
+		}
+		if c.query != "" && hasQueryParam(r.URL.RawQuery, c.query) {
+			u := *r.URL
+			u.RawQuery = setQueryParam(u.RawQuery, c.query, "")
+			r.URL = &u
+		}
+	}
+}
+
+// hasQueryParam reports whether the raw query has parameter name.
+func hasQueryParam(raw, name string) bool {
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if k, _, _ := strings.Cut(part, "="); k == name {
+			return true
+		}
+	}
+	return false
+}
+
+// setQueryParam replaces parameter name in the raw query by name=value
+// (dropping it when value is ""), keeping every other parameter as it
+// was, in its place. Only the first occurrence is kept.
+func setQueryParam(raw, name, value string) string {
+	var b strings.Builder
+	done := false
+	add := func(s string) {
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(s)
+	}
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if k, _, _ := strings.Cut(part, "="); k == name {
+			if !done && value != "" {
+				add(name + "=" + queryEscape(value))
+			}
+			done = true
+			continue
+		}
+		if part != "" {
+			add(part)
+		}
+	}
+	if !done && value != "" {
+		add(name + "=" + queryEscape(value))
+	}
+	return b.String()
+}
+
+func queryEscape(s string) string {
+	return url.QueryEscape(s)
+}

@@ -1,0 +1,161 @@
+package jongler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Jongler is the original API Jongler's interface: a client bound to one
+// connector that sends requests with its keys. It is a thin shell over an
+// [http.Client] using a [Transport]; Go programs may prefer to use the
+// Transport directly with their own client or SDK.
+type Jongler struct {
+	t      *Transport
+	client *http.Client
+}
+
+// New returns a Jongler for the named connector, configured as
+// [NewTransport] is.
+func New(connector string, opts ...Option) (*Jongler, error) {
+	t, err := NewTransport(connector, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Jongler{t: t, client: &http.Client{Transport: t}}, nil
+}
+
+// Transport returns the Jongler's transport.
+func (j *Jongler) Transport() *Transport { return j.t }
+
+// Request sends body (which may be "") with method to endpoint, a path
+// such as "/v1beta/models/gemini-2.5-flash:generateContent" on the
+// connector's address, and returns the answer's body and status code. An
+// error answer from the upstream is not an error here: its body and status
+// are returned. The error is for requests that got no answer, such as
+// when no key is available ([ErrNoKeys]).
+func (j *Jongler) Request(ctx context.Context, method, endpoint, body string) (string, int, error) {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	resp, err := j.do(ctx, method, endpoint, r)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", resp.StatusCode, fmt.Errorf("jongler: %s %s: read answer: %w", method, endpoint, err)
+	}
+	return string(data), resp.StatusCode, nil
+}
+
+// RequestJSON posts data, encoded as JSON, to endpoint and decodes the
+// JSON object answered. An answer that is not 2xx is an *[HTTPError].
+func (j *Jongler) RequestJSON(ctx context.Context, endpoint string, data any) (map[string]any, error) {
+	payload, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("jongler: encode request: %w", err)
+	}
+	resp, err := j.do(ctx, http.MethodPost, endpoint, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("jongler: POST %s: read answer: %w", endpoint, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &HTTPError{Method: http.MethodPost, Endpoint: endpoint, StatusCode: resp.StatusCode, Body: raw}
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("jongler: POST %s: answer is not a JSON object: %w", endpoint, err)
+	}
+	return out, nil
+}
+
+func (j *Jongler) do(ctx context.Context, method, endpoint string, body io.Reader) (*http.Response, error) {
+	if !strings.HasPrefix(endpoint, "/") {
+		endpoint = "/" + endpoint
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(j.t.BaseURL(), "/")+endpoint, body)
+	if err != nil {
+		return nil, fmt.Errorf("jongler: %s %s: %w", method, endpoint, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := j.client.Do(req)
+	if err != nil {
+		return nil, unwrapURLError(err)
+	}
+	return resp, nil
+}
+
+// HTTPError is an upstream answer outside 2xx, from [Jongler.RequestJSON].
+type HTTPError struct {
+	Method     string
+	Endpoint   string
+	StatusCode int
+	Body       []byte
+}
+
+func (e *HTTPError) Error() string {
+	body := strings.TrimSpace(string(e.Body))
+	if len(body) > 300 {
+		body = body[:300] + "..."
+	}
+	return fmt.Sprintf("jongler: %s %s: %d %s: %s", e.Method, e.Endpoint, e.StatusCode, http.StatusText(e.StatusCode), body)
+}
+
+// KeyStates returns the states of the connector's keys.
+func (j *Jongler) KeyStates(ctx context.Context) (KeyStates, error) { return j.t.KeyStates(ctx) }
+
+// VacantKeys returns the names of the keys free to use now.
+func (j *Jongler) VacantKeys(ctx context.Context) ([]string, error) {
+	ks, err := j.t.KeyStates(ctx)
+	return ks.Vacant, err
+}
+
+// LockdownKeys returns the names of the keys cooling down.
+func (j *Jongler) LockdownKeys(ctx context.Context) ([]string, error) {
+	ks, err := j.t.KeyStates(ctx)
+	return ks.Lockdown, err
+}
+
+// AvailableKeys returns the names of every configured key. (The original
+// returned names and values; values are not handed out here.)
+func (j *Jongler) AvailableKeys() []string { return j.t.KeyNames() }
+
+// Close releases the Jongler's idle connections. Leases end with their
+// requests, so nothing is left locked.
+func (j *Jongler) Close() error {
+	j.client.CloseIdleConnections()
+	return nil
+}
+
+// CleanUp clears the lockdown and error records of connector, or of every
+// connector when connector is "", in the state directory the options name.
+// Leases in flight are not touched; they end with their requests.
+func CleanUp(connector string, opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	store := o.store
+	if store == nil {
+		s, err := openFileStore(o.stateDir, o.logger)
+		if err != nil {
+			return err
+		}
+		store = s
+	}
+	return store.Clear(context.Background(), connector)
+}

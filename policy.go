@@ -1,0 +1,174 @@
+package jongler
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Action says what a [Transport] does with an upstream answer.
+type Action int
+
+const (
+	// Accept returns the answer to the caller as it is.
+	Accept Action = iota
+	// Lockdown cools the key down until [Verdict.Until] and sends the
+	// request again with another key.
+	Lockdown
+	// Disable refuses the key for good (state ERROR) and sends the request
+	// again with another key.
+	Disable
+	// Retry sends the request again after [Verdict.Wait] (or the
+	// transport's backoff when zero), key state unchanged: the upstream
+	// failed, not the key.
+	Retry
+	// Throttle holds back every key of the connector until [Verdict.Until]:
+	// the upstream throttles the caller, not one key.
+	Throttle
+)
+
+// String returns the action's name.
+func (a Action) String() string {
+	switch a {
+	case Accept:
+		return "accept"
+	case Lockdown:
+		return "lockdown"
+	case Disable:
+		return "disable"
+	case Retry:
+		return "retry"
+	case Throttle:
+		return "throttle"
+	}
+	return "unknown"
+}
+
+// Verdict is a [Policy]'s reading of one answer.
+type Verdict struct {
+	Action Action
+	// Until is when a lockdown or throttle ends.
+	Until time.Time
+	// Wait is how long to wait before a Retry; zero means the transport's
+	// backoff.
+	Wait time.Duration
+	// Model limits a lockdown or refusal to one model; "" means every model.
+	Model string
+	// Project extends a lockdown to every key of the key's project, which
+	// share quotas.
+	Project bool
+	// SameKey keeps the key for a Retry (a model still loading, say).
+	SameKey bool
+	// Reason says why, for logs and key states. It must not hold secrets.
+	Reason string
+}
+
+// Answer is an upstream answer as a [Policy] sees it.
+type Answer struct {
+	// Status and Header are the response's.
+	Status int
+	Header http.Header
+	// Body holds an error answer's body (up to the transport's bound); it
+	// is nil for answers below 400, which are not read.
+	Body []byte
+	// Model is the model named by the request path
+	// (/v1beta/models/{model}:...), or "".
+	Model string
+	// Now is the transport's clock at the answer.
+	Now time.Time
+}
+
+// A Policy reads an upstream answer and says what it means for the key and
+// the request. A Transport consults it for every answer; the user may swap
+// it with [WithPolicy].
+type Policy interface {
+	Classify(a *Answer) Verdict
+}
+
+// PolicyFunc adapts a function to a [Policy].
+type PolicyFunc func(a *Answer) Verdict
+
+// Classify calls f(a).
+func (f PolicyFunc) Classify(a *Answer) Verdict { return f(a) }
+
+// DefaultCooldown is how long a key cools down after a rate-limit answer
+// that says nothing of when to come back.
+const DefaultCooldown = time.Minute
+
+// StatusPolicy reads status codes and the Retry-After header alone:
+// 429 and 509 cool the key down for Retry-After or Cooldown, 401 refuses
+// the key for good; anything else is returned as it is.
+type StatusPolicy struct {
+	// Cooldown is used when Retry-After is absent; zero means
+	// [DefaultCooldown].
+	Cooldown time.Duration
+}
+
+// Classify implements [Policy].
+func (p StatusPolicy) Classify(a *Answer) Verdict {
+	switch a.Status {
+	case http.StatusTooManyRequests, 509:
+		return Verdict{Action: Lockdown, Until: a.Now.Add(p.cooldown(a)), Reason: statusReason(a.Status) + retryAfterText(a)}
+	case http.StatusUnauthorized:
+		return Verdict{Action: Disable, Reason: "401 Unauthorized"}
+	}
+	return Verdict{Action: Accept}
+}
+
+func (p StatusPolicy) cooldown(a *Answer) time.Duration {
+	if d, ok := RetryAfter(a.Header); ok {
+		return d
+	}
+	if p.Cooldown > 0 {
+		return p.Cooldown
+	}
+	return DefaultCooldown
+}
+
+func retryAfterText(a *Answer) string {
+	if _, ok := RetryAfter(a.Header); ok {
+		return " (Retry-After " + a.Header.Get("Retry-After") + ")"
+	}
+	return ""
+}
+
+func statusReason(code int) string {
+	if code == 509 {
+		return "509 Bandwidth Limit Exceeded"
+	}
+	return strconv.Itoa(code) + " " + http.StatusText(code)
+}
+
+// RetryAfter reads a Retry-After header, in seconds or as an HTTP date,
+// with go-retryablehttp's parser. It reports false when the header is
+// absent, unreadable or zero.
+func RetryAfter(h http.Header) (time.Duration, bool) {
+	if len(h["Retry-After"]) == 0 {
+		return 0, false
+	}
+	d := retryablehttp.DefaultBackoff(0, 0, 0, &http.Response{StatusCode: http.StatusTooManyRequests, Header: h})
+	return d, d > 0
+}
+
+// OriginalPolicy is the original API Jongler's reading: 429, 403, 503 and
+// 509 cool the key down for Cooldown (or Retry-After), and nothing else
+// counts. It is here for those who want the old behaviour.
+type OriginalPolicy struct {
+	Cooldown time.Duration
+}
+
+// Classify implements [Policy].
+func (p OriginalPolicy) Classify(a *Answer) Verdict {
+	switch a.Status {
+	case http.StatusTooManyRequests, http.StatusForbidden, http.StatusServiceUnavailable, 509:
+		return Verdict{Action: Lockdown, Until: a.Now.Add(StatusPolicy(p).cooldown(a)), Reason: statusReason(a.Status)}
+	}
+	return Verdict{Action: Accept}
+}
+
+// PolicyFor returns the policy that reads the answers of connector c.
+func PolicyFor(c Connector) Policy {
+	return StatusPolicy{}
+}

@@ -1,0 +1,97 @@
+package jongler
+
+import (
+	"slices"
+	"time"
+)
+
+// KeyState is the state of a key, as the original API Jongler named them.
+type KeyState string
+
+// The four key states.
+const (
+	// StateVacant: free to lease.
+	StateVacant KeyState = "VACANT"
+	// StateLocked: leased by a request in flight, in this process or another.
+	StateLocked KeyState = "LOCKED"
+	// StateLockdown: cooling down until an expiry, after which it is vacant
+	// again by itself.
+	StateLockdown KeyState = "LOCKDOWN"
+	// StateError: refused by the upstream for good; only a cleanup clears it.
+	StateError KeyState = "ERROR"
+)
+
+// KeyStates is a snapshot of a connector's keys, by name. Each list is
+// sorted. A key that cools down or is refused for one model only is listed
+// under that state too, with the model in its [KeyDetail].
+type KeyStates struct {
+	Vacant   []string
+	Locked   []string
+	Lockdown []string
+	Error    []string
+	// Keys holds the detail of every configured key.
+	Keys map[string]KeyDetail
+}
+
+// KeyDetail is what is known of one key.
+type KeyDetail struct {
+	Name  string
+	State KeyState
+	// Until is when a lockdown ends; zero otherwise.
+	Until time.Time
+	// Reason says why the key is in lockdown or error.
+	Reason string
+	// Model is the model a lockdown or error applies to; "" for all.
+	Model string
+	// InFlight counts the leases held on the key now, by every process.
+	InFlight int
+	// Project is the Google Cloud project the key belongs to, if configured.
+	Project string
+}
+
+// buildKeyStates derives the snapshot from the persisted state and the
+// leases in flight.
+func buildKeyStates(keys []Key, st State, inFlight map[string]int, now time.Time) KeyStates {
+	ks := KeyStates{Keys: make(map[string]KeyDetail, len(keys))}
+	for _, k := range keys {
+		d := KeyDetail{Name: k.Name, State: StateVacant, InFlight: inFlight[k.Name], Project: k.Project}
+		for _, r := range st.Records {
+			if r.Key != k.Name || !r.activeAt(now, r.Model) {
+				continue
+			}
+			if rank(r.State) > rank(d.State) || (r.State == d.State && r.Until.After(d.Until)) {
+				d.State, d.Until, d.Reason, d.Model = r.State, r.Until, r.Reason, r.Model
+			}
+		}
+		if d.State == StateVacant && d.InFlight > 0 {
+			d.State = StateLocked
+		}
+		ks.Keys[k.Name] = d
+		switch d.State {
+		case StateVacant:
+			ks.Vacant = append(ks.Vacant, k.Name)
+		case StateLocked:
+			ks.Locked = append(ks.Locked, k.Name)
+		case StateLockdown:
+			ks.Lockdown = append(ks.Lockdown, k.Name)
+		case StateError:
+			ks.Error = append(ks.Error, k.Name)
+		}
+	}
+	for _, l := range [][]string{ks.Vacant, ks.Locked, ks.Lockdown, ks.Error} {
+		slices.Sort(l)
+	}
+	return ks
+}
+
+func rank(s KeyState) int {
+	switch s {
+	case StateError:
+		return 3
+	case StateLockdown:
+		return 2
+	case StateLocked:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,427 @@
+package jongler
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// DefaultMaxBodyBuffer bounds the request bodies without GetBody that a
+// Transport buffers to send again with another key.
+const DefaultMaxBodyBuffer = 32 << 20
+
+// errorBodyLimit bounds how much of an error answer is read to classify it;
+// a longer one is passed through unread.
+const errorBodyLimit = 1 << 20
+
+// Transport is an [http.RoundTripper] that sends each request with a key
+// leased from the connector's keys, reads the answer with its [Policy], and
+// on a rate-limit answer cools the key down and sends the request again
+// with the next vacant key. Each key is tried at most once per request;
+// when all have been tried the last answer is returned unchanged.
+//
+// Keys go only to the connector's scheme, host and port: a request for any
+// other address is sent with no credential at all. The credential the
+// client sent (a placeholder in the connector's header, in
+// "Authorization: Bearer", or in the connector's query parameter) is
+// replaced in the same place.
+//
+// A successful answer's body is passed through as it streams; the key's
+// lease ends when that body is read to EOF or closed, so callers must close
+// it, as always with [http.Client]. A Transport is safe for concurrent use.
+type Transport struct {
+	connector  Connector
+	target     *url.URL
+	base       http.RoundTripper
+	ring       *keyring // nil when the connector needs no key
+	policy     Policy
+	backoff    retryablehttp.Backoff
+	clock      Clock
+	logger     *slog.Logger
+	slots      []credential
+	maxBody    int64
+	maxRetries int
+}
+
+// NewTransport returns a Transport for the named connector (a bundled one
+// such as "generativelanguage.googleapis.com", or one from the connectors
+// directory). Keys come from [WithKeys] or the INI file named by
+// [WithConfigFile] or $APIJONGLER_CONFIG; state is kept in a [FileStore]
+// unless [WithStore] says otherwise.
+func NewTransport(connector string, opts ...Option) (*Transport, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return newTransport(connector, &o)
+}
+
+func newTransport(name string, o *options) (*Transport, error) {
+	logger := o.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dir := o.connectorsDir
+	if dir == "" {
+		dir = os.Getenv(ConnectorsDirEnv)
+	}
+	c, err := LookupConnector(name, dir)
+	if err != nil {
+		return nil, err
+	}
+	t := &Transport{
+		connector:  c,
+		policy:     o.policy,
+		backoff:    o.backoff,
+		clock:      o.clock,
+		logger:     logger,
+		maxBody:    o.maxBody,
+		maxRetries: o.maxRetries,
+	}
+	if t.policy == nil {
+		t.policy = PolicyFor(c)
+	}
+	if t.backoff == nil {
+		t.backoff = defaultBackoff
+	}
+	if t.clock == nil {
+		t.clock = realClock{}
+	}
+	if t.maxBody <= 0 {
+		t.maxBody = DefaultMaxBodyBuffer
+	}
+	if t.maxRetries == 0 {
+		t.maxRetries = 3
+	}
+	base := c.BaseURL()
+	if o.baseURL != "" {
+		base = o.baseURL
+	}
+	if t.target, err = parseTarget(base); err != nil {
+		return nil, err
+	}
+	if t.base, err = buildBase(o); err != nil {
+		return nil, err
+	}
+	t.slots = t.credentialSlots()
+
+	keys, err := resolveKeys(c, o)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return t, nil
+	}
+	store := o.store
+	if store == nil {
+		if store, err = openFileStore(o.stateDir, logger); err != nil {
+			return nil, err
+		}
+	}
+	maxWait := o.maxWait
+	if maxWait == 0 {
+		maxWait = DefaultMaxWait
+	}
+	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, max(maxWait, 0))
+	return t, nil
+}
+
+// DefaultMaxWait is how long a request waits, at most, for a cooling key
+// to come back when no deadline of its own allows longer.
+const DefaultMaxWait = 5 * time.Second
+
+func defaultBackoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+	return retryablehttp.LinearJitterBackoff(100*time.Millisecond, 2*time.Second, attempt, resp)
+}
+
+func openFileStore(dir string, logger *slog.Logger) (Store, error) {
+	if dir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return NewFileStore(dir, logger)
+}
+
+// resolveKeys returns the keys given as options or read from the INI file.
+func resolveKeys(c Connector, o *options) ([]Key, error) {
+	keys := slices.Clone(o.keys)
+	if len(keys) == 0 && c.RequiresAPIKey {
+		path := o.configFile
+		if path == "" {
+			path = os.Getenv(ConfigEnv)
+		}
+		if path == "" {
+			return nil, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
+		}
+		var err error
+		if keys, err = LoadKeys(path, c.Name); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortStableFunc(keys, func(a, b Key) int { return strings.Compare(a.Name, b.Name) })
+	for i, k := range keys {
+		switch {
+		case k.Name == "":
+			return nil, errors.New("jongler: a key has an empty name")
+		case strings.TrimSpace(k.Value) == "":
+			return nil, fmt.Errorf("jongler: key %q has an empty value", k.Name)
+		case i > 0 && keys[i-1].Name == k.Name:
+			return nil, fmt.Errorf("jongler: key %q is given twice", k.Name)
+		}
+		if k.Project == "" {
+			keys[i].Project = k.Name
+		}
+	}
+	return keys, nil
+}
+
+func parseTarget(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("jongler: base URL %q: want http(s)://host[:port]", s)
+	}
+	return u, nil
+}
+
+// sameOrigin reports whether u is for the connector's scheme, host and port.
+func (t *Transport) sameOrigin(u *url.URL) bool {
+	return strings.EqualFold(u.Scheme, t.target.Scheme) &&
+		strings.EqualFold(u.Hostname(), t.target.Hostname()) &&
+		portOf(u) == portOf(t.target)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return "80"
+	}
+	return "443"
+}
+
+// Connector returns the connector the transport sends to.
+func (t *Transport) Connector() Connector { return t.connector }
+
+// BaseURL returns the address keys are sent to.
+func (t *Transport) BaseURL() string { return t.target.String() }
+
+// KeyNames returns the names of the configured keys, sorted.
+func (t *Transport) KeyNames() []string {
+	if t.ring == nil {
+		return nil
+	}
+	names := make([]string, len(t.ring.keys))
+	for i, k := range t.ring.keys {
+		names[i] = k.Name
+	}
+	return names
+}
+
+// KeyStates returns a snapshot of the keys' states, shared by every process
+// using the same store.
+func (t *Transport) KeyStates(ctx context.Context) (KeyStates, error) {
+	if t.ring == nil {
+		return KeyStates{Keys: map[string]KeyDetail{}}, nil
+	}
+	return t.ring.states(ctx)
+}
+
+// CleanUp clears the lockdown and error records of the transport's
+// connector.
+func (t *Transport) CleanUp(ctx context.Context) error {
+	if t.ring == nil {
+		return nil
+	}
+	return t.ring.store.Clear(ctx, t.connector.Name)
+}
+
+// CloseIdleConnections closes the idle connections of the base transport.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// modelFromPath returns the model named by a path such as
+// /v1beta/models/gemini-2.5-flash:generateContent, or "".
+func modelFromPath(p string) string {
+	i := strings.Index(p, "/models/")
+	if i < 0 {
+		return ""
+	}
+	m := p[i+len("/models/"):]
+	if j := strings.IndexByte(m, ':'); j >= 0 {
+		m = m[:j]
+	}
+	return strings.TrimSuffix(m, "/")
+}
+
+// RoundTrip implements [http.RoundTripper].
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	reqBodyClosed := false
+	if req.Body != nil {
+		defer func() {
+			if !reqBodyClosed {
+				req.Body.Close()
+			}
+		}()
+	}
+	if t.ring == nil || !t.sameOrigin(req.URL) {
+		// Not ours to key: send it bare.
+		r2 := req.Clone(req.Context())
+		stripCredentials(r2, t.slots)
+		reqBodyClosed = true
+		return t.base.RoundTrip(r2)
+	}
+
+	getBody, err := t.replayableBody(req)
+	reqBodyClosed = true
+	if err != nil {
+		return nil, err
+	}
+	return t.send(req, getBody)
+}
+
+// replayableBody returns a function giving the request body afresh for each
+// send, and closes the caller's body.
+func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, error), error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	if req.GetBody != nil {
+		req.Body.Close()
+		return req.GetBody, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(req.Body, t.maxBody+1))
+	req.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("jongler: read request body: %w", err)
+	}
+	if int64(len(buf)) > t.maxBody {
+		return nil, fmt.Errorf("jongler: request body over %d bytes has no GetBody and cannot be sent again with another key (see WithMaxBodyBuffer)", t.maxBody)
+	}
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }, nil
+}
+
+// send is RoundTrip's loop over keys.
+func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
+	ctx := req.Context()
+	model := modelFromPath(req.URL.Path)
+	var (
+		tried   []string
+		last    *http.Response // the last refusal, body in memory
+		retries int
+	)
+	for {
+		l, err := t.ring.lease(ctx, model, tried)
+		if err != nil {
+			if last != nil && (errors.Is(err, errAllTried) || errors.Is(err, ErrNoKeys)) {
+				return last, nil
+			}
+			return nil, err
+		}
+		r2 := req.Clone(ctx)
+		if getBody != nil {
+			if r2.Body, err = getBody(); err != nil {
+				l.release()
+				return nil, fmt.Errorf("jongler: request body: %w", err)
+			}
+			r2.GetBody = getBody
+		}
+		t.setKey(r2, l.key.Value)
+		resp, err := t.base.RoundTrip(r2)
+		if err != nil {
+			l.release()
+			retries++
+			if ctx.Err() != nil || retries > t.maxRetries {
+				return nil, err
+			}
+			t.logger.Debug("jongler: send failed; trying again", "connector", t.connector.Name, "key", l.key.Name, "err", err)
+			if err := t.clock.Sleep(ctx, t.backoff(0, 0, retries-1, nil)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		resp.Request = req
+		if resp.StatusCode < 400 {
+			resp.Body = &leaseBody{rc: resp.Body, l: l}
+			return resp, nil
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
+		if err != nil || len(data) > errorBodyLimit {
+			// Too long to read, or broken: pass it on as it is.
+			resp.Body = &leaseBody{rc: struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}, l: l}
+			return resp, nil
+		}
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(data))
+		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
+		if v.Action != Accept && v.Action != Retry {
+			if err := t.ring.apply(ctx, l.key, v); err != nil {
+				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)
+			}
+		}
+		l.release()
+		switch v.Action {
+		case Accept:
+			return resp, nil
+		case Retry:
+			retries++
+			if retries > t.maxRetries {
+				return resp, nil
+			}
+			wait := v.Wait
+			if wait <= 0 {
+				wait = t.backoff(0, 0, retries-1, resp)
+			}
+			t.logger.Debug("jongler: upstream failed; trying again", "connector", t.connector.Name, "status", resp.StatusCode, "in", wait, "reason", v.Reason)
+			if err := t.clock.Sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+		case Lockdown, Disable:
+			tried = append(tried, l.key.Name)
+		}
+		last = resp
+	}
+}
+
+// leaseBody holds a key's lease until the body is read to its end or
+// closed.
+type leaseBody struct {
+	rc io.ReadCloser
+	l  *leased
+}
+
+func (b *leaseBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.l.release()
+	}
+	return n, err
+}
+
+func (b *leaseBody) Close() error {
+	err := b.rc.Close()
+	b.l.release()
+	return err
+}
+
+var _ http.RoundTripper = (*Transport)(nil)

@@ -2,8 +2,8 @@ package jongler
 
 import (
 	"net/http"
-	"net/url"
 	"net/textproto"
+	"net/url"
 	"strings"
 )
 

@@ -129,4 +129,3 @@ func cloneState(s State) State {
 }
 
 var _ Store = (*MemoryStore)(nil)
-

@@ -66,4 +66,3 @@ func socksDialer(addr string) (proxy.ContextDialer, error) {
 	}
 	return cd, nil
 }
-

@@ -290,14 +290,14 @@ func retryDelay(raw json.RawMessage) (time.Duration, bool) {
 	return clampDelay(time.Duration(sec)*time.Second + time.Duration(min(max(nanos, 0), 999_999_999))), true
 }
 
-// Message phrases. Only messages of statuses that do not echo the request
-// are searched freely; in an INVALID_ARGUMENT message a phrase must open
-// the message, so a request cannot get its key disabled by carrying the
-// phrase in, say, a field name that the error quotes back.
-const (
-	quotaExceeded = "quota exceeded for" // "* Quota exceeded for metric: ..." lines
-)
+// quotaExceeded opens each violation listed in a 429 message.
+const quotaExceeded = "quota exceeded for"
 
+// decide turns the facts into an Answer. Structured details come first.
+// Message text is searched freely only in answers that do not quote the
+// request back (403, 429); elsewhere a phrase must open the message, so a
+// request cannot get its key disabled by carrying "API key not valid" in,
+// say, a field name that an INVALID_ARGUMENT error echoes.
 func (g *googleFacts) decide() Answer {
 	st, code, lower := g.status, g.code, g.lower
 
@@ -426,6 +426,11 @@ func (g *googleFacts) quotaLine(off int, seg string) {
 	var metric, model string
 	if _, after, ok := strings.Cut(seg, "metric:"); ok {
 		metric = word(after)
+	} else if w := word(seg); strings.Contains(w, "/") {
+		// Vertex: "Quota exceeded for aiplatform.googleapis.com/generate_
+		// content_requests_per_minute_per_project_per_base_model with base
+		// model: gemini-1.5-pro."
+		metric = w
 	}
 	if i := strings.Index(seg, "model:"); i >= 0 {
 		after := seg[i+len("model:"):]

@@ -1,6 +1,9 @@
 package upstream
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -266,6 +269,9 @@ func TestGoogleMessageOnly(t *testing.T) {
 		{"old prose per minute", 429,
 			msg429(`Quota exceeded for quota metric 'Generate Content API requests per minute' and limit 'GenerateContent request limit per minute for a region' of service 'generativelanguage.googleapis.com' for consumer 'project_number:123'.`),
 			Answer{Kind: QuotaMinute}},
+		{"vertex, metric without the word metric", 429,
+			msg429(`Quota exceeded for aiplatform.googleapis.com/generate_content_requests_per_minute_per_project_per_base_model with base model: gemini-1.5-pro. Please submit a quota increase request.`),
+			Answer{Kind: QuotaMinute, Model: "gemini-1.5-pro", Reason: "per-minute quota generate_content_requests_per_minute_per_project_per_base_model"}},
 		{"old prose per day", 429,
 			msg429(`Quota exceeded for quota metric 'Generate Content API requests per day' and limit 'GenerateContent request limit per day' of service 'generativelanguage.googleapis.com' for consumer 'project_number:123'.`),
 			Answer{Kind: QuotaDay}},
@@ -393,4 +399,109 @@ func TestGoogleLargeBody(t *testing.T) {
 	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("%d-byte body took %v", len(body), el)
 	}
+}
+
+// TestGoogleFixtureShapes re-encodes every fixture in the shapes real
+// services also use and expects the same Answer: pretty-printed (what
+// Gemini sends), wrapped in an array (the OpenAI-compatible endpoint), and
+// with its details in every order.
+func TestGoogleFixtureShapes(t *testing.T) {
+	for _, f := range fixtures(t, "gemini") {
+		want := Google(f.status, f.body)
+		check := func(shape string, body []byte) {
+			t.Helper()
+			if got := Google(f.status, body); got != want {
+				t.Errorf("%s %s:\n got %+v\nwant %+v\n%s", f.name, shape, got, want, body)
+			}
+		}
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, f.body, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		check("indented", append(pretty.Bytes(), '\n'))
+		if f.body[0] == '{' {
+			check("array", []byte("[\n"+pretty.String()+"\n]\n"))
+		}
+
+		var doc map[string]map[string]any
+		if json.Unmarshal(f.body, &doc) != nil {
+			continue // the array fixture
+		}
+		details, _ := doc["error"]["details"].([]any)
+		for _, perm := range permutations(len(details)) {
+			shuffled := make([]any, len(details))
+			for i, j := range perm {
+				shuffled[i] = details[j]
+			}
+			doc["error"]["details"] = shuffled
+			body, err := json.Marshal(doc) // also sorts keys: another field order
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("details order "+fmt.Sprint(perm), body)
+		}
+	}
+}
+
+// permutations returns every ordering of 0..n-1.
+func permutations(n int) [][]int {
+	if n == 0 {
+		return [][]int{{}}
+	}
+	var out [][]int
+	for _, p := range permutations(n - 1) {
+		for i := 0; i <= len(p); i++ {
+			q := append(append(append([]int{}, p[:i]...), n-1), p[i:]...)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// TestGoogleDroppedFields removes optional parts from the quota fixtures
+// one at a time: the answer keeps its kind, and loses only what was
+// removed.
+func TestGoogleDroppedFields(t *testing.T) {
+	for _, name := range []string{"429-per-minute-tokens-free", "429-per-day-requests-free"} {
+		body, err := os.ReadFile(filepath.Join("testdata", "gemini", name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := Google(429, body)
+		for _, drop := range []string{"quotaValue", "quotaMetric", "RetryInfo", "Help", "location", "status", "code"} {
+			var doc map[string]map[string]any
+			if err := json.Unmarshal(body, &doc); err != nil {
+				t.Fatal(err)
+			}
+			e := doc["error"]
+			delete(e, drop)
+			var kept []any
+			for _, d := range e["details"].([]any) {
+				d := d.(map[string]any)
+				if strings.HasSuffix(d["@type"].(string), "."+drop) {
+					continue
+				}
+				for _, v := range asSlice(d["violations"]) {
+					v := v.(map[string]any)
+					delete(v, drop)
+					delete(v["quotaDimensions"].(map[string]any), drop)
+				}
+				kept = append(kept, d)
+			}
+			e["details"] = kept
+			b, _ := json.Marshal(doc)
+			want := full
+			if drop == "RetryInfo" {
+				want.Delay = 0
+			}
+			if got := Google(429, b); got != want {
+				t.Errorf("%s without %s:\n got %+v\nwant %+v", name, drop, got, want)
+			}
+		}
+	}
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
 }

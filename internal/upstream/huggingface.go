@@ -19,9 +19,11 @@ type hfBody struct {
 
 // HuggingFace classifies a refusal from Hugging Face's inference endpoints
 // (router.huggingface.co, api-inference) given its HTTP status and body.
-// 401 and 402 are decided by the status alone, as is any body that is not a
-// JSON object. A 429 is RateLimited: the wait, if any, is in the
-// Retry-After header, which the caller reads.
+// 401 (Unauthorized) and 402 (Credits) are decided by the status alone, as
+// is any body that is not a JSON object. A 403 is Unauthorized when the
+// token lacks the inference permission, else ModelDenied (gated model). A
+// 429 is RateLimited, or Credits when it speaks of monthly credits; the
+// wait, if any, is in the Retry-After header, which the caller reads.
 func HuggingFace(status int, body []byte) Answer {
 	switch status {
 	case 401:

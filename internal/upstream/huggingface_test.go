@@ -7,7 +7,7 @@ import (
 
 func TestHuggingFaceFixtures(t *testing.T) {
 	want := map[string]Answer{
-		"huggingface/401-invalid-token.json":    {Kind: Unauthorized, Reason: "HF token not accepted"},
+		"huggingface/401-invalid-token.json":     {Kind: Unauthorized, Reason: "HF token not accepted"},
 		"huggingface/402-credits-exhausted.json": {Kind: Credits, Reason: "HF monthly credits exhausted"},
 		"huggingface/503-model-loading.json": {
 			Kind: Loading, Model: "google/gemma-2-9b-it", Delay: 20 * time.Second, Reason: "HF model loading",

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -26,19 +27,6 @@ func lowerASCII(s string) string {
 		}
 	}
 	return string(b)
-}
-
-// containsFold reports whether the lower-case ASCII needle occurs in s,
-// ignoring ASCII case. It is meant for short identifiers such as quota IDs;
-// long messages are lowered once with lowerASCII instead.
-func containsFold(s, lowerNeedle string) bool {
-	n := len(lowerNeedle)
-	for i := 0; i+n <= len(s); i++ {
-		if strings.EqualFold(s[i:i+n], lowerNeedle) {
-			return true
-		}
-	}
-	return false
 }
 
 // containsAny reports whether s contains one of the needles.
@@ -68,16 +56,29 @@ var (
 	minuteSpellings = [...]string{"perminute", "per_minute", "per minute", "per-minute"}
 )
 
-// periodOf tells the window of a quota from a short identifier, ignoring
+// periodOf tells the window of a quota from an identifier or text, ignoring
 // case. Day wins when both appear, being the more restrictive.
 func periodOf(s string) period {
+	var buf [maxIdent]byte
+	if len(s) > len(buf) {
+		return periodOfLower(lowerASCII(s))
+	}
+	// Lower short identifiers on the stack: this runs for every violation.
+	b := buf[:len(s)]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
 	for _, w := range daySpellings {
-		if containsFold(s, w) {
+		if bytes.Contains(b, []byte(w)) {
 			return periodDay
 		}
 	}
 	for _, w := range minuteSpellings {
-		if containsFold(s, w) {
+		if bytes.Contains(b, []byte(w)) {
 			return periodMinute
 		}
 	}

@@ -505,3 +505,70 @@ func asSlice(v any) []any {
 	s, _ := v.([]any)
 	return s
 }
+
+func TestGoogleEdges(t *testing.T) {
+	withRetry := func(raw string) string {
+		return quota429(quotaFailure(minuteTok), `{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":`+raw+`}`)
+	}
+	const id = "GenerateContentInputTokensPerModelPerMinute-FreeTier"
+	minute := func(d time.Duration) Answer {
+		return Answer{Kind: QuotaMinute, Model: "gemini-2.5-flash", Delay: d, QuotaID: id}
+	}
+	checkGoogle(t, []gtest{
+		{"retryDelay object, negative", 429, withRetry(`{"seconds":-3}`), minute(0)},
+		{"retryDelay object, huge", 429, withRetry(`{"seconds":"9223372036854775807","nanos":1}`), minute(MaxDelay)},
+		{"retryDelay object, nanos only", 429, withRetry(`{"nanos":5}`), minute(0)},
+		{"retryDelay object, broken nanos", 429, withRetry(`{"seconds":2,"nanos":"x"}`), minute(2 * time.Second)},
+		{"retryDelay number", 429, withRetry(`12`), minute(0)},
+		{"retryDelay bad string", 429, withRetry(`"12 s"`), minute(0)},
+		{"retryDelay hugely negative", 429, withRetry(`"-99999999999999s"`), minute(0)},
+		{"retry hint in ms", 429, msg429(`Please retry in 1500ms.`), Answer{Kind: QuotaMinute, Delay: 1500 * time.Millisecond}},
+		{"retry hint in minutes", 429, msg429(`Please retry after 2 minutes.`), Answer{Kind: QuotaMinute, Delay: 2 * time.Minute}},
+		{"retry hint in hours", 429, msg429(`Try again in 1.5 hours.`), Answer{Kind: QuotaMinute, Delay: 90 * time.Minute}},
+		{"retry hint too big", 429, msg429(`Please retry in 99999999999999s.`), Answer{Kind: QuotaMinute, Delay: MaxDelay}},
+		{"retry hint without unit", 429, msg429(`Please retry in 5. Or retry after soon.`), Answer{Kind: RateLimited}},
+		{"leaked by ErrorInfo", 403,
+			`{"error":{"code":403,"message":"x","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_LEAKED"}]}}`,
+			Answer{Kind: KeyLeaked}},
+		{"first key reason wins", 400,
+			`{"error":{"code":400,"message":"x","details":[{"@type":"ErrorInfo","reason":"API_KEY_INVALID"},{"@type":"ErrorInfo","reason":"SERVICE_DISABLED"}]}}`,
+			Answer{Kind: KeyInvalid}},
+		{"ErrorInfo without @type", 403,
+			`{"error":{"code":403,"message":"x","details":[{"reason":"CONSUMER_SUSPENDED"}]}}`,
+			Answer{Kind: KeyBlocked}},
+		{"unrelated ErrorInfo is ignored", 400,
+			`{"error":{"code":400,"message":"x","status":"INVALID_ARGUMENT","details":[{"@type":"ErrorInfo","reason":"SOMETHING_ELSE"}]}}`,
+			Answer{Kind: BadRequest}},
+		{"quota metadata by metric only", 429,
+			`{"error":{"code":429,"message":"x","details":[{"@type":"ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","metadata":{"quota_metric":"x/requests_per_day"}}]}}`,
+			Answer{Kind: QuotaDay, Reason: "per-day quota requests_per_day"}},
+		{"501", 501, `{"error":{"code":501,"message":"Not implemented"}}`, Answer{Kind: BadRequest, Reason: "bad request: HTTP 501"}},
+		{"code names without HTTP status: not found", 0, `{"error":{"status":"NOT_FOUND","message":"x"}}`, Answer{Kind: BadRequest}},
+		{"code names without HTTP status: unavailable", 0, `{"error":{"status":"UNAVAILABLE","message":"x"}}`, Answer{Kind: Transient}},
+		{"code names without HTTP status: quota", 0, `{"error":{"status":"RESOURCE_EXHAUSTED","message":"x"}}`, Answer{Kind: RateLimited}},
+		{"code names without HTTP status: unauthenticated", 0, `{"error":{"status":"UNAUTHENTICATED","message":"x"}}`, Answer{Kind: Unauthorized}},
+		{"model name too long is dropped", 429,
+			quota429(quotaFailure(`{"quotaId":"X","quotaDimensions":{"model":"` + strings.Repeat("a", 300) + `"}}`)),
+			Answer{Kind: QuotaMinute, QuotaID: "X"}},
+		{"model name starting with a dot is dropped", 429,
+			quota429(quotaFailure(`{"quotaId":"X","quotaDimensions":{"model":"../etc"}}`)),
+			Answer{Kind: QuotaMinute, QuotaID: "X"}},
+		{"long quota id with a window", 429,
+			quota429(quotaFailure(`{"quotaId":"` + strings.Repeat("A", 200) + `PerDay"}`)),
+			Answer{Kind: QuotaDay}},
+	})
+}
+
+func TestKindString(t *testing.T) {
+	for k := Unknown; k <= Loading; k++ {
+		if s := k.String(); s == "" || s == "Kind(?)" {
+			t.Errorf("Kind(%d).String() = %q", k, s)
+		}
+	}
+	if s := Kind(-1).String(); s != "Kind(?)" {
+		t.Errorf("Kind(-1).String() = %q", s)
+	}
+	if s := (Loading + 1).String(); s != "Kind(?)" {
+		t.Errorf("Kind(Loading+1).String() = %q", s)
+	}
+}

@@ -11,7 +11,10 @@ import (
 	"github.com/api-jongler/jongler/jonglertest"
 )
 
-var unlimited = map[string]jonglertest.Quota{flash: {RPM: jonglertest.Unlimited, RPD: jonglertest.Unlimited}}
+// unlimited returns quotas that never refuse flash.
+func unlimited() map[string]jonglertest.Quota {
+	return map[string]jonglertest.Quota{flash: {RPM: jonglertest.Unlimited, RPD: jonglertest.Unlimited}}
+}
 
 // outcomes sends n requests one after the other and returns their statuses,
 // "reset" for a connection closed without answer and "cut" for an answer
@@ -44,7 +47,7 @@ func TestFaultsAreDeterministic(t *testing.T) {
 		SlowBy:     time.Millisecond,
 	}
 	run := func(seed int64) ([]string, jonglertest.Stats) {
-		srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited, Faults: faults, Seed: seed})
+		srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited(), Faults: faults, Seed: seed})
 		defer srv.Close()
 		return outcomes(t, srv, "value-k", 60), srv.Stats()
 	}
@@ -110,7 +113,7 @@ func TestFaultCounters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited, Faults: tt.faults})
+			srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited(), Faults: tt.faults})
 			defer srv.Close()
 			for k, n := range tt.inject {
 				srv.InjectFaults(k, n)
@@ -165,7 +168,7 @@ func TestLatencyAndSlowAnswers(t *testing.T) {
 		return r.status, time.Since(t0)
 	}
 
-	fast := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited, Latency: latency})
+	fast := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited(), Latency: latency})
 	defer fast.Close()
 	if status, d := timed(fast); status != 200 || d < latency {
 		t.Errorf("success: %d after %v, want 200 after at least %v", status, d, latency)
@@ -190,7 +193,7 @@ func TestLatencyAndSlowAnswers(t *testing.T) {
 // A reset leaves the client with an error and no response; the transport
 // must not retry it behind the caller's back.
 func TestReset(t *testing.T) {
-	srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited})
+	srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited()})
 	defer srv.Close()
 	srv.InjectFaults(jonglertest.FaultReset, 1)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1beta/models/"+flash+":generateContent", strings.NewReader(okRequest))

@@ -3,6 +3,7 @@ package jonglertest_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
 	srv := jonglertest.NewServer(jonglertest.Config{
 		Keys:         keys("p", "a", "b", "c"),
-		Models:       unlimited,
+		Models:       unlimited(),
 		StreamChunks: 3,
 		StreamGap:    time.Hour,
 		Faults:       jonglertest.Faults{SlowBy: time.Hour},
@@ -142,5 +143,38 @@ func TestClock(t *testing.T) {
 	cancel()
 	if err := c.Sleep(ctx, time.Hour); err != context.Canceled {
 		t.Errorf("Sleep with a canceled context: %v", err)
+	}
+}
+
+// The handler works when mounted on an HTTP/2 server, where it cannot
+// hijack connections: a reset becomes a stream reset.
+func TestHandlerOverHTTP2(t *testing.T) {
+	srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited()})
+	defer srv.Close()
+	h2 := httptest.NewUnstartedServer(srv.Handler())
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	defer h2.Close()
+	send := func(path string) (*http.Response, []byte, error) {
+		req, _ := http.NewRequest(http.MethodPost, h2.URL+"/v1beta/models/"+flash+path, strings.NewReader(okRequest))
+		req.Header.Set("x-goog-api-key", "value-k")
+		resp, err := h2.Client().Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp, b, err
+	}
+	resp, body, err := send(":streamGenerateContent?alt=sse")
+	if err != nil || resp.ProtoMajor != 2 || strings.Count(string(body), "data: ") != 3 {
+		t.Fatalf("stream: %v %v %q", err, resp, body)
+	}
+	srv.InjectFaults(jonglertest.FaultReset, 1)
+	if resp, _, err := send(":generateContent"); err == nil {
+		t.Errorf("reset: got %s, want an error", resp.Status)
+	}
+	if resp, _, err := send(":generateContent"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("after the reset: %v %v", resp, err)
 	}
 }

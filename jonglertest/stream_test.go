@@ -210,7 +210,7 @@ func TestEndpoints(t *testing.T) {
 			},
 		},
 	}
-	srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited, Reply: reply})
+	srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited(), Reply: reply})
 	defer srv.Close()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,7 +242,7 @@ func TestBadRequests(t *testing.T) {
 		{"unknown model", "x:generateContent", okRequest, 404, "models/gemini-2.5-flashx is not found for API version v1beta", false},
 		{"error of a JSON-array stream", ":streamGenerateContent", `{}`, 400, "contents is not specified", true},
 	}
-	srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited})
+	srv := jonglertest.NewServer(jonglertest.Config{Keys: keys("p", "k"), Models: unlimited()})
 	defer srv.Close()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

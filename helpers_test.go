@@ -3,6 +3,7 @@ package jongler_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -131,3 +132,5 @@ func readBody(t *testing.T, resp *http.Response) string {
 }
 
 const genPath = "/v1beta/models/gemini-2.5-flash:generateContent"
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -29,6 +29,8 @@ type options struct {
 	maxBody       int64
 	maxRetries    int
 	maxWait       time.Duration
+	budgets       []Budget
+	budgetsSet    bool
 }
 
 // WithConfigFile reads keys from the INI file at path instead of

@@ -28,8 +28,10 @@ const errorBodyLimit = 1 << 20
 // Transport is an [http.RoundTripper] that sends each request with a key
 // leased from the connector's keys, reads the answer with its [Policy], and
 // on a rate-limit answer cools the key down and sends the request again
-// with the next vacant key. Each key is tried at most once per request;
-// when all have been tried the last answer is returned unchanged.
+// with the next vacant key. A key that refused a request is not tried
+// again for it until its cooldown ends; when no key is left, and none comes
+// back within the wait allowed ([WithMaxWait], the request's deadline), the
+// last answer is returned unchanged.
 //
 // Keys go only to the connector's scheme, host and port: a request for any
 // other address is sent with no credential at all. The credential the
@@ -116,10 +118,11 @@ func newTransport(name string, o *options) (*Transport, error) {
 	}
 	t.slots = t.credentialSlots()
 
-	keys, err := resolveKeys(c, o)
+	cfg, err := resolveConfig(c, o)
 	if err != nil {
 		return nil, err
 	}
+	keys := cfg.Keys
 	if len(keys) == 0 {
 		return t, nil
 	}
@@ -134,6 +137,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 		maxWait = DefaultMaxWait
 	}
 	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, maxWait)
+	t.ring.budgets = cfg.Budgets
 	return t, nil
 }
 
@@ -156,37 +160,43 @@ func openFileStore(dir string, logger *slog.Logger) (Store, error) {
 	return NewFileStore(dir, logger)
 }
 
-// resolveKeys returns the keys given as options or read from the INI file.
-func resolveKeys(c Connector, o *options) ([]Key, error) {
+// resolveConfig returns the keys and budgets given as options or read from
+// the INI file.
+func resolveConfig(c Connector, o *options) (Config, error) {
 	keys := slices.Clone(o.keys)
+	var budgets []Budget
 	if len(keys) == 0 && c.RequiresAPIKey {
 		path := o.configFile
 		if path == "" {
 			path = os.Getenv(ConfigEnv)
 		}
 		if path == "" {
-			return nil, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
+			return Config{}, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
 		}
-		var err error
-		if keys, err = LoadKeys(path, c.Name); err != nil {
-			return nil, err
+		cfg, err := LoadConfig(path, c.Name)
+		if err != nil {
+			return Config{}, err
 		}
+		keys, budgets = cfg.Keys, cfg.Budgets
+	}
+	if o.budgetsSet {
+		budgets = o.budgets
 	}
 	slices.SortStableFunc(keys, func(a, b Key) int { return strings.Compare(a.Name, b.Name) })
 	for i, k := range keys {
 		switch {
 		case k.Name == "":
-			return nil, errors.New("jongler: a key has an empty name")
+			return Config{}, errors.New("jongler: a key has an empty name")
 		case strings.TrimSpace(k.Value) == "":
-			return nil, fmt.Errorf("jongler: key %q has an empty value", k.Name)
+			return Config{}, fmt.Errorf("jongler: key %q has an empty value", k.Name)
 		case i > 0 && keys[i-1].Name == k.Name:
-			return nil, fmt.Errorf("jongler: key %q is given twice", k.Name)
+			return Config{}, fmt.Errorf("jongler: key %q is given twice", k.Name)
 		}
 		if k.Project == "" {
 			keys[i].Project = k.Name
 		}
 	}
-	return keys, nil
+	return Config{Keys: keys, Budgets: budgets}, nil
 }
 
 func parseTarget(s string) (*url.URL, error) {
@@ -323,12 +333,12 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 	ctx := req.Context()
 	model := modelFromPath(req.URL.Path)
 	var (
-		tried   []string
+		refused []tried
 		last    *http.Response // the last refusal, body in memory
 		retries int
 	)
 	for {
-		l, err := t.ring.lease(ctx, model, tried)
+		l, err := t.ring.lease(ctx, model, refused)
 		if err != nil {
 			if last != nil && (errors.Is(err, errAllTried) || errors.Is(err, ErrNoKeys)) {
 				return last, nil
@@ -396,8 +406,10 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			if err := t.clock.Sleep(ctx, wait); err != nil {
 				return nil, err
 			}
-		case Lockdown, Disable, Throttle:
-			tried = append(tried, l.key.Name)
+		case Lockdown, Throttle:
+			refused = append(refused, tried{l.key.Name, v.Until})
+		case Disable:
+			refused = append(refused, tried{name: l.key.Name})
 		}
 		last = resp
 	}

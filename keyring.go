@@ -129,9 +129,8 @@ func maxTime(a, b time.Time) time.Time {
 // lease returns a lease on a key that may serve model and that the request
 // was not refused with (see usable). It waits while every such key is in
 // flight, and while all are cooling down if the first comes back within
-// maxWait or the context's deadline. It returns errAllTried when no key
-// may ever serve the request, and a *NoKeyError when every key is held
-// back longer.
+// maxWait or the context's deadline. Otherwise it returns a *NoKeyError,
+// with RetryAfter zero when no key may ever serve the request.
 func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*leased, error) {
 	poll := time.Millisecond
 	for {
@@ -142,7 +141,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		}
 		names, back, hopeful := r.usable(st, now, model, refused)
 		if hopeful == 0 {
-			return nil, errAllTried
+			return nil, &NoKeyError{Connector: r.connector, Model: model}
 		}
 		if len(names) == 0 {
 			if back.IsZero() || !r.mayWaitUntil(ctx, now, back) {

@@ -1,10 +1,12 @@
 package jongler_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -216,5 +218,68 @@ func BenchmarkGeminiPolicy(b *testing.B) {
 				jongler.GeminiPolicy{}.Classify(a)
 			}
 		})
+	}
+}
+
+// TestHuggingFaceModelLoading: a 503 "currently loading" waits the
+// estimated time, then sends again; the token's state is unchanged.
+func TestHuggingFaceModelLoading(t *testing.T) {
+	loading := fixture(t, "huggingface/503-model-loading.json")
+	n := 0
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+		if n++; n == 1 {
+			w.WriteHeader(503)
+			w.Write(loading)
+			return
+		}
+		w.Write([]byte(`[{"generated_text":"hi"}]`))
+	})
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	tr, err := jongler.NewTransport("router.huggingface.co", jongler.WithKeys(map[string]string{"hf1": "hf_secret_1"}),
+		jongler.WithStore(jongler.NewMemoryStore()), jongler.WithBaseURL(u.URL), jongler.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(mustRequest(t, u.URL+"/hf-inference/models/google/gemma-2-9b-it"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, resp); resp.StatusCode != 200 || got != `[{"generated_text":"hi"}]` {
+		t.Fatalf("%d %q", resp.StatusCode, got)
+	}
+	if s := clock.slept(); len(s) != 1 || s[0] != 20*time.Second {
+		t.Fatalf("slept %v, want the estimated 20s once", s)
+	}
+	if seen := u.requests(); len(seen) != 2 || seen[0].key != "hf_secret_1" || !slices.Equal(seen[0].slots, []string{"authorization"}) {
+		t.Fatalf("sends %d, first credential in %v", len(seen), seen[0].slots)
+	}
+	ks, _ := tr.KeyStates(context.Background())
+	if len(ks.Vacant) != 1 {
+		t.Fatalf("token state changed: %+v", ks)
+	}
+}
+
+// TestOpenAICompatibleModelScope: the OpenAI-compatible endpoint names the
+// model in the body; a per-minute quota there locks that model only.
+func TestOpenAICompatibleModelScope(t *testing.T) {
+	quota := `[{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"}]}}]`
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+		w.WriteHeader(429)
+		w.Write([]byte(quota))
+	})
+	tr := newTransport(t, u, jongler.WithKeyList(jongler.Key{Name: "k", Value: "v-k"}), jongler.WithMaxWait(-1))
+	req, _ := http.NewRequest(http.MethodPost, u.URL+"/v1beta/openai/chat/completions", strings.NewReader(`{"model":"gemini-2.5-flash","messages":[]}`))
+	req.Header.Set("Authorization", "Bearer placeholder")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	ks, _ := tr.KeyStates(context.Background())
+	if d := ks.Keys["k"]; d.State != jongler.StateLockdown || d.Model != "gemini-2.5-flash" {
+		t.Fatalf("%+v, want LOCKDOWN for gemini-2.5-flash only", d)
+	}
+	if s := u.requests()[0]; !slices.Equal(s.slots, []string{"authorization"}) || s.key != "v-k" {
+		t.Fatalf("credential in %v", s.slots)
 	}
 }

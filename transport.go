@@ -3,10 +3,12 @@ package jongler
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -95,7 +97,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 		t.policy = PolicyFor(c)
 	}
 	if t.backoff == nil {
-		t.backoff = defaultBackoff
+		t.backoff = DefaultBackoff
 	}
 	if t.clock == nil {
 		t.clock = realClock{}
@@ -145,8 +147,18 @@ func newTransport(name string, o *options) (*Transport, error) {
 // to come back when no deadline of its own allows longer.
 const DefaultMaxWait = 5 * time.Second
 
-func defaultBackoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
-	return retryablehttp.LinearJitterBackoff(100*time.Millisecond, 2*time.Second, attempt, resp)
+// DefaultBackoff is the wait between resends that a verdict or a
+// Retry-After does not fix: go-retryablehttp's exponential backoff from
+// 200ms to 5s, with jitter (a random half of it taken off) so that many
+// clients do not come back at once. A Retry-After is kept as given.
+func DefaultBackoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if d, ok := RetryAfter(resp.Header); ok {
+			return d
+		}
+	}
+	d := retryablehttp.DefaultBackoff(200*time.Millisecond, 5*time.Second, attempt, nil)
+	return d - rand.N(d/2+1)
 }
 
 func openFileStore(dir string, logger *slog.Logger) (Store, error) {
@@ -281,6 +293,23 @@ func modelFromPath(p string) string {
 	return strings.TrimSuffix(m, "/")
 }
 
+// modelFromBody returns the "model" of an OpenAI-style JSON request body
+// ("models/" dropped), or "".
+func modelFromBody(getBody func() (io.ReadCloser, error)) string {
+	rc, err := getBody()
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	var v struct {
+		Model string `json:"model"`
+	}
+	if json.NewDecoder(io.LimitReader(rc, errorBodyLimit)).Decode(&v) != nil {
+		return ""
+	}
+	return strings.TrimPrefix(v.Model, "models/")
+}
+
 // RoundTrip implements [http.RoundTripper].
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	reqBodyClosed := false
@@ -332,6 +361,9 @@ func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, er
 func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
 	ctx := req.Context()
 	model := modelFromPath(req.URL.Path)
+	if model == "" && getBody != nil && strings.HasSuffix(req.URL.Path, "/chat/completions") {
+		model = modelFromBody(getBody)
+	}
 	var (
 		refused []tried
 		last    *http.Response // the last refusal, body in memory
@@ -340,7 +372,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 	for {
 		l, err := t.ring.lease(ctx, model, refused)
 		if err != nil {
-			if last != nil && (errors.Is(err, errAllTried) || errors.Is(err, ErrNoKeys)) {
+			if last != nil && errors.Is(err, ErrNoKeys) {
 				return last, nil
 			}
 			return nil, err

@@ -2,6 +2,7 @@ package jongler
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -56,17 +56,21 @@ func DefaultStateDir() (string, error) {
 //
 //	DIR/CONNECTOR/state.json        lockdown and error records
 //	DIR/CONNECTOR/state.lock        guards writes of state.json
-//	DIR/CONNECTOR/keys/KEY.N.lock   slot N of KEY; its mtime is KEY's last use
+//	DIR/CONNECTOR/keys/KEY.N.lock   slot N of KEY
+//	DIR/CONNECTOR/use.table         each key's last lease, mapped in memory
 type FileStore struct {
 	dir    string
 	logger *slog.Logger
 
 	mu    sync.Mutex
-	cache map[string]cachedState // by connector
+	conns map[string]*fileConnector // by directory name
 }
 
 type cachedState struct {
-	mtime time.Time
+	valid   bool
+	gen     int64     // use table generation when read
+	checked time.Time // when the file was last looked at
+	mtime   time.Time
 	size  int64
 	ino   uint64
 	state State
@@ -84,7 +88,7 @@ func NewFileStore(dir string, logger *slog.Logger) (*FileStore, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &FileStore{dir: dir, logger: logger, cache: map[string]cachedState{}}, nil
+	return &FileStore{dir: dir, logger: logger, conns: map[string]*fileConnector{}}, nil
 }
 
 // Dir returns the state directory.
@@ -121,114 +125,185 @@ func (s *FileStore) connectorDir(connector string) string {
 	return filepath.Join(s.dir, safeName(connector))
 }
 
-func (s *FileStore) slotPath(connector, key string, slot int) string {
-	return filepath.Join(s.connectorDir(connector), "keys", safeName(key)+"."+strconv.Itoa(slot)+".lock")
+// fileConnector is what a FileStore keeps in memory for one connector: its
+// directories made once, its use table, its slot file names.
+type fileConnector struct {
+	dir     string
+	keysDir string
+	table   *useTable // nil when the table cannot be had: no LRU order then
+	logger  *slog.Logger
+
+	mu    sync.Mutex
+	paths map[string][]string // key → slot file paths
+	held  map[string]bool     // slot files leased by this process
+
+	cache cachedState // guarded by the FileStore's mu
 }
 
-func (s *FileStore) ensureKeysDir(connector string) error {
-	if err := os.MkdirAll(filepath.Join(s.connectorDir(connector), "keys"), 0o700); err != nil {
-		return fmt.Errorf("jongler: state directory: %w", err)
+func (s *FileStore) connector(connector string) (*fileConnector, error) {
+	return s.connectorIn(safeName(connector))
+}
+
+// connectorIn returns the connector whose directory is called name.
+func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fc, ok := s.conns[name]; ok {
+		return fc, nil
 	}
-	return nil
+	dir := filepath.Join(s.dir, name)
+	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]bool{}}
+	if err := os.MkdirAll(fc.keysDir, 0o700); err != nil {
+		return nil, fmt.Errorf("jongler: state directory: %w", err)
+	}
+	t, err := openUseTable(dir)
+	if err != nil {
+		s.logger.Warn("jongler: no use table: keys are not chosen least recently used first", "dir", dir, "err", err)
+	}
+	fc.table = t
+	s.conns[name] = fc
+	return fc, nil
 }
 
-// Acquire implements [Store]. Keys are tried from the least recently used,
-// as told by the modification time of their first slot file, which each
-// lease sets to the nanosecond.
+// slotPath returns the lock file of slot of key.
+func (fc *fileConnector) slotPath(key string, slot int) string {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	p := fc.paths[key]
+	for len(p) <= slot {
+		p = append(p, filepath.Join(fc.keysDir, safeName(key)+"."+strconv.Itoa(len(p))+".lock"))
+	}
+	fc.paths[key] = p
+	return p[slot]
+}
+
+// Acquire implements [Store]. Keys are tried from the least recently used
+// by any process, as told by the use table.
 func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string, slots int) (Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	slots = max(slots, 1)
+	fc, err := s.connector(connector)
+	if err != nil {
+		return nil, err
+	}
 	type cand struct {
 		key  string
+		rec  int
 		used int64
 	}
 	cands := make([]cand, len(keys))
-	for i, k := range keys {
-		cands[i].key = k
-		if fi, err := os.Stat(s.slotPath(connector, k, 0)); err == nil {
-			cands[i].used = fi.ModTime().UnixNano()
+	var recs []int
+	if fc.table != nil {
+		if recs, err = fc.table.records(keys); err != nil {
+			s.logger.Warn("jongler: use table", "err", err)
+			recs = nil
 		}
 	}
-	slices.SortStableFunc(cands, func(a, b cand) int {
-		switch {
-		case a.used < b.used:
-			return -1
-		case a.used > b.used:
-			return 1
+	for i, k := range keys {
+		cands[i] = cand{key: k, rec: -1}
+		if recs != nil {
+			cands[i].rec, cands[i].used = recs[i], fc.table.load(recs[i])
 		}
-		return 0
-	})
-	dirMade := false
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.used, b.used) })
 	for _, c := range cands {
-		for slot := range slots {
-			path := s.slotPath(connector, c.key, slot)
-			l, err := s.tryLock(path)
-			if errors.Is(err, fs.ErrNotExist) && !dirMade {
-				if err := s.ensureKeysDir(connector); err != nil {
-					return nil, err
-				}
-				dirMade = true
-				l, err = s.tryLock(path)
-			}
+		for slot := range max(slots, 1) {
+			l, err := fc.tryLock(c.key, slot)
 			if err != nil {
 				return nil, fmt.Errorf("jongler: lease %q: %w", c.key, err)
 			}
 			if l == nil {
 				continue
 			}
-			now := time.Now()
-			_ = os.Chtimes(s.slotPath(connector, c.key, 0), now, now)
-			return &fileLease{key: c.key, lock: l, path: path, logger: s.logger}, nil
+			if c.rec >= 0 {
+				fc.table.store(c.rec, time.Now().UnixNano())
+			}
+			return &fileLease{key: c.key, lock: l, fc: fc}, nil
 		}
 	}
 	return nil, nil
 }
 
-// tryLock takes the flock on path without waiting. It returns nil, nil when
-// another holder has it. A lock whose file was removed or replaced while
-// being taken is let go and taken again on the file now at path.
-func (s *FileStore) tryLock(path string) (*flock.Flock, error) {
-	for range 3 {
-		l := flock.New(path)
-		ok, err := l.TryLock()
-		if err != nil || !ok {
-			return nil, err
-		}
-		if samePath(l) {
-			return l, nil
-		}
-		_ = l.Unlock()
+// tryLock takes slot of key without waiting; nil, nil when it is held.
+// Slots this process holds are skipped without asking the kernel.
+//
+// Each slot file has a second, hidden name (a hard link). If the file is
+// deleted while leased, the next taker restores it from that name, so it
+// locks the very file the lease holds and waits its turn, instead of
+// creating a new file and using the key at the same time.
+func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
+	path := fc.slotPath(key, slot)
+	fc.mu.Lock()
+	if fc.held[path] {
+		fc.mu.Unlock()
+		return nil, nil
 	}
-	return nil, fmt.Errorf("lock file %s keeps being replaced", filepath.Base(path))
+	fc.mu.Unlock()
+	l := flock.New(path, flock.SetFlag(os.O_RDONLY))
+	ok, err := l.TryLock()
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = fc.restoreSlot(path); err == nil {
+			ok, err = l.TryLock()
+		}
+	}
+	if err != nil || !ok {
+		return nil, err
+	}
+	fc.mu.Lock()
+	fc.held[path] = true
+	fc.mu.Unlock()
+	return l, nil
 }
 
-// samePath reports whether the locked file is still the one at its path.
-func samePath(l *flock.Flock) bool {
-	held, err1 := l.Stat()
-	now, err2 := os.Stat(l.Path())
-	return err1 == nil && err2 == nil && os.SameFile(held, now)
+func (fc *fileConnector) unheld(path string) {
+	fc.mu.Lock()
+	delete(fc.held, path)
+	fc.mu.Unlock()
+}
+
+// restoreSlot makes the slot file at path exist: from its second name if it
+// has one (the file was deleted), else as a new file with a second name.
+func (fc *fileConnector) restoreSlot(path string) error {
+	second := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
+	err := os.Link(second, path)
+	switch {
+	case err == nil:
+		fc.logger.Warn("jongler: a lock file was deleted; restored it from its second name, so its lease still holds",
+			"file", filepath.Base(path))
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return nil // restored or created meanwhile
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err := os.Link(path, second); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
 }
 
 type fileLease struct {
-	key    string
-	path   string
-	lock   *flock.Flock
-	logger *slog.Logger
-	once   sync.Once
-	err    error
+	key  string
+	lock *flock.Flock
+	fc   *fileConnector
+	once sync.Once
+	err  error
 }
 
 func (l *fileLease) Key() string { return l.key }
 
 func (l *fileLease) Release() error {
 	l.once.Do(func() {
-		if !samePath(l.lock) {
-			l.logger.Warn("jongler: lock file was removed or replaced while leased; another process may have used the key at the same time",
-				"key", l.key, "file", filepath.Base(l.path))
-		}
 		l.err = l.lock.Unlock()
+		l.fc.unheld(l.lock.Path())
 	})
 	return l.err
 }
@@ -236,10 +311,14 @@ func (l *fileLease) Release() error {
 // InFlight implements [Store]. It probes each slot: a slot it cannot lock
 // is held by a lease, here or in another process.
 func (s *FileStore) InFlight(ctx context.Context, connector string, keys []string, slots int) (map[string]int, error) {
+	fc, err := s.connector(connector)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]int{}
 	for _, k := range keys {
 		for slot := range max(slots, 1) {
-			path := s.slotPath(connector, k, slot)
+			path := fc.slotPath(k, slot)
 			if _, err := os.Stat(path); err != nil {
 				continue // never leased
 			}
@@ -266,19 +345,34 @@ func (s *FileStore) statePath(connector string) string {
 // A damaged file is reported to the logger and read as empty; the next
 // Update sets it aside as state.json.damaged before writing a new one.
 func (s *FileStore) Load(ctx context.Context, connector string) (State, error) {
-	path := s.statePath(connector)
+	fc, err := s.connector(connector)
+	if err != nil {
+		return State{}, err
+	}
+	gen := int64(-1)
+	if fc.table != nil {
+		gen = fc.table.generation()
+	}
+	now := time.Now()
+	s.mu.Lock()
+	c := fc.cache
+	s.mu.Unlock()
+	if c.valid && gen >= 0 && c.gen == gen && now.Sub(c.checked) < revalidateAfter {
+		return cloneState(c.state), nil
+	}
+	path := filepath.Join(fc.dir, "state.json")
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		s.setCache(fc, cachedState{valid: true, gen: gen, checked: now})
 		return State{}, nil
 	}
 	if err != nil {
 		return State{}, fmt.Errorf("jongler: state file: %w", err)
 	}
 	ino := inode(fi)
-	s.mu.Lock()
-	c, ok := s.cache[connector]
-	s.mu.Unlock()
-	if ok && c.mtime.Equal(fi.ModTime()) && c.size == fi.Size() && c.ino == ino {
+	if c.valid && c.mtime.Equal(fi.ModTime()) && c.size == fi.Size() && c.ino == ino {
+		c.gen, c.checked = gen, now
+		s.setCache(fc, c)
 		return cloneState(c.state), nil
 	}
 	data, err := os.ReadFile(path)
@@ -293,17 +387,19 @@ func (s *FileStore) Load(ctx context.Context, connector string) (State, error) {
 		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", err)
 		return State{}, nil
 	}
-	s.mu.Lock()
-	s.cache[connector] = cachedState{mtime: fi.ModTime(), size: fi.Size(), ino: ino, state: st}
-	s.mu.Unlock()
+	s.setCache(fc, cachedState{valid: true, gen: gen, checked: now, mtime: fi.ModTime(), size: fi.Size(), ino: ino, state: st})
 	return cloneState(st), nil
 }
 
-func inode(fi fs.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Ino)
-	}
-	return 0
+// revalidateAfter bounds how long a cached state is trusted on the use
+// table's word alone; after it the file is looked at, in case something
+// other than a FileStore changed it.
+const revalidateAfter = time.Second
+
+func (s *FileStore) setCache(fc *fileConnector, c cachedState) {
+	s.mu.Lock()
+	fc.cache = c
+	s.mu.Unlock()
 }
 
 // stateVersion is written in every state file, for readers to come.
@@ -345,10 +441,11 @@ func (s *FileStore) Update(ctx context.Context, connector string, fn func(*State
 }
 
 func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) error) error {
-	dir := filepath.Join(s.dir, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("jongler: state directory: %w", err)
+	fc, err := s.connectorIn(name)
+	if err != nil {
+		return err
 	}
+	dir := fc.dir
 	guard := flock.New(filepath.Join(dir, "state.lock"))
 	ok, err := guard.TryLockContext(ctx, time.Millisecond)
 	if err != nil {
@@ -383,7 +480,13 @@ func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) 
 	if err != nil {
 		return fmt.Errorf("jongler: state file: %w", err)
 	}
-	return writeAtomic(path, append(out, '\n'))
+	if err := writeAtomic(path, append(out, '\n')); err != nil {
+		return err
+	}
+	if fc.table != nil {
+		fc.table.bump()
+	}
+	return nil
 }
 
 // writeAtomic replaces path with data so that readers see the old file or

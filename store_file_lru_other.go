@@ -1,0 +1,50 @@
+//go:build !unix
+
+package jongler
+
+import "sync"
+
+// On systems without shared mappings the use table lives in the process:
+// the least recently used key is known within it only.
+type useTable struct {
+	mu     sync.Mutex
+	index  map[string]int
+	stamps []int64
+}
+
+func openUseTable(dir string) (*useTable, error) {
+	return &useTable{index: map[string]int{}}, nil
+}
+
+func (t *useTable) records(keys []string) ([]int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]int, len(keys))
+	for i, k := range keys {
+		r, ok := t.index[k]
+		if !ok {
+			r = len(t.stamps)
+			t.stamps = append(t.stamps, 0)
+			t.index[k] = r
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+func (t *useTable) load(r int) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stamps[r]
+}
+
+func (t *useTable) store(r int, v int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stamps[r] = v
+}
+
+// generation is unknown here: readers look at the file.
+func (t *useTable) generation() int64 { return -1 }
+
+func (t *useTable) bump() {}

@@ -143,8 +143,21 @@ func (r *keyring) lease(ctx context.Context, model string, tried []string) (*lea
 		}
 		if l != nil {
 			k, _ := r.key(l.Key())
+			got := &leased{Lease: l, key: k, ring: r}
+			// The state was read before the lease was taken: meanwhile the
+			// key's last holder may have put it in lockdown and let it go.
+			// A holder records its verdict before releasing, so reading the
+			// state again now that the key is ours sees it.
+			if st, err = r.store.Load(ctx, r.connector); err != nil {
+				got.release()
+				return nil, err
+			}
+			if names, _, _ := r.usable(st, r.clock.Now(), model, tried); !slices.Contains(names, k.Name) {
+				got.release()
+				continue
+			}
 			r.logger.Debug("jongler: key leased", "connector", r.connector, "key", k.Name)
-			return &leased{Lease: l, key: k, ring: r}, nil
+			return got, nil
 		}
 		// Every usable key is in flight: wait for a release here, or poll
 		// for one in another process.

@@ -18,9 +18,9 @@ import (
 // the INI file named by $APIJONGLER_CONFIG (leave WithKeys out).
 var exampleKeys = map[string]string{"key1": "sk-example-1", "key2": "sk-example-2"}
 
-// fakeGeminiAPI stands in for the Gemini API in the examples: it answers
+// exampleGeminiAPI stands in for the Gemini API in the examples: it answers
 // with the name of the key it got, and refuses the keys in refuse with 429.
-func fakeGeminiAPI(refuse ...string) *httptest.Server {
+func exampleGeminiAPI(refuse ...string) *httptest.Server {
 	names := map[string]string{}
 	for n, v := range exampleKeys {
 		names[v] = n
@@ -39,9 +39,9 @@ func fakeGeminiAPI(refuse ...string) *httptest.Server {
 	}))
 }
 
-// tempStateDir stands in for the default state directory, shared by every
+// exampleStateDir stands in for the default state directory, shared by every
 // process of the user.
-func tempStateDir() string {
+func exampleStateDir() string {
 	dir, err := os.MkdirTemp("", "jongler-example-")
 	if err != nil {
 		log.Fatal(err)
@@ -53,9 +53,9 @@ func tempStateDir() string {
 // key, the least recently used one that is free, in the header the client
 // left empty or filled with a placeholder.
 func ExampleNewTransport() {
-	api := fakeGeminiAPI()
+	api := exampleGeminiAPI()
 	defer api.Close()
-	stateDir := tempStateDir()
+	stateDir := exampleStateDir()
 	defer os.RemoveAll(stateDir)
 
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
@@ -89,9 +89,9 @@ func ExampleNewTransport() {
 // New is the original API Jongler's interface: requests by endpoint, and
 // the keys' states by name.
 func ExampleNew() {
-	api := fakeGeminiAPI()
+	api := exampleGeminiAPI()
 	defer api.Close()
-	stateDir := tempStateDir()
+	stateDir := exampleStateDir()
 	defer os.RemoveAll(stateDir)
 
 	j, err := jongler.New("generativelanguage.googleapis.com",
@@ -134,9 +134,9 @@ func ExampleNew() {
 // key is LOCKED while an answer sent with it is being read, and a key
 // refused with 429 cools down while the request goes on with another.
 func ExampleTransport_KeyStates() {
-	api := fakeGeminiAPI("key1")
+	api := exampleGeminiAPI("key1")
 	defer api.Close()
-	stateDir := tempStateDir()
+	stateDir := exampleStateDir()
 	defer os.RemoveAll(stateDir)
 
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",

@@ -18,20 +18,20 @@ import (
 	"github.com/api-jongler/jongler"
 )
 
-// geminiCall is one request the fake Gemini got.
-type geminiCall struct {
+// genaiCall is one request the fake Gemini got.
+type genaiCall struct {
 	method string // "generateContent" or "streamGenerateContent"
 	key    string // key name
 	status int
 }
 
-// fakeGemini answers generateContent and streamGenerateContent?alt=sse in
+// genaiFake answers generateContent and streamGenerateContent?alt=sse in
 // the Gemini API's JSON shape. The first request to each method is
 // refused with Gemini's 429, whatever its key, so that every call is sent
 // again with another key. Stream chunks are sent one at a time: each only
 // after the client has taken the one before (ack), so a transport that
 // held the body back would stall the stream.
-type fakeGemini struct {
+type genaiFake struct {
 	*httptest.Server
 	t      *testing.T
 	names  map[string]string // key value -> name
@@ -39,13 +39,13 @@ type fakeGemini struct {
 	ack    chan struct{}
 
 	mu    sync.Mutex
-	calls []geminiCall
+	calls []genaiCall
 }
 
-const geminiModel = "gemini-2.5-flash"
+const genaiModel = "gemini-2.5-flash"
 
-// gemini429 is the Gemini API's answer to a request over quota.
-const gemini429 = `{
+// genai429 is the Gemini API's answer to a request over quota.
+const genai429 = `{
   "error": {
     "code": 429,
     "message": "You exceeded your current quota, please check your plan and billing details.",
@@ -57,7 +57,7 @@ const gemini429 = `{
   }
 }`
 
-func geminiAnswer(text, finish string) string {
+func genaiAnswer(text, finish string) string {
 	c := map[string]any{"content": map[string]any{"parts": []any{map[string]any{"text": text}}, "role": "model"}, "index": 0}
 	if finish != "" {
 		c["finishReason"] = finish
@@ -65,13 +65,13 @@ func geminiAnswer(text, finish string) string {
 	b, _ := json.Marshal(map[string]any{
 		"candidates":    []any{c},
 		"usageMetadata": map[string]any{"promptTokenCount": 4, "candidatesTokenCount": 3, "totalTokenCount": 7},
-		"modelVersion":  geminiModel,
+		"modelVersion":  genaiModel,
 	})
 	return string(b)
 }
 
-func newFakeGemini(t *testing.T, keys map[string]string, chunks []string) *fakeGemini {
-	f := &fakeGemini{t: t, names: map[string]string{}, chunks: chunks, ack: make(chan struct{})}
+func newGenaiFake(t *testing.T, keys map[string]string, chunks []string) *genaiFake {
+	f := &genaiFake{t: t, names: map[string]string{}, chunks: chunks, ack: make(chan struct{})}
 	for n, v := range keys {
 		f.names[v] = n
 	}
@@ -80,9 +80,9 @@ func newFakeGemini(t *testing.T, keys map[string]string, chunks []string) *fakeG
 	return f
 }
 
-func (f *fakeGemini) serve(w http.ResponseWriter, r *http.Request) {
+func (f *genaiFake) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	prefix := "/v1beta/models/" + geminiModel + ":"
+	prefix := "/v1beta/models/" + genaiModel + ":"
 	method, ok := strings.CutPrefix(r.URL.Path, prefix)
 	if !ok || r.Method != http.MethodPost {
 		f.t.Errorf("fake Gemini: unexpected %s %s", r.Method, r.URL.Path)
@@ -112,23 +112,23 @@ func (f *fakeGemini) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	f.mu.Lock()
-	first := !slices.ContainsFunc(f.calls, func(c geminiCall) bool { return c.method == method })
+	first := !slices.ContainsFunc(f.calls, func(c genaiCall) bool { return c.method == method })
 	status := http.StatusOK
 	if first || !known {
 		status = http.StatusTooManyRequests
 	}
-	f.calls = append(f.calls, geminiCall{method, name, status})
+	f.calls = append(f.calls, genaiCall{method, name, status})
 	f.mu.Unlock()
 
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	if status != http.StatusOK {
 		w.WriteHeader(status)
-		io.WriteString(w, gemini429)
+		io.WriteString(w, genai429)
 		return
 	}
 	switch method {
 	case "generateContent":
-		io.WriteString(w, geminiAnswer("Hello from the fake Gemini.", "STOP"))
+		io.WriteString(w, genaiAnswer("Hello from the fake Gemini.", "STOP"))
 	case "streamGenerateContent":
 		w.Header().Set("Content-Type", "text/event-stream")
 		fl := http.NewResponseController(w)
@@ -137,7 +137,7 @@ func (f *fakeGemini) serve(w http.ResponseWriter, r *http.Request) {
 			if i == len(f.chunks)-1 {
 				finish = "STOP"
 			}
-			fmt.Fprintf(w, "data: %s\r\n\r\n", geminiAnswer(c, finish))
+			fmt.Fprintf(w, "data: %s\r\n\r\n", genaiAnswer(c, finish))
 			if err := fl.Flush(); err != nil {
 				f.t.Errorf("fake Gemini: flush: %v", err)
 				return
@@ -160,7 +160,7 @@ func (f *fakeGemini) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *fakeGemini) log() []geminiCall {
+func (f *genaiFake) log() []genaiCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.calls)
@@ -176,7 +176,7 @@ func TestGenAISDK(t *testing.T) {
 		keys[n] = xpSecret(t, n)
 	}
 	chunks := []string{"Once ", "upon ", "a time, ", "the end."}
-	fake := newFakeGemini(t, keys, chunks)
+	fake := newGenaiFake(t, keys, chunks)
 
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
 		jongler.WithKeys(keys),
@@ -200,7 +200,7 @@ func TestGenAISDK(t *testing.T) {
 	}
 
 	// One call: the first key is refused, the second answers.
-	resp, err := client.Models.GenerateContent(ctx, geminiModel, genai.Text("Say hello."), nil)
+	resp, err := client.Models.GenerateContent(ctx, genaiModel, genai.Text("Say hello."), nil)
 	if err != nil {
 		t.Fatalf("GenerateContent: %v", err)
 	}
@@ -216,7 +216,7 @@ func TestGenAISDK(t *testing.T) {
 	// key is leased while the stream is read.
 	var got []string
 	var streamKey string
-	for chunk, err := range client.Models.GenerateContentStream(ctx, geminiModel, genai.Text("Tell a story."), nil) {
+	for chunk, err := range client.Models.GenerateContentStream(ctx, genaiModel, genai.Text("Tell a story."), nil) {
 		if err != nil {
 			t.Fatalf("stream, after %d chunks: %v", len(got), err)
 		}

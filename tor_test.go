@@ -238,7 +238,7 @@ func TestTorBadAddress(t *testing.T) {
 		{"no port", opts(jongler.WithTor("127.0.0.1")), "", []string{"Tor/SOCKS5 address", `"127.0.0.1"`, "missing port"}},
 		{"junk", opts(jongler.WithTor("socks5://[::1")), "", []string{"Tor/SOCKS5 address", `"socks5://[::1"`}},
 		{"environment", opts(), "tor-host-without-port", []string{"Tor/SOCKS5 address", `"tor-host-without-port"`}},
-		{"base not an http.Transport", opts(jongler.WithTor("127.0.0.1:9050"), jongler.WithBase(roundTripFunc(nil))), "", []string{"WithTor", "*http.Transport"}},
+		{"base not an http.Transport", opts(jongler.WithTor("127.0.0.1:9050"), jongler.WithBase(torPlainRoundTripper(nil))), "", []string{"WithTor", "*http.Transport"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.env != "" {
@@ -257,10 +257,10 @@ func TestTorBadAddress(t *testing.T) {
 	}
 }
 
-// roundTripFunc is an http.RoundTripper that is not an *http.Transport.
-type roundTripFunc func(*http.Request) (*http.Response, error)
+// torPlainRoundTripper is an http.RoundTripper that is not an *http.Transport.
+type torPlainRoundTripper func(*http.Request) (*http.Response, error)
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (f torPlainRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestTorProxyDown: with nothing listening at the proxy's address, the
 // request fails with an error naming the proxy, never the key, and nothing

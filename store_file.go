@@ -71,9 +71,9 @@ type cachedState struct {
 	gen     int64     // use table generation when read
 	checked time.Time // when the file was last looked at
 	mtime   time.Time
-	size  int64
-	ino   uint64
-	state State
+	size    int64
+	ino     uint64
+	state   State
 }
 
 // NewFileStore opens (creating it with mode 0700 if need be) the state

@@ -47,7 +47,7 @@ func (s *Server) routes() http.Handler {
 // notFound answers a request for an unknown API method.
 func (s *Server) notFound(w http.ResponseWriter) {
 	s.arrive("", 0, "")
-	defer s.finish(&tracker{outcome: outcomeFailed})
+	s.finish(&tracker{outcome: outcomeFailed})
 	writeJSON(w, http.StatusNotFound, plainError(404, "NOT_FOUND", "Method not found."), false)
 }
 
@@ -203,6 +203,8 @@ type tracker struct {
 	model   string    // the configured model of the request, if any
 	window  *Window   // the window the request was admitted in, if it was
 	outcome outcome   // how the request ended; 0 counts as canceled
+
+	finished bool // counted by finish
 }
 
 // arrive counts the arrival of a request with the API key value, given ncred
@@ -245,29 +247,51 @@ func (s *Server) count(ks *keyState, model string) {
 	}
 }
 
-// finish counts the end of the request t follows.
+// finish counts the end of the request t follows, with outcome t.outcome
+// (0 counts as canceled), once: later calls do nothing. The key of the
+// request is no longer in flight after it.
 func (s *Server) finish(t *tracker) {
-	o := t.outcome
-	if o == 0 {
-		o = outcomeCanceled
+	if t.finished {
+		return
+	}
+	t.finished = true
+	if t.outcome == 0 {
+		t.outcome = outcomeCanceled
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stats.total.add(o)
+	if t.key != nil {
+		t.key.stats.InFlight--
+	}
+	s.record(t, t.outcome, +1)
+}
+
+// amend changes the outcome of a finished request to o.
+func (s *Server) amend(t *tracker, o outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.record(t, t.outcome, -1)
+	t.outcome = o
+	s.record(t, o, +1)
+}
+
+// record adds delta to the counters of outcome o of the request t follows.
+// s.mu must be held.
+func (s *Server) record(t *tracker, o outcome, delta int) {
+	s.stats.total.add(o, delta)
 	if t.model != "" {
-		s.stats.models[t.model].add(o)
+		s.stats.models[t.model].add(o, delta)
 	}
 	if ks := t.key; ks != nil {
-		ks.stats.InFlight--
-		ks.stats.add(o)
+		ks.stats.add(o, delta)
 		if t.model != "" {
 			c := ks.stats.Models[t.model]
-			c.add(o)
+			c.add(o, delta)
 			ks.stats.Models[t.model] = c
 		}
 	}
 	if t.window != nil && o == outcomeSuccess {
-		s.windowCounts(*t.window).Successes++
+		s.windowCounts(*t.window).Successes += delta
 	}
 }
 
@@ -290,13 +314,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rq *request) {
 	key, ncred := credential(r)
 	ks, leaked, invalid := s.arrive(key, ncred, t.model)
 	t.key = ks
-	defer func() { s.finish(t) }()
+	defer s.finish(t)
 
+	// Requests are counted before the client can see their answer; see
+	// answer.
 	fail := func(code int, body errorBody) {
 		t.outcome = outcomeFailed
 		if code == http.StatusTooManyRequests {
 			t.outcome = outcomeRateLimited
 		}
+		s.finish(t)
 		writeJSON(w, code, body, rq.array)
 	}
 	switch {
@@ -372,6 +399,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rq *request) {
 	switch applied {
 	case FaultReset:
 		t.outcome = outcomeFailed
+		s.finish(t) // before the client can see the reset
 		reset(w)
 		return
 	case FaultOverloaded:
@@ -388,11 +416,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rq *request) {
 		fail(http.StatusTooManyRequests, quotaError(rq.model, ref, s.msgOnly))
 		return
 	}
-	t.outcome = s.answer(w, r, rq, strike.has(FaultCut))
+	s.answer(w, r, rq, t, strike.has(FaultCut))
 }
 
-// answer writes a successful answer and says how it went.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, rq *request, cut bool) outcome {
+// answer writes a successful answer and records its outcome in t. If cut,
+// it hangs up after the first piece of the answer.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, rq *request, t *tracker, cut bool) {
 	s.mu.Lock()
 	s.responses++
 	id := fmt.Sprintf("jonglertest-%d", s.responses)
@@ -455,25 +484,41 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rq *request, cut
 		}
 	}
 
+	// Each piece is flushed at once, so that streamed chunks arrive one by
+	// one. The request is counted as a success (and its key leaves flight)
+	// before the last piece is written: a client that has the whole answer
+	// may send its next request at once, and must find the counters up to
+	// date. If the last write fails after all, the outcome is amended.
 	rc := http.NewResponseController(w)
 	w.WriteHeader(http.StatusOK)
 	for i, p := range pieces {
 		if i > 0 && !s.pause(r.Context(), s.gap) {
-			return outcomeCanceled
+			t.outcome = outcomeCanceled
+			return
 		}
-		if _, err := w.Write(p); err != nil {
-			return outcomeCanceled
+		last := i == len(pieces)-1 && !cut
+		if last {
+			t.outcome = outcomeSuccess
+			s.finish(t)
 		}
-		if err := rc.Flush(); err != nil {
-			return outcomeCanceled
+		_, err := w.Write(p)
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			if last {
+				s.amend(t, outcomeCanceled)
+			}
+			t.outcome = outcomeCanceled
+			return
 		}
 	}
 	if cut {
 		// End the answer mid-way: the client sees its connection close
-		// before the end of the body. The deferred finish counts it.
+		// before the end of the body, after the deferred finish has run.
+		t.outcome = outcomeFailed
 		panic(http.ErrAbortHandler)
 	}
-	return outcomeSuccess
 }
 
 func sseEvent(p []byte) []byte {

@@ -18,7 +18,10 @@ type KeyStats struct {
 	Counts
 	Models map[string]Counts // by model, for configured models only
 
-	InFlight    int // requests with this key being served now
+	// InFlight is the number of requests with this key being served now. A
+	// request is in flight from its arrival until its counters are updated,
+	// just before the client can see the end of its answer.
+	InFlight    int
 	MaxInFlight int // the most requests with this key that were ever served at once
 	// Overlaps counts the requests that arrived while another request with
 	// the same key was in flight. A client that leases each key exclusively
@@ -108,15 +111,16 @@ const (
 	outcomeCanceled
 )
 
-func (c *Counts) add(o outcome) {
+// add adds delta to the counter of outcome o.
+func (c *Counts) add(o outcome, delta int) {
 	switch o {
 	case outcomeSuccess:
-		c.Successes++
+		c.Successes += delta
 	case outcomeRateLimited:
-		c.RateLimited++
+		c.RateLimited += delta
 	case outcomeFailed:
-		c.Failed++
+		c.Failed += delta
 	case outcomeCanceled:
-		c.Canceled++
+		c.Canceled += delta
 	}
 }

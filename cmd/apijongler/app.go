@@ -147,13 +147,14 @@ Exit codes:
   apijongler status
   apijongler --cleanup generativelanguage.googleapis.com
   apijongler --cleanup-all`,
-		Args:              cobra.ArbitraryArgs,
-		Version:           versionString(),
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
-		PersistentPreRunE: a.setUp,
-		RunE:              a.runRoot,
+		Args:                       cobra.ArbitraryArgs,
+		Version:                    versionString(),
+		SilenceErrors:              true,
+		SilenceUsage:               true,
+		CompletionOptions:          cobra.CompletionOptions{HiddenDefaultCmd: true},
+		SuggestionsMinimumDistance: 2,
+		PersistentPreRunE:          a.setUp,
+		RunE:                       a.runRoot,
 	}
 	root.SetVersionTemplate(`apijongler {{.Version}}` + "\n")
 
@@ -203,6 +204,9 @@ func (a *app) runRoot(cmd *cobra.Command, args []string) error {
 		fmt.Fprintf(a.stderr, "Usage: %s\n\n%s\n\n", cmd.UseLine(), cmd.Short)
 		return usageErrorf("missing CONNECTOR METHOD ENDPOINT; or try 'apijongler demo'")
 	case len(args) < 3:
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			return usageErrorf("unknown command %q; did you mean %s?", args[0], strings.Join(s, " or "))
+		}
 		return usageErrorf("want CONNECTOR METHOD ENDPOINT [BODY], got %d argument(s)", len(args))
 	case len(args) > 4:
 		return usageErrorf("want CONNECTOR METHOD ENDPOINT [BODY], got %d arguments (quote BODY as one argument)", len(args))

@@ -78,8 +78,10 @@ Nothing leaves this machine and no key of yours is read.`,
 }
 
 func (a *app) runDemo(ctx context.Context, cfg demoConfig) error {
-	// The demo talks to 127.0.0.1 only, never through a proxy.
+	// The demo reads none of the user's configuration, and talks to
+	// 127.0.0.1 only, never through a proxy.
 	os.Unsetenv(jongler.TorEnv)
+	os.Unsetenv(jongler.ConnectorsDirEnv)
 
 	keys := make([]jongler.Key, cfg.keys)
 	serverKeys := make([]jonglertest.Key, cfg.keys)

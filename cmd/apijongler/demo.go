@@ -362,7 +362,8 @@ func (d *demoDisplay) lockdown(keys []string, until time.Time, reason string) {
 	}
 }
 
-// waiting reports that a request waits for a key to come back.
+// waiting reports that a request waits for a key to come back: every key
+// it has not tried yet is cooling down.
 func (d *demoDisplay) waiting(wait time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -371,7 +372,7 @@ func (d *demoDisplay) waiting(wait time.Duration) {
 		return // another request waits for the same key
 	}
 	d.lastWait = back
-	d.printf(0, "", ansiDim, "every key is cooling down: requests wait %s for the first to come back", d.clock.ToWall(wait).Round(10*time.Millisecond))
+	d.printf(0, "", ansiDim, "no key it may use is ready: a request waits %s for one to come back", d.clock.ToWall(wait).Round(10*time.Millisecond))
 }
 
 // backLocked reports key back from its cooldown, once.

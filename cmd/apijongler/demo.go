@@ -111,7 +111,7 @@ func (a *app) runDemo(ctx context.Context, cfg demoConfig) error {
 		attempts: map[int]int{}, width: len(fmt.Sprint(cfg.requests))}
 	c, err := jongler.LookupConnector(demoConnector, "")
 	if err != nil {
-		return err
+		return configError(err)
 	}
 	logger := slog.New(slog.NewMultiHandler(&demoLogHandler{d: d}, a.logger.Handler()))
 	t, err := jongler.NewTransport(demoConnector,
@@ -125,7 +125,7 @@ func (a *app) runDemo(ctx context.Context, cfg demoConfig) error {
 		jongler.WithLogger(logger),
 	)
 	if err != nil {
-		return err
+		return configError(err)
 	}
 	defer t.CloseIdleConnections()
 

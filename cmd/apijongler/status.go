@@ -111,7 +111,7 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 		}
 		ks, err := t.KeyStates(ctx)
 		if err != nil {
-			return nil, err
+			return nil, configError(err) // the state directory cannot be read
 		}
 		now := time.Now()
 		for _, n := range t.KeyNames() {

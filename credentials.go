@@ -43,8 +43,8 @@ func (t *Transport) setKey(r *http.Request, key string) {
 	if chosen < 0 {
 		chosen = 0
 	}
-	stripCredentials(r, t.slots)
 	c := t.slots[chosen]
+	stripCredentials(r, t.slots, chosen)
 	if c.header != "" {
 		r.Header.Set(c.header, c.prefix+key)
 		return
@@ -54,10 +54,13 @@ func (t *Transport) setKey(r *http.Request, key string) {
 	r.URL = &u
 }
 
-// stripCredentials removes every credential slot from r (a clone the
-// transport owns).
-func stripCredentials(r *http.Request, slots []credential) {
-	for _, c := range slots {
+// stripCredentials removes every credential slot but slots[keep] (none
+// when keep is -1) from r, a clone the transport owns.
+func stripCredentials(r *http.Request, slots []credential, keep int) {
+	for i, c := range slots {
+		if i == keep {
+			continue
+		}
 		if c.header != "" {
 			r.Header.Del(c.header)
 		}

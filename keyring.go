@@ -163,6 +163,9 @@ func (r *keyring) lease(ctx context.Context, model string, tried []string) (*lea
 
 // mayWaitUntil reports whether a request may wait for a key back at back.
 func (r *keyring) mayWaitUntil(ctx context.Context, now, back time.Time) bool {
+	if r.maxWait < 0 {
+		return false
+	}
 	if back.Sub(now) <= r.maxWait {
 		return true
 	}

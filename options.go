@@ -36,18 +36,20 @@ type options struct {
 func WithConfigFile(path string) Option { return func(o *options) { o.configFile = path } }
 
 // WithKeys gives the keys directly, name to value, instead of an INI file.
-// Each key is its own project.
+// Each key is its own project. It replaces keys given by earlier options.
 func WithKeys(keys map[string]string) Option {
 	return func(o *options) {
+		o.keys = nil
 		for name, v := range keys {
 			o.keys = append(o.keys, Key{Name: name, Value: v, Project: name})
 		}
 	}
 }
 
-// WithKeyList gives the keys directly, with their projects.
+// WithKeyList gives the keys directly, with their projects. It replaces
+// keys given by earlier options.
 func WithKeyList(keys ...Key) Option {
-	return func(o *options) { o.keys = append(o.keys, keys...) }
+	return func(o *options) { o.keys = append([]Key(nil), keys...) }
 }
 
 // WithStateDir keeps key state in dir instead of [DefaultStateDir].
@@ -107,6 +109,7 @@ func WithMaxBodyBuffer(n int64) Option { return func(o *options) { o.maxBody = n
 func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = n } }
 
 // WithMaxWait sets how long a request may wait for a cooling key to come
-// back before failing with [ErrNoKeys] (default 0: fail at once); the
-// request's context deadline bounds it too.
+// back before failing with [ErrNoKeys] (default [DefaultMaxWait]; negative:
+// never wait). Otherwise a request whose context deadline comes after the
+// key's return waits for it in any case.
 func WithMaxWait(d time.Duration) Option { return func(o *options) { o.maxWait = d } }

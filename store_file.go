@@ -133,7 +133,8 @@ func (s *FileStore) ensureKeysDir(connector string) error {
 }
 
 // Acquire implements [Store]. Keys are tried from the least recently used,
-// as told by the modification time of their first slot file.
+// as told by the modification time of their first slot file, which each
+// lease sets to the nanosecond.
 func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string, slots int) (Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -399,6 +400,12 @@ func writeAtomic(path string, data []byte) error {
 	}
 	if err == nil {
 		err = os.Chmod(name, 0o600)
+	}
+	if err == nil {
+		// The kernel stamps files with a coarse clock; a stamp to the
+		// nanosecond lets Load tell two quick writes apart.
+		now := time.Now()
+		err = os.Chtimes(name, now, now)
 	}
 	if err == nil {
 		err = os.Rename(name, path)

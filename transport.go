@@ -133,7 +133,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 	if maxWait == 0 {
 		maxWait = DefaultMaxWait
 	}
-	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, max(maxWait, 0))
+	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, maxWait)
 	return t, nil
 }
 
@@ -284,7 +284,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.ring == nil || !t.sameOrigin(req.URL) {
 		// Not ours to key: send it bare.
 		r2 := req.Clone(req.Context())
-		stripCredentials(r2, t.slots)
+		stripCredentials(r2, t.slots, -1)
 		reqBodyClosed = true
 		return t.base.RoundTrip(r2)
 	}

@@ -8,9 +8,9 @@ import (
 )
 
 // Clock is the simulated clock of a [Server]. Simulated time starts at
-// [Config.Start] when the server is created and runs [Config.Minute] times
-// slower than wall time per simulated minute: with Minute = 60ms, one
-// simulated minute passes every 60ms of wall time (a scale of 1000).
+// [Config.Start] when the server is created and advances one minute for every
+// [Config.Minute] of wall time: with Minute = 60ms it runs a thousand times
+// faster than wall time.
 //
 // Every quota window, retryDelay and window index the server reports is in
 // simulated time, so a client that waits with [Clock.Sleep] for the

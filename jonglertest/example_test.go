@@ -75,13 +75,12 @@ func Example() {
 }
 
 // A client that waits out retryDelay on the server's clock gets through as
-// soon as the quota window ends, here a thousand times faster than in real
-// time.
+// soon as the quota window ends, here 300 times faster than in real time.
 func ExampleServer_Clock() {
 	srv := jonglertest.NewServer(jonglertest.Config{
 		Keys:   []jonglertest.Key{{Label: "k", Value: "test-key"}},
 		Models: map[string]jonglertest.Quota{"gemini-2.5-flash": {RPM: 1, RPD: jonglertest.Unlimited}},
-		Minute: 60 * time.Millisecond,
+		Minute: 200 * time.Millisecond,
 		Start:  time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), // a minute window starts
 	})
 	defer srv.Close()

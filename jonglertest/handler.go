@@ -39,15 +39,16 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.HandleFunc("POST /v1beta/openai/chat/completions", s.serveOpenAI)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.notFound(w)
+		s.notFound(w, r)
 	})
 	return mux
 }
 
 // notFound answers a request for an unknown API method.
-func (s *Server) notFound(w http.ResponseWriter) {
-	s.arrive("", 0, "")
-	s.finish(&tracker{outcome: outcomeFailed})
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	key, ncred := credential(r)
+	ks, _, _ := s.arrive(key, ncred, "")
+	s.finish(&tracker{key: ks, outcome: outcomeFailed})
 	writeJSON(w, http.StatusNotFound, plainError(404, "NOT_FOUND", "Method not found."), false)
 }
 
@@ -61,7 +62,7 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request, version str
 		rq.sse = r.URL.Query().Get("alt") == "sse"
 		rq.array = !rq.sse
 	default:
-		s.notFound(w)
+		s.notFound(w, r)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))

@@ -261,13 +261,13 @@ func (s *Server) Close() {
 	})
 }
 
-// Client returns an HTTP client configured for the server, whose idle
-// connections Close closes.
+// Client returns an HTTP client for the server; Close closes its idle
+// connections.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
 
 // Handler returns the server's handler, to mount it on a server of your own
-// (with the same quotas, clock and counters as s). Close still ends its
-// pending pauses.
+// (HTTP/2 included), with the same quotas, clock and counters as s. After
+// Close, it still answers but no longer pauses.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Clock returns the server's simulated clock.
@@ -359,7 +359,10 @@ func (s *Server) setKey(label string, f func(*keyState)) {
 }
 
 // InjectFaults makes the next n eligible requests (see [Fault]) suffer the
-// fault kind, in addition to the faults of Config.Faults. Calls add up.
+// fault kind, in addition to the faults of Config.Faults. Calls add up. An
+// injected fault is used up by the request it strikes even if another fault
+// takes precedence there (see [Faults]): to get a 503 then a 500, inject them
+// one after the other, not together.
 func (s *Server) InjectFaults(kind FaultKind, n int) {
 	if kind < FaultOverloaded || kind > FaultCut {
 		panic(fmt.Sprintf("jonglertest: InjectFaults with unknown %v", kind))

@@ -1,0 +1,133 @@
+package jongler_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/api-jongler/jongler"
+)
+
+// upstream is a fake LLM service: it records which key each request
+// carried and answers with handle.
+type upstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []seenRequest
+}
+
+type seenRequest struct {
+	key    string // the credential value, whichever slot
+	slots  []string
+	body   string
+	query  string
+	header http.Header
+}
+
+// credentialOf returns the credential a request carries and the slots it
+// was found in.
+func credentialOf(r *http.Request) (string, []string) {
+	var key string
+	var slots []string
+	if v := r.Header.Get("x-goog-api-key"); v != "" {
+		key, slots = v, append(slots, "x-goog-api-key")
+	}
+	if v := r.Header.Get("Authorization"); v != "" {
+		key, slots = strings.TrimPrefix(v, "Bearer "), append(slots, "authorization")
+	}
+	if v := r.URL.Query().Get("key"); v != "" {
+		key, slots = v, append(slots, "query")
+	}
+	return key, slots
+}
+
+func newUpstream(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, key string)) *upstream {
+	t.Helper()
+	u := &upstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, slots := credentialOf(r)
+		var body bytes.Buffer
+		body.ReadFrom(r.Body)
+		u.mu.Lock()
+		u.seen = append(u.seen, seenRequest{key: key, slots: slots, body: body.String(), query: r.URL.RawQuery, header: r.Header.Clone()})
+		u.mu.Unlock()
+		handle(w, r, key)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) requests() []seenRequest {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]seenRequest(nil), u.seen...)
+}
+
+func (u *upstream) keysSeen() []string {
+	var keys []string
+	for _, s := range u.requests() {
+		keys = append(keys, s.key)
+	}
+	return keys
+}
+
+// testKeys are three keys whose values are easy to spot.
+var testKeys = map[string]string{"key1": "val-one-3f9a", "key2": "val-two-7c1e", "key3": "val-three-b2d4"}
+
+func valueName(v string) string {
+	for n, kv := range testKeys {
+		if kv == v {
+			return n
+		}
+	}
+	return "?" + v
+}
+
+// newTransport builds a transport on the Gemini connector aimed at u, with
+// a fresh file store unless opts say otherwise.
+func newTransport(t *testing.T, u *upstream, opts ...jongler.Option) *jongler.Transport {
+	t.Helper()
+	all := append([]jongler.Option{
+		jongler.WithKeys(testKeys),
+		jongler.WithStateDir(t.TempDir()),
+		jongler.WithBaseURL(u.URL),
+		jongler.WithLogger(slog.New(slog.DiscardHandler)),
+	}, opts...)
+	tr, err := jongler.NewTransport("generativelanguage.googleapis.com", all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
+func post(t *testing.T, tr http.RoundTripper, url, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-goog-api-key", "placeholder")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+const genPath = "/v1beta/models/gemini-2.5-flash:generateContent"

@@ -27,6 +27,7 @@ const demoModel = "gemini-2.5-flash"
 
 type demoConfig struct {
 	keys        int
+	projects    int
 	requests    int
 	concurrency int
 	rpm         int
@@ -35,7 +36,7 @@ type demoConfig struct {
 }
 
 func (a *app) demoCmd() *cobra.Command {
-	cfg := demoConfig{keys: 3, requests: 24, rpm: 4, minute: 1200 * time.Millisecond, budget: 30 * time.Second}
+	cfg := demoConfig{keys: 3, requests: 36, rpm: 4, minute: 1200 * time.Millisecond, budget: 30 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Watch keys rotate, cool down and come back: no keys, no network needed",
@@ -52,6 +53,8 @@ Nothing leaves this machine and no key of yours is read.`,
 			switch {
 			case cfg.keys < 1 || cfg.keys > 26:
 				return usageErrorf("--keys %d: want 1 to 26", cfg.keys)
+			case cfg.projects < 0 || cfg.projects > cfg.keys:
+				return usageErrorf("--projects %d: want 1 to --keys", cfg.projects)
 			case cfg.requests < 1 || cfg.requests > 10000:
 				return usageErrorf("--requests %d: want 1 to 10000", cfg.requests)
 			case cfg.rpm < 1:
@@ -64,11 +67,16 @@ Nothing leaves this machine and no key of yours is read.`,
 			if cfg.concurrency <= 0 {
 				cfg.concurrency = cfg.keys
 			}
+			cfg.concurrency = min(cfg.concurrency, cfg.requests)
+			if cfg.projects == 0 {
+				cfg.projects = cfg.keys
+			}
 			return a.runDemo(cmd.Context(), cfg)
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&cfg.keys, "keys", cfg.keys, "number of keys (with 3 or more, key1 and key2 share a project)")
+	f.IntVar(&cfg.keys, "keys", cfg.keys, "number of keys")
+	f.IntVar(&cfg.projects, "projects", 0, "number of projects the keys are spread over; keys of a project share its quota (default: one per key)")
 	f.IntVar(&cfg.requests, "requests", cfg.requests, "number of requests in the burst")
 	f.IntVar(&cfg.concurrency, "concurrency", 0, "requests in flight at once (default: as many as keys)")
 	f.IntVar(&cfg.rpm, "rpm", cfg.rpm, "requests per minute each project may make to "+demoModel)
@@ -89,7 +97,7 @@ func (a *app) runDemo(ctx context.Context, cfg demoConfig) error {
 	for i := range keys {
 		name := fmt.Sprintf("key%d", i+1)
 		value := "demo-" + rand.Text() // made up, and never printed
-		keys[i] = jongler.Key{Name: name, Value: value, Project: demoProject(i, cfg.keys)}
+		keys[i] = jongler.Key{Name: name, Value: value, Project: demoProject(i, cfg.keys, cfg.projects)}
 		serverKeys[i] = jonglertest.Key{Label: name, Value: value, Project: keys[i].Project}
 		names[value] = name
 	}
@@ -191,14 +199,10 @@ func (a *app) runDemo(ctx context.Context, cfg demoConfig) error {
 	return nil
 }
 
-// demoProject names the project of key i (from 0) of n: with three keys or
-// more, the first two share project-a and so its quota, which runs out
-// first; the others have a project each.
-func demoProject(i, n int) string {
-	if n >= 3 {
-		i = max(i-1, 0)
-	}
-	return "project-" + string(rune('a'+i))
+// demoProject names the project of key i (from 0) of n spread over p
+// projects: the first keys fill project-a, the next project-b, and so on.
+func demoProject(i, n, p int) string {
+	return "project-" + string(rune('a'+i*p/n))
 }
 
 // demoRequest sends request n and returns the status the caller got.
@@ -223,12 +227,33 @@ func demoRequest(ctx context.Context, client *http.Client, base string, n int) (
 
 func (a *app) demoIntro(cfg demoConfig, srv *jonglertest.Server) {
 	fmt.Fprintf(a.stdout, "%s\n", a.paint(ansiBold, "API Jongler demo"))
-	fmt.Fprintf(a.stdout, "A simulated Gemini API (jonglertest) listens on %s with %s", strings.TrimPrefix(srv.URL, "http://"), plural(cfg.keys, "made-up key"))
-	if cfg.keys >= 3 {
-		fmt.Fprintf(a.stdout, ";\nkey1 and key2 share project-a, the others have a project each")
+	fmt.Fprintf(a.stdout, "A simulated Gemini API (jonglertest) listens on %s.\n", strings.TrimPrefix(srv.URL, "http://"))
+	fmt.Fprintf(a.stdout, "It knows %s", plural(cfg.keys, "made-up key"))
+	if cfg.projects == cfg.keys {
+		fmt.Fprintf(a.stdout, ", each in a project of its own")
+	} else {
+		var groups []string
+		for p := range cfg.projects {
+			var names []string
+			for i := range cfg.keys {
+				if i*cfg.projects/cfg.keys == p {
+					names = append(names, fmt.Sprintf("key%d", i+1))
+				}
+			}
+			groups = append(groups, fmt.Sprintf("%s in project-%c", andList(names), 'a'+p))
+		}
+		fmt.Fprintf(a.stdout, ": %s", strings.Join(groups, ", "))
 	}
 	fmt.Fprintf(a.stdout, ".\n%s allows %d requests per minute per project; a minute lasts %s here.\n", demoModel, cfg.rpm, cfg.minute)
 	fmt.Fprintf(a.stdout, "%s go through the real transport, %d at a time.\n\n", plural(cfg.requests, "request"), cfg.concurrency)
+}
+
+// andList returns "a", "a and b", "a, b and c".
+func andList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 func (a *app) demoSummary(cfg demoConfig, srv *jonglertest.Server, d *demoDisplay, elapsed time.Duration, ok, refused, noKey, other int) {

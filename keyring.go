@@ -181,12 +181,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 	case Lockdown:
 		names := []string{k.Name}
 		if v.Project {
-			names = names[:0]
-			for _, o := range r.keys {
-				if o.Project == k.Project {
-					names = append(names, o.Name)
-				}
-			}
+			names = r.projectKeys(k.Project)
 		}
 		err = r.store.Update(ctx, r.connector, func(st *State) error {
 			st.prune(now)
@@ -205,14 +200,41 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 		})
 		r.logger.Info("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)
 	case Throttle:
+		global := false
+		var names []string
 		err = r.store.Update(ctx, r.connector, func(st *State) error {
-			st.Backoff = maxTime(st.Backoff, v.Until)
+			st.prune(now)
+			global = st.noteThrottle(k.Project, now)
+			if global {
+				st.Backoff = maxTime(st.Backoff, v.Until)
+				return nil
+			}
+			names = r.projectKeys(k.Project)
+			for _, n := range names {
+				st.setRecord(Record{Key: n, State: StateLockdown, Until: v.Until, Reason: v.Reason})
+			}
 			return nil
 		})
-		r.logger.Info("jongler: upstream throttles the caller; every key held back", "connector", r.connector,
-			"until", v.Until.Format(time.RFC3339Nano), "reason", v.Reason)
+		if global {
+			r.logger.Info("jongler: upstream throttles the caller, not a key: every key held back", "connector", r.connector,
+				"until", v.Until.Format(time.RFC3339Nano), "reason", v.Reason)
+		} else {
+			r.logger.Info("jongler: key in lockdown", "connector", r.connector, "keys", names,
+				"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
+		}
 	}
 	return err
+}
+
+// projectKeys names the keys of project.
+func (r *keyring) projectKeys(project string) []string {
+	var names []string
+	for _, k := range r.keys {
+		if k.Project == project {
+			names = append(names, k.Name)
+		}
+	}
+	return names
 }
 
 // states returns a snapshot of the keys.

@@ -59,8 +59,6 @@ type Verdict struct {
 	// Project extends a lockdown to every key of the key's project, which
 	// share quotas.
 	Project bool
-	// SameKey keeps the key for a Retry (a model still loading, say).
-	SameKey bool
 	// Reason says why, for logs and key states. It must not hold secrets.
 	Reason string
 }
@@ -168,7 +166,15 @@ func (p OriginalPolicy) Classify(a *Answer) Verdict {
 	return Verdict{Action: Accept}
 }
 
-// PolicyFor returns the policy that reads the answers of connector c.
+// PolicyFor returns the policy that reads the answers of connector c, as
+// its "policy" field names it: [GeminiPolicy] for "gemini",
+// [HuggingFacePolicy] for "huggingface", else [StatusPolicy].
 func PolicyFor(c Connector) Policy {
+	switch c.Policy {
+	case "gemini":
+		return GeminiPolicy{}
+	case "huggingface":
+		return HuggingFacePolicy{}
+	}
 	return StatusPolicy{}
 }

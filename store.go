@@ -49,8 +49,17 @@ type State struct {
 	// Backoff, when in the future, holds back every key of the connector:
 	// the upstream throttles the caller, not a key.
 	Backoff time.Time `json:"backoff,omitzero"`
-	// Usage counts requests per key, model and window for budgets.
+	// Usage counts requests per project, model and window, for budgets.
 	Usage []Usage `json:"usage,omitempty"`
+	// Throttles lists recent bare rate-limit answers by project, to tell a
+	// throttled caller from a busy project.
+	Throttles []ThrottleEvent `json:"throttles,omitempty"`
+}
+
+// ThrottleEvent is one bare rate-limit answer: no quota named, no hint given.
+type ThrottleEvent struct {
+	Project string    `json:"project"`
+	At      time.Time `json:"at"`
 }
 
 // Record is a key's LOCKDOWN or ERROR state, for every model or just one.
@@ -62,9 +71,10 @@ type Record struct {
 	Reason string    `json:"reason,omitempty"`
 }
 
-// Usage counts the requests sent with a key for a model in one window.
+// Usage counts the requests sent with a project's keys for a model in one
+// window.
 type Usage struct {
-	Key    string    `json:"key"`
+	Project string   `json:"project"`
 	Model  string    `json:"model,omitempty"`
 	Window string    `json:"window"` // "minute" or "day"
 	Start  time.Time `json:"start"`
@@ -110,4 +120,26 @@ func (s *State) setRecord(r Record) {
 		}
 	}
 	s.Records = append(s.Records, r)
+}
+
+// ThrottleWindow is how far back bare rate-limit answers are remembered;
+// ThrottleProjects is how many distinct projects must get one within it for
+// the caller, rather than a project, to be taken as throttled.
+const (
+	ThrottleWindow   = 30 * time.Second
+	ThrottleProjects = 2
+)
+
+// noteThrottle records a bare rate-limit answer for project at now and
+// reports whether ThrottleProjects distinct projects got one within
+// ThrottleWindow.
+func (s *State) noteThrottle(project string, now time.Time) bool {
+	kept := s.Throttles[:0]
+	for _, t := range s.Throttles {
+		if now.Sub(t.At) < ThrottleWindow && t.Project != project {
+			kept = append(kept, t)
+		}
+	}
+	s.Throttles = append(kept, ThrottleEvent{Project: project, At: now})
+	return len(s.Throttles) >= ThrottleProjects
 }

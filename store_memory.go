@@ -125,6 +125,8 @@ func cloneState(s State) State {
 		Records: append([]Record(nil), s.Records...),
 		Backoff: s.Backoff,
 		Usage:   append([]Usage(nil), s.Usage...),
+
+		Throttles: append([]ThrottleEvent(nil), s.Throttles...),
 	}
 }
 

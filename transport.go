@@ -396,7 +396,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			if err := t.clock.Sleep(ctx, wait); err != nil {
 				return nil, err
 			}
-		case Lockdown, Disable:
+		case Lockdown, Disable, Throttle:
 			tried = append(tried, l.key.Name)
 		}
 		last = resp

@@ -40,7 +40,7 @@ func TestRotation(t *testing.T) {
 				}
 				fmt.Fprint(w, `{"ok":true}`)
 			})
-			tr := newTransport(t, u)
+			tr := newTransport(t, u, jongler.WithPolicy(jongler.StatusPolicy{}))
 			resp := post(t, tr, u.URL+genPath, `{"contents":[]}`)
 			body := readBody(t, resp)
 			if resp.StatusCode != tt.wantStatus {

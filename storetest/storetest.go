@@ -168,7 +168,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 			go func() {
 				defer wg.Done()
 				err := s.Update(ctx, "c", func(st *jongler.State) error {
-					st.Usage = append(st.Usage, jongler.Usage{Key: fmt.Sprint("k", i), Window: "minute", Count: 1})
+					st.Usage = append(st.Usage, jongler.Usage{Project: fmt.Sprint("p", i), Window: "minute", Count: 1})
 					return nil
 				})
 				if err != nil {

@@ -353,7 +353,11 @@ func (d *demoDisplay) printf(n int, key, color, format string, args ...any) {
 func (d *demoDisplay) attempt(n int, key string, status int, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.backLocked(key)
+	// A key used after its cooldown ended is back; one leased before its
+	// project's cooldown began is not.
+	if until, ok := d.cooling[key]; ok && !d.clock.Now().Before(until) {
+		d.backLocked(key)
+	}
 	d.attempts[n]++
 	d.sent++
 	note := ""
@@ -375,14 +379,18 @@ func (d *demoDisplay) attempt(n int, key string, status int, err error) {
 	}
 }
 
-// lockdown reports keys the transport cooled down.
-func (d *demoDisplay) lockdown(keys []string, until time.Time, reason string) {
+// lockdown reports keys the transport cooled down, for model or all.
+func (d *demoDisplay) lockdown(keys []string, model string, until time.Time, reason string) {
+	what := "cooling down"
+	if model != "" {
+		what += " (" + model + ")"
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, k := range keys {
 		d.cooling[k] = until
 		left := until.Sub(d.clock.Now())
-		d.printf(0, k, ansiYellow, "cooling down for %s simulated (%s here): %s",
+		d.printf(0, k, ansiYellow, "%s for %s simulated (%s here): %s", what,
 			left.Round(time.Second), d.clock.ToWall(left).Round(10*time.Millisecond), reason)
 	}
 }
@@ -447,7 +455,7 @@ func (h *demoLogHandler) Handle(_ context.Context, r slog.Record) error {
 	case "jongler: key in lockdown":
 		var keys []string
 		var until time.Time
-		var reason string
+		var reason, model string
 		r.Attrs(func(a slog.Attr) bool {
 			switch a.Key {
 			case "keys":
@@ -456,10 +464,12 @@ func (h *demoLogHandler) Handle(_ context.Context, r slog.Record) error {
 				until, _ = time.Parse(time.RFC3339Nano, a.Value.String())
 			case "reason":
 				reason = a.Value.String()
+			case "model":
+				model = a.Value.String()
 			}
 			return true
 		})
-		h.d.lockdown(keys, until, reason)
+		h.d.lockdown(keys, model, until, reason)
 	case "jongler: waiting for a key to cool down":
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "for" {

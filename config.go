@@ -55,12 +55,40 @@ func exampleSection(connector string) string {
 //
 // Errors name the file and line and never show a key's value.
 func LoadKeys(path, connector string) ([]Key, error) {
+	cfg, err := LoadConfig(path, connector)
+	return cfg.Keys, err
+}
+
+// Config is what an INI file says of one connector.
+type Config struct {
+	Keys []Key
+	// Budgets are the request budgets per model, from the optional
+	// section "[CONNECTOR:budgets]"; see [Budget].
+	Budgets []Budget
+}
+
+// LoadConfig reads the keys of connector, as [LoadKeys] does, and its
+// budgets: lines "MODEL = N/min, N/day" in "[CONNECTOR:budgets]", MODEL
+// being a model name or "*" for every model without a line of its own.
+func LoadConfig(path, connector string) (Config, error) {
+	keys, f, data, err := loadKeys(path, connector)
+	if err != nil {
+		return Config{}, err
+	}
+	budgets, err := parseBudgets(f, data, path, connector)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Keys: keys, Budgets: budgets}, nil
+}
+
+func loadKeys(path, connector string) ([]Key, *ini.File, []byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("jongler: config file %s does not exist; create it with a section such as:\n%s", path, exampleSection(connector))
+		return nil, nil, nil, fmt.Errorf("jongler: config file %s does not exist; create it with a section such as:\n%s", path, exampleSection(connector))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jongler: config file: %w", err)
+		return nil, nil, nil, fmt.Errorf("jongler: config file: %w", err)
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{
 		IgnoreInlineComment:       true,
@@ -69,11 +97,11 @@ func LoadKeys(path, connector string) ([]Key, error) {
 		KeyValueDelimiters:        "=:",
 	}, data)
 	if err != nil {
-		return nil, fmt.Errorf("jongler: config file %s: %v", path, redactINIError(err, data))
+		return nil, nil, nil, fmt.Errorf("jongler: config file %s: %v", path, redactINIError(err, data))
 	}
 	sec, err := f.GetSection(connector)
 	if err != nil {
-		return nil, fmt.Errorf("jongler: config file %s has no section [%s]; add one such as:\n%s", path, connector, exampleSection(connector))
+		return nil, nil, nil, fmt.Errorf("jongler: config file %s has no section [%s]; add one such as:\n%s", path, connector, exampleSection(connector))
 	}
 	var keys []Key
 	for _, k := range sec.Keys() {
@@ -81,19 +109,19 @@ func LoadKeys(path, connector string) ([]Key, error) {
 		line := iniLine(data, connector, k.Name())
 		switch {
 		case len(vals) > 1:
-			return nil, fmt.Errorf("jongler: config file %s:%d: key %q is given %d times in [%s]", path, line, k.Name(), len(vals), connector)
+			return nil, nil, nil, fmt.Errorf("jongler: config file %s:%d: key %q is given %d times in [%s]", path, line, k.Name(), len(vals), connector)
 		case strings.TrimSpace(k.Value()) == "":
-			return nil, fmt.Errorf("jongler: config file %s:%d: key %q in [%s] has an empty value", path, line, k.Name(), connector)
+			return nil, nil, nil, fmt.Errorf("jongler: config file %s:%d: key %q in [%s] has an empty value", path, line, k.Name(), connector)
 		}
 		keys = append(keys, Key{Name: k.Name(), Value: strings.TrimSpace(k.Value()), Project: k.Name()})
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("jongler: config file %s: section [%s] has no keys; add lines such as:\n%s", path, connector, exampleSection(connector))
+		return nil, nil, nil, fmt.Errorf("jongler: config file %s: section [%s] has no keys; add lines such as:\n%s", path, connector, exampleSection(connector))
 	}
 	if err := assignProjects(f, data, path, connector, keys); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return keys, nil
+	return keys, f, data, nil
 }
 
 // assignProjects applies the "[CONNECTOR:projects]" section, if any.

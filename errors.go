@@ -34,6 +34,3 @@ func (e *NoKeyError) Error() string {
 
 // Is reports whether target is [ErrNoKeys].
 func (e *NoKeyError) Is(target error) bool { return target == ErrNoKeys }
-
-// errAllTried means every usable key was tried once for this request.
-var errAllTried = errors.New("jongler: every key was tried")

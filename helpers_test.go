@@ -3,12 +3,15 @@ package jongler_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/api-jongler/jongler"
 )
@@ -53,6 +56,7 @@ func newUpstream(t *testing.T, handle func(w http.ResponseWriter, r *http.Reques
 		key, slots := credentialOf(r)
 		var body bytes.Buffer
 		body.ReadFrom(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body.Bytes()))
 		u.mu.Lock()
 		u.seen = append(u.seen, seenRequest{key: key, slots: slots, body: body.String(), query: r.URL.RawQuery, header: r.Header.Clone()})
 		u.mu.Unlock()
@@ -131,3 +135,35 @@ func readBody(t *testing.T, resp *http.Response) string {
 }
 
 const genPath = "/v1beta/models/gemini-2.5-flash:generateContent"
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// fakeClock moves forward only when slept on, and records each sleep.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(d)
+	return nil
+}
+
+func (c *fakeClock) slept() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.sleeps...)
+}

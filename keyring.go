@@ -2,6 +2,7 @@ package jongler
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -20,6 +21,7 @@ type keyring struct {
 	clock     Clock
 	logger    *slog.Logger
 	maxWait   time.Duration
+	budgets   []Budget
 
 	mu       sync.Mutex
 	released chan struct{} // closed and replaced when a lease of this process ends
@@ -62,15 +64,29 @@ func (r *keyring) key(name string) (Key, bool) {
 	return r.keys[i], true
 }
 
-// usable lists the keys not in tried that may serve model at now, and
-// when the earliest held-back one comes back (zero if none will).
-func (r *keyring) usable(st State, now time.Time, model string, tried []string) (names []string, back time.Time, untried int) {
+// tried is a key a request was refused with, and until when the refusal
+// holds for this request (zero: for good).
+type tried struct {
+	name  string
+	until time.Time
+}
+
+// usable lists the keys that may serve model at now, and when the earliest
+// held-back one comes back (zero if none will). A key a request was
+// refused with stays out until its refusal ends, whatever the store says
+// meanwhile; hopeful counts the keys that may yet serve the request.
+func (r *keyring) usable(st State, now time.Time, model string, refused []tried) (names []string, back time.Time, hopeful int) {
 	for _, k := range r.keys {
-		if slices.Contains(tried, k.Name) {
-			continue
-		}
-		untried++
 		blocked, until := false, time.Time{}
+		if i := slices.IndexFunc(refused, func(t tried) bool { return t.name == k.Name }); i >= 0 {
+			if refused[i].until.IsZero() {
+				continue
+			}
+			if now.Before(refused[i].until) {
+				blocked, until = true, refused[i].until
+			}
+		}
+		hopeful++
 		for _, rec := range st.Records {
 			if rec.Key != k.Name || !rec.activeAt(now, model) {
 				continue
@@ -82,8 +98,15 @@ func (r *keyring) usable(st State, now time.Time, model string, tried []string) 
 			}
 			until = maxTime(until, rec.Until)
 		}
+		if blocked && until.IsZero() {
+			hopeful-- // refused for good
+			continue
+		}
 		if !blocked && now.Before(st.Backoff) {
 			blocked, until = true, st.Backoff
+		}
+		if b, ok := budgetFor(r.budgets, model); ok && !blocked {
+			blocked, until = st.budgetBlocked(b, k.Project, model, now)
 		}
 		if !blocked {
 			names = append(names, k.Name)
@@ -93,7 +116,7 @@ func (r *keyring) usable(st State, now time.Time, model string, tried []string) 
 			back = until
 		}
 	}
-	return names, back, untried
+	return names, back, hopeful
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -103,12 +126,12 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// lease returns a lease on a key, not in tried, that may serve model. It
-// waits while every such key is in flight, and while all are cooling down
-// if the first comes back within maxWait and the context's deadline. It
-// returns errAllTried when tried holds every key, and a *NoKeyError when
-// every untried key is held back longer.
-func (r *keyring) lease(ctx context.Context, model string, tried []string) (*leased, error) {
+// lease returns a lease on a key that may serve model and that the request
+// was not refused with (see usable). It waits while every such key is in
+// flight, and while all are cooling down if the first comes back within
+// maxWait or the context's deadline. Otherwise it returns a *NoKeyError,
+// with RetryAfter zero when no key may ever serve the request.
+func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*leased, error) {
 	poll := time.Millisecond
 	for {
 		now := r.clock.Now()
@@ -116,9 +139,9 @@ func (r *keyring) lease(ctx context.Context, model string, tried []string) (*lea
 		if err != nil {
 			return nil, err
 		}
-		names, back, untried := r.usable(st, now, model, tried)
-		if untried == 0 {
-			return nil, errAllTried
+		names, back, hopeful := r.usable(st, now, model, refused)
+		if hopeful == 0 {
+			return nil, &NoKeyError{Connector: r.connector, Model: model}
 		}
 		if len(names) == 0 {
 			if back.IsZero() || !r.mayWaitUntil(ctx, now, back) {
@@ -143,8 +166,32 @@ func (r *keyring) lease(ctx context.Context, model string, tried []string) (*lea
 		}
 		if l != nil {
 			k, _ := r.key(l.Key())
+			lease := &leased{Lease: l, key: k, ring: r}
+			// The lease's last holder may have put the key in lockdown
+			// after the state was read: a holder records a verdict before
+			// it releases, so reading again now tells.
+			if st, err = r.store.Load(ctx, r.connector); err != nil {
+				lease.release()
+				return nil, err
+			}
+			if names, _, _ := r.usable(st, r.clock.Now(), model, refused); !slices.Contains(names, k.Name) {
+				lease.release()
+				continue
+			}
+			if b, ok := budgetFor(r.budgets, model); ok {
+				err := r.store.Update(ctx, r.connector, func(st *State) error {
+					return st.spend(b, k.Project, model, r.clock.Now())
+				})
+				if err != nil {
+					lease.release()
+					if errors.Is(err, errBudgetSpent) {
+						continue // spent by another request meanwhile: look again
+					}
+					return nil, err
+				}
+			}
 			r.logger.Debug("jongler: key leased", "connector", r.connector, "key", k.Name)
-			return &leased{Lease: l, key: k, ring: r}, nil
+			return lease, nil
 		}
 		// Every usable key is in flight: wait for a release here, or poll
 		// for one in another process.

@@ -29,6 +29,8 @@ type options struct {
 	maxBody       int64
 	maxRetries    int
 	maxWait       time.Duration
+	budgets       []Budget
+	budgetsSet    bool
 }
 
 // WithConfigFile reads keys from the INI file at path instead of
@@ -89,8 +91,9 @@ func WithTor(addr string) Option {
 // ([PolicyFor]).
 func WithPolicy(p Policy) Option { return func(o *options) { o.policy = p } }
 
-// WithBackoff sets how long to wait between retries of failed sends (by
-// default go-retryablehttp's LinearJitterBackoff between 100ms and 2s).
+// WithBackoff sets how long to wait between resends after transport errors
+// and upstream failures (default [DefaultBackoff]); any of
+// go-retryablehttp's Backoff funcs will do.
 func WithBackoff(b retryablehttp.Backoff) Option { return func(o *options) { o.backoff = b } }
 
 // WithClock tells time with c, for tests and scaled simulations.

@@ -74,11 +74,11 @@ type Record struct {
 // Usage counts the requests sent with a project's keys for a model in one
 // window.
 type Usage struct {
-	Project string   `json:"project"`
-	Model  string    `json:"model,omitempty"`
-	Window string    `json:"window"` // "minute" or "day"
-	Start  time.Time `json:"start"`
-	Count  int       `json:"count"`
+	Project string    `json:"project"`
+	Model   string    `json:"model,omitempty"`
+	Window  string    `json:"window"` // "minute" or "day"
+	Start   time.Time `json:"start"`
+	Count   int       `json:"count"`
 }
 
 // activeAt reports whether r holds its key back at now for model

@@ -3,10 +3,12 @@ package jongler
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,8 +30,10 @@ const errorBodyLimit = 1 << 20
 // Transport is an [http.RoundTripper] that sends each request with a key
 // leased from the connector's keys, reads the answer with its [Policy], and
 // on a rate-limit answer cools the key down and sends the request again
-// with the next vacant key. Each key is tried at most once per request;
-// when all have been tried the last answer is returned unchanged.
+// with the next vacant key. A key that refused a request is not tried
+// again for it until its cooldown ends; when no key is left, and none comes
+// back within the wait allowed ([WithMaxWait], the request's deadline), the
+// last answer is returned unchanged.
 //
 // Keys go only to the connector's scheme, host and port: a request for any
 // other address is sent with no credential at all. The credential the
@@ -93,7 +97,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 		t.policy = PolicyFor(c)
 	}
 	if t.backoff == nil {
-		t.backoff = defaultBackoff
+		t.backoff = DefaultBackoff
 	}
 	if t.clock == nil {
 		t.clock = realClock{}
@@ -116,10 +120,11 @@ func newTransport(name string, o *options) (*Transport, error) {
 	}
 	t.slots = t.credentialSlots()
 
-	keys, err := resolveKeys(c, o)
+	cfg, err := resolveConfig(c, o)
 	if err != nil {
 		return nil, err
 	}
+	keys := cfg.Keys
 	if len(keys) == 0 {
 		return t, nil
 	}
@@ -134,6 +139,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 		maxWait = DefaultMaxWait
 	}
 	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, maxWait)
+	t.ring.budgets = cfg.Budgets
 	return t, nil
 }
 
@@ -141,8 +147,18 @@ func newTransport(name string, o *options) (*Transport, error) {
 // to come back when no deadline of its own allows longer.
 const DefaultMaxWait = 5 * time.Second
 
-func defaultBackoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
-	return retryablehttp.LinearJitterBackoff(100*time.Millisecond, 2*time.Second, attempt, resp)
+// DefaultBackoff is the wait between resends that a verdict or a
+// Retry-After does not fix: go-retryablehttp's exponential backoff from
+// 200ms to 5s, with jitter (a random half of it taken off) so that many
+// clients do not come back at once. A Retry-After is kept as given.
+func DefaultBackoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if d, ok := RetryAfter(resp.Header); ok {
+			return d
+		}
+	}
+	d := retryablehttp.DefaultBackoff(200*time.Millisecond, 5*time.Second, attempt, nil)
+	return d - rand.N(d/2+1)
 }
 
 func openFileStore(dir string, logger *slog.Logger) (Store, error) {
@@ -156,37 +172,43 @@ func openFileStore(dir string, logger *slog.Logger) (Store, error) {
 	return NewFileStore(dir, logger)
 }
 
-// resolveKeys returns the keys given as options or read from the INI file.
-func resolveKeys(c Connector, o *options) ([]Key, error) {
+// resolveConfig returns the keys and budgets given as options or read from
+// the INI file.
+func resolveConfig(c Connector, o *options) (Config, error) {
 	keys := slices.Clone(o.keys)
+	var budgets []Budget
 	if len(keys) == 0 && c.RequiresAPIKey {
 		path := o.configFile
 		if path == "" {
 			path = os.Getenv(ConfigEnv)
 		}
 		if path == "" {
-			return nil, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
+			return Config{}, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
 		}
-		var err error
-		if keys, err = LoadKeys(path, c.Name); err != nil {
-			return nil, err
+		cfg, err := LoadConfig(path, c.Name)
+		if err != nil {
+			return Config{}, err
 		}
+		keys, budgets = cfg.Keys, cfg.Budgets
+	}
+	if o.budgetsSet {
+		budgets = o.budgets
 	}
 	slices.SortStableFunc(keys, func(a, b Key) int { return strings.Compare(a.Name, b.Name) })
 	for i, k := range keys {
 		switch {
 		case k.Name == "":
-			return nil, errors.New("jongler: a key has an empty name")
+			return Config{}, errors.New("jongler: a key has an empty name")
 		case strings.TrimSpace(k.Value) == "":
-			return nil, fmt.Errorf("jongler: key %q has an empty value", k.Name)
+			return Config{}, fmt.Errorf("jongler: key %q has an empty value", k.Name)
 		case i > 0 && keys[i-1].Name == k.Name:
-			return nil, fmt.Errorf("jongler: key %q is given twice", k.Name)
+			return Config{}, fmt.Errorf("jongler: key %q is given twice", k.Name)
 		}
 		if k.Project == "" {
 			keys[i].Project = k.Name
 		}
 	}
-	return keys, nil
+	return Config{Keys: keys, Budgets: budgets}, nil
 }
 
 func parseTarget(s string) (*url.URL, error) {
@@ -271,6 +293,23 @@ func modelFromPath(p string) string {
 	return strings.TrimSuffix(m, "/")
 }
 
+// modelFromBody returns the "model" of an OpenAI-style JSON request body
+// ("models/" dropped), or "".
+func modelFromBody(getBody func() (io.ReadCloser, error)) string {
+	rc, err := getBody()
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	var v struct {
+		Model string `json:"model"`
+	}
+	if json.NewDecoder(io.LimitReader(rc, errorBodyLimit)).Decode(&v) != nil {
+		return ""
+	}
+	return strings.TrimPrefix(v.Model, "models/")
+}
+
 // RoundTrip implements [http.RoundTripper].
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	reqBodyClosed := false
@@ -322,15 +361,18 @@ func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, er
 func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
 	ctx := req.Context()
 	model := modelFromPath(req.URL.Path)
+	if model == "" && getBody != nil && strings.HasSuffix(req.URL.Path, "/chat/completions") {
+		model = modelFromBody(getBody)
+	}
 	var (
-		tried   []string
+		refused []tried
 		last    *http.Response // the last refusal, body in memory
 		retries int
 	)
 	for {
-		l, err := t.ring.lease(ctx, model, tried)
+		l, err := t.ring.lease(ctx, model, refused)
 		if err != nil {
-			if last != nil && (errors.Is(err, errAllTried) || errors.Is(err, ErrNoKeys)) {
+			if last != nil && errors.Is(err, ErrNoKeys) {
 				return last, nil
 			}
 			return nil, err
@@ -396,8 +438,10 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			if err := t.clock.Sleep(ctx, wait); err != nil {
 				return nil, err
 			}
-		case Lockdown, Disable, Throttle:
-			tried = append(tried, l.key.Name)
+		case Lockdown, Throttle:
+			refused = append(refused, tried{l.key.Name, v.Until})
+		case Disable:
+			refused = append(refused, tried{name: l.key.Name})
 		}
 		last = resp
 	}

@@ -1,0 +1,170 @@
+package jongler
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/api-jongler/jongler/internal/upstream"
+	"gopkg.in/ini.v1"
+)
+
+// Budget is a project's known request quota for a model: a key is not sent
+// a request its project's budget cannot take, so the upstream's 429 is
+// never needed. Counts are kept in the [Store], shared by every process;
+// minute windows start on the clock's minute, day windows at midnight in
+// America/Los_Angeles, as Google's daily quotas do. Zero means no limit.
+type Budget struct {
+	// Model is the model the budget applies to; "*" applies to every model
+	// without a budget of its own, each counted apart.
+	Model     string
+	PerMinute int
+	PerDay    int
+}
+
+// WithBudgets sets the request budgets per model, replacing those of the
+// INI file.
+func WithBudgets(b ...Budget) Option {
+	return func(o *options) { o.budgets, o.budgetsSet = append([]Budget(nil), b...), true }
+}
+
+// parseBudgets reads "[CONNECTOR:budgets]".
+func parseBudgets(f *ini.File, data []byte, path, connector string) ([]Budget, error) {
+	name := connector + ":budgets"
+	sec, err := f.GetSection(name)
+	if err != nil {
+		return nil, nil
+	}
+	var out []Budget
+	for _, k := range sec.Keys() {
+		b, err := parseBudget(k.Name(), k.Value())
+		if err != nil {
+			return nil, fmt.Errorf("jongler: config file %s:%d: [%s] %s: %v", path, iniLine(data, name, k.Name()), name, k.Name(), err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// parseBudget reads "10/min, 250/day".
+func parseBudget(model, spec string) (Budget, error) {
+	b := Budget{Model: model}
+	for part := range strings.SplitSeq(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		num, unit, ok := strings.Cut(part, "/")
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		if !ok || err != nil || n <= 0 {
+			return b, fmt.Errorf("%q: want N/min or N/day with N > 0", part)
+		}
+		switch strings.TrimSpace(unit) {
+		case "min", "minute", "m":
+			b.PerMinute = n
+		case "day", "d":
+			b.PerDay = n
+		default:
+			return b, fmt.Errorf("%q: unit %q, want min or day", part, unit)
+		}
+	}
+	if b.PerMinute == 0 && b.PerDay == 0 {
+		return b, errors.New("no limit given; write N/min, N/day")
+	}
+	return b, nil
+}
+
+// budgetFor returns the budget for model, if any.
+func budgetFor(budgets []Budget, model string) (Budget, bool) {
+	var star *Budget
+	for i, b := range budgets {
+		if b.Model == model {
+			return b, true
+		}
+		if b.Model == "*" {
+			star = &budgets[i]
+		}
+	}
+	if star != nil {
+		return *star, true
+	}
+	return Budget{}, false
+}
+
+// budgetWindows returns the starts and ends of the minute and day windows
+// holding now.
+func budgetWindows(now time.Time) (minStart, minEnd, dayStart, dayEnd time.Time) {
+	minStart = now.Truncate(time.Minute)
+	dayEnd = upstream.NextPacificMidnight(now)
+	dayStart = upstream.NextPacificMidnight(now.Add(-24 * time.Hour))
+	if !dayStart.Before(dayEnd) { // a 25-hour day
+		dayStart = upstream.NextPacificMidnight(now.Add(-25 * time.Hour))
+	}
+	return minStart, minStart.Add(time.Minute), dayStart, dayEnd
+}
+
+// usageCount returns the count of (project, model, window, start).
+func (s *State) usageCount(project, model, window string, start time.Time) int {
+	for _, u := range s.Usage {
+		if u.Project == project && u.Model == model && u.Window == window && u.Start.Equal(start) {
+			return u.Count
+		}
+	}
+	return 0
+}
+
+// budgetBlocked reports whether project's budget for model is spent at now,
+// and until when.
+func (s *State) budgetBlocked(b Budget, project, model string, now time.Time) (bool, time.Time) {
+	minStart, minEnd, dayStart, dayEnd := budgetWindows(now)
+	if b.PerDay > 0 && s.usageCount(project, model, "day", dayStart) >= b.PerDay {
+		return true, dayEnd
+	}
+	if b.PerMinute > 0 && s.usageCount(project, model, "minute", minStart) >= b.PerMinute {
+		return true, minEnd
+	}
+	return false, time.Time{}
+}
+
+// errBudgetSpent means another process spent the budget first.
+var errBudgetSpent = errors.New("jongler: budget spent")
+
+// spend counts one request of project for model, failing with
+// errBudgetSpent when the budget cannot take it. Windows past are dropped.
+func (s *State) spend(b Budget, project, model string, now time.Time) error {
+	if blocked, _ := s.budgetBlocked(b, project, model, now); blocked {
+		return errBudgetSpent
+	}
+	minStart, _, dayStart, _ := budgetWindows(now)
+	kept := s.Usage[:0]
+	for _, u := range s.Usage {
+		if u.Window == "minute" && u.Start.Before(minStart) || u.Window == "day" && u.Start.Before(dayStart) {
+			continue
+		}
+		kept = append(kept, u)
+	}
+	s.Usage = kept
+	for _, w := range []struct {
+		name  string
+		start time.Time
+		limit int
+	}{{"minute", minStart, b.PerMinute}, {"day", dayStart, b.PerDay}} {
+		if w.limit == 0 {
+			continue
+		}
+		i := 0
+		for ; i < len(s.Usage); i++ {
+			u := &s.Usage[i]
+			if u.Project == project && u.Model == model && u.Window == w.name && u.Start.Equal(w.start) {
+				u.Count++
+				break
+			}
+		}
+		if i == len(s.Usage) {
+			s.Usage = append(s.Usage, Usage{Project: project, Model: model, Window: w.name, Start: w.start, Count: 1})
+		}
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package jongler_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/api-jongler/jongler"
+)
+
+const gem = "generativelanguage.googleapis.com"
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	path := writeFile(t, "APIJongler.ini", `; keys
+[generativelanguage.googleapis.com]
+Key1 = AIza-secret-one;#notacomment
+key2: AIza-%(secret)s-two
+MyKey3 = AIza-secret-three
+
+[generativelanguage.googleapis.com:projects]
+shared = Key1, key2
+
+[generativelanguage.googleapis.com:budgets]
+gemini-2.5-flash = 10/min, 250/day
+* = 5/min
+
+[api-inference.huggingface.co]
+key1 = hf_x
+`)
+	cfg, err := jongler.LoadConfig(path, gem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []jongler.Key{
+		{Name: "Key1", Value: "AIza-secret-one;#notacomment", Project: "shared"},
+		{Name: "key2", Value: "AIza-%(secret)s-two", Project: "shared"},
+		{Name: "MyKey3", Value: "AIza-secret-three", Project: "MyKey3"},
+	}
+	if len(cfg.Keys) != len(want) {
+		t.Fatalf("keys %v, want %v", cfg.Keys, want)
+	}
+	for i := range want {
+		if cfg.Keys[i] != want[i] {
+			t.Fatalf("key %d = %#v, want %#v (names case-kept, values literal)", i, cfg.Keys[i], want[i])
+		}
+	}
+	wantB := []jongler.Budget{{Model: "gemini-2.5-flash", PerMinute: 10, PerDay: 250}, {Model: "*", PerMinute: 5}}
+	if len(cfg.Budgets) != 2 || cfg.Budgets[0] != wantB[0] || cfg.Budgets[1] != wantB[1] {
+		t.Fatalf("budgets %+v, want %+v", cfg.Budgets, wantB)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	const secret = "AIza-never-shown-5e1f"
+	tests := []struct {
+		name    string
+		ini     string
+		want    []string // substrings of the error
+		missing bool
+	}{
+		{"missing file", "", []string{"does not exist", "[generativelanguage.googleapis.com]", "key1 ="}, true},
+		{"missing section", "[other]\nk = " + secret + "\n", []string{"no section [generativelanguage.googleapis.com]", "key1 = your-api-key-1"}, false},
+		{"empty section", "[generativelanguage.googleapis.com]\n", []string{"has no keys"}, false},
+		{"empty value", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\nk2 =\n", []string{":3:", `"k2"`, "empty value"}, false},
+		{"duplicate key", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\nk2 = x\nk1 = " + secret + "y\n", []string{":2:", `"k1"`, "2 times"}, false},
+		{"project names unknown key", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:projects]\np = k1, k9\n", []string{":4:", `"k9"`}, false},
+		{"bad budget", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:budgets]\nm = lots\n", []string{":4:", "N/min"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "missing.ini")
+			if !tt.missing {
+				path = writeFile(t, "keys.ini", tt.ini)
+			}
+			_, err := jongler.LoadConfig(path, gem)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			for _, w := range append(tt.want, path) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, secret) {
+				t.Fatalf("error shows a key value: %q", msg)
+			}
+			if !strings.HasPrefix(msg, "jongler: ") {
+				t.Fatalf("error %q lacks the package prefix", msg)
+			}
+		})
+	}
+}
+
+func TestNoConfigAtAll(t *testing.T) {
+	t.Setenv(jongler.ConfigEnv, "")
+	_, err := jongler.NewTransport(gem, jongler.WithStateDir(t.TempDir()))
+	if err == nil || !strings.Contains(err.Error(), "APIJONGLER_CONFIG") || !strings.Contains(err.Error(), "[generativelanguage.googleapis.com]") {
+		t.Fatalf("err = %v, want one naming APIJONGLER_CONFIG with an example section", err)
+	}
+	path := writeFile(t, "k.ini", "[generativelanguage.googleapis.com]\nk = v\n")
+	t.Setenv(jongler.ConfigEnv, path)
+	tr, err := jongler.NewTransport(gem, jongler.WithStateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := tr.KeyNames(); len(names) != 1 || names[0] != "k" {
+		t.Fatalf("keys from $APIJONGLER_CONFIG: %v", names)
+	}
+}
+
+func TestKeyNeverPrinted(t *testing.T) {
+	k := jongler.Key{Name: "k1", Value: "AIza-print-me-not", Project: "p"}
+	for _, s := range []string{k.String(), k.GoString(), k.LogValue().String()} {
+		if strings.Contains(s, k.Value) {
+			t.Fatalf("%q shows the key's value", s)
+		}
+	}
+}

@@ -97,7 +97,7 @@ func loadKeys(path, connector string) ([]Key, *ini.File, []byte, error) {
 		KeyValueDelimiters:        "=:",
 	}, data)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("jongler: config file %s: %v", path, redactINIError(err))
+		return nil, nil, nil, fmt.Errorf("jongler: config file %s: %v", path, redactINIError(err, data))
 	}
 	sec, err := f.GetSection(connector)
 	if err != nil {
@@ -175,15 +175,21 @@ func iniLine(data []byte, section, name string) int {
 	return 0
 }
 
-// redactINIError keeps the parser's complaint but drops any quoted line
-// text, which could hold a key.
-func redactINIError(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, ": '"); i >= 0 {
-		msg = msg[:i]
+// redactINIError keeps the parser's complaint and says on which line, but
+// drops the line's text, which the parser appends (quoted or not) and
+// which could hold a key: "key-value delimiter not found: AIza...".
+func redactINIError(err error, data []byte) string {
+	msg, text, found := strings.Cut(err.Error(), ": ")
+	if !found {
+		return msg
 	}
-	if i := strings.Index(msg, ": \""); i >= 0 {
-		msg = msg[:i]
+	text = strings.Trim(strings.TrimSpace(text), `'"`)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		if line := strings.TrimSpace(sc.Text()); line != "" && (line == text || strings.HasPrefix(text, line)) {
+			return fmt.Sprintf("line %d: %s (the line is not shown: it may hold a key)", n, msg)
+		}
 	}
-	return msg
+	return msg + " (the line is not shown: it may hold a key)"
 }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/api-jongler/jongler"
+)
+
+func (a *app) cleanupCmd() *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "cleanup [CONNECTOR | --all]",
+		Short: "Clear the lockdown and error states of a connector's keys, or of every connector's",
+		Long: `cleanup makes the keys of CONNECTOR (or of every connector, with --all) ready
+again: it clears their cooldowns and refusals. Requests in flight keep their
+keys until they end. The same as --cleanup CONNECTOR and --cleanup-all.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case all && len(args) > 0:
+				return usageErrorf("give CONNECTOR or --all, not both")
+			case !all && len(args) == 0:
+				return usageErrorf("cleanup needs a CONNECTOR, or --all for every connector")
+			case all:
+				return a.doCleanup("")
+			}
+			return a.doCleanup(args[0])
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "clear the states of every connector")
+	return cmd
+}
+
+// doCleanup clears the lockdown and error records of connector, or of every
+// connector when it is "".
+func (a *app) doCleanup(connector string) error {
+	if connector != "" {
+		if _, err := lookupConnector(connector); err != nil {
+			return err
+		}
+	}
+	if err := jongler.CleanUp(connector, jongler.WithLogger(a.logger)); err != nil {
+		return configError(err)
+	}
+	if connector == "" {
+		fmt.Fprintln(a.stdout, "Cleared the lockdown and error states of every connector.")
+	} else {
+		fmt.Fprintf(a.stdout, "Cleared the lockdown and error states of %s.\n", connector)
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+// Command apijongler sends requests to LLM APIs with a pool of keys,
+// rotating to the next key when one is rate-limited, as the original API
+// Jongler's command did; it also shows the keys' states, clears them, and
+// runs a self-contained demo.
+//
+//	apijongler [--config PATH] CONNECTOR METHOD ENDPOINT [BODY] [--pretty] [--tor]
+//	apijongler status [CONNECTOR] [--json]
+//	apijongler cleanup [CONNECTOR | --all]     (or --cleanup CONNECTOR, --cleanup-all)
+//	apijongler demo
+//
+// Exit codes: 0 for a 2xx or 3xx answer, 1 for an HTTP error answer (its
+// body is still printed), 2 for usage and configuration errors, 3 when no
+// key is available, 4 when the request got no answer at all.
+package main
+
+import (
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run runs the command line args and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return newApp(stdin, stdout, stderr).execute(args)
+}

@@ -1,0 +1,370 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/jonglertest"
+)
+
+// The scripts in testdata/script run the real apijongler binary (this test
+// binary, which runs main's run when called by that name) against a
+// jonglertest server started by the test, through user connector files.
+//
+// Commands besides testscript's own:
+//
+//	aj ARGS...                   run apijongler; fail if stdout or stderr
+//	                             holds any test key value or a part of one
+//	code N                       the last aj exited with code N
+//	took DURATION                the last aj took less than DURATION
+//	jserver start [-rpm N] [-rpd N]
+//	                             start a server for the test keys (model
+//	                             gemini-2.5-flash with these quotas) and
+//	                             write the connectors testgemini and
+//	                             testgemini2 that point at it
+//	jserver use LABEL N          spend N requests of key LABEL directly
+//	jserver echo                 start a server that echoes each request's
+//	                             headers and query back, and write the
+//	                             connector echo that points at it
+//	jstats LABEL|total FIELD N   the server counted N (FIELD: requests,
+//	                             successes, ratelimited, failed)
+//	keystate CONNECTOR KEY STATE the last `status --json` shows KEY in STATE
+//	nosecrets DIR                no file under DIR holds a test key value
+//
+// Setup writes $WORK/keys.ini with random key values for key1 and key2 of
+// the three connectors, and points APIJONGLER_CONFIG, APIJONGLER_CONNECTORS and
+// APIJONGLER_STATE_DIR into $WORK. Scripts that need a key value of their
+// own write one starting with "lit-secret-"; aj fails if that prefix is
+// ever printed.
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"apijongler": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup:               setup,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"aj":        cmdAJ,
+			"code":      cmdCode,
+			"took":      cmdTook,
+			"jserver":   cmdServer,
+			"jstats":    cmdStats,
+			"keystate":  cmdKeyState,
+			"nosecrets": cmdNoSecrets,
+		},
+	})
+}
+
+// litSecret starts the key values that scripts write themselves.
+const litSecret = "lit-secret-"
+
+// harness is one script's state.
+type harness struct {
+	keys     map[string]string // label to value
+	srv      *jonglertest.Server
+	echo     *httptest.Server
+	lastCode int
+	lastTook time.Duration
+}
+
+type harnessKey struct{}
+
+func setup(env *testscript.Env) error {
+	h := &harness{keys: map[string]string{}}
+	env.Values[harnessKey{}] = h
+	env.Defer(func() {
+		if h.srv != nil {
+			h.srv.Close()
+		}
+		if h.echo != nil {
+			h.echo.Close()
+		}
+	})
+	var ini strings.Builder
+	for _, label := range []string{"key1", "key2"} {
+		h.keys[label] = "testkey-" + rand.Text()
+	}
+	for _, conn := range []string{"testgemini", "testgemini2", "echo"} {
+		fmt.Fprintf(&ini, "[%s]\n", conn)
+		for _, label := range []string{"key1", "key2"} {
+			fmt.Fprintf(&ini, "%s = %s\n", label, h.keys[label])
+		}
+		ini.WriteString("\n")
+	}
+	work := env.WorkDir
+	if err := os.WriteFile(filepath.Join(work, "keys.ini"), []byte(ini.String()), 0o600); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(work, "connectors"), 0o755); err != nil {
+		return err
+	}
+	env.Setenv(jongler.ConfigEnv, filepath.Join(work, "keys.ini"))
+	env.Setenv(jongler.ConnectorsDirEnv, filepath.Join(work, "connectors"))
+	env.Setenv(jongler.StateDirEnv, filepath.Join(work, "state"))
+	env.Setenv(jongler.TorEnv, "")
+	return nil
+}
+
+func getHarness(ts *testscript.TestScript) *harness {
+	return ts.Value(harnessKey{}).(*harness)
+}
+
+// leaks returns a description of the first test secret, or part of one,
+// in text; "" when there is none.
+func (h *harness) leaks(text string) string {
+	if strings.Contains(text, litSecret) {
+		return "a " + litSecret + " value"
+	}
+	for label, v := range h.keys {
+		// Any 8 characters of the random part give the key away.
+		random := strings.TrimPrefix(v, "testkey-")
+		for i := 0; i+8 <= len(random); i++ {
+			if strings.Contains(text, random[i:i+8]) {
+				return fmt.Sprintf("part of the value of %s", label)
+			}
+		}
+	}
+	return ""
+}
+
+func cmdAJ(ts *testscript.TestScript, neg bool, args []string) {
+	h := getHarness(ts)
+	start := time.Now()
+	err := ts.Exec("apijongler", args...)
+	h.lastTook = time.Since(start)
+	h.lastCode = 0
+	if err != nil {
+		ee, ok := err.(interface{ ExitCode() int })
+		if !ok {
+			ts.Fatalf("apijongler: %v", err)
+		}
+		h.lastCode = ee.ExitCode()
+	}
+	for _, f := range []string{"stdout", "stderr"} {
+		if what := h.leaks(ts.ReadFile(f)); what != "" {
+			ts.Fatalf("apijongler printed %s on %s", what, f)
+		}
+	}
+	if neg && h.lastCode == 0 {
+		ts.Fatalf("apijongler succeeded unexpectedly")
+	}
+	if !neg && h.lastCode != 0 {
+		ts.Fatalf("apijongler failed: exit code %d", h.lastCode)
+	}
+}
+
+func cmdCode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: code N")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	if got := getHarness(ts).lastCode; (got == want) == neg {
+		ts.Fatalf("exit code %d, want %s%d", got, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+func cmdTook(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: took DURATION")
+	}
+	limit, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	if took := getHarness(ts).lastTook; took >= limit {
+		ts.Fatalf("apijongler took %s, want under %s", took, limit)
+	}
+	ts.Logf("took %s", getHarness(ts).lastTook.Round(time.Millisecond))
+}
+
+const testModel = "gemini-2.5-flash"
+
+func cmdServer(ts *testscript.TestScript, neg bool, args []string) {
+	h := getHarness(ts)
+	if len(args) == 0 || neg {
+		ts.Fatalf("usage: jserver start|use ...")
+	}
+	switch args[0] {
+	case "start":
+		if h.srv != nil {
+			ts.Fatalf("jserver already started")
+		}
+		q := jonglertest.Quota{RPM: jonglertest.Unlimited, RPD: jonglertest.Unlimited}
+		rest := args[1:]
+		for len(rest) >= 2 {
+			n, err := strconv.Atoi(rest[1])
+			ts.Check(err)
+			switch rest[0] {
+			case "-rpm":
+				q.RPM = n
+			case "-rpd":
+				q.RPD = n
+			default:
+				ts.Fatalf("jserver start: unknown flag %s", rest[0])
+			}
+			rest = rest[2:]
+		}
+		if len(rest) > 0 {
+			ts.Fatalf("jserver start: stray %q", rest)
+		}
+		var keys []jonglertest.Key
+		for _, label := range []string{"key1", "key2"} {
+			keys = append(keys, jonglertest.Key{Label: label, Value: h.keys[label]})
+		}
+		h.srv = jonglertest.NewServer(jonglertest.Config{
+			Keys:   keys,
+			Models: map[string]jonglertest.Quota{testModel: q},
+		})
+		for _, name := range []string{"testgemini", "testgemini2"} {
+			writeConnector(ts, name, h.srv.URL)
+		}
+	case "echo":
+		if h.echo != nil {
+			ts.Fatalf("jserver echo already started")
+		}
+		h.echo = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "headers": r.Header})
+		}))
+		writeConnector(ts, "echo", h.echo.URL)
+	case "use":
+		if h.srv == nil || len(args) != 3 {
+			ts.Fatalf("usage: jserver use LABEL N, after jserver start")
+		}
+		v, ok := h.keys[args[1]]
+		if !ok {
+			ts.Fatalf("no key %s", args[1])
+		}
+		n, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		for range n {
+			req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/v1beta/models/"+testModel+":generateContent",
+				strings.NewReader(`{"contents":[{"parts":[{"text":"spent elsewhere"}]}]}`))
+			ts.Check(err)
+			req.Header.Set("x-goog-api-key", v)
+			resp, err := h.srv.Client().Do(req)
+			ts.Check(err)
+			resp.Body.Close()
+		}
+	default:
+		ts.Fatalf("jserver: unknown subcommand %s", args[0])
+	}
+}
+
+// writeConnector writes the connector file of name, a Gemini-like API at
+// url.
+func writeConnector(ts *testscript.TestScript, name, url string) {
+	port := url[strings.LastIndexByte(url, ':')+1:]
+	c := fmt.Sprintf(`{
+    "name": %q,
+    "host": "127.0.0.1",
+    "port": %s,
+    "protocol": "http",
+    "format": "json",
+    "requires_api_key": true,
+    "api_key_header": "x-goog-api-key",
+    "api_key_query": "key",
+    "policy": "gemini"
+}
+`, name, port)
+	ts.Check(os.WriteFile(filepath.Join(ts.Getenv(jongler.ConnectorsDirEnv), name+".json"), []byte(c), 0o644))
+}
+
+func cmdStats(ts *testscript.TestScript, neg bool, args []string) {
+	h := getHarness(ts)
+	if h.srv == nil || len(args) != 3 {
+		ts.Fatalf("usage: jstats LABEL|total FIELD N, after jserver start")
+	}
+	st := h.srv.Stats()
+	c := st.Counts
+	if args[0] != "total" {
+		k, ok := st.Keys[args[0]]
+		if !ok {
+			ts.Fatalf("no key %s", args[0])
+		}
+		c = k.Counts
+	}
+	var got int
+	switch args[1] {
+	case "requests":
+		got = c.Requests
+	case "successes":
+		got = c.Successes
+	case "ratelimited":
+		got = c.RateLimited
+	case "failed":
+		got = c.Failed
+	default:
+		ts.Fatalf("jstats: unknown field %s", args[1])
+	}
+	want, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	if (got == want) == neg {
+		ts.Fatalf("server counted %s %s = %d, want %d", args[0], args[1], got, want)
+	}
+}
+
+func cmdKeyState(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: keystate CONNECTOR KEY STATE")
+	}
+	var rows []keyStatus
+	if err := json.Unmarshal([]byte(ts.ReadFile("stdout")), &rows); err != nil {
+		ts.Fatalf("stdout is not status --json: %v", err)
+	}
+	for _, r := range rows {
+		if r.Connector != args[0] || r.Key != args[1] {
+			continue
+		}
+		if (string(r.State) == args[2]) == neg {
+			ts.Fatalf("%s %s is %s", args[0], args[1], r.State)
+		}
+		if r.State == jongler.StateLockdown && (r.Until.IsZero() || r.RecoversIn <= 0 || r.Reason == "") {
+			ts.Fatalf("%s %s in lockdown without until, recovery time or reason: %+v", args[0], args[1], r)
+		}
+		return
+	}
+	ts.Fatalf("status shows no key %s of %s", args[1], args[0])
+}
+
+func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: nosecrets DIR")
+	}
+	h := getHarness(ts)
+	n := 0
+	err := filepath.WalkDir(ts.MkAbs(args[0]), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if what := h.leaks(path + "\n" + string(data)); what != "" {
+			ts.Fatalf("%s holds %s", path, what)
+		}
+		return nil
+	})
+	ts.Check(err)
+	ts.Logf("nosecrets: %d files checked", n)
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/api-jongler/jongler"
+)
+
+// keyStatus is one key's line of `status`, and its JSON object.
+type keyStatus struct {
+	Connector string           `json:"connector"`
+	Key       string           `json:"key"`
+	Project   string           `json:"project,omitempty"`
+	State     jongler.KeyState `json:"state"`
+	Reason    string           `json:"reason,omitempty"`
+	Model     string           `json:"model,omitempty"`
+	// Until is when a lockdown ends.
+	Until time.Time `json:"until,omitzero"`
+	// RecoversIn is the seconds until then.
+	RecoversIn float64 `json:"recovers_in_seconds,omitempty"`
+	InFlight   int     `json:"in_flight"`
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [CONNECTOR]",
+		Short: "Show the state of every key, by name: ready, in use, cooling down or refused",
+		Long: `status shows every key of CONNECTOR, or of every connector in the INI file of
+keys, by name (never by value): its state, why it is held back and for which
+model, how long until it recovers, and how many requests use it now, in this
+process or any other.
+
+States: VACANT (ready), LOCKED (in use), LOCKDOWN (cooling down until it
+recovers by itself), ERROR (refused by the upstream; 'apijongler cleanup'
+clears it once the key is fixed).`,
+		Example: `  apijongler status
+  apijongler status generativelanguage.googleapis.com --json | jq '.[] | select(.state != "VACANT")'`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rows, err := a.gatherStatus(cmd.Context(), args)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if rows == nil {
+					rows = []keyStatus{}
+				}
+				return enc.Encode(rows)
+			}
+			a.printStatus(rows)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of keys, for scripts")
+	return cmd
+}
+
+// gatherStatus reads the states of the keys of the connector named in
+// args, or of every connector of the configuration.
+func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, error) {
+	var names []string
+	if len(args) == 1 {
+		names = args
+	} else {
+		path := a.configFile()
+		if path == "" {
+			return nil, configError(missingConfig("generativelanguage.googleapis.com"))
+		}
+		sections, err := configSections(path)
+		if err != nil {
+			return nil, configError(err)
+		}
+		known, err := jongler.Connectors(connectorsDir())
+		if err != nil {
+			return nil, configError(err)
+		}
+		for _, s := range sections {
+			if _, ok := known[s]; !ok {
+				a.logger.Warn("config section names no known connector; skipped", "section", s)
+				continue
+			}
+			names = append(names, s)
+		}
+		if len(names) == 0 {
+			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", path, exampleSection("generativelanguage.googleapis.com")))
+		}
+	}
+	var rows []keyStatus
+	for _, name := range names {
+		c, keys, err := a.connectorKeys(name)
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) == 0 {
+			fmt.Fprintf(a.stderr, "%s needs no key\n", c.Name)
+			continue
+		}
+		t, err := jongler.NewTransport(c.Name, jongler.WithKeyList(keys...), jongler.WithLogger(a.logger))
+		if err != nil {
+			return nil, configError(err)
+		}
+		ks, err := t.KeyStates(ctx)
+		if err != nil {
+			return nil, configError(err) // the state directory cannot be read
+		}
+		now := time.Now()
+		for _, n := range t.KeyNames() {
+			d := ks.Keys[n]
+			r := keyStatus{
+				Connector: c.Name, Key: n, Project: d.Project, State: d.State,
+				Reason: d.Reason, Model: d.Model, InFlight: d.InFlight,
+			}
+			if d.State == jongler.StateLockdown {
+				r.Until = d.Until.UTC()
+				r.RecoversIn = max(0, d.Until.Sub(now).Round(100*time.Millisecond).Seconds())
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// printStatus prints the keys as a table per connector.
+func (a *app) printStatus(rows []keyStatus) {
+	for i := 0; i < len(rows); {
+		j := i
+		for j < len(rows) && rows[j].Connector == rows[i].Connector {
+			j++
+		}
+		group := rows[i:j]
+		if i > 0 {
+			fmt.Fprintln(a.stdout)
+		}
+		ready := 0
+		for _, r := range group {
+			if r.State == jongler.StateVacant {
+				ready++
+			}
+		}
+		fmt.Fprintf(a.stdout, "%s: %s, %d ready\n", a.paint(ansiBold, group[0].Connector), plural(len(group), "key"), ready)
+		t := table{header: []string{"KEY", "STATE", "REASON", "MODEL", "RECOVERS IN", "IN FLIGHT"}}
+		for _, r := range group {
+			t.add([]string{r.Key, string(r.State), orDash(shorten(r.Reason, 60)), orDash(r.Model), recovery(r), fmt.Sprint(r.InFlight)},
+				[]string{"", stateColor(r.State), "", "", "", ""})
+		}
+		t.print(a, "  ")
+		i = j
+	}
+}
+
+// recovery says when a key is ready again.
+func recovery(r keyStatus) string {
+	switch r.State {
+	case jongler.StateLockdown:
+		return humanDuration(time.Duration(r.RecoversIn * float64(time.Second)))
+	case jongler.StateError:
+		return "after cleanup"
+	}
+	return "-"
+}
+
+// humanDuration shows d to the second, or to the tenth below ten seconds.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// table lays out columns by the width of their plain text, so that colour
+// codes do not upset the alignment.
+type table struct {
+	header []string
+	rows   [][]string
+	colors [][]string
+}
+
+func (t *table) add(cells, colors []string) {
+	t.rows = append(t.rows, cells)
+	t.colors = append(t.colors, colors)
+}
+
+func (t *table) print(a *app, indent string) {
+	widths := make([]int, len(t.header))
+	for _, row := range slices.Concat([][]string{t.header}, t.rows) {
+		for i, c := range row {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	line := func(cells, colors []string, rowColor string) {
+		var b strings.Builder
+		b.WriteString(indent)
+		for i, c := range cells {
+			pad := ""
+			if i < len(cells)-1 {
+				pad = strings.Repeat(" ", widths[i]-len([]rune(c))+2)
+			}
+			color := rowColor
+			if colors != nil && colors[i] != "" {
+				color = colors[i]
+			}
+			b.WriteString(a.paint(color, c))
+			b.WriteString(pad)
+		}
+		fmt.Fprintln(a.stdout, strings.TrimRight(b.String(), " "))
+	}
+	line(t.header, nil, ansiDim)
+	for i, row := range t.rows {
+		line(row, t.colors[i], "")
+	}
+}
+
+// plural returns "1 key", "2 keys".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

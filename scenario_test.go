@@ -250,6 +250,10 @@ func TestBareRateLimitOnSeveralProjectsThrottlesAll(t *testing.T) {
 	if n := len(u.requests()); n != 2 {
 		t.Fatalf("%d sends, want 2", n)
 	}
+	ks, _ := tr.KeyStates(context.Background())
+	if len(ks.Lockdown) != 3 || !strings.Contains(ks.Keys["key3"].Reason, "throttles the caller") {
+		t.Fatalf("%+v: want every key shown waiting for the throttle", ks)
+	}
 	_, err := (&http.Client{Transport: tr}).Do(mustRequest(t, u.URL+genPath))
 	var nk *jongler.NoKeyError
 	if !errorsAs(err, &nk) || nk.RetryAfter <= 0 || nk.RetryAfter > jongler.DefaultThrottleCooldown {

@@ -63,6 +63,9 @@ func buildKeyStates(keys []Key, st State, inFlight map[string]int, now time.Time
 				d.State, d.Until, d.Reason, d.Model = r.State, r.Until, r.Reason, r.Model
 			}
 		}
+		if d.State == StateVacant && now.Before(st.Backoff) {
+			d.State, d.Until, d.Reason = StateLockdown, st.Backoff, "the upstream throttles the caller: every key waits"
+		}
 		if d.State == StateVacant && d.InFlight > 0 {
 			d.State = StateLocked
 		}

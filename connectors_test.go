@@ -113,14 +113,16 @@ func TestNoKeyConnectorNeedsNoSection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := tr.RoundTrip(mustRequest(t, u.URL+"/post"))
+	req := mustRequest(t, u.URL+"/post")
+	req.Header.Set("Authorization", "Bearer the-callers-own")
+	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := readBody(t, resp); got != "bin" {
 		t.Fatalf("got %q", got)
 	}
-	if s := u.requests()[0]; len(s.slots) != 0 {
-		t.Fatalf("a no-key connector sent a credential in %v", s.slots)
+	if s := u.requests()[0]; s.key != "the-callers-own" || len(s.slots) != 1 {
+		t.Fatalf("a no-key connector changed the caller's credential: %q in %v", s.key, s.slots)
 	}
 }

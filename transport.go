@@ -320,7 +320,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}()
 	}
-	if t.ring == nil || !t.sameOrigin(req.URL) {
+	if t.ring == nil {
+		// The connector needs no key: nothing to add, nothing to guard.
+		reqBodyClosed = true
+		return t.base.RoundTrip(req)
+	}
+	if !t.sameOrigin(req.URL) {
 		// Not ours to key: send it bare.
 		r2 := req.Clone(req.Context())
 		stripCredentials(r2, t.slots, -1)

@@ -156,7 +156,7 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 	if err := os.MkdirAll(fc.keysDir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
-	t, err := openUseTable(dir)
+	t, err := openUseTable(dir, s.logger)
 	if err != nil {
 		s.logger.Warn("jongler: no use table: keys are not chosen least recently used first", "dir", dir, "err", err)
 	}

@@ -2,7 +2,10 @@
 
 package jongler
 
-import "sync"
+import (
+	"log/slog"
+	"sync"
+)
 
 // On systems without shared mappings the use table lives in the process:
 // the least recently used key is known within it only.
@@ -12,7 +15,7 @@ type useTable struct {
 	stamps []int64
 }
 
-func openUseTable(dir string) (*useTable, error) {
+func openUseTable(dir string, _ *slog.Logger) (*useTable, error) {
 	return &useTable{index: map[string]int{}}, nil
 }
 

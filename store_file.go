@@ -52,6 +52,12 @@ func DefaultStateDir() (string, error) {
 // atomically and guarded by a lock on a sidecar file that is never renamed.
 // File names are made from connector and key names, never from key values.
 //
+// When a process dies holding a lease, the kernel gives the lease back at
+// once, but the upstream may still be serving the dead process's request
+// until it sees the connection close: the next taker of the key finds
+// that the key's last holder died (see the use table) and lets the key
+// rest for [DeadHolderRest] before anyone uses it again.
+//
 // Layout:
 //
 //	DIR/CONNECTOR/state.json        lockdown and error records
@@ -65,6 +71,12 @@ type FileStore struct {
 	mu    sync.Mutex
 	conns map[string]*fileConnector // by directory name
 }
+
+// DeadHolderRest is how long a key rests when the process that held it died
+// mid-request, so that the upstream, which may still be serving the dead
+// process's request until it notices the connection gone, never sees two
+// requests with the key at once.
+const DeadHolderRest = time.Second
 
 type cachedState struct {
 	valid   bool
@@ -207,8 +219,14 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 		}
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.used, b.used) })
+	slots = max(slots, 1)
+	now := time.Now()
+next:
 	for _, c := range cands {
-		for slot := range max(slots, 1) {
+		if c.rec >= 0 && fc.table.restsUntil(c.rec) > now.UnixNano() {
+			continue
+		}
+		for slot := range slots {
 			l, err := fc.tryLock(c.key, slot)
 			if err != nil {
 				return nil, fmt.Errorf("jongler: lease %q: %w", c.key, err)
@@ -216,10 +234,19 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 			if l == nil {
 				continue
 			}
-			if c.rec >= 0 {
-				fc.table.store(c.rec, time.Now().UnixNano())
+			lease := &fileLease{key: c.key, lock: l, fc: fc, rec: c.rec}
+			if c.rec < 0 {
+				return lease, nil
 			}
-			return &fileLease{key: c.key, lock: l, fc: fc}, nil
+			if dead := fc.table.hold(c.rec, slots); dead > 0 {
+				fc.table.rest(c.rec, now.Add(DeadHolderRest).UnixNano())
+				lease.Release()
+				s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
+					"connector", connector, "key", c.key, "for", DeadHolderRest)
+				continue next
+			}
+			fc.table.store(c.rec, now.UnixNano())
+			return lease, nil
 		}
 	}
 	return nil, nil
@@ -294,6 +321,7 @@ type fileLease struct {
 	key  string
 	lock *flock.Flock
 	fc   *fileConnector
+	rec  int // the key's use table record; -1 if none
 	once sync.Once
 	err  error
 }
@@ -302,6 +330,9 @@ func (l *fileLease) Key() string { return l.key }
 
 func (l *fileLease) Release() error {
 	l.once.Do(func() {
+		if l.rec >= 0 {
+			l.fc.table.unhold(l.rec) // before the flock goes: see hold
+		}
 		l.err = l.lock.Unlock()
 		l.fc.unheld(l.lock.Path())
 	})

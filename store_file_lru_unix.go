@@ -26,6 +26,14 @@ import (
 // state file's generation, which every write of it bumps, so that readers
 // know without a system call whether their copy is current.
 //
+// After the records come 16 bytes per record for its key's leases: how
+// many are held (counted up after the flock is taken, down before it is
+// given back), then until when the key rests, in Unix nanoseconds. A
+// process that dies holding a lease leaves its count behind, and so the
+// next taker knows that a request of the dead may still be in flight
+// upstream (see [DeadHolderRest]). Files of older versions are grown to
+// the new size; their readers map the records only.
+//
 // No FileStore ever shrinks the file, but someone else may truncate it
 // under the mappings, and touching a mapped page past the end of its file
 // raises SIGBUS, which would kill every process using the directory. So
@@ -35,7 +43,8 @@ const (
 	useRecords    = 1024
 	useRecordSize = 64
 	useNameMax    = useRecordSize - 9
-	useTableSize  = useRecords * useRecordSize
+	useLeaseSize  = 16
+	useTableSize  = useRecords * (useRecordSize + useLeaseSize)
 )
 
 type useTable struct {
@@ -214,6 +223,49 @@ func (t *useTable) claim(keys []string, missing []int, out []int) error {
 
 func (t *useTable) stamp(r int) *int64 {
 	return (*int64)(unsafe.Pointer(&t.data[r*useRecordSize]))
+}
+
+// leaseWord returns word i (0: holders, 1: rests until) of record r's lease
+// counters.
+func (t *useTable) leaseWord(r, i int) *int64 {
+	return (*int64)(unsafe.Pointer(&t.data[useRecords*useRecordSize+r*useLeaseSize+i*8]))
+}
+
+// hold counts a lease just taken on one of slots slots of record r's key,
+// and returns how many of the leases counted before it cannot be alive,
+// their holders having died with them; those are forgotten.
+func (t *useTable) hold(r, slots int) (dead int64) {
+	t.access(func() {
+		p := t.leaseWord(r, 0)
+		before := atomic.AddInt64(p, 1) - 1
+		switch {
+		case before < 0: // garbage: count this lease alone
+			atomic.AddInt64(p, -before)
+			dead = 1
+		case before > int64(slots-1):
+			dead = before - int64(slots-1)
+			atomic.AddInt64(p, -dead)
+		}
+	})
+	return dead
+}
+
+// unhold counts a lease of record r's key given back.
+func (t *useTable) unhold(r int) {
+	t.access(func() { atomic.AddInt64(t.leaseWord(r, 0), -1) })
+}
+
+// restsUntil returns until when record r's key rests, in Unix
+// nanoseconds; 0 if it does not.
+func (t *useTable) restsUntil(r int) int64 {
+	var v int64
+	t.access(func() { v = atomic.LoadInt64(t.leaseWord(r, 1)) })
+	return v
+}
+
+// rest makes record r's key rest until until (Unix nanoseconds).
+func (t *useTable) rest(r int, until int64) {
+	t.access(func() { atomic.StoreInt64(t.leaseWord(r, 1), until) })
 }
 
 // load returns record r's last-use stamp; 0 if the table cannot be read.

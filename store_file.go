@@ -373,8 +373,9 @@ func (s *FileStore) statePath(connector string) string {
 }
 
 // Load implements [Store]. The file is parsed again only when it changed.
-// A damaged file is reported to the logger and read as empty; the next
-// Update sets it aside as state.json.damaged before writing a new one.
+// A damaged file is read as empty and set aside as state.json.damaged,
+// with one warning; if it cannot be set aside it is read as empty, without
+// more warnings, until it changes.
 func (s *FileStore) Load(ctx context.Context, connector string) (State, error) {
 	fc, err := s.connector(connector)
 	if err != nil {
@@ -415,11 +416,50 @@ func (s *FileStore) Load(ctx context.Context, connector string) (State, error) {
 	}
 	st, err := parseState(data)
 	if err != nil {
-		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", err)
+		s.healDamaged(fc, path, err)
+		// Remembered as empty while it stays as it is, so that it is
+		// neither read nor warned about again.
+		s.setCache(fc, cachedState{valid: true, gen: gen, checked: now, mtime: fi.ModTime(), size: fi.Size(), ino: ino})
 		return State{}, nil
 	}
 	s.setCache(fc, cachedState{valid: true, gen: gen, checked: now, mtime: fi.ModTime(), size: fi.Size(), ino: ino, state: st})
 	return cloneState(st), nil
+}
+
+// healDamaged sets the damaged state file at path aside, if the state lock
+// is free and the file is still damaged under it, and warns.
+func (s *FileStore) healDamaged(fc *fileConnector, path string, perr error) {
+	guard := flock.New(filepath.Join(fc.dir, "state.lock"))
+	if ok, err := guard.TryLock(); err != nil || !ok {
+		// Busy: its holder's Update sets the file aside.
+		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", perr)
+		return
+	}
+	defer guard.Unlock()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return // gone meanwhile
+	}
+	if _, err := parseState(data); err == nil {
+		return // replaced meanwhile
+	}
+	if err := s.setAside(fc, path, perr); err != nil {
+		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", perr, "set_aside", err)
+	}
+}
+
+// setAside renames the damaged state file at path to path.damaged, under
+// the state lock, and warns.
+func (s *FileStore) setAside(fc *fileConnector, path string, perr error) error {
+	aside := path + ".damaged"
+	if err := os.Rename(path, aside); err != nil {
+		return err
+	}
+	s.logger.Warn("jongler: damaged state file set aside; the keys' records start afresh", "file", path, "moved_to", aside, "err", perr)
+	if fc.table != nil {
+		fc.table.bump()
+	}
+	return nil
 }
 
 // revalidateAfter bounds how long a cached state is trusted on the use
@@ -496,9 +536,7 @@ func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) 
 		return fmt.Errorf("jongler: state file: %w", err)
 	default:
 		if st, err = parseState(data); err != nil {
-			aside := path + ".damaged"
-			s.logger.Warn("jongler: damaged state file set aside", "file", path, "moved_to", aside, "err", err)
-			if err := os.Rename(path, aside); err != nil {
+			if err := s.setAside(fc, path, err); err != nil {
 				return fmt.Errorf("jongler: state file %s is damaged and cannot be set aside: %w", path, err)
 			}
 			st = State{}

@@ -223,8 +223,11 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	now := time.Now()
 next:
 	for _, c := range cands {
-		if c.rec >= 0 && fc.table.restsUntil(c.rec) > now.UnixNano() {
-			continue
+		if c.rec >= 0 {
+			// A rest longer than DeadHolderRest is damage: not believed.
+			if until := fc.table.restsUntil(c.rec); until > now.UnixNano() && until <= now.Add(DeadHolderRest).UnixNano() {
+				continue
+			}
 		}
 		for slot := range slots {
 			l, err := fc.tryLock(c.key, slot)
@@ -238,7 +241,11 @@ next:
 			if c.rec < 0 {
 				return lease, nil
 			}
-			if dead := fc.table.hold(c.rec, slots); dead > 0 {
+			dead, nonsense := fc.table.hold(c.rec, slots)
+			if nonsense {
+				s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", connector, "key", c.key)
+			}
+			if dead > 0 {
 				fc.table.rest(c.rec, now.Add(DeadHolderRest).UnixNano())
 				lease.Release()
 				s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",

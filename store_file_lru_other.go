@@ -53,7 +53,7 @@ func (t *useTable) generation() int64 { return -1 }
 func (t *useTable) bump() {}
 
 // A process cannot outlive its own leases: none is ever held by the dead.
-func (t *useTable) hold(r, slots int) int64 { return 0 }
-func (t *useTable) unhold(r int)            {}
-func (t *useTable) restsUntil(r int) int64  { return 0 }
-func (t *useTable) rest(r int, until int64) {}
+func (t *useTable) hold(r, slots int) (int64, bool) { return 0, false }
+func (t *useTable) unhold(r int)                    {}
+func (t *useTable) restsUntil(r int) int64          { return 0 }
+func (t *useTable) rest(r int, until int64)         {}

@@ -231,23 +231,28 @@ func (t *useTable) leaseWord(r, i int) *int64 {
 	return (*int64)(unsafe.Pointer(&t.data[useRecords*useRecordSize+r*useLeaseSize+i*8]))
 }
 
+// maxDeadHolders bounds the count of leases held by the dead that is
+// believed; more, or fewer than none, is damage to the file.
+const maxDeadHolders = 1 << 16
+
 // hold counts a lease just taken on one of slots slots of record r's key,
 // and returns how many of the leases counted before it cannot be alive,
-// their holders having died with them; those are forgotten.
-func (t *useTable) hold(r, slots int) (dead int64) {
+// their holders having died with them; those are forgotten. A count that
+// makes no sense is reset to this lease alone, and reported as nonsense.
+func (t *useTable) hold(r, slots int) (dead int64, nonsense bool) {
 	t.access(func() {
 		p := t.leaseWord(r, 0)
 		before := atomic.AddInt64(p, 1) - 1
 		switch {
-		case before < 0: // garbage: count this lease alone
+		case before < 0 || before > maxDeadHolders+int64(slots):
 			atomic.AddInt64(p, -before)
-			dead = 1
+			nonsense = true
 		case before > int64(slots-1):
 			dead = before - int64(slots-1)
 			atomic.AddInt64(p, -dead)
 		}
 	})
-	return dead
+	return dead, nonsense
 }
 
 // unhold counts a lease of record r's key given back.

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -150,6 +151,8 @@ type fileConnector struct {
 	held  map[string]bool     // slot files leased by this process
 
 	cache cachedState // guarded by the FileStore's mu
+
+	swept atomic.Bool // temporary files of dead writers removed
 }
 
 func (s *FileStore) connector(connector string) (*fileConnector, error) {
@@ -533,6 +536,9 @@ func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) 
 		return fmt.Errorf("jongler: state lock: %w", ctx.Err())
 	}
 	defer guard.Unlock()
+	if !fc.swept.Swap(true) {
+		s.sweepTemps(dir)
+	}
 
 	path := filepath.Join(dir, "state.json")
 	var st State
@@ -563,6 +569,18 @@ func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) 
 		fc.table.bump()
 	}
 	return nil
+}
+
+// sweepTemps removes the temporary state files in dir, which only writers
+// that died mid-write leave: every write happens under the state lock,
+// which the caller holds. It runs once per process and connector.
+func (s *FileStore) sweepTemps(dir string) {
+	names, _ := filepath.Glob(filepath.Join(dir, ".state-*.tmp"))
+	for _, n := range names {
+		if err := os.Remove(n); err == nil {
+			s.logger.Debug("jongler: removed a temporary state file left by a dead writer", "file", n)
+		}
+	}
 }
 
 // writeAtomic replaces path with data so that readers see the old file or

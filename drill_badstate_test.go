@@ -246,6 +246,11 @@ func TestDrillForeignFiles(t *testing.T) {
 	if err := a.Clear(ctx, ""); err != nil && !strings.Contains(err.Error(), "other.example") {
 		t.Errorf("Clear: %v", err)
 	}
+	// A temporary state file (as a writer killed mid-write leaves) is
+	// removed by the first write under the state lock.
+	if _, err := os.Stat(filepath.Join(conn, ".state-123.tmp")); err == nil {
+		t.Error("the temporary file of a dead writer was left in place")
+	}
 	if st, err := a.Load(ctx, drillConn); err != nil || len(st.Records) != 0 {
 		t.Errorf("after Clear: %+v, %v", st, err)
 	}

@@ -444,7 +444,9 @@ func TestSoak(t *testing.T) {
 	if logs.String() != "" {
 		t.Errorf("loading the state after the soak logged:\n%s", logs.String())
 	}
-	if len(leftovers) > 2 {
+	if len(leftovers) > 1 {
+		// Each new worker sweeps them at its first write; only one killed
+		// since then may have left one.
 		t.Errorf("%d temporary state files left behind by killed workers: %v", len(leftovers), leftovers)
 	}
 

@@ -226,11 +226,8 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	now := time.Now()
 next:
 	for _, c := range cands {
-		if c.rec >= 0 {
-			// A rest longer than DeadHolderRest is damage: not believed.
-			if until := fc.table.restsUntil(c.rec); until > now.UnixNano() && until <= now.Add(DeadHolderRest).UnixNano() {
-				continue
-			}
+		if c.rec >= 0 && fc.resting(c.rec) {
+			continue
 		}
 		for slot := range slots {
 			l, err := fc.tryLock(c.key, slot)
@@ -249,10 +246,17 @@ next:
 				s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", connector, "key", c.key)
 			}
 			if dead > 0 {
-				fc.table.rest(c.rec, now.Add(DeadHolderRest).UnixNano())
+				fc.table.rest(c.rec, time.Now().Add(DeadHolderRest).UnixNano())
 				lease.Release()
 				s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
 					"connector", connector, "key", c.key, "for", DeadHolderRest)
+				continue next
+			}
+			// Looked at again under the flock: a taker that found a dead
+			// holder sets the rest before it gives the flock back, maybe
+			// after this process first looked.
+			if fc.resting(c.rec) {
+				lease.Release()
 				continue next
 			}
 			fc.table.store(c.rec, now.UnixNano())
@@ -260,6 +264,14 @@ next:
 		}
 	}
 	return nil, nil
+}
+
+// resting reports whether record r's key rests now. A rest longer than
+// DeadHolderRest is damage, not believed.
+func (fc *fileConnector) resting(r int) bool {
+	now := time.Now()
+	until := fc.table.restsUntil(r)
+	return until > now.UnixNano() && until <= now.Add(DeadHolderRest).UnixNano()
 }
 
 // tryLock takes slot of key without waiting; nil, nil when it is held.

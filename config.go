@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/ini.v1"
@@ -176,18 +177,30 @@ func iniLine(data []byte, section, name string) int {
 }
 
 // redactINIError keeps the parser's complaint and says on which line, but
-// drops the line's text, which the parser appends (quoted or not) and
-// which could hold a key: "key-value delimiter not found: AIza...".
+// drops the line's text, which the parser appends or quotes and which
+// could hold a key: "key-value delimiter not found: AIza...", "missing
+// closing key quote from \"\"\"AIza...\" to \"\"". Nothing of the
+// message from its first quote on is kept, whatever its form.
 func redactINIError(err error, data []byte) string {
 	msg, text, found := strings.Cut(err.Error(), ": ")
+	if m, quoted, ok := strings.Cut(msg, " from "); ok {
+		// missing closing key quote from "LINE" to "NEXT"
+		msg, text, found = m, quoted, true
+		if q, err := strconv.QuotedPrefix(quoted); err == nil {
+			text, _ = strconv.Unquote(q)
+		}
+	}
+	if i := strings.IndexAny(msg, "\"'`"); i >= 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
 	if !found {
-		return msg
+		return msg + " (the line is not shown: it may hold a key)"
 	}
 	text = strings.Trim(strings.TrimSpace(text), `'"`)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
 	for n := 1; sc.Scan(); n++ {
-		if line := strings.TrimSpace(sc.Text()); line != "" && (line == text || strings.HasPrefix(text, line)) {
+		if line := strings.TrimSpace(sc.Text()); line != "" && (line == text || strings.HasPrefix(text, line) || len(text) >= 3 && strings.Contains(line, text)) {
 			return fmt.Sprintf("line %d: %s (the line is not shown: it may hold a key)", n, msg)
 		}
 	}

@@ -74,6 +74,8 @@ func TestConfigErrors(t *testing.T) {
 		{"empty value", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\nk2 =\n", []string{":3:", `"k2"`, "empty value"}, false},
 		{"duplicate key", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\nk2 = x\nk1 = " + secret + "y\n", []string{":2:", `"k1"`, "2 times"}, false},
 		{"project names unknown key", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:projects]\np = k1, k9\n", []string{":4:", `"k9"`}, false},
+		{"unclosed triple quote", "[generativelanguage.googleapis.com]\nk1 = \"\"\"" + secret + "\n", []string{"line 2", "missing closing key quote", "not shown"}, false},
+		{"unclosed triple quote first", "k1 = \"\"\"" + secret, []string{"missing closing key quote"}, false},
 		{"bad budget", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:budgets]\nm = lots\n", []string{":4:", "N/min"}, false},
 	}
 	for _, tt := range tests {

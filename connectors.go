@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -67,12 +68,31 @@ func defaultPort(scheme string) int {
 	return 443
 }
 
+// validHost reports whether h is a host name (letters, digits, '-', '_'
+// and dots) or an IP address, IPv6 in brackets: what a URL's host can be
+// with nothing else, so that the connector's address is just that host.
+func validHost(h string) bool {
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		ip, err := netip.ParseAddr(h[1 : len(h)-1])
+		return err == nil && ip.Is6() && ip.Zone() == ""
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, c := range []byte(h) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 func (c *Connector) validate() error {
 	switch {
 	case c.Name == "":
 		return errors.New(`field "name" is empty`)
-	case c.Host == "" || strings.ContainsAny(c.Host, "/ "):
-		return fmt.Errorf(`field "host": %q is not a host name`, c.Host)
+	case !validHost(c.Host):
+		return fmt.Errorf(`field "host": %q is not a host name or IP address (a port goes in "port")`, c.Host)
 	case c.Protocol != "http" && c.Protocol != "https":
 		return fmt.Errorf(`field "protocol": %q, want "http" or "https"`, c.Protocol)
 	case c.Port < 0 || c.Port > 65535:

@@ -88,6 +88,9 @@ func TestBadConnectorFiles(t *testing.T) {
 		{"no name", `{"host":"h","protocol":"https"}`, `"name"`},
 		{"bad policy", `{"name":"x","host":"h","protocol":"https","policy":"magic"}`, `"policy"`},
 		{"trailing", `{"name":"x","host":"h","protocol":"https"} {}`, "after"},
+		{"port in host", `{"name":"x","host":"h.example:8443","protocol":"https"}`, `a port goes in "port"`},
+		{"URL in host", `{"name":"x","host":"good.example@evil.example","protocol":"https"}`, `"host"`},
+		{"query in host", `{"name":"x","host":"good.example?x","protocol":"https"}`, `"host"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -288,7 +288,8 @@ func startXPChild(t *testing.T, role, id string, env []string) *xpChild {
 // the same keys from one state directory with at most one request per key
 // at a time. It checks that no key is ever used by two requests at once,
 // that a lockdown one process records is honoured by the others, and that
-// the key a SIGKILLed process held is leasable again at once.
+// the key a SIGKILLed process held is leasable again once it has rested
+// jongler.DeadHolderRest (its request may still be in flight upstream).
 func TestCrossProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
@@ -395,14 +396,19 @@ func TestCrossProcess(t *testing.T) {
 		t.Fatalf("victim: %v; want killed by SIGKILL; output:\n%s", err, victim.out.String())
 	}
 
-	// The workers lease the dead process's key at once.
-	waitCtx, waitCancel := context.WithTimeout(ctx, time.Second)
-	up.waitFor(waitCtx, "a worker to use "+heldKey+" after the victim's death (1s)", func() bool { return len(up.afterHold) > 0 })
+	// The workers lease the dead process's key once it has rested, and
+	// not before: the dead process's request could still be in flight
+	// upstream, as far as they know.
+	waitCtx, waitCancel := context.WithTimeout(ctx, jongler.DeadHolderRest+time.Second)
+	up.waitFor(waitCtx, "a worker to use "+heldKey+" after the victim's death", func() bool { return len(up.afterHold) > 0 })
 	waitCancel()
 	up.mu.Lock()
 	reused := up.firstUse.Sub(killed)
 	up.mu.Unlock()
 	t.Logf("%s used by another process %v after SIGKILL", heldKey, reused.Round(time.Microsecond))
+	if reused < jongler.DeadHolderRest {
+		t.Errorf("%s used again %v after its holder was killed; want it to rest %v first", heldKey, reused, jongler.DeadHolderRest)
+	}
 
 	// Stop the workers: they stop when their standard input closes.
 	for _, c := range children {

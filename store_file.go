@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -52,6 +53,12 @@ func DefaultStateDir() (string, error) {
 // atomically and guarded by a lock on a sidecar file that is never renamed.
 // File names are made from connector and key names, never from key values.
 //
+// When a process dies holding a lease, the kernel gives the lease back at
+// once, but the upstream may still be serving the dead process's request
+// until it sees the connection close: the next taker of the key finds
+// that the key's last holder died (see the use table) and lets the key
+// rest for [DeadHolderRest] before anyone uses it again.
+//
 // Layout:
 //
 //	DIR/CONNECTOR/state.json        lockdown and error records
@@ -65,6 +72,12 @@ type FileStore struct {
 	mu    sync.Mutex
 	conns map[string]*fileConnector // by directory name
 }
+
+// DeadHolderRest is how long a key rests when the process that held it died
+// mid-request, so that the upstream, which may still be serving the dead
+// process's request until it notices the connection gone, never sees two
+// requests with the key at once.
+const DeadHolderRest = time.Second
 
 type cachedState struct {
 	valid   bool
@@ -138,6 +151,8 @@ type fileConnector struct {
 	held  map[string]bool     // slot files leased by this process
 
 	cache cachedState // guarded by the FileStore's mu
+
+	swept atomic.Bool // temporary files of dead writers removed
 }
 
 func (s *FileStore) connector(connector string) (*fileConnector, error) {
@@ -156,7 +171,7 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 	if err := os.MkdirAll(fc.keysDir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
-	t, err := openUseTable(dir)
+	t, err := openUseTable(dir, s.logger)
 	if err != nil {
 		s.logger.Warn("jongler: no use table: keys are not chosen least recently used first", "dir", dir, "err", err)
 	}
@@ -207,8 +222,14 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 		}
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.used, b.used) })
+	slots = max(slots, 1)
+	now := time.Now()
+next:
 	for _, c := range cands {
-		for slot := range max(slots, 1) {
+		if c.rec >= 0 && fc.resting(c.rec) {
+			continue
+		}
+		for slot := range slots {
 			l, err := fc.tryLock(c.key, slot)
 			if err != nil {
 				return nil, fmt.Errorf("jongler: lease %q: %w", c.key, err)
@@ -216,13 +237,41 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 			if l == nil {
 				continue
 			}
-			if c.rec >= 0 {
-				fc.table.store(c.rec, time.Now().UnixNano())
+			lease := &fileLease{key: c.key, lock: l, fc: fc, rec: c.rec}
+			if c.rec < 0 {
+				return lease, nil
 			}
-			return &fileLease{key: c.key, lock: l, fc: fc}, nil
+			dead, nonsense := fc.table.hold(c.rec, slots)
+			if nonsense {
+				s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", connector, "key", c.key)
+			}
+			if dead > 0 {
+				fc.table.rest(c.rec, time.Now().Add(DeadHolderRest).UnixNano())
+				lease.Release()
+				s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
+					"connector", connector, "key", c.key, "for", DeadHolderRest)
+				continue next
+			}
+			// Looked at again under the flock: a taker that found a dead
+			// holder sets the rest before it gives the flock back, maybe
+			// after this process first looked.
+			if fc.resting(c.rec) {
+				lease.Release()
+				continue next
+			}
+			fc.table.store(c.rec, now.UnixNano())
+			return lease, nil
 		}
 	}
 	return nil, nil
+}
+
+// resting reports whether record r's key rests now. A rest longer than
+// DeadHolderRest is damage, not believed.
+func (fc *fileConnector) resting(r int) bool {
+	now := time.Now()
+	until := fc.table.restsUntil(r)
+	return until > now.UnixNano() && until <= now.Add(DeadHolderRest).UnixNano()
 }
 
 // tryLock takes slot of key without waiting; nil, nil when it is held.
@@ -294,6 +343,7 @@ type fileLease struct {
 	key  string
 	lock *flock.Flock
 	fc   *fileConnector
+	rec  int // the key's use table record; -1 if none
 	once sync.Once
 	err  error
 }
@@ -302,6 +352,9 @@ func (l *fileLease) Key() string { return l.key }
 
 func (l *fileLease) Release() error {
 	l.once.Do(func() {
+		if l.rec >= 0 {
+			l.fc.table.unhold(l.rec) // before the flock goes: see hold
+		}
 		l.err = l.lock.Unlock()
 		l.fc.unheld(l.lock.Path())
 	})
@@ -342,8 +395,9 @@ func (s *FileStore) statePath(connector string) string {
 }
 
 // Load implements [Store]. The file is parsed again only when it changed.
-// A damaged file is reported to the logger and read as empty; the next
-// Update sets it aside as state.json.damaged before writing a new one.
+// A damaged file is read as empty and set aside as state.json.damaged,
+// with one warning; if it cannot be set aside it is read as empty, without
+// more warnings, until it changes.
 func (s *FileStore) Load(ctx context.Context, connector string) (State, error) {
 	fc, err := s.connector(connector)
 	if err != nil {
@@ -384,11 +438,50 @@ func (s *FileStore) Load(ctx context.Context, connector string) (State, error) {
 	}
 	st, err := parseState(data)
 	if err != nil {
-		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", err)
+		s.healDamaged(fc, path, err)
+		// Remembered as empty while it stays as it is, so that it is
+		// neither read nor warned about again.
+		s.setCache(fc, cachedState{valid: true, gen: gen, checked: now, mtime: fi.ModTime(), size: fi.Size(), ino: ino})
 		return State{}, nil
 	}
 	s.setCache(fc, cachedState{valid: true, gen: gen, checked: now, mtime: fi.ModTime(), size: fi.Size(), ino: ino, state: st})
 	return cloneState(st), nil
+}
+
+// healDamaged sets the damaged state file at path aside, if the state lock
+// is free and the file is still damaged under it, and warns.
+func (s *FileStore) healDamaged(fc *fileConnector, path string, perr error) {
+	guard := flock.New(filepath.Join(fc.dir, "state.lock"))
+	if ok, err := guard.TryLock(); err != nil || !ok {
+		// Busy: its holder's Update sets the file aside.
+		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", perr)
+		return
+	}
+	defer guard.Unlock()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return // gone meanwhile
+	}
+	if _, err := parseState(data); err == nil {
+		return // replaced meanwhile
+	}
+	if err := s.setAside(fc, path, perr); err != nil {
+		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", perr, "set_aside", err)
+	}
+}
+
+// setAside renames the damaged state file at path to path.damaged, under
+// the state lock, and warns.
+func (s *FileStore) setAside(fc *fileConnector, path string, perr error) error {
+	aside := path + ".damaged"
+	if err := os.Rename(path, aside); err != nil {
+		return err
+	}
+	s.logger.Warn("jongler: damaged state file set aside; the keys' records start afresh", "file", path, "moved_to", aside, "err", perr)
+	if fc.table != nil {
+		fc.table.bump()
+	}
+	return nil
 }
 
 // revalidateAfter bounds how long a cached state is trusted on the use
@@ -455,6 +548,9 @@ func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) 
 		return fmt.Errorf("jongler: state lock: %w", ctx.Err())
 	}
 	defer guard.Unlock()
+	if !fc.swept.Swap(true) {
+		s.sweepTemps(dir)
+	}
 
 	path := filepath.Join(dir, "state.json")
 	var st State
@@ -465,9 +561,7 @@ func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) 
 		return fmt.Errorf("jongler: state file: %w", err)
 	default:
 		if st, err = parseState(data); err != nil {
-			aside := path + ".damaged"
-			s.logger.Warn("jongler: damaged state file set aside", "file", path, "moved_to", aside, "err", err)
-			if err := os.Rename(path, aside); err != nil {
+			if err := s.setAside(fc, path, err); err != nil {
 				return fmt.Errorf("jongler: state file %s is damaged and cannot be set aside: %w", path, err)
 			}
 			st = State{}
@@ -487,6 +581,18 @@ func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) 
 		fc.table.bump()
 	}
 	return nil
+}
+
+// sweepTemps removes the temporary state files in dir, which only writers
+// that died mid-write leave: every write happens under the state lock,
+// which the caller holds. It runs once per process and connector.
+func (s *FileStore) sweepTemps(dir string) {
+	names, _ := filepath.Glob(filepath.Join(dir, ".state-*.tmp"))
+	for _, n := range names {
+		if err := os.Remove(n); err == nil {
+			s.logger.Debug("jongler: removed a temporary state file left by a dead writer", "file", n)
+		}
+	}
 }
 
 // writeAtomic replaces path with data so that readers see the old file or

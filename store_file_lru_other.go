@@ -2,7 +2,10 @@
 
 package jongler
 
-import "sync"
+import (
+	"log/slog"
+	"sync"
+)
 
 // On systems without shared mappings the use table lives in the process:
 // the least recently used key is known within it only.
@@ -12,7 +15,7 @@ type useTable struct {
 	stamps []int64
 }
 
-func openUseTable(dir string) (*useTable, error) {
+func openUseTable(dir string, _ *slog.Logger) (*useTable, error) {
 	return &useTable{index: map[string]int{}}, nil
 }
 
@@ -48,3 +51,9 @@ func (t *useTable) store(r int, v int64) {
 func (t *useTable) generation() int64 { return -1 }
 
 func (t *useTable) bump() {}
+
+// A process cannot outlive its own leases: none is ever held by the dead.
+func (t *useTable) hold(r, slots int) (int64, bool) { return 0, false }
+func (t *useTable) unhold(r int)                    {}
+func (t *useTable) restsUntil(r int) int64          { return 0 }
+func (t *useTable) rest(r int, until int64)         {}

@@ -6,11 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/gofrs/flock"
@@ -22,40 +25,125 @@ import (
 // recently used key is known across processes for free. Record 0 holds the
 // state file's generation, which every write of it bumps, so that readers
 // know without a system call whether their copy is current.
+//
+// After the records come 16 bytes per record for its key's leases: how
+// many are held (counted up after the flock is taken, down before it is
+// given back), then until when the key rests, in Unix nanoseconds. A
+// process that dies holding a lease leaves its count behind, and so the
+// next taker knows that a request of the dead may still be in flight
+// upstream (see [DeadHolderRest]). Files of older versions are grown to
+// the new size; their readers map the records only.
+//
+// No FileStore ever shrinks the file, but someone else may truncate it
+// under the mappings, and touching a mapped page past the end of its file
+// raises SIGBUS, which would kill every process using the directory. So
+// every access to the mapping runs with faults turned into panics (see
+// access), and a fault makes the table grow the file back to its size.
 const (
 	useRecords    = 1024
 	useRecordSize = 64
 	useNameMax    = useRecordSize - 9
+	useLeaseSize  = 16
+	useTableSize  = useRecords * (useRecordSize + useLeaseSize)
 )
 
 type useTable struct {
-	path string
-	data []byte // shared mapping of the file
+	path   string
+	data   []byte // shared mapping of the file
+	logger *slog.Logger
+
+	broken atomic.Bool // the mapping faults even after repair: not used
+	stale  atomic.Bool // the file was repaired: names must be claimed again
 
 	mu    sync.Mutex
 	index map[string]int // key name → record
 }
 
-func openUseTable(dir string) (*useTable, error) {
+func openUseTable(dir string, logger *slog.Logger) (*useTable, error) {
 	path := filepath.Join(dir, "use.table")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	const size = useRecords * useRecordSize
-	if fi, err := f.Stat(); err != nil {
+	if err := growUseTable(f); err != nil {
 		return nil, err
-	} else if fi.Size() < size {
-		if err := f.Truncate(size); err != nil {
-			return nil, err
-		}
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(f.Fd()), 0, useTableSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, err
 	}
-	return &useTable{path: path, data: data, index: map[string]int{}}, nil
+	return &useTable{path: path, data: data, logger: logger, index: map[string]int{}}, nil
+}
+
+// growUseTable makes the file at least useTableSize long.
+func growUseTable(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < useTableSize {
+		return f.Truncate(useTableSize)
+	}
+	return nil
+}
+
+// access runs f, which reads or writes the mapping, and reports whether it
+// could. A fault (the file was truncated under the mapping) is recovered:
+// the file is grown back and f runs once more; if it faults again the
+// table is given up, and keys are no longer chosen least recently used
+// first.
+func (t *useTable) access(f func()) bool {
+	if t.broken.Load() {
+		return false
+	}
+	if t.try(f) {
+		return true
+	}
+	if err := t.repair(); err == nil && t.try(f) {
+		return true
+	}
+	if !t.broken.Swap(true) {
+		t.logger.Warn("jongler: use table unusable; keys are not chosen least recently used first", "file", t.path)
+	}
+	return false
+}
+
+// try runs f with faults turned into panics, and reports whether f ran
+// without one.
+func (t *useTable) try(f func()) (ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+// repair grows the file back under the mapping, after someone truncated
+// it. What the lost part held is gone: last-use stamps start again, names
+// are claimed again, and the generation jumps to a value no reader has
+// cached, so that every process reads the state file again.
+func (t *useTable) repair() error {
+	f, err := os.OpenFile(t.path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := growUseTable(f); err != nil {
+		return err
+	}
+	t.stale.Store(true)
+	t.logger.Warn("jongler: use table was truncated under this process; grown back, last-use times lost", "file", t.path)
+	if !t.try(func() { atomic.StoreInt64(t.stamp(0), time.Now().UnixNano()) }) {
+		return fmt.Errorf("use table %s still faults", t.path)
+	}
+	return nil
 }
 
 // recordName is what a record holds to name key.
@@ -72,6 +160,9 @@ func recordName(key string) string {
 func (t *useTable) records(keys []string) ([]int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.stale.Swap(false) {
+		clear(t.index)
+	}
 	out := make([]int, len(keys))
 	var missing []int
 	for i, k := range keys {
@@ -89,6 +180,16 @@ func (t *useTable) records(keys []string) ([]int, error) {
 		return nil, err
 	}
 	defer guard.Unlock()
+	var err error
+	if !t.access(func() { err = t.claim(keys, missing, out) }) {
+		return nil, fmt.Errorf("use table %s cannot be read", t.path)
+	}
+	return out, err
+}
+
+// claim finds or claims the records of keys[i] for i in missing, into
+// out; t.mu and the table's lock file are held.
+func (t *useTable) claim(keys []string, missing []int, out []int) error {
 	byName := map[string]int{}
 	free := []int{}
 	for r := 1; r < useRecords; r++ {
@@ -105,11 +206,11 @@ func (t *useTable) records(keys []string) ([]int, error) {
 		r, ok := byName[name]
 		if !ok {
 			if len(free) == 0 {
-				return nil, fmt.Errorf("use table %s is full", t.path)
+				return fmt.Errorf("use table %s is full", t.path)
 			}
 			r, free = free[0], free[1:]
 			rec := t.data[r*useRecordSize : (r+1)*useRecordSize]
-			t.store(r, 0)
+			atomic.StoreInt64(t.stamp(r), 0)
 			copy(rec[9:], name)
 			rec[8] = byte(len(name))
 			byName[name] = r
@@ -117,18 +218,81 @@ func (t *useTable) records(keys []string) ([]int, error) {
 		t.index[keys[i]] = r
 		out[i] = r
 	}
-	return out, nil
+	return nil
 }
 
 func (t *useTable) stamp(r int) *int64 {
 	return (*int64)(unsafe.Pointer(&t.data[r*useRecordSize]))
 }
 
-func (t *useTable) load(r int) int64     { return atomic.LoadInt64(t.stamp(r)) }
-func (t *useTable) store(r int, v int64) { atomic.StoreInt64(t.stamp(r), v) }
+// leaseWord returns word i (0: holders, 1: rests until) of record r's lease
+// counters.
+func (t *useTable) leaseWord(r, i int) *int64 {
+	return (*int64)(unsafe.Pointer(&t.data[useRecords*useRecordSize+r*useLeaseSize+i*8]))
+}
 
-// generation returns the state file's generation.
-func (t *useTable) generation() int64 { return t.load(0) }
+// maxDeadHolders bounds the count of leases held by the dead that is
+// believed; more, or fewer than none, is damage to the file.
+const maxDeadHolders = 1 << 16
+
+// hold counts a lease just taken on one of slots slots of record r's key,
+// and returns how many of the leases counted before it cannot be alive,
+// their holders having died with them; those are forgotten. A count that
+// makes no sense is reset to this lease alone, and reported as nonsense.
+func (t *useTable) hold(r, slots int) (dead int64, nonsense bool) {
+	t.access(func() {
+		p := t.leaseWord(r, 0)
+		before := atomic.AddInt64(p, 1) - 1
+		switch {
+		case before < 0 || before > maxDeadHolders+int64(slots):
+			atomic.AddInt64(p, -before)
+			nonsense = true
+		case before > int64(slots-1):
+			dead = before - int64(slots-1)
+			atomic.AddInt64(p, -dead)
+		}
+	})
+	return dead, nonsense
+}
+
+// unhold counts a lease of record r's key given back.
+func (t *useTable) unhold(r int) {
+	t.access(func() { atomic.AddInt64(t.leaseWord(r, 0), -1) })
+}
+
+// restsUntil returns until when record r's key rests, in Unix
+// nanoseconds; 0 if it does not.
+func (t *useTable) restsUntil(r int) int64 {
+	var v int64
+	t.access(func() { v = atomic.LoadInt64(t.leaseWord(r, 1)) })
+	return v
+}
+
+// rest makes record r's key rest until until (Unix nanoseconds).
+func (t *useTable) rest(r int, until int64) {
+	t.access(func() { atomic.StoreInt64(t.leaseWord(r, 1), until) })
+}
+
+// load returns record r's last-use stamp; 0 if the table cannot be read.
+func (t *useTable) load(r int) int64 {
+	var v int64
+	t.access(func() { v = atomic.LoadInt64(t.stamp(r)) })
+	return v
+}
+
+func (t *useTable) store(r int, v int64) {
+	t.access(func() { atomic.StoreInt64(t.stamp(r), v) })
+}
+
+// generation returns the state file's generation; -1 (unknown: readers
+// look at the file) if the table cannot be read.
+func (t *useTable) generation() int64 {
+	v := int64(-1)
+	t.access(func() { v = atomic.LoadInt64(t.stamp(0)) })
+	return v
+}
 
 // bump marks the state file as rewritten.
-func (t *useTable) bump() { atomic.AddInt64(t.stamp(0), 1) }
+func (t *useTable) bump() {
+	t.access(func() { atomic.AddInt64(t.stamp(0), 1) })
+}

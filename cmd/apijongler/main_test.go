@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"go.uber.org/goleak"
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/jonglertest"
@@ -51,9 +52,29 @@ import (
 // ever printed.
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(leakCheck{m}, map[string]func(){
 		"apijongler": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
+}
+
+// leakCheck runs the tests, then fails them if goroutines outlive them, as
+// goleak.VerifyTestMain does; testscript.Main wants the tests' m, not an
+// exit, so goleak.Find is called by hand.
+type leakCheck struct{ m *testing.M }
+
+func (l leakCheck) Run() int {
+	code := l.m.Run()
+	if code != 0 {
+		return code
+	}
+	if err := goleak.Find(
+		// Started at init by a dependency of the genai SDK, for good.
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+	); err != nil {
+		fmt.Fprintf(os.Stderr, "goleak: goroutines left after the tests: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 func TestScripts(t *testing.T) {

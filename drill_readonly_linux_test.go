@@ -1,0 +1,160 @@
+//go:build linux
+
+package jongler_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/api-jongler/jongler"
+)
+
+// A read-only state directory. Tests run as root in CI, where file modes
+// stop nothing, so as root the directory is made read-only by a read-only
+// bind mount over it, in a child process with a mount namespace of its own
+// (Unshareflags CLONE_NEWNS; the mount vanishes with the child). As
+// another user, modes do it: 0500 directories, 0400 files.
+
+const readOnlyDirEnv = "JONGLER_TEST_READONLY_DIR"
+
+func TestDrillReadOnlyStateDir(t *testing.T) {
+	dir := t.TempDir()
+	drillSeed(t, dir)
+	// The transport's connector too: lock files for k1 and k2.
+	s, _ := drillStore(t, dir)
+	l1, _ := s.Acquire(t.Context(), gem, []string{"k1"}, 1)
+	l2, _ := s.Acquire(t.Context(), gem, []string{"k2"}, 1)
+	if l1 == nil || l2 == nil {
+		t.Fatal("seeding the transport's connector failed")
+	}
+	l1.Release()
+	l2.Release()
+	if os.Geteuid() != 0 {
+		t.Cleanup(func() { chmodTree(dir, 0o700, 0o600) })
+		chmodTree(dir, 0o500, 0o400)
+		t.Log("made read-only with file modes")
+		readOnlyChecks(t, dir)
+		return
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDrillReadOnlyChild$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), xpRoleEnv+"=read-only", readOnlyDirEnv+"="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if errors.Is(err, syscall.EPERM) || strings.Contains(string(out), "no read-only mount:") {
+		t.Skipf("running as root without the right to mount (%v): a read-only state directory cannot be made here\n%s", err, out)
+	}
+	t.Logf("child, with a read-only bind mount over the state directory:\n%s", out)
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+}
+
+// TestDrillReadOnlyChild makes the state directory read-only by a bind
+// mount in its own mount namespace, then runs the checks.
+func TestDrillReadOnlyChild(t *testing.T) {
+	if os.Getenv(xpRoleEnv) != "read-only" {
+		t.Skip("child process of TestDrillReadOnlyStateDir")
+	}
+	dir := os.Getenv(readOnlyDirEnv)
+	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+		t.Fatalf("no read-only mount: bind: %v", err)
+	}
+	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatalf("no read-only mount: remount: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "probe"), nil, 0o600); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("no read-only mount: writing in it gave %v", err)
+	}
+	t.Log("state directory mounted read-only")
+	readOnlyChecks(t, dir)
+}
+
+func chmodTree(dir string, dirMode, fileMode fs.FileMode) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			os.Chmod(p, dirMode)
+		} else {
+			os.Chmod(p, fileMode)
+		}
+		return nil
+	})
+	os.Chmod(dir, dirMode)
+}
+
+// readOnlyChecks: in a read-only state directory seeded by drillSeed,
+// leases of keys that have lock files still work and stay exclusive, the
+// records are read, and what needs a write fails with a clear error or a
+// warning, never a panic.
+func readOnlyChecks(t *testing.T, dir string) {
+	ctx := context.Background()
+	a, logs := drillStore(t, dir)
+	b, _ := drillStore(t, dir)
+	st, err := a.Load(ctx, drillConn)
+	if err != nil || len(st.Records) != 1 {
+		t.Errorf("Load: %+v, %v; want the seeded lockdown", st, err)
+	}
+	exclusive(t, a, b)
+	if !strings.Contains(logs.String(), "no use table") {
+		t.Errorf("no warning that the use table cannot be had:\n%s", logs.String())
+	}
+	err = a.Update(ctx, drillConn, func(*jongler.State) error { return nil })
+	if err == nil || !strings.HasPrefix(err.Error(), "jongler: state") {
+		t.Errorf("Update: %v; want a clear error", err)
+	} else {
+		t.Logf("Update: %v", err)
+	}
+	_, err = a.Acquire(ctx, drillConn, []string{"k4"}, 1)
+	if err == nil || !strings.Contains(err.Error(), `jongler: lease "k4"`) {
+		t.Errorf("Acquire of a key without a lock file: %v; want a clear error", err)
+	} else {
+		t.Logf("Acquire of a new key: %v", err)
+	}
+	if _, err := jongler.NewFileStore(filepath.Join(dir, "sub"), nil); err == nil || !strings.Contains(err.Error(), "jongler: state directory") {
+		t.Errorf("NewFileStore below the read-only directory: %v", err)
+	}
+
+	// A transport: k1 is refused with a per-minute quota, whose lockdown
+	// cannot be recorded; the request goes on with k2 and succeeds.
+	refusal := fixture(t, "gemini/429-per-minute-tokens-free.json")
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+		if key == "ro-secret-1" {
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write(refusal)
+			return
+		}
+		w.Write([]byte(`{"ok":true}`))
+	})
+	var tlogs syncBuffer
+	tr, err := jongler.NewTransport(gem,
+		jongler.WithKeyList(jongler.Key{Name: "k1", Value: "ro-secret-1"}, jongler.Key{Name: "k2", Value: "ro-secret-2"}),
+		jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL), jongler.WithConnectorsDir(t.TempDir()),
+		jongler.WithLogger(slog.New(slog.NewTextHandler(&tlogs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.CloseIdleConnections()
+	for range 2 {
+		resp := post(t, tr, u.URL+genPath, "{}")
+		if got := readBody(t, resp); resp.StatusCode != 200 {
+			t.Errorf("through a read-only state directory: %d %s", resp.StatusCode, got)
+		}
+	}
+	if !strings.Contains(tlogs.String(), "could not record key state") {
+		t.Errorf("no warning that the lockdown could not be recorded:\n%s", tlogs.String())
+	}
+	if strings.Contains(tlogs.String(), "ro-secret") {
+		t.Error("a key value in the logs")
+	}
+}

@@ -74,10 +74,13 @@ type FileStore struct {
 }
 
 // DeadHolderRest is how long a key rests when the process that held it died
-// mid-request, so that the upstream, which may still be serving the dead
-// process's request until it notices the connection gone, never sees two
-// requests with the key at once.
-const DeadHolderRest = time.Second
+// mid-request. The kernel frees the lease at the process's death, in the
+// same step as it closes the process's connections; the rest gives the
+// upstream time to see the connection gone before another request comes
+// with the key, so that it does not see two at once. It is short, so that
+// a dead process's key is back at once for every practical purpose (the
+// original tool's locks stayed forever).
+const DeadHolderRest = 100 * time.Millisecond
 
 type cachedState struct {
 	valid   bool

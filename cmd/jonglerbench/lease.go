@@ -93,9 +93,9 @@ func leaseCommand(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&inflight, "inflight", "in-flight limits per key (slots), one run each")
 	fs.IntVar(&cfg.Keys, "keys", 8, "keys in the pool")
 	fs.DurationVar(&cfg.Duration, "duration", 3*time.Second, "length of each run")
-	fs.DurationVar(&cfg.Hold, "hold", 0, "how long a worker holds each lease (0: release at once)")
+	fs.DurationVar(&cfg.Hold, "hold", 0, "how long a worker holds each lease, sleeping (0: release at once)")
 	fs.BoolVar(&cfg.Check, "check", true, "after the runs, verify with per-key logs that no slot is ever held twice")
-	fs.DurationVar(&cfg.CheckHold, "check-hold", 100*time.Microsecond, "how long a worker holds each lease in the checked runs")
+	fs.DurationVar(&cfg.CheckHold, "check-hold", 100*time.Microsecond, "how long a worker holds each lease, sleeping, in the checked runs")
 	fs.DurationVar(&cfg.CheckTime, "check-duration", 2*time.Second, "length of each checked run")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
@@ -379,7 +379,7 @@ func leaseWorker(wc workerConfig, stdin io.Reader, stdout io.Writer, res *worker
 			}
 		}
 		if wc.Hold > 0 {
-			spin(wc.Hold)
+			time.Sleep(wc.Hold) // as a request waiting for its answer
 		}
 		if f != nil {
 			if err := logRecord(f, 'X', pid, seq); err != nil {
@@ -393,13 +393,6 @@ func leaseWorker(wc workerConfig, stdin io.Reader, stdout io.Writer, res *worker
 	}
 	res.Elapsed = time.Since(start)
 	return nil
-}
-
-// spin holds the CPU for d: sleeping would hand the lease to the
-// scheduler's timer resolution, tens of microseconds at best.
-func spin(d time.Duration) {
-	for end := time.Now().Add(d); time.Now().Before(end); {
-	}
 }
 
 // logRecord appends one fixed-size record, "E pid seq\n" at a lease's

@@ -6,7 +6,7 @@
 //
 // Usage:
 //
-//	jonglerbench lease [-procs 1,4,16] [-inflight 1,4] [-keys 8] [-duration 3s] [-json]
+//	jonglerbench lease [-procs 1,4,16] [-inflight 1,4] [-keys 8] [-duration 3s] [-hold 0] [-json]
 //	jonglerbench quota [-modes policy,budgets,naive] [-minute 250ms] [-windows 12] [-workers 32] [-json]
 //
 // Run "jonglerbench lease -h" or "jonglerbench quota -h" for every flag.

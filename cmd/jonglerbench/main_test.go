@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
@@ -19,7 +21,8 @@ func TestMain(m *testing.M) {
 	if cfg := os.Getenv(workerEnv); cfg != "" {
 		os.Exit(leaseWorkerMain(cfg, os.Stdin, os.Stdout))
 	}
-	os.Exit(m.Run())
+	// Every run closes its servers and clients: no goroutine may outlive it.
+	goleak.VerifyTestMain(m)
 }
 
 // runCmd runs the command with args and returns its standard output.

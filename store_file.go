@@ -292,7 +292,7 @@ func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
 		return nil, nil
 	}
 	fc.mu.Unlock()
-	l := flock.New(path, flock.SetFlag(os.O_RDONLY))
+	l := flock.New(path, flock.SetFlag(slotOpenFlag))
 	ok, err := l.TryLock()
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = fc.restoreSlot(path); err == nil {

@@ -2,7 +2,13 @@
 
 package jongler
 
-import "io/fs"
+import (
+	"io/fs"
+	"os"
+)
 
 // inode is not known here; modification time and size tell changes apart.
 func inode(fs.FileInfo) uint64 { return 0 }
+
+// slotOpenFlag opens slot files for a lease.
+const slotOpenFlag = os.O_RDONLY

@@ -216,6 +216,11 @@ func (r *keyring) mayWaitUntil(ctx context.Context, now, back time.Time) bool {
 	if back.Sub(now) <= r.maxWait {
 		return true
 	}
+	// A context's deadline is wall time: it says something of the
+	// transport's clock only when that is the real one.
+	if _, real := r.clock.(realClock); !real {
+		return false
+	}
 	dl, ok := ctx.Deadline()
 	return ok && back.Before(dl)
 }

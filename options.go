@@ -114,5 +114,6 @@ func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = n }
 // WithMaxWait sets how long a request may wait for a cooling key to come
 // back before failing with [ErrNoKeys] (default [DefaultMaxWait]; negative:
 // never wait). Otherwise a request whose context deadline comes after the
-// key's return waits for it in any case.
+// key's return waits for it in any case (with the real clock: a deadline
+// says nothing of another [Clock]'s time).
 func WithMaxWait(d time.Duration) Option { return func(o *options) { o.maxWait = d } }

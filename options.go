@@ -108,7 +108,7 @@ func WithConnectorsDir(dir string) Option { return func(o *options) { o.connecto
 func WithMaxBodyBuffer(n int64) Option { return func(o *options) { o.maxBody = n } }
 
 // WithMaxRetries bounds the resends after transport errors and upstream
-// failures that are not a key's fault (default 3).
+// failures that are not a key's fault (0: the default, 3; negative: none).
 func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = n } }
 
 // WithMaxWait sets how long a request may wait for a cooling key to come

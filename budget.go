@@ -20,8 +20,8 @@ type Budget struct {
 	// Model is the model the budget applies to; "*" applies to every model
 	// without a budget of its own, each counted apart.
 	Model     string
-	PerMinute int
-	PerDay    int
+	PerMinute int // requests per minute window; 0: no limit
+	PerDay    int // requests per day window; 0: no limit
 }
 
 // WithBudgets sets the request budgets per model, replacing those of the

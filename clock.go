@@ -9,6 +9,7 @@ import (
 // given another with [WithClock], such as a test's or jonglertest's scaled
 // clock; lockdown expiries are read and written in its time.
 type Clock interface {
+	// Now returns the clock's current time.
 	Now() time.Time
 	// Sleep waits for d or until ctx is done, returning ctx.Err() then.
 	Sleep(ctx context.Context, d time.Duration) error

@@ -24,9 +24,9 @@ const ConfigEnv = "APIJONGLER_CONFIG"
 // Its String, GoString and LogValue methods show the name only, so that
 // printing or logging a Key never shows the secret.
 type Key struct {
-	Name    string
-	Value   string
-	Project string
+	Name    string // the key's name in the configuration; shown in logs and states
+	Value   string // the secret itself; never shown
+	Project string // the Google Cloud project whose quotas the key shares
 }
 
 // String returns the key's name.
@@ -62,6 +62,7 @@ func LoadKeys(path, connector string) ([]Key, error) {
 
 // Config is what an INI file says of one connector.
 type Config struct {
+	// Keys are the connector's keys, in the file's order.
 	Keys []Key
 	// Budgets are the request budgets per model, from the optional
 	// section "[CONNECTOR:budgets]"; see [Budget].
@@ -93,6 +94,8 @@ func loadKeys(path, connector string) ([]Key, *ini.File, []byte, error) {
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{
 		IgnoreInlineComment:       true,
+		IgnoreContinuation:        true, // a trailing \ is part of the value
+		PreserveSurroundedQuote:   true, // so are quotes, as in configparser
 		AllowShadows:              true,
 		PreserveEmptyShadowValues: true,
 		KeyValueDelimiters:        "=:",

@@ -129,3 +129,24 @@ func TestKeyNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestValuesTakenLiterally: quotes and a trailing backslash are part of a
+// value, as in the original's configparser; nothing swallows the next line.
+// (gopkg.in/ini.v1 always reads a value that starts with a backquote or
+// three double quotes as a raw string; no API key starts so.)
+func TestValuesTakenLiterally(t *testing.T) {
+	path := writeFile(t, "k.ini", "[generativelanguage.googleapis.com]\nk1 = \"quoted\"\nk2 = end\\\nk3 = next\n")
+	keys, err := jongler.LoadKeys(path, gem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"k1": `"quoted"`, "k2": `end\`, "k3": "next"}
+	if len(keys) != len(want) {
+		t.Fatalf("keys %v, want %d", keys, len(want))
+	}
+	for _, k := range keys {
+		if want[k.Name] != k.Value {
+			t.Errorf("%s = %q, want %q", k.Name, k.Value, want[k.Name])
+		}
+	}
+}

@@ -148,9 +148,13 @@ func TestDrillResponseBodiesClosedOnEveryPath(t *testing.T) {
 		{scenario: "error body too long to read", status: 500},
 		{scenario: "stream", status: 200},
 		{scenario: "canceled during backoff", wantErr: true,
-			opts: []jongler.Option{jongler.WithBackoff(func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return time.Hour })},
+			opts: []jongler.Option{jongler.WithBackoff(func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 30 * time.Second })},
 			ctx: func() (context.Context, context.CancelFunc) {
-				return context.WithTimeout(context.Background(), 100*time.Millisecond)
+				// No deadline (a wait past one is not begun): cancelled
+				// while it waits.
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(100*time.Millisecond, cancel)
+				return ctx, cancel
 			}},
 	}
 	for _, tc := range cases {

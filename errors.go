@@ -13,6 +13,7 @@ var ErrNoKeys = errors.New("jongler: no API key available")
 
 // NoKeyError reports that no key can serve a request now.
 type NoKeyError struct {
+	// Connector names the connector whose keys are all held back.
 	Connector string
 	// Model is the model asked for, if the request named one.
 	Model string
@@ -21,6 +22,7 @@ type NoKeyError struct {
 	RetryAfter time.Duration
 }
 
+// Error says when a key will be back, or that none will.
 func (e *NoKeyError) Error() string {
 	what := e.Connector
 	if e.Model != "" {

@@ -101,12 +101,13 @@ func (j *Jongler) do(ctx context.Context, method, endpoint string, body io.Reade
 
 // HTTPError is an upstream answer outside 2xx, from [Jongler.RequestJSON].
 type HTTPError struct {
-	Method     string
-	Endpoint   string
-	StatusCode int
-	Body       []byte
+	Method     string // the request's method
+	Endpoint   string // the request's path
+	StatusCode int    // the answer's status code
+	Body       []byte // the answer's body
 }
 
+// Error gives the request, the status and the start of the body.
 func (e *HTTPError) Error() string {
 	body := strings.TrimSpace(string(e.Body))
 	if len(body) > 300 {

@@ -208,21 +208,29 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 	}
 }
 
-// mayWaitUntil reports whether a request may wait for a key back at back.
+// mayWaitUntil reports whether a request may wait for a key back at back:
+// never past its context's deadline, and only within maxWait unless the
+// deadline leaves room for longer.
 func (r *keyring) mayWaitUntil(ctx context.Context, now, back time.Time) bool {
-	if r.maxWait < 0 {
+	return mayWait(ctx, r.clock, r.maxWait, back.Sub(now))
+}
+
+// mayWait reports whether a wait of d on clock fits the bound maxWait
+// (negative: no wait at all) and ctx's deadline, which alone may allow a
+// longer wait. A deadline is wall time: it says something of the clock's
+// time only when that is the real one.
+func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
+	if maxWait < 0 {
 		return false
 	}
-	if back.Sub(now) <= r.maxWait {
-		return true
+	dl, hasDeadline := ctx.Deadline()
+	if _, real := clock.(realClock); !real {
+		hasDeadline = false
 	}
-	// A context's deadline is wall time: it says something of the
-	// transport's clock only when that is the real one.
-	if _, real := r.clock.(realClock); !real {
-		return false
+	if hasDeadline {
+		return d < time.Until(dl)
 	}
-	dl, ok := ctx.Deadline()
-	return ok && back.Before(dl)
+	return d <= maxWait
 }
 
 // apply records a policy's verdict on key k.

@@ -82,6 +82,7 @@ type Answer struct {
 // the request. A Transport consults it for every answer; the user may swap
 // it with [WithPolicy].
 type Policy interface {
+	// Classify says what answer a means; it must not keep a or its body.
 	Classify(a *Answer) Verdict
 }
 
@@ -154,6 +155,8 @@ func RetryAfter(h http.Header) (time.Duration, bool) {
 // 509 cool the key down for Cooldown (or Retry-After), and nothing else
 // counts. It is here for those who want the old behaviour.
 type OriginalPolicy struct {
+	// Cooldown is used when Retry-After is absent; zero means
+	// [DefaultCooldown].
 	Cooldown time.Duration
 }
 

@@ -25,18 +25,18 @@ const (
 // sorted. A key that cools down or is refused for one model only is listed
 // under that state too, with the model in its [KeyDetail].
 type KeyStates struct {
-	Vacant   []string
-	Locked   []string
-	Lockdown []string
-	Error    []string
+	Vacant   []string // free to lease now
+	Locked   []string // leased by a request in flight
+	Lockdown []string // cooling down, for every model or one
+	Error    []string // refused for good, for every model or one
 	// Keys holds the detail of every configured key.
 	Keys map[string]KeyDetail
 }
 
 // KeyDetail is what is known of one key.
 type KeyDetail struct {
-	Name  string
-	State KeyState
+	Name  string   // the key's name
+	State KeyState // its state
 	// Until is when a lockdown ends; zero otherwise.
 	Until time.Time
 	// Reason says why the key is in lockdown or error.

@@ -37,7 +37,9 @@ type Store interface {
 // A Lease is the right to send one request with a key. Release gives it
 // back; releasing twice is harmless.
 type Lease interface {
+	// Key names the leased key.
 	Key() string
+	// Release gives the lease back.
 	Release() error
 }
 
@@ -64,10 +66,10 @@ type ThrottleEvent struct {
 
 // Record is a key's LOCKDOWN or ERROR state, for every model or just one.
 type Record struct {
-	Key    string    `json:"key"`
-	State  KeyState  `json:"state"`
-	Model  string    `json:"model,omitempty"`
-	Until  time.Time `json:"until,omitzero"`
+	Key    string    `json:"key"`             // the key's name
+	State  KeyState  `json:"state"`           // StateLockdown or StateError
+	Model  string    `json:"model,omitempty"` // the model it applies to; "" for all
+	Until  time.Time `json:"until,omitzero"`  // when a lockdown ends
 	Reason string    `json:"reason,omitempty"`
 }
 

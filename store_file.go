@@ -374,12 +374,11 @@ func (s *FileStore) InFlight(ctx context.Context, connector string, keys []strin
 	out := map[string]int{}
 	for _, k := range keys {
 		for slot := range max(slots, 1) {
-			path := fc.slotPath(k, slot)
-			if _, err := os.Stat(path); err != nil {
-				continue // never leased
-			}
-			l := flock.New(path)
+			l := flock.New(fc.slotPath(k, slot), flock.SetFlag(slotOpenFlag))
 			ok, err := l.TryLock()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // never leased (probing makes no file)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("jongler: probe %q: %w", k, err)
 			}
@@ -639,6 +638,7 @@ func (s *FileStore) Clear(ctx context.Context, connector string) error {
 	if err != nil {
 		return fmt.Errorf("jongler: state directory: %w", err)
 	}
+	var errs []error
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -646,16 +646,17 @@ func (s *FileStore) Clear(ctx context.Context, connector string) error {
 		if _, err := os.Stat(filepath.Join(s.dir, e.Name(), "state.json")); err != nil {
 			continue
 		}
-		if err := s.updateDir(ctx, e.Name(), clearRecords); err != nil {
-			return err
-		}
+		errs = append(errs, s.updateDir(ctx, e.Name(), clearRecords))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
+// clearRecords forgets lockdowns, refusals and throttling; budget counts
+// stay, as they count requests the upstream has seen.
 func clearRecords(st *State) error {
 	st.Records = nil
 	st.Backoff = time.Time{}
+	st.Throttles = nil
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -73,7 +74,12 @@ func openUseTable(dir string, logger *slog.Logger) (*useTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &useTable{path: path, data: data, logger: logger, index: map[string]int{}}, nil
+	t := &useTable{path: path, data: data, logger: logger, index: map[string]int{}}
+	// Unmap when nothing can reach the table any more (its store and every
+	// lease on it gone), so that stores made and dropped do not pile up
+	// mappings.
+	runtime.AddCleanup(t, unmap, data)
+	return t, nil
 }
 
 // growUseTable makes the file at least useTableSize long.
@@ -296,3 +302,5 @@ func (t *useTable) generation() int64 {
 func (t *useTable) bump() {
 	t.access(func() { atomic.AddInt64(t.stamp(0), 1) })
 }
+
+func unmap(data []byte) { _ = syscall.Munmap(data) }

@@ -147,6 +147,10 @@ func newTransport(name string, o *options) (*Transport, error) {
 // to come back when no deadline of its own allows longer.
 const DefaultMaxWait = 5 * time.Second
 
+// maxRetryWait bounds the wait before resending after an upstream failure
+// (a model loading, a Retry-After) when the request has no deadline.
+const maxRetryWait = time.Minute
+
 // DefaultBackoff is the wait between resends that a verdict or a
 // Retry-After does not fix: go-retryablehttp's exponential backoff from
 // 200ms to 5s, with jitter (a random half of it taken off) so that many
@@ -405,6 +409,12 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			continue
 		}
 		resp.Request = req
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			// An upgraded connection is no request in flight; its body
+			// must stay writable, so it is not wrapped.
+			l.release()
+			return resp, nil
+		}
 		if resp.StatusCode < 400 {
 			resp.Body = &leaseBody{rc: resp.Body, l: l}
 			return resp, nil
@@ -438,6 +448,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			wait := v.Wait
 			if wait <= 0 {
 				wait = t.backoff(0, 0, retries-1, resp)
+			}
+			if !mayWait(ctx, t.clock, max(t.ring.maxWait, maxRetryWait), wait) {
+				return resp, nil // back later than the caller would wait
 			}
 			t.logger.Debug("jongler: upstream failed; trying again", "connector", t.connector.Name, "status", resp.StatusCode, "in", wait, "reason", v.Reason)
 			if err := t.clock.Sleep(ctx, wait); err != nil {

@@ -578,3 +578,46 @@ func TestRequestBodyClosedOnEveryPath(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitsNeverOutlastTheCaller: a wait the request's deadline cannot
+// outlast is not begun, and a resend wait beyond every bound is not either;
+// the upstream's answer comes back at once instead.
+func TestWaitsNeverOutlastTheCaller(t *testing.T) {
+	t.Run("cooldown past the deadline", func(t *testing.T) {
+		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(429)
+		})
+		tr := newTransport(t, u, jongler.WithKeyList(jongler.Key{Name: "only", Value: "v-only"}),
+			jongler.WithPolicy(jongler.StatusPolicy{}))
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.URL+genPath, strings.NewReader("{}"))
+		start := time.Now()
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("err = %v, want the 429 back at once", err)
+		}
+		readBody(t, resp)
+		if resp.StatusCode != 429 || time.Since(start) > 300*time.Millisecond {
+			t.Fatalf("status %d after %v, want the 429 at once", resp.StatusCode, time.Since(start))
+		}
+	})
+	t.Run("resend after an hour", func(t *testing.T) {
+		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(503)
+			w.Write(fixture(t, "gemini/503-overloaded.json"))
+		})
+		tr := newTransport(t, u)
+		start := time.Now()
+		resp, err := tr.RoundTrip(mustRequest(t, u.URL+genPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		if resp.StatusCode != 503 || time.Since(start) > time.Second || len(u.requests()) != 1 {
+			t.Fatalf("status %d after %v and %d sends, want the 503 at once", resp.StatusCode, time.Since(start), len(u.requests()))
+		}
+	})
+}

@@ -132,7 +132,8 @@ The answer's body goes to standard output, its status line to standard error.
 
 Keys come from the INI file named by --config or $APIJONGLER_CONFIG, one
 section per connector; key states live in $APIJONGLER_STATE_DIR (default
-~/.local/state/apijongler); $APIJONGLER_CONNECTORS names a directory of
+$XDG_STATE_HOME/apijongler, else ~/.local/state/apijongler);
+$APIJONGLER_CONNECTORS names a directory of
 connector files besides the bundled ones.
 
 Exit codes:

@@ -76,19 +76,7 @@ func BenchmarkTransport(b *testing.B) {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
-				b.ReportAllocs()
-				if mode.parallel == 1 {
-					for b.Loop() {
-						do()
-					}
-					return
-				}
-				b.SetParallelism(max(1, mode.parallel/runtime.GOMAXPROCS(0))) // goroutines = parallelism × GOMAXPROCS
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						do()
-					}
-				})
+				loop(b, mode.parallel, do)
 			})
 		}
 	}
@@ -158,19 +146,7 @@ func BenchmarkTransportOverhead(b *testing.B) {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
-				b.ReportAllocs()
-				if mode.parallel == 1 {
-					for b.Loop() {
-						do()
-					}
-					return
-				}
-				b.SetParallelism(max(1, mode.parallel/runtime.GOMAXPROCS(0)))
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						do()
-					}
-				})
+				loop(b, mode.parallel, do)
 			})
 		}
 	}
@@ -180,3 +156,21 @@ func BenchmarkTransportOverhead(b *testing.B) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// loop runs do b.N times, from parallel goroutines when parallel > 1
+// (parallelism × GOMAXPROCS goroutines), and reports allocations.
+func loop(b *testing.B, parallel int, do func()) {
+	b.ReportAllocs()
+	if parallel == 1 {
+		for b.Loop() {
+			do()
+		}
+		return
+	}
+	b.SetParallelism(max(1, parallel/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			do()
+		}
+	})
+}

@@ -137,10 +137,6 @@ func safeName(name string) string {
 	return string(clean) + "~" + hex.EncodeToString(sum[:6])
 }
 
-func (s *FileStore) connectorDir(connector string) string {
-	return filepath.Join(s.dir, safeName(connector))
-}
-
 // fileConnector is what a FileStore keeps in memory for one connector: its
 // directories made once, its use table, its slot file names.
 type fileConnector struct {
@@ -390,10 +386,6 @@ func (s *FileStore) InFlight(ctx context.Context, connector string, keys []strin
 		}
 	}
 	return out, nil
-}
-
-func (s *FileStore) statePath(connector string) string {
-	return filepath.Join(s.connectorDir(connector), "state.json")
 }
 
 // Load implements [Store]. The file is parsed again only when it changed.

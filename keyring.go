@@ -56,6 +56,12 @@ func (l *leased) release() {
 	})
 }
 
+// releaseAfter gives the lease back after d, in which the key stays
+// leased: its last request may still be in flight upstream.
+func (l *leased) releaseAfter(d time.Duration) {
+	time.AfterFunc(d, l.release)
+}
+
 func (r *keyring) key(name string) (Key, bool) {
 	i := slices.IndexFunc(r.keys, func(k Key) bool { return k.Name == name })
 	if i < 0 {

@@ -147,7 +147,12 @@ type fileConnector struct {
 
 	mu    sync.Mutex
 	paths map[string][]string // key → slot file paths
-	held  map[string]bool     // slot files leased by this process
+	// held maps the slot files leased by this process to their locks. It
+	// keeps each lock's descriptor reachable: were a lease dropped without
+	// Release, the garbage collector would otherwise close the descriptor,
+	// and so free the slot in the kernel, while this process still counts
+	// it held (and its use table count says so to every other process).
+	held map[string]*flock.Flock
 
 	cache cachedState // guarded by the FileStore's mu
 
@@ -166,7 +171,7 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 		return fc, nil
 	}
 	dir := filepath.Join(s.dir, name)
-	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]bool{}}
+	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]*flock.Flock{}}
 	if err := os.MkdirAll(fc.keysDir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
@@ -283,7 +288,7 @@ func (fc *fileConnector) resting(r int) bool {
 func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
 	path := fc.slotPath(key, slot)
 	fc.mu.Lock()
-	if fc.held[path] {
+	if fc.held[path] != nil {
 		fc.mu.Unlock()
 		return nil, nil
 	}
@@ -299,7 +304,7 @@ func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
 		return nil, err
 	}
 	fc.mu.Lock()
-	fc.held[path] = true
+	fc.held[path] = l
 	fc.mu.Unlock()
 	return l, nil
 }

@@ -56,6 +56,9 @@ type Transport struct {
 	slots      []credential
 	maxBody    int64
 	maxRetries int
+	// abandonRest is how long a key stays leased after its answer was
+	// closed before its end (see handOff).
+	abandonRest time.Duration
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -92,6 +95,8 @@ func newTransport(name string, o *options) (*Transport, error) {
 		logger:     logger,
 		maxBody:    o.maxBody,
 		maxRetries: o.maxRetries,
+
+		abandonRest: DeadHolderRest,
 	}
 	if t.policy == nil {
 		t.policy = PolicyFor(c)
@@ -377,7 +382,13 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		refused []tried
 		last    *http.Response // the last refusal, body in memory
 		retries int
+		held    *leased // the lease to end if a base, policy or store panics
 	)
+	defer func() {
+		if held != nil {
+			held.release() // a no-op unless panicking: every path releases
+		}
+	}()
 	for {
 		l, err := t.ring.lease(ctx, model, refused)
 		if err != nil {
@@ -386,6 +397,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			return nil, err
 		}
+		held = l
 		r2 := req.Clone(ctx)
 		if getBody != nil {
 			if r2.Body, err = getBody(); err != nil {
@@ -409,24 +421,19 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			continue
 		}
 		resp.Request = req
-		if resp.StatusCode == http.StatusSwitchingProtocols {
-			// An upgraded connection is no request in flight; its body
-			// must stay writable, so it is not wrapped.
-			l.release()
-			return resp, nil
-		}
 		if resp.StatusCode < 400 {
-			resp.Body = &leaseBody{rc: resp.Body, l: l}
-			return resp, nil
+			held = nil
+			return t.handOff(req, resp, l), nil
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
 		if err != nil || len(data) > errorBodyLimit {
 			// Too long to read, or broken: pass it on as it is.
-			resp.Body = &leaseBody{rc: struct {
+			resp.Body = struct {
 				io.Reader
 				io.Closer
-			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}, l: l}
-			return resp, nil
+			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
+			held = nil
+			return t.handOff(req, resp, l), nil
 		}
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(data))
@@ -463,27 +470,6 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		}
 		last = resp
 	}
-}
-
-// leaseBody holds a key's lease until the body is read to its end or
-// closed.
-type leaseBody struct {
-	rc io.ReadCloser
-	l  *leased
-}
-
-func (b *leaseBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if err == io.EOF {
-		b.l.release()
-	}
-	return n, err
-}
-
-func (b *leaseBody) Close() error {
-	err := b.rc.Close()
-	b.l.release()
-	return err
 }
 
 var _ http.RoundTripper = (*Transport)(nil)

@@ -33,7 +33,7 @@ func inFlight(t *testing.T, tr *jongler.Transport) int {
 	return n
 }
 
-var onlyKey = jongler.WithKeyList(jongler.Key{Name: "only", Value: "v-only-5d2e"})
+var onlyKey = jongler.WithKeys(jongler.Key{Name: "only", Value: "v-only-5d2e"})
 
 // An answer with no body to stream ends its lease at once: callers often
 // do not close those.
@@ -61,7 +61,7 @@ func TestLeaseEndsAtOnceWithoutBody(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := []jongler.Option{onlyKey}
 			if tc.name == "http.NoBody" {
-				opts = append(opts, jongler.WithBase(nobody))
+				opts = append(opts, jongler.WithBaseTransport(nobody))
 			}
 			tr := newTransport(t, u, opts...)
 			req, _ := http.NewRequest(tc.method, u.URL+genPath+"?"+tc.query, nil)

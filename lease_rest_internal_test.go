@@ -25,7 +25,7 @@ func TestAbandonedStreamRestsAcrossStores(t *testing.T) {
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
-	tr, err := NewTransport("generativelanguage.googleapis.com", WithKeyList(Key{Name: "only", Value: "v-only-91ab"}),
+	tr, err := NewTransport("generativelanguage.googleapis.com", WithKeys(Key{Name: "only", Value: "v-only-91ab"}),
 		WithStateDir(dir), WithBaseURL(srv.URL))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestAbandonedStreamRestsAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	if l != nil {
-		l.Release()
+		l.Release(context.Background())
 		t.Fatal("another process leased the key at once after a stream was abandoned mid-way; want it to rest first")
 	}
 }

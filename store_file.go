@@ -97,6 +97,9 @@ func NewFileStore(dir string, logger *slog.Logger) (*FileStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
+	if err := ownDir(dir, true); err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -148,8 +151,9 @@ type fileConnector struct {
 	// Release, the garbage collector would otherwise close the descriptor,
 	// and so free the slot in the kernel, while this process still counts
 	// it held (and its use table count says so to every other process).
-	held   map[string]*flock.Flock
-	closed bool // the store was closed: unmap the table when the last lease ends
+	held    map[string]*flock.Flock
+	checked map[string]bool // slot files found regular files of this user
+	closed  bool            // the store was closed: unmap the table when the last lease ends
 
 	cache cachedState // guarded by the FileStore's mu
 
@@ -168,11 +172,19 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 		return fc, nil
 	}
 	dir := filepath.Join(s.dir, name)
-	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]*flock.Flock{}}
+	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]*flock.Flock{}, checked: map[string]bool{}}
 	if err := os.MkdirAll(fc.keysDir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
+	for _, d := range []string{dir, fc.keysDir} {
+		if err := ownDir(d, false); err != nil {
+			return nil, err
+		}
+	}
 	t, err := openUseTable(dir, s.logger)
+	if isRefusal(err) {
+		return nil, err
+	}
 	if err != nil {
 		s.logger.Warn("jongler: no use table: keys are not chosen least recently used first", "dir", dir, "err", err)
 	}
@@ -211,7 +223,9 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	cands := make([]cand, len(keys))
 	var recs []int
 	if fc.table != nil {
-		if recs, err = fc.table.records(keys); err != nil {
+		if recs, err = fc.table.records(keys); isRefusal(err) {
+			return nil, err
+		} else if err != nil {
 			s.logger.Warn("jongler: use table", "err", err)
 			recs = nil
 		}
@@ -298,10 +312,20 @@ func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
 		}
 	}
 	if err != nil || !ok {
-		return nil, err
+		return nil, refusedLink(path, err)
+	}
+	fc.mu.Lock()
+	checked := fc.checked[path]
+	fc.mu.Unlock()
+	if !checked {
+		// Once per file and process: only this user may write in keys/.
+		if err := checkLock(l); err != nil {
+			return nil, err
+		}
 	}
 	fc.mu.Lock()
 	fc.held[path] = l
+	fc.checked[path] = true
 	fc.mu.Unlock()
 	return l, nil
 }
@@ -433,13 +457,16 @@ func (s *FileStore) Load(ctx context.Context, connector string) ([]byte, error) 
 		return c.data, nil
 	}
 	path := filepath.Join(fc.dir, "state.json")
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.setCache(fc, cachedState{valid: true, gen: gen, checked: now})
 		return nil, nil
 	}
+	if err == nil {
+		err = ownFile(path, fi)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("jongler: state file: %w", err)
+		return nil, refusedLink(path, err)
 	}
 	ino := inode(fi)
 	if c.valid && c.mtime.Equal(fi.ModTime()) && c.size == fi.Size() && c.ino == ino {
@@ -447,12 +474,12 @@ func (s *FileStore) Load(ctx context.Context, connector string) ([]byte, error) 
 		s.setCache(fc, c)
 		return c.data, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readOwnFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jongler: state file: %w", err)
+		return nil, err
 	}
 	if err := checkStateFile(data); err != nil {
 		s.healDamaged(fc, path, err)
@@ -479,14 +506,14 @@ func checkStateFile(data []byte) error {
 // healDamaged sets the damaged state file at path aside, if the state lock
 // is free and the file is still damaged under it, and warns.
 func (s *FileStore) healDamaged(fc *fileConnector, path string, perr error) {
-	guard := flock.New(filepath.Join(fc.dir, "state.lock"))
-	if ok, err := guard.TryLock(); err != nil || !ok {
-		// Busy: its holder's Update sets the file aside.
+	guard := newStateLock(filepath.Join(fc.dir, "state.lock"))
+	if ok, err := guard.TryLock(); err != nil || !ok || checkLock(guard) != nil {
+		// Busy (its holder's Update sets the file aside) or refused.
 		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", perr)
 		return
 	}
 	defer guard.Unlock()
-	data, err := os.ReadFile(path)
+	data, err := readOwnFile(path)
 	if err != nil {
 		return // gone meanwhile
 	}
@@ -531,13 +558,20 @@ func (s *FileStore) Update(ctx context.Context, connector string, fn func([]byte
 		return err
 	}
 	dir := fc.dir
-	guard := flock.New(filepath.Join(dir, "state.lock"))
+	lockPath := filepath.Join(dir, "state.lock")
+	guard := newStateLock(lockPath)
 	ok, err := guard.TryLockContext(ctx, time.Millisecond)
 	if err != nil {
+		if err := refusedLink(lockPath, err); isRefusal(err) {
+			return err
+		}
 		return fmt.Errorf("jongler: state lock: %w", err)
 	}
 	if !ok {
 		return fmt.Errorf("jongler: state lock: %w", ctx.Err())
+	}
+	if err := checkLock(guard); err != nil {
+		return err
 	}
 	defer guard.Unlock()
 	if !fc.swept.Swap(true) {
@@ -545,11 +579,11 @@ func (s *FileStore) Update(ctx context.Context, connector string, fn func([]byte
 	}
 
 	path := filepath.Join(dir, "state.json")
-	data, err := os.ReadFile(path)
+	data, err := readOwnFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("jongler: state file: %w", err)
+		return err
 	default:
 		if err := checkStateFile(data); err != nil {
 			if err := s.setAside(fc, path, err); err != nil {

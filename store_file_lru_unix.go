@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-
-	"github.com/gofrs/flock"
 )
 
 // The use table is a small file that every process maps into memory: one
@@ -65,7 +63,7 @@ type useTable struct {
 
 func openUseTable(dir string, logger *slog.Logger) (*useTable, error) {
 	path := filepath.Join(dir, "use.table")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openOwnFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +147,7 @@ func (t *useTable) try(f func()) (ok bool) {
 // are claimed again, and the generation jumps to a value no reader has
 // cached, so that every process reads the state file again.
 func (t *useTable) repair() error {
-	f, err := os.OpenFile(t.path, os.O_RDWR, 0)
+	f, err := openOwnFile(t.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
@@ -194,8 +192,11 @@ func (t *useTable) records(keys []string) ([]int, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
-	guard := flock.New(t.path + ".lock")
+	guard := newStateLock(t.path + ".lock")
 	if err := guard.Lock(); err != nil {
+		return nil, refusedLink(guard.Path(), err)
+	}
+	if err := checkLock(guard); err != nil {
 		return nil, err
 	}
 	defer guard.Unlock()

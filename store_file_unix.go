@@ -20,5 +20,6 @@ func inode(fi fs.FileInfo) uint64 {
 // a regular file nor for flock, which waits or not by LOCK_NB alone; but it
 // spares os.OpenFile the four fcntl calls it makes otherwise (to make the
 // descriptor non-blocking for the poller, which refuses regular files, and
-// back), nearly half of the system calls of a lease.
-const slotOpenFlag = os.O_RDONLY | syscall.O_NONBLOCK
+// back), nearly half of the system calls of a lease. O_NOFOLLOW: a slot
+// file is never a symbolic link (see ownDir).
+const slotOpenFlag = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOFOLLOW

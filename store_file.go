@@ -153,6 +153,13 @@ type fileConnector struct {
 	// it held (and its use table count says so to every other process).
 	held    map[string]*flock.Flock
 	checked map[string]bool // slot files found regular files of this user
+
+	// The slots per key this store leases with, declared to every process
+	// by a shared flock on slotsDecl (see declareSlots); 0 until the first
+	// lease.
+	slots     atomic.Int64
+	slotsMu   sync.Mutex
+	slotsDecl *flock.Flock
 	closed  bool            // the store was closed: unmap the table when the last lease ends
 
 	cache cachedState // guarded by the FileStore's mu
@@ -215,6 +222,9 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	if err != nil {
 		return nil, err
 	}
+	if err := fc.declareSlots(ctx, max(slots, 1)); err != nil {
+		return nil, err
+	}
 	type cand struct {
 		key  string
 		rec  int
@@ -223,7 +233,7 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	cands := make([]cand, len(keys))
 	var recs []int
 	if fc.table != nil {
-		if recs, err = fc.table.records(keys); isRefusal(err) {
+		if recs, err = fc.table.records(ctx, keys); isRefusal(err) || ctx.Err() != nil {
 			return nil, err
 		} else if err != nil {
 			s.logger.Warn("jongler: use table", "err", err)
@@ -343,6 +353,7 @@ func (fc *fileConnector) unheld(path string) {
 // close unmaps the connector's use table, at once or, while leases of
 // this process are held on it, when the last one ends.
 func (fc *fileConnector) close() error {
+	fc.undeclareSlots()
 	fc.mu.Lock()
 	fc.closed = true
 	idle := len(fc.held) == 0

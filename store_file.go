@@ -160,7 +160,7 @@ type fileConnector struct {
 	slots     atomic.Int64
 	slotsMu   sync.Mutex
 	slotsDecl *flock.Flock
-	closed  bool            // the store was closed: unmap the table when the last lease ends
+	closed    bool // the store was closed: unmap the table when the last lease ends
 
 	cache cachedState // guarded by the FileStore's mu
 

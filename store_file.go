@@ -160,7 +160,10 @@ type fileConnector struct {
 	slots     atomic.Int64
 	slotsMu   sync.Mutex
 	slotsDecl *flock.Flock
-	closed    bool // the store was closed: unmap the table when the last lease ends
+
+	ident     dirID          // the keys directory's, when opened
+	successor *fileConnector // set when the directory was made again (see reopen)
+	closed    bool           // the store was closed: unmap the table when the last lease ends
 
 	cache cachedState // guarded by the FileStore's mu
 
@@ -188,6 +191,7 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 			return nil, err
 		}
 	}
+	fc.identify()
 	t, err := openUseTable(dir, s.logger)
 	if isRefusal(err) {
 		return nil, err
@@ -256,6 +260,12 @@ next:
 		}
 		for slot := range slots {
 			l, err := fc.tryLock(c.key, slot)
+			if errors.Is(err, errDirReplaced) {
+				if _, err := s.reopen(ctx, fc, safeName(connector)); err != nil {
+					return nil, err
+				}
+				return s.Acquire(ctx, connector, keys, slots)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("jongler: lease %q: %w", c.key, err)
 			}
@@ -317,6 +327,9 @@ func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
 	l := flock.New(path, flock.SetFlag(slotOpenFlag))
 	ok, err := l.TryLock()
 	if errors.Is(err, fs.ErrNotExist) {
+		if fc.replaced() {
+			return nil, errDirReplaced
+		}
 		if err = fc.restoreSlot(path); err == nil {
 			ok, err = l.TryLock()
 		}
@@ -344,7 +357,11 @@ func (fc *fileConnector) unheld(path string) {
 	fc.mu.Lock()
 	delete(fc.held, path)
 	last := fc.closed && len(fc.held) == 0
+	next := fc.successor
 	fc.mu.Unlock()
+	if next != nil {
+		next.unheldShadow(path)
+	}
 	if last && fc.table != nil {
 		_ = fc.table.close()
 	}

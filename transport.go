@@ -42,8 +42,13 @@ const errorBodyLimit = 1 << 20
 // replaced in the same place.
 //
 // A successful answer's body is passed through as it streams; the key's
-// lease ends when that body is read to EOF or closed, so callers must close
-// it, as always with [http.Client]. A Transport is safe for concurrent use.
+// lease ends when that body is read to its end, or 100 ms after it is
+// closed before its end (the upstream may still be serving it), or at once
+// for an answer with nothing to stream; a body never closed ends it when
+// it becomes unreachable, with a warning. Callers must close it all the
+// same, as always with [http.Client]. A 101 Switching Protocols answer's
+// upgraded connection holds the lease until closed. A Transport is safe
+// for concurrent use.
 type Transport struct {
 	connector  Connector
 	target     *url.URL

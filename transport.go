@@ -56,6 +56,7 @@ type Transport struct {
 	slots      []credential
 	maxBody    int64
 	maxRetries int
+	tel        *telemetry // nil: no metrics, no spans
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -119,6 +120,9 @@ func newTransport(name string, o *options) (*Transport, error) {
 		return nil, err
 	}
 	t.slots = t.credentialSlots()
+	if t.tel, err = newTelemetry(c.Name, o.tel, t.clock); err != nil {
+		return nil, err
+	}
 
 	cfg, err := resolveConfig(c, o)
 	if err != nil {
@@ -140,6 +144,10 @@ func newTransport(name string, o *options) (*Transport, error) {
 	}
 	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, maxWait)
 	t.ring.budgets = cfg.Budgets
+	t.ring.tel = t.tel
+	if err := t.tel.watch(t.ring); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -327,7 +335,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.ring == nil {
 		// The connector needs no key: nothing to add, nothing to guard.
 		reqBodyClosed = true
-		return t.base.RoundTrip(req)
+		rt := t.tel.begin(req)
+		resp, err := t.base.RoundTrip(req)
+		t.tel.end(rt, resp, err)
+		return resp, err
 	}
 	if !t.sameOrigin(req.URL) {
 		// Not ours to key: send it bare.
@@ -342,7 +353,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.send(req, getBody)
+	rt := t.tel.begin(req)
+	resp, err := t.send(req, getBody, rt)
+	t.tel.end(rt, resp, err)
+	return resp, err
 }
 
 // replayableBody returns a function giving the request body afresh for each
@@ -367,19 +381,22 @@ func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, er
 }
 
 // send is RoundTrip's loop over keys.
-func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
-	ctx := req.Context()
+func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error), rt *reqTel) (*http.Response, error) {
+	ctx := rt.context(req.Context())
 	model := modelFromPath(req.URL.Path)
 	if model == "" && getBody != nil && strings.HasSuffix(req.URL.Path, "/chat/completions") {
 		model = modelFromBody(getBody)
 	}
+	rt.setModel(model)
 	var (
 		refused []tried
 		last    *http.Response // the last refusal, body in memory
 		retries int
 	)
 	for {
+		w := rt.waitStart()
 		l, err := t.ring.lease(ctx, model, refused)
+		rt.waitEnd(w, err)
 		if err != nil {
 			if last != nil && errors.Is(err, ErrNoKeys) {
 				return last, nil
@@ -396,6 +413,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		}
 		t.setKey(r2, l.key.Value)
 		resp, err := t.base.RoundTrip(r2)
+		rt.sent(l.key.Name, resp, err)
 		if err != nil {
 			l.release()
 			retries++
@@ -431,6 +449,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(data))
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
+		rt.judged(v.Action)
 		if v.Action != Accept && v.Action != Retry {
 			if err := t.ring.apply(ctx, l.key, v); err != nil {
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)

@@ -70,7 +70,7 @@ func newTelRig(t *testing.T, keys []jonglertest.Key, opts ...jongler.Option) *te
 	})
 	r.mp, r.tp = mp, tp
 	all := append([]jongler.Option{
-		jongler.WithKeyList(telKeys...),
+		jongler.WithKeys(telKeys...),
 		jongler.WithStore(jongler.NewMemoryStore()),
 		jongler.WithBaseURL(srv.URL),
 		jongler.WithClock(r.clock),
@@ -245,6 +245,14 @@ func TestTelemetryMetrics(t *testing.T) {
 	if n != 2 || m["jongler.request.duration"].Unit != "s" {
 		t.Errorf("jongler.request.duration: %d requests in %q, want 2 in s", n, m["jongler.request.duration"].Unit)
 	}
+
+	// Close stops observing the key states.
+	if err := r.tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := r.collect(t)["jongler.keys"].Data.(metricdata.Gauge[int64]); ok && len(g.DataPoints) > 0 {
+		t.Errorf("key states still observed after Close: %v", g.DataPoints)
+	}
 }
 
 // TestTelemetryNoKey: every key refused for good; the request's status is
@@ -284,7 +292,7 @@ func TestTelemetrySpans(t *testing.T) {
 		parents = append(parents, sdkSpanIn(req.Context()))
 		return hc.RoundTrip(req)
 	})
-	r := newTelRig(t, nil, jongler.WithBase(base))
+	r := newTelRig(t, nil, jongler.WithBaseTransport(base))
 	r.srv.InjectFaults(jonglertest.FaultRateLimit, 1)
 	if got := r.status(t); got != http.StatusOK {
 		t.Fatalf("status %d, want 200", got)
@@ -361,7 +369,7 @@ func TestTelemetryNeverHoldsAKey(t *testing.T) {
 	}
 	secrets := []string{keys[0].Value, keys[1].Value, keys[2].Value, "caller-token-5be0"}
 	tkeys := append(telKeys[:2:2], jongler.Key{Name: "gamma", Value: keys[2].Value, Project: "p3"})
-	r := newTelRig(t, keys, jongler.WithKeyList(tkeys...))
+	r := newTelRig(t, keys, jongler.WithKeys(tkeys...))
 	for _, f := range []jonglertest.FaultKind{0, jonglertest.FaultReset, jonglertest.FaultOverloaded, jonglertest.FaultRateLimit, 0, 0, 0} {
 		if f != 0 {
 			r.srv.InjectFaults(f, 1)
@@ -374,7 +382,7 @@ func TestTelemetryNeverHoldsAKey(t *testing.T) {
 	}
 	// The caller's credential in the query string, and a failed send
 	// returned as an error.
-	noRetry, err := jongler.NewTransport(gem, jongler.WithKeyList(tkeys[:1]...), jongler.WithStore(jongler.NewMemoryStore()),
+	noRetry, err := jongler.NewTransport(gem, jongler.WithKeys(tkeys[:1]...), jongler.WithStore(jongler.NewMemoryStore()),
 		jongler.WithBaseURL(r.srv.URL), jongler.WithMaxRetries(-1), jongler.WithClock(r.clock),
 		jongler.WithMeterProvider(r.mp), jongler.WithTracerProvider(r.tp))
 	if err != nil {

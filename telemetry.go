@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -114,7 +115,74 @@ type telemetry struct {
 	m         *instruments // nil: no metrics
 	meter     metric.Meter
 	reg       metric.Registration // the key states' callback, if any
-	inFlight  map[string]attribute.Set
+	inFlight  map[string]measure  // by key name
+
+	mu   sync.RWMutex
+	sets map[series]measure // built once per time series
+}
+
+// measure holds the options of a measurement of one time series, built
+// once: passing them as they are allocates nothing.
+type measure struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+func newMeasure(set attribute.Set) measure {
+	o := metric.WithAttributeSet(set)
+	return measure{add: []metric.AddOption{o}, record: []metric.RecordOption{o}}
+}
+
+// series names one time series of the request instruments: its
+// attributes besides the connector. Looking a series up allocates nothing,
+// unlike building its attribute set afresh for every measurement.
+type series struct {
+	kind    seriesKind
+	key     string
+	model   string
+	code    int    // the HTTP status, when word is ""
+	word    string // the status ("no_key", "error"...) or the wait's outcome
+	verdict string
+}
+
+type seriesKind uint8
+
+const (
+	seriesRequest  seriesKind = iota // key, model, status
+	seriesAttempt                    // key, model, status, verdict
+	seriesAbsorbed                   // key, model, status
+	seriesWait                       // model, outcome
+)
+
+// measure returns the measurement options of s.
+func (tel *telemetry) measure(s series) measure {
+	tel.mu.RLock()
+	ms, ok := tel.sets[s]
+	tel.mu.RUnlock()
+	if ok {
+		return ms
+	}
+	status := s.word
+	if status == "" {
+		status = strconv.Itoa(s.code)
+	}
+	kvs := []attribute.KeyValue{tel.connector, attrModel.String(s.model)}
+	switch s.kind {
+	case seriesWait:
+		kvs = append(kvs, attrOutcome.String(s.word))
+	case seriesAttempt:
+		kvs = append(kvs, attrKey.String(s.key), attrStatus.String(status), attrVerdict.String(s.verdict))
+	default:
+		kvs = append(kvs, attrKey.String(s.key), attrStatus.String(status))
+	}
+	ms = newMeasure(attribute.NewSet(kvs...))
+	tel.mu.Lock()
+	if tel.sets == nil {
+		tel.sets = make(map[series]measure)
+	}
+	tel.sets[s] = ms
+	tel.mu.Unlock()
+	return ms
 }
 
 type instruments struct {
@@ -181,9 +249,9 @@ func (tel *telemetry) watch(r *keyring) error {
 	if tel == nil || tel.m == nil {
 		return nil
 	}
-	tel.inFlight = make(map[string]attribute.Set, len(r.keys))
+	tel.inFlight = make(map[string]measure, len(r.keys))
 	for _, k := range r.keys {
-		tel.inFlight[k.Name] = attribute.NewSet(tel.connector, attrKey.String(k.Name))
+		tel.inFlight[k.Name] = newMeasure(attribute.NewSet(tel.connector, attrKey.String(k.Name)))
 	}
 	states := [...]attribute.Set{
 		attribute.NewSet(tel.connector, attrState.String(string(StateVacant))),
@@ -225,7 +293,7 @@ func (tel *telemetry) addInFlight(key string, n int64) {
 	if tel == nil || tel.m == nil {
 		return
 	}
-	tel.m.inFlight.Add(context.Background(), n, metric.WithAttributeSet(tel.inFlight[key]))
+	tel.m.inFlight.Add(context.Background(), n, tel.inFlight[key].add...)
 }
 
 // reqTel is what is recorded of one request; a nil *reqTel records nothing.
@@ -236,6 +304,7 @@ type reqTel struct {
 	start    time.Time
 	model    string
 	attempts []attemptTel
+	buf      [2]attemptTel // attempts' first home: most requests take one or two
 }
 
 // attemptTel is one request sent upstream.
@@ -253,6 +322,7 @@ func (tel *telemetry) begin(req *http.Request) *reqTel {
 		return nil
 	}
 	rt := &reqTel{tel: tel, ctx: req.Context(), start: time.Now()}
+	rt.attempts = rt.buf[:0]
 	if tel.tracer != nil {
 		rt.ctx, rt.span = tel.tracer.Start(rt.ctx, "jongler.request",
 			trace.WithSpanKind(trace.SpanKindInternal),
@@ -295,7 +365,8 @@ func (rt *reqTel) waitEnd(start time.Time, err error) {
 		outcome = errorStatus(err)
 	}
 	d := rt.tel.clock.Now().Sub(start)
-	rt.tel.m.wait.Record(rt.ctx, max(d, 0).Seconds(), metric.WithAttributes(rt.tel.connector, attrModel.String(rt.model), attrOutcome.String(outcome)))
+	ms := rt.tel.measure(series{kind: seriesWait, model: rt.model, word: outcome})
+	rt.tel.m.wait.Record(rt.ctx, max(d, 0).Seconds(), ms.record...)
 }
 
 // sent notes a request sent upstream with key: its answer, or err.
@@ -326,30 +397,38 @@ func (tel *telemetry) end(rt *reqTel, resp *http.Response, err error) {
 	if rt == nil {
 		return
 	}
-	status := ""
+	req := series{kind: seriesRequest, model: rt.model}
 	if err != nil {
-		status = errorStatus(err)
+		req.word = errorStatus(err)
 	} else {
-		status = strconv.Itoa(resp.StatusCode)
+		req.code = resp.StatusCode
 	}
-	key := ""
 	if n := len(rt.attempts); n > 0 {
-		key = rt.attempts[n-1].key
+		req.key = rt.attempts[n-1].key
 	}
-	model := attrModel.String(rt.model)
 	if m := tel.m; m != nil {
-		attrs := metric.WithAttributes(tel.connector, attrKey.String(key), model, attrStatus.String(status))
-		m.requests.Add(rt.ctx, 1, attrs)
-		m.duration.Record(rt.ctx, time.Since(rt.start).Seconds(), attrs)
+		ms := tel.measure(req)
+		m.requests.Add(rt.ctx, 1, ms.add...)
+		m.duration.Record(rt.ctx, time.Since(rt.start).Seconds(), ms.record...)
 		for _, a := range rt.attempts {
-			st := a.statusText()
-			m.attempts.Add(rt.ctx, 1, metric.WithAttributes(tel.connector, attrKey.String(a.key), model, attrStatus.String(st), attrVerdict.String(a.verdictText())))
+			at := series{kind: seriesAttempt, key: a.key, model: rt.model, code: a.status, verdict: a.verdictText()}
+			if a.status == 0 {
+				at.word = "error"
+			}
+			m.attempts.Add(rt.ctx, 1, tel.measure(at).add...)
 			if a.status >= 400 && (err != nil || a.resp != resp) {
-				m.absorbed.Add(rt.ctx, 1, metric.WithAttributes(tel.connector, attrKey.String(a.key), model, attrStatus.String(st)))
+				at.kind, at.verdict = seriesAbsorbed, ""
+				m.absorbed.Add(rt.ctx, 1, tel.measure(at).add...)
 			}
 		}
 	}
 	if span := rt.span; span != nil {
+		status := req.word
+		if status == "" {
+			status = strconv.Itoa(req.code)
+		}
+		model := attrModel.String(rt.model)
+		key := req.key
 		for i, a := range rt.attempts {
 			span.AddEvent("attempt", trace.WithTimestamp(a.at), trace.WithAttributes(
 				attrAttempt.Int(i+1), attrKey.String(a.key), attrStatus.String(a.statusText()), attrVerdict.String(a.verdictText())))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -451,5 +452,48 @@ func TestTelemetryNeverHoldsAKey(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("telemetry does not mention %q: the paths were not all taken", want)
 		}
+	}
+}
+
+// TestTelemetryKeyless: a connector that needs no key counts its requests
+// (no key, no attempt, no key states) and gets its span.
+func TestTelemetryKeyless(t *testing.T) {
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) { w.WriteHeader(http.StatusTeapot) })
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	t.Cleanup(func() {
+		mp.Shutdown(context.Background())
+		tp.Shutdown(context.Background())
+	})
+	tr, err := jongler.NewTransport("httpbin.org", jongler.WithBaseURL(u.URL), jongler.WithMeterProvider(mp), jongler.WithTracerProvider(tp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	if resp := post(t, tr, u.URL+"/anything", "{}"); resp.StatusCode != http.StatusTeapot {
+		t.Fatalf("status %d", resp.StatusCode)
+	} else {
+		readBody(t, resp)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		names = append(names, m.Name)
+		if m.Name == "jongler.requests" {
+			metricdatatest.AssertAggregationsEqual(t, counter(point(1, attribute.String("connector", "httpbin.org"),
+				attribute.String("key", ""), attribute.String("model", ""), attribute.String("status", "418"))), m.Data, ignore...)
+		}
+	}
+	slices.Sort(names)
+	if strings.Join(names, " ") != "jongler.request.duration jongler.requests" {
+		t.Errorf("metrics %v, want the requests and their duration only", names)
+	}
+	if n := len(spans.Ended()); n != 1 {
+		t.Errorf("%d spans, want 1", n)
 	}
 }

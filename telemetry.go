@@ -180,10 +180,16 @@ func (tel *telemetry) measure(s series) measure {
 	if tel.sets == nil {
 		tel.sets = make(map[series]measure)
 	}
-	tel.sets[s] = ms
+	if len(tel.sets) < maxCachedSeries {
+		tel.sets[s] = ms
+	}
 	tel.mu.Unlock()
 	return ms
 }
+
+// maxCachedSeries bounds the series whose options are kept, whatever
+// models callers name; beyond it they are built for each measurement.
+const maxCachedSeries = 4096
 
 type instruments struct {
 	requests, attempts, absorbed metric.Int64Counter

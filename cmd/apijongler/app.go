@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/iniconfig"
 )
 
 // Exit codes.
@@ -34,6 +35,7 @@ type app struct {
 	configPath string
 	logLevel   string
 	logger     *slog.Logger
+	ini        *iniconfig.File // the INI file of keys, once read
 
 	// Flags of the request command.
 	pretty     bool

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/iniconfig"
 )
 
 // configFile returns the INI file of keys: --config, else $APIJONGLER_CONFIG.
@@ -31,7 +28,7 @@ func (a *app) connectorKeys(name string) (jongler.Connector, []jongler.Key, erro
 	if err != nil {
 		return c, nil, err
 	}
-	keys, err := a.keysFor(c)
+	keys, _, err := a.keysFor(c)
 	return c, keys, err
 }
 
@@ -46,22 +43,53 @@ func lookupConnector(name string) (jongler.Connector, error) {
 }
 
 // keysFor returns the keys of c from the configuration, none when c needs
-// none. Every key value read is redacted from the output from then on.
-func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, error) {
+// none, with the budgets the file gives c.
+func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, []jongler.Budget, error) {
 	if !c.RequiresAPIKey {
-		return nil, nil
+		return nil, nil, nil
+	}
+	f, err := a.iniFile(c.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	cc, err := f.Connector(c.Name)
+	if err != nil {
+		return nil, nil, configError(err)
+	}
+	var keys []jongler.Key
+	for _, k := range cc.Keys {
+		keys = append(keys, jongler.Key{Name: k.Name, Value: k.Value, Project: k.Project})
+	}
+	var budgets []jongler.Budget
+	for _, b := range cc.Budgets {
+		budgets = append(budgets, jongler.Budget{Model: b.Model, PerMinute: b.PerMinute, PerDay: b.PerDay})
+	}
+	return keys, budgets, nil
+}
+
+// iniFile reads the INI file of keys once a run. From then on, every text
+// of it that is or may be a key's value is redacted from the output,
+// whichever connector it belongs to. connector is the one the command is
+// about, for the example of a file to create.
+func (a *app) iniFile(connector string) (*iniconfig.File, error) {
+	if a.ini != nil {
+		return a.ini, nil
 	}
 	path := a.configFile()
 	if path == "" {
-		return nil, configError(missingConfig(c.Name))
+		return nil, configError(missingConfig(connector))
 	}
-	keys, err := jongler.LoadKeys(path, c.Name)
+	f, err := iniconfig.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, configError(iniconfig.MissingError(path, connector))
+	}
 	if err != nil {
 		return nil, configError(err)
 	}
-	a.stdout.addKeys(keys)
-	a.stderr.addKeys(keys)
-	return keys, nil
+	a.stdout.addSecrets(f.Secrets())
+	a.stderr.addSecrets(f.Secrets())
+	a.ini = f
+	return f, nil
 }
 
 // missingConfig explains how to give keys when no INI file is named.
@@ -79,40 +107,6 @@ for instance:
 		connector, jongler.ConfigEnv, connector, jongler.ConfigEnv)
 }
 
-// configSections returns the connector sections of the INI file at path,
-// in file order, without the "[CONNECTOR:projects]" ones. It reads only
-// section headers, so that no error of its own can quote a line holding a
-// key; jongler.LoadKeys then reads each section.
-func configSections(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("config file %s does not exist; create it with a section per connector, such as:\n%s", path, exampleSection("generativelanguage.googleapis.com"))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("config file: %w", err)
-	}
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(line, "[") || !strings.HasSuffix(line, "]") {
-			continue
-		}
-		name := strings.TrimSpace(line[1 : len(line)-1])
-		if name == "" || name == "DEFAULT" || strings.HasSuffix(name, ":projects") {
-			continue
-		}
-		if !slices.Contains(out, name) {
-			out = append(out, name)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
-	}
-	return out, nil
-}
-
-func exampleSection(connector string) string {
-	return fmt.Sprintf("[%s]\nkey1 = your-api-key-1\nkey2 = your-api-key-2", connector)
-}
+// exampleConnector is the connector of the example sections shown when
+// the file names none.
+const exampleConnector = "generativelanguage.googleapis.com"

@@ -37,12 +37,12 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if err != nil {
 		return err
 	}
-	keys, err := a.keysFor(c)
+	keys, budgets, err := a.keysFor(c)
 	if err != nil {
 		return err
 	}
 
-	opts := []jongler.Option{jongler.WithKeyList(keys...), jongler.WithLogger(a.logger)}
+	opts := []jongler.Option{jongler.WithKeyList(keys...), jongler.WithBudgets(budgets...), jongler.WithLogger(a.logger)}
 	if a.tor != "" {
 		opts = append(opts, jongler.WithTor(a.tor))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/iniconfig"
 )
 
 // keyStatus is one key's line of `status`, and its JSON object.
@@ -72,27 +73,26 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 	if len(args) == 1 {
 		names = args
 	} else {
-		path := a.configFile()
-		if path == "" {
-			return nil, configError(missingConfig("generativelanguage.googleapis.com"))
-		}
-		sections, err := configSections(path)
+		f, err := a.iniFile(exampleConnector)
 		if err != nil {
-			return nil, configError(err)
+			return nil, err
 		}
 		known, err := jongler.Connectors(connectorsDir())
 		if err != nil {
 			return nil, configError(err)
 		}
-		for _, s := range sections {
+		for _, s := range f.Connectors() {
 			if _, ok := known[s]; !ok {
 				a.logger.Warn("config section names no known connector; skipped", "section", s)
 				continue
 			}
 			names = append(names, s)
 		}
+		for _, s := range f.Qualifiers() {
+			a.logger.Warn("config section qualifies a connector without a section of keys; skipped", "section", s)
+		}
 		if len(names) == 0 {
-			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", path, exampleSection("generativelanguage.googleapis.com")))
+			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", f.Path, iniconfig.ExampleSection(exampleConnector)))
 		}
 	}
 	var rows []keyStatus

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/internal/iniconfig"
@@ -33,13 +35,30 @@ func (a *app) connectorKeys(name string) (jongler.Connector, []jongler.Key, erro
 }
 
 // lookupConnector returns the connector called name; an unknown name is
-// an error that lists the known ones.
+// an error that suggests the names it may be a typo of, and lists the
+// known ones.
 func lookupConnector(name string) (jongler.Connector, error) {
 	c, err := jongler.LookupConnector(name, connectorsDir())
-	if err != nil {
+	if err == nil {
+		return c, nil
+	}
+	all, lerr := jongler.Connectors(connectorsDir())
+	if lerr != nil {
+		return c, configError(lerr)
+	}
+	if _, ok := all[name]; ok { // known, yet not loaded: say why
 		return c, configError(err)
 	}
-	return c, nil
+	var names []string
+	for n := range all {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	known := strings.Join(names, ", ")
+	if s := suggest(name, names); len(s) > 0 {
+		return c, configError(fmt.Errorf("unknown connector %q; did you mean %s? (known connectors: %s)", name, strings.Join(s, " or "), known))
+	}
+	return c, configError(fmt.Errorf("unknown connector %q; known connectors: %s", name, known))
 }
 
 // keysFor returns the keys of c from the configuration, none when c needs

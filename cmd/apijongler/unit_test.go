@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,28 @@ func TestHumanDuration(t *testing.T) {
 		if got := humanDuration(d); got != want {
 			t.Errorf("humanDuration(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	names := []string{"api-inference.huggingface.co", "gemini", "generativelanguage.googleapis.com", "hf", "httpbin.org", "router.huggingface.co"}
+	for _, tc := range []struct {
+		typed string
+		want  []string
+	}{
+		{"gemni", []string{"gemini"}},
+		{"GEMINI", []string{"gemini"}},
+		{"hg", []string{"hf"}},
+		{"generativelanguage", []string{"generativelanguage.googleapis.com"}},
+		{"huggingface", []string{"router.huggingface.co", "api-inference.huggingface.co"}},
+		{"htpbin.org", []string{"httpbin.org"}},
+		{"openai", nil},
+	} {
+		if got := suggest(tc.typed, names); !slices.Equal(got, tc.want) {
+			t.Errorf("suggest(%q) = %q, want %q", tc.typed, got, tc.want)
+		}
+	}
+	if d := editDistance("kitten", "sitting"); d != 3 {
+		t.Errorf("editDistance = %d, want 3", d)
 	}
 }

@@ -273,7 +273,10 @@ func writeSSELine(w io.Writer, line []byte) error {
 			return err
 		}
 	}
-	_, err := w.Write(line)
+	if len(text) < len(line) { // one "\n" for "\r\n" too
+		text = append(text[:len(text):len(text)], '\n')
+	}
+	_, err := w.Write(text)
 	return err
 }
 

@@ -294,7 +294,9 @@ func cmdAJStream(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}()
 	var got strings.Builder
-	printed := func(i int) bool { return strings.Contains(got.String(), fmt.Sprintf("  \"text\": \"event %d\"\n}\n", i)) }
+	printed := func(i int) bool {
+		return strings.Contains(got.String(), fmt.Sprintf("  \"text\": \"event %d\"\n}\n", i))
+	}
 	next := 1 // the event to let go, once event next-1 is printed
 	for eof := false; !eof; {
 		release := h.release

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -219,8 +218,9 @@ func (f *File) Qualifiers() []string {
 
 // collectSecrets gathers every text of the file that is or may be a key:
 // the values of every section but the ":projects" and ":budgets" ones;
-// in those, the names listed that are no key's name and the budgets that
-// do not read as budgets.
+// in those, the names listed that are no key's name and the parts of
+// budgets, when they are too long to be anything but a key (errors quote
+// the shorter ones).
 func (f *File) collectSecrets() {
 	names := map[string]bool{}
 	for _, s := range f.sections {
@@ -230,8 +230,8 @@ func (f *File) collectSecrets() {
 			}
 		}
 	}
-	add := func(v string) {
-		if len(v) >= minSecret && !slices.Contains(f.secrets, v) {
+	add := func(v string, least int) {
+		if len(v) >= least && !slices.Contains(f.secrets, v) {
 			f.secrets = append(f.secrets, v)
 		}
 	}
@@ -241,17 +241,15 @@ func (f *File) collectSecrets() {
 			case strings.HasSuffix(s.Name, ProjectsSuffix):
 				for kn := range strings.SplitSeq(e.Value, ",") {
 					if kn = strings.TrimSpace(kn); !names[kn] {
-						add(kn)
+						add(kn, shortText)
 					}
 				}
 			case strings.HasSuffix(s.Name, BudgetsSuffix):
 				for part := range strings.SplitSeq(e.Value, ",") {
-					if part = strings.TrimSpace(part); !budgetPart.MatchString(part) {
-						add(part)
-					}
+					add(strings.TrimSpace(part), shortText)
 				}
 			default:
-				add(e.Value)
+				add(e.Value, minSecret)
 			}
 		}
 	}
@@ -351,10 +349,6 @@ func (f *File) assignProjects(connector string, keys []Key) error {
 	}
 	return nil
 }
-
-// budgetPart is a part of a budget that may be shown: "10/min", "5 / day",
-// "0/hour", never a key.
-var budgetPart = regexp.MustCompile(`^[0-9]{1,9} */ *[A-Za-z]{0,8}$`)
 
 // budgets reads "[CONNECTOR:budgets]": lines "MODEL = N/min, N/day".
 func (f *File) budgets(connector string) ([]Budget, error) {

@@ -145,7 +145,8 @@ func TestKeyNeverPrinted(t *testing.T) {
 // configparser; nothing swallows the next line.
 func TestValuesTakenLiterally(t *testing.T) {
 	path := writeFile(t, "k.ini", "[generativelanguage.googleapis.com]\nk1 = \"quoted\"\nk2 = end\\\nk3 = next\nk4 = \"\"\"raw\nk5 = `raw\n")
-	keys, err := jongler.LoadKeys(path, gem)
+	cfg, err := jongler.LoadConfig(path, gem)
+	keys := cfg.Keys
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if err != nil {
 		return err
 	}
-	opts := []jongler.Option{jongler.WithKeyList(keys...), jongler.WithBudgets(budgets...), jongler.WithLogger(a.logger)}
+	opts := []jongler.Option{jongler.WithKeys(keys...), jongler.WithBudgets(budgets...), jongler.WithLogger(a.logger)}
 	if a.tor != "" {
 		opts = append(opts, jongler.WithTor(a.tor))
 	}

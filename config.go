@@ -63,7 +63,13 @@ func LoadConfig(path, connector string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c, err := f.Connector(connector)
+	names := []string{connector}
+	if all, err := Connectors(""); err == nil { // a bundled connector's sections may be named by alias
+		if bc, ok := resolveConnector(all, connector); ok {
+			names = append([]string{bc.Name}, bc.Aliases...)
+		}
+	}
+	c, err := f.Connector(names[0], names[1:]...)
 	if err != nil {
 		return Config{}, err
 	}

@@ -160,3 +160,18 @@ func TestValuesTakenLiterally(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadConfigAlias: a bundled connector's sections may be named by its
+// alias, and LoadConfig takes either name.
+func TestLoadConfigAlias(t *testing.T) {
+	path := writeFile(t, "k.ini", "[gemini]\nk1 = AIza-alias-one\n[gemini:budgets]\n* = 5/min\n")
+	for _, name := range []string{jongler.ConnectorGemini, "gemini"} {
+		cfg, err := jongler.LoadConfig(path, name)
+		if err != nil {
+			t.Fatalf("LoadConfig(%q): %v", name, err)
+		}
+		if len(cfg.Keys) != 1 || cfg.Keys[0].Name != "k1" || len(cfg.Budgets) != 1 {
+			t.Fatalf("LoadConfig(%q) = %v", name, cfg)
+		}
+	}
+}

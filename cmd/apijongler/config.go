@@ -49,13 +49,15 @@ func lookupConnector(name string) (jongler.Connector, error) {
 	if _, ok := all[name]; ok { // known, yet not loaded: say why
 		return c, configError(err)
 	}
-	var names []string
-	for n := range all {
+	var names, aliases []string
+	for n, c := range all {
 		names = append(names, n)
+		aliases = append(aliases, c.Aliases...)
 	}
 	slices.Sort(names)
+	slices.Sort(aliases)
 	known := strings.Join(names, ", ")
-	if s := suggest(name, names); len(s) > 0 {
+	if s := suggest(name, slices.Concat(aliases, names)); len(s) > 0 {
 		return c, configError(fmt.Errorf("unknown connector %q; did you mean %s? (known connectors: %s)", name, strings.Join(s, " or "), known))
 	}
 	return c, configError(fmt.Errorf("unknown connector %q; known connectors: %s", name, known))
@@ -71,7 +73,7 @@ func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, []jongler.Budget, err
 	if err != nil {
 		return nil, nil, err
 	}
-	cc, err := f.Connector(c.Name)
+	cc, err := f.Connector(c.Name, c.Aliases...)
 	if err != nil {
 		return nil, nil, configError(err)
 	}

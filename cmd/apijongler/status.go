@@ -94,18 +94,22 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 		if err != nil {
 			return nil, err
 		}
-		known, err := jongler.Connectors(connectorsDir())
-		if err != nil {
-			return nil, configError(err)
-		}
 		for _, s := range f.Connectors() {
-			if _, ok := known[s]; !ok {
+			c, err := jongler.LookupConnector(s, connectorsDir())
+			if err != nil {
 				a.logger.Warn("config section names no known connector; skipped", "section", s)
 				continue
 			}
-			names = append(names, s)
+			if !slices.Contains(names, c.Name) { // [gemini] is generativelanguage.googleapis.com
+				names = append(names, c.Name)
+			}
 		}
 		for _, s := range f.Qualifiers() {
+			base, _ := strings.CutSuffix(s, iniconfig.ProjectsSuffix)
+			base, _ = strings.CutSuffix(base, iniconfig.BudgetsSuffix)
+			if c, err := jongler.LookupConnector(base, connectorsDir()); err == nil && slices.Contains(names, c.Name) {
+				continue // its connector's keys are under an alias or its name
+			}
 			a.logger.Warn("config section qualifies a connector without a section of keys; skipped", "section", s)
 		}
 		if len(names) == 0 {

@@ -278,33 +278,67 @@ func (f *File) errorf(line int, format string, args ...any) error {
 // Connector returns the keys, projects and budgets of the connector
 // called name, checked: a section with at least one key, each given once
 // with a value; projects that name keys of the section, each key in one
-// project at most; budgets that read as such.
-func (f *File) Connector(name string) (Connector, error) {
-	sec := f.Section(name)
+// project at most; budgets that read as such. The connector's sections
+// may be named by name or by one of its aliases, one name a kind of
+// section.
+func (f *File) Connector(name string, aliases ...string) (Connector, error) {
+	names := append([]string{name}, aliases...)
+	sec, err := f.pick(names, "")
+	if err != nil {
+		return Connector{}, err
+	}
 	if sec == nil {
 		return Connector{}, errors.New(f.Redact(fmt.Sprintf("jongler: config file %s has no section [%s]; add one such as:\n%s", f.Path, name, ExampleSection(name))))
 	}
 	var keys []Key
 	for _, e := range sec.Entries {
 		if n := countNamed(sec.Entries, e.Name); n > 1 {
-			return Connector{}, f.errorf(e.Line, "key %q is given %d times in [%s]", e.Name, n, name)
+			return Connector{}, f.errorf(e.Line, "key %q is given %d times in [%s]", e.Name, n, sec.Name)
 		}
 		if e.Value == "" {
-			return Connector{}, f.errorf(e.Line, "key %q in [%s] has an empty value", e.Name, name)
+			return Connector{}, f.errorf(e.Line, "key %q in [%s] has an empty value", e.Name, sec.Name)
 		}
 		keys = append(keys, Key{Name: e.Name, Value: e.Value, Project: e.Name, Line: e.Line})
 	}
 	if len(keys) == 0 {
-		return Connector{}, errors.New(f.Redact(fmt.Sprintf("jongler: config file %s: section [%s] has no keys; add lines such as:\n%s", f.Path, name, ExampleSection(name))))
+		return Connector{}, errors.New(f.Redact(fmt.Sprintf("jongler: config file %s: section [%s] has no keys; add lines such as:\n%s", f.Path, sec.Name, ExampleSection(sec.Name))))
 	}
-	if err := f.assignProjects(name, keys); err != nil {
-		return Connector{}, err
-	}
-	budgets, err := f.budgets(name)
+	projects, err := f.pick(names, ProjectsSuffix)
 	if err != nil {
 		return Connector{}, err
 	}
-	return Connector{Keys: keys, Budgets: budgets}, nil
+	if err := f.assignProjects(projects, sec.Name, keys); err != nil {
+		return Connector{}, err
+	}
+	budgets, err := f.pick(names, BudgetsSuffix)
+	if err != nil {
+		return Connector{}, err
+	}
+	bs, err := f.budgets(budgets)
+	if err != nil {
+		return Connector{}, err
+	}
+	return Connector{Keys: keys, Budgets: bs}, nil
+}
+
+// pick returns the section named one of names followed by suffix, nil if
+// none is; two of them are an error.
+func (f *File) pick(names []string, suffix string) (*Section, error) {
+	var found *Section
+	for _, n := range names {
+		s := f.Section(n + suffix)
+		if s == nil || s == found {
+			continue
+		}
+		if found != nil {
+			if s.Line < found.Line {
+				s, found = found, s
+			}
+			return nil, f.errorf(s.Line, "[%s] and [%s] (line %d) are for one connector, %s; keep one", s.Name, found.Name, found.Line, names[0])
+		}
+		found = s
+	}
+	return found, nil
 }
 
 func countNamed(es []Entry, name string) int {
@@ -317,10 +351,10 @@ func countNamed(es []Entry, name string) int {
 	return n
 }
 
-// assignProjects applies the "[CONNECTOR:projects]" section, if any. A
-// long name that is no key's is not shown: it may be a key pasted there.
-func (f *File) assignProjects(connector string, keys []Key) error {
-	sec := f.Section(connector + ProjectsSuffix)
+// assignProjects applies the "[CONNECTOR:projects]" section sec, if any,
+// to the keys of section connector. A long name that is no key's is not
+// shown: it may be a key pasted there.
+func (f *File) assignProjects(sec *Section, connector string, keys []Key) error {
 	if sec == nil {
 		return nil
 	}
@@ -350,13 +384,13 @@ func (f *File) assignProjects(connector string, keys []Key) error {
 	return nil
 }
 
-// budgets reads "[CONNECTOR:budgets]": lines "MODEL = N/min, N/day".
-func (f *File) budgets(connector string) ([]Budget, error) {
-	name := connector + BudgetsSuffix
-	sec := f.Section(name)
+// budgets reads the "[CONNECTOR:budgets]" section sec, if any: lines
+// "MODEL = N/min, N/day".
+func (f *File) budgets(sec *Section) ([]Budget, error) {
 	if sec == nil {
 		return nil, nil
 	}
+	name := sec.Name
 	var out []Budget
 	for _, e := range sec.Entries {
 		if n := countNamed(sec.Entries, e.Name); n > 1 {

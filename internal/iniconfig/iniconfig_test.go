@@ -124,3 +124,31 @@ func TestErrorsShowNoKey(t *testing.T) {
 		})
 	}
 }
+
+// TestAliases: a connector's sections may be named by an alias, each kind
+// of section once.
+func TestAliases(t *testing.T) {
+	const ini = "[gemini]\nk1 = AIza-alias-secret-0001\n[generativelanguage.googleapis.com:projects]\np = k1\n[gemini:budgets]\n* = 5/min\n"
+	f, err := Parse("keys.ini", []byte(ini))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Connector("generativelanguage.googleapis.com", "gemini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Keys) != 1 || c.Keys[0].Project != "p" || len(c.Budgets) != 1 || c.Budgets[0].PerMinute != 5 {
+		t.Errorf("got %+v", c)
+	}
+	if _, err := f.Connector("generativelanguage.googleapis.com"); err == nil || !strings.Contains(err.Error(), "no section [generativelanguage.googleapis.com]") {
+		t.Errorf("without the alias: %v", err)
+	}
+	f, err = Parse("keys.ini", []byte(ini+"[generativelanguage.googleapis.com]\nk2 = AIza-alias-secret-0002\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Connector("generativelanguage.googleapis.com", "gemini")
+	if err == nil || !strings.Contains(err.Error(), "keys.ini:7: [generativelanguage.googleapis.com] and [gemini] (line 1) are for one connector, generativelanguage.googleapis.com; keep one") {
+		t.Errorf("two sections for one connector: %v", err)
+	}
+}

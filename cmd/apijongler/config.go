@@ -127,7 +127,3 @@ for instance:
   export %s=$HOME/.config/apijongler/APIJongler.ini`,
 		connector, jongler.ConfigEnv, connector, jongler.ConfigEnv)
 }
-
-// exampleConnector is the connector of the example sections shown when
-// the file names none.
-const exampleConnector = "generativelanguage.googleapis.com"

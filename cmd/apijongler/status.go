@@ -90,7 +90,7 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 	if len(args) == 1 {
 		names = args
 	} else {
-		f, err := a.iniFile(exampleConnector)
+		f, err := a.iniFile(jongler.ConnectorGemini)
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +113,7 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			a.logger.Warn("config section qualifies a connector without a section of keys; skipped", "section", s)
 		}
 		if len(names) == 0 {
-			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", f.Path, iniconfig.ExampleSection(exampleConnector)))
+			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", f.Path, iniconfig.ExampleSection(jongler.ConnectorGemini)))
 		}
 	}
 	var rows []keyStatus

@@ -44,15 +44,18 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if err != nil {
 		return err
 	}
+	hdr, host, err := parseHeaders(a.headers)
+	if err != nil {
+		return err
+	}
+	if a.timeout < 0 {
+		return usageErrorf("--timeout %s: want a positive duration, or 0 for none", a.timeout)
+	}
 	keys, budgets, err := a.keysFor(c)
 	if err != nil {
 		return err
 	}
 
-	hdr, host, err := parseHeaders(a.headers)
-	if err != nil {
-		return err
-	}
 	opts := []jongler.Option{jongler.WithKeys(keys...), jongler.WithBudgets(budgets...), jongler.WithLogger(a.logger)}
 	if a.tor != "" {
 		opts = append(opts, jongler.WithTor(a.tor))
@@ -72,9 +75,6 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
-	}
-	if a.timeout < 0 {
-		return usageErrorf("--timeout %s: want a positive duration, or 0 for none", a.timeout)
 	}
 	if a.timeout > 0 {
 		var cancel context.CancelFunc

@@ -396,7 +396,7 @@ func (f *File) budgets(sec *Section) ([]Budget, error) {
 		if n := countNamed(sec.Entries, e.Name); n > 1 {
 			return nil, f.errorf(e.Line, "[%s] model %q has %d budgets", name, e.Name, n)
 		}
-		b, err := ParseBudget(e.Name, e.Value)
+		b, err := parseBudget(e.Name, e.Value)
 		if err != nil {
 			return nil, f.errorf(e.Line, "[%s] %s: %v", name, e.Name, err)
 		}
@@ -406,9 +406,9 @@ func (f *File) budgets(sec *Section) ([]Budget, error) {
 	return out, nil
 }
 
-// ParseBudget reads spec, "10/min, 250/day", the budget of model. Its
+// parseBudget reads spec, "10/min, 250/day", the budget of model. Its
 // errors show a part of spec only when it is too short to be a key.
-func ParseBudget(model, spec string) (Budget, error) {
+func parseBudget(model, spec string) (Budget, error) {
 	b := Budget{Model: model}
 	for part := range strings.SplitSeq(spec, ",") {
 		part = strings.TrimSpace(part)

@@ -215,3 +215,30 @@ func TestSuggest(t *testing.T) {
 		t.Errorf("editDistance = %d, want 3", d)
 	}
 }
+
+func TestPrettySSE(t *testing.T) {
+	in := "event: x\r\ndata: {\"a\":1}\r\n\r\ndata: not json\n: comment\ndata:{\"b\":[2]}\n\ndata: [DONE]"
+	want := "event: x\ndata: {\n  \"a\": 1\n}\n\ndata: not json\n: comment\ndata: {\n  \"b\": [\n    2\n  ]\n}\n\ndata: [DONE]"
+	var out bytes.Buffer
+	if err := prettySSE(&out, strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", out.String(), want)
+	}
+}
+
+func TestParseHeaders(t *testing.T) {
+	h, host, err := parseHeaders([]string{"X-A: 1", "x-a:2", "Host: example.com", "Empty:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Values("X-A"); !slices.Equal(got, []string{"1", "2"}) || host != "example.com" || h.Get("Empty") != "" || len(h) != 2 {
+		t.Errorf("got %v, host %q", h, host)
+	}
+	for _, bad := range []string{"NoColon", ": v", "Bad Name: v", "X: a\nb"} {
+		if _, _, err := parseHeaders([]string{bad}); err == nil {
+			t.Errorf("parseHeaders(%q): no error", bad)
+		}
+	}
+}

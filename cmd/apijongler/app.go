@@ -95,9 +95,9 @@ func (a *app) execute(args []string) int {
 	root.SetErr(a.stderr)
 	ctx, caught, stop := trapSignals(context.Background())
 	defer stop()
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	var code int
-	if sig, ok := caught(); ok {
+	if sig, ok := caught(); ok && (cmd == nil || cmd.Annotations[signalEndsCleanly] == "") {
 		// The request was cancelled; exit as shells expect of a command
 		// a signal ended: 128 + its number (130 for Ctrl-C).
 		fmt.Fprintf(a.stderr, "apijongler: interrupted (%s)\n", sig)
@@ -109,6 +109,12 @@ func (a *app) execute(args []string) int {
 	a.stderr.Flush()
 	return code
 }
+
+// signalEndsCleanly is the annotation of a command for which SIGINT and
+// SIGTERM are the normal way to stop (a server that shuts down when its
+// context is cancelled): its own result gives the exit code, not the
+// signal.
+const signalEndsCleanly = "apijongler/signal-ends-cleanly"
 
 // trapSignals returns a context cancelled by SIGINT or SIGTERM, and a
 // function that says which one came, if any. After the first signal the

@@ -333,6 +333,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Not ours to key: send it bare.
 		r2 := req.Clone(req.Context())
 		stripCredentials(r2, t.slots, -1)
+		t.scrubForeign(r2)
 		reqBodyClosed = true
 		return t.base.RoundTrip(r2)
 	}
@@ -394,9 +395,10 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			r2.GetBody = getBody
 		}
-		t.setKey(r2, l.key.Value)
+		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
 		resp, err := t.base.RoundTrip(r2)
 		if err != nil {
+			err = red.error(err)
 			l.release()
 			retries++
 			if ctx.Err() != nil || retries > t.maxRetries {
@@ -408,7 +410,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue
 		}
-		resp.Request = req
+		red.answer(resp, req)
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			// An upgraded connection is no request in flight; its body
 			// must stay writable, so it is not wrapped.
@@ -429,8 +431,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			return resp, nil
 		}
 		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(data))
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
+		red.body(resp, data)
+		v.Reason = red.string(v.Reason)
 		if v.Action != Accept && v.Action != Retry {
 			if err := t.ring.apply(ctx, l.key, v); err != nil {
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)

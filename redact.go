@@ -303,7 +303,9 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 
 // GoString keeps %#v to the redacted text: the fields hold the key.
-func (e *redactedError) GoString() string { return "&jongler.redactedError{msg: " + strconv.Quote(e.msg) + "}" }
+func (e *redactedError) GoString() string {
+	return "&jongler.redactedError{msg: " + strconv.Quote(e.msg) + "}"
+}
 
 // Unwrap returns the original's cause, redacted.
 func (e *redactedError) Unwrap() error { return e.r.error(errors.Unwrap(e.err)) }

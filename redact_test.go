@@ -198,7 +198,7 @@ func TestRedirectsNeverHandBackTheKey(t *testing.T) {
 			for _, p := range paths {
 				t.Run(fmt.Sprintf("key%d/%s%s", si, slot.name, p.path), func(t *testing.T) {
 					var logs syncBuffer
-					tr := newTransport(t, own, jongler.WithKeys(map[string]string{"k": secret}),
+					tr := newTransport(t, own, jongler.WithKeys(jongler.Key{Name: "k", Value: secret}),
 						jongler.WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 					before, ownBefore := len(foreign.requests()), len(own.requests())
 					var got []string
@@ -327,7 +327,7 @@ func TestBaseTransportErrorsRedacted(t *testing.T) {
 			for sname, set := range slots {
 				t.Run(bname+"/"+sname, func(t *testing.T) {
 					var logs syncBuffer
-					tr := newTransport(t, u, jongler.WithKeys(map[string]string{"k": secret}), jongler.WithBase(base),
+					tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "k", Value: secret}), jongler.WithBaseTransport(base),
 						jongler.WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 						jongler.WithMaxRetries(1), jongler.WithBackoff(func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return time.Millisecond }))
 					req, _ := http.NewRequest(http.MethodPost, u.URL+genPath, strings.NewReader("{}"))
@@ -422,12 +422,12 @@ func TestErrorAnswersRedacted(t *testing.T) {
 		fmt.Fprintf(w, `{"error":{"code":429,"message":"key %s (%s) is over quota"}}`, key, url.QueryEscape(key))
 	})
 	echoReason := jongler.PolicyFunc(func(a *jongler.Answer) jongler.Verdict {
-		return jongler.Verdict{Action: jongler.Lockdown, Until: a.Now.Add(time.Hour), Reason: string(a.Body) + a.Header.Get("X-Debug-Url")}
+		return jongler.Verdict{Action: jongler.ActionLockdown, Until: a.Now.Add(time.Hour), Reason: string(a.Body) + a.Header.Get("X-Debug-Url")}
 	})
 	for _, secret := range redactSecrets {
 		var logs syncBuffer
 		dir := t.TempDir()
-		tr := newTransport(t, u, jongler.WithKeys(map[string]string{"k": secret}), jongler.WithStateDir(dir), jongler.WithPolicy(echoReason),
+		tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "k", Value: secret}), jongler.WithStateDir(dir), jongler.WithPolicy(echoReason),
 			jongler.WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 		req, _ := http.NewRequest(http.MethodPost, u.URL+genPath+"?key=placeholder", strings.NewReader("{}"))
 		resp, err := tr.RoundTrip(req)
@@ -469,7 +469,7 @@ func TestForeignRequestScrubbed(t *testing.T) {
 	foreign := newRecorder(t)
 	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {})
 	for _, secret := range redactSecrets {
-		tr := newTransport(t, u, jongler.WithKeys(map[string]string{"k": secret, "other": "other-value-123456"}))
+		tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "k", Value: secret}, jongler.Key{Name: "other", Value: "other-value-123456"}))
 		own := u.URL + "/b?key=" + url.QueryEscape(secret)
 		req, _ := http.NewRequest(http.MethodGet, foreign.URL+"/x?next="+url.QueryEscape(own)+"&k2="+url.PathEscape(secret), nil)
 		req.Header.Set("Referer", own)

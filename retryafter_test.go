@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/compat"
 )
 
 // maxHint is the documented cap on any delay an upstream asks for.
@@ -49,7 +50,7 @@ func TestRetryAfterCapped(t *testing.T) {
 	year9999 := http.Header{"Retry-After": {"Fri, 31 Dec 9999 23:59:59 GMT"}}
 	for _, h := range []http.Header{huge, year9999} {
 		for name, p := range map[string]jongler.Policy{
-			"status": jongler.StatusPolicy{}, "original": jongler.OriginalPolicy{},
+			"status": jongler.StatusPolicy{}, "original": compat.OriginalPolicy{},
 			"gemini": jongler.GeminiPolicy{}, "huggingface": jongler.HuggingFacePolicy{},
 		} {
 			for _, status := range []int{429, 503} {

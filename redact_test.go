@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/compat"
 )
 
 // redactSecrets are the key values the redaction tests lease: one shaped
@@ -482,6 +483,42 @@ func TestForeignRequestScrubbed(t *testing.T) {
 		seen := foreign.requests()
 		if showsSecret(seen[len(seen)-1], secret) {
 			t.Errorf("foreign host got the key: %s", seen[len(seen)-1])
+		}
+	}
+}
+
+// TestCompatErrorsRedacted: compat.Jongler's Request returned the client's
+// errors ("stopped after 10 redirects", a dial error on a redirect target)
+// with the key in the URL, and RequestJSON's *HTTPError quoted an error
+// body that echoed it.
+func TestCompatErrorsRedacted(t *testing.T) {
+	for _, secret := range redactSecrets {
+		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+			q := "key=" + url.QueryEscape(key)
+			switch r.URL.Path {
+			case "/loop":
+				http.Redirect(w, r, "/loop?"+q, http.StatusFound)
+			case "/dead":
+				http.Redirect(w, r, "http://127.0.0.1:1/x?"+q, http.StatusFound)
+			default:
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, `{"error":{"code":400,"message":"bad key %s"}}`, key)
+			}
+		})
+		j, err := compat.New(gem, jongler.WithKeys(jongler.Key{Name: "k", Value: secret}), jongler.WithStateDir(t.TempDir()), jongler.WithBaseURL(u.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		for _, ep := range []string{"/loop?key=placeholder", "/dead?key=placeholder", "/loop", "/dead"} {
+			_, _, err := j.Request(context.Background(), http.MethodGet, ep, "")
+			if err == nil || showsSecret(err.Error(), secret) {
+				t.Errorf("Request(%s): %v", ep, err)
+			}
+		}
+		_, err = j.RequestJSON(context.Background(), "/v1beta/models/m:generateContent", map[string]any{})
+		if err == nil || showsSecret(err.Error(), secret) {
+			t.Errorf("RequestJSON: %v", err)
 		}
 	}
 }

@@ -39,7 +39,11 @@ const errorBodyLimit = 1 << 20
 // other address is sent with no credential at all. The credential the
 // client sent (a placeholder in the connector's header, in
 // "Authorization: Bearer", or in the connector's query parameter) is
-// replaced in the same place.
+// replaced in the same place. The key never comes back: wherever the
+// upstream or the base transport wrote it (headers, trailers, a redirect's
+// or an error's body, errors), the answer and the error carry that
+// placeholder instead, raw or percent-encoded as the key was (see the
+// README's "Keys stay secret").
 //
 // A successful answer's body is passed through as it streams; the key's
 // lease ends when that body is read to EOF or closed, so callers must close

@@ -55,6 +55,14 @@ func (r redactor) index(s string) int {
 // find returns where in s the first occurrence of the key starts and how
 // long it is there, or -1.
 func (r redactor) find(s string) (int, int) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		// No escape in s: the key can only be there as it is. (The
+		// common case, and a fast one.)
+		if i := strings.Index(s, r.key); i >= 0 {
+			return i, len(r.key)
+		}
+		return -1, 0
+	}
 	k0 := r.key[0]
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c != k0 && c != '%' && c != '+' {

@@ -84,10 +84,19 @@ func matchEncoded(s, key string) int {
 		if b == '%' {
 			// A '%' in the key reads as itself or as the start of an
 			// escape: try each reading.
-			for n := range percentLens(s[p:]) {
-				if j+1 == len(key) {
-					return p + n
+			if j+1 == len(key) {
+				// The key ends with it: take the longest reading, so
+				// that no "25" of an escape is left behind.
+				last := 0
+				for n := range percentLens(s[p:]) {
+					last = n
 				}
+				if last == 0 {
+					return 0
+				}
+				return p + last
+			}
+			for n := range percentLens(s[p:]) {
 				if m := matchEncoded(s[p+n:], key[j+1:]); m > 0 {
 					return p + n + m
 				}

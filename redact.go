@@ -207,14 +207,17 @@ func (r redactor) header(h http.Header) {
 }
 
 // answer makes resp, the answer to one attempt, fit to hand back to the
-// caller of req: the caller's own request, the key replaced in every
-// header (in the trailers too, once the body has given them), and in a
+// caller of req: the caller's own request, the key replaced in the status
+// line's reason phrase, in every header (in the trailers too, once the body has given them), and in a
 // redirect's body, which is read into memory (up to errorBodyLimit;
 // a longer one is dropped: a client following the redirect never reads
 // it). It does not touch an error answer's body (see body) nor an
 // upgraded connection's.
 func (r redactor) answer(resp *http.Response, req *http.Request) {
 	resp.Request = req
+	if r.index(resp.Status) >= 0 { // the reason phrase is the upstream's to write
+		resp.Status = r.string(resp.Status)
+	}
 	r.header(resp.Header)
 	if resp.StatusCode == http.StatusSwitchingProtocols || resp.Body == nil || resp.Body == http.NoBody {
 		return

@@ -522,3 +522,28 @@ func TestCompatErrorsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusLineRedacted: the reason phrase of the status line is the
+// upstream's to write ("HTTP/1.1 200 OK <anything>"), and was handed back
+// as written.
+func TestStatusLineRedacted(t *testing.T) {
+	for _, secret := range redactSecrets {
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			key := r.Header.Get("X-Goog-Api-Key")
+			return &http.Response{StatusCode: 200, Status: "200 OK for " + key, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+		})
+		unused := newUpstream(t, func(http.ResponseWriter, *http.Request, string) {})
+		tr := newTransport(t, unused, jongler.WithKeys(jongler.Key{Name: "k", Value: secret}), jongler.WithBaseTransport(base), jongler.WithBaseURL("http://127.0.0.1:9"))
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:9"+genPath, nil)
+		req.Header.Set("x-goog-api-key", "placeholder")
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Status != "200 OK for placeholder" {
+			t.Errorf("status %q", resp.Status)
+		}
+	}
+}

@@ -547,3 +547,34 @@ func TestStatusLineRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTP2TrailersRedacted: over HTTP/2 an upstream may send trailers it
+// never declared; they are redacted once the body has given them.
+func TestHTTP2TrailersRedacted(t *testing.T) {
+	secret := redactSecrets[1]
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("streamed"))
+		w.(http.Flusher).Flush()
+		w.Header().Set(http.TrailerPrefix+"X-Echo", "key="+url.QueryEscape(r.URL.Query().Get("key")))
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	unused := newUpstream(t, func(http.ResponseWriter, *http.Request, string) {})
+	tr := newTransport(t, unused, jongler.WithKeys(jongler.Key{Name: "k", Value: secret}), jongler.WithBaseURL(srv.URL),
+		jongler.WithBaseTransport(srv.Client().Transport))
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+genPath+"?key=placeholder", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
+	}
+	if body := readBody(t, resp); body != "streamed" {
+		t.Errorf("body %q", body)
+	}
+	if got := resp.Trailer.Get("X-Echo"); got != "key=placeholder" {
+		t.Errorf("trailer X-Echo = %q, want key=placeholder", got)
+	}
+}

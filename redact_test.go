@@ -423,7 +423,8 @@ func TestErrorAnswersRedacted(t *testing.T) {
 		fmt.Fprintf(w, `{"error":{"code":429,"message":"key %s (%s) is over quota"}}`, key, url.QueryEscape(key))
 	})
 	echoReason := jongler.PolicyFunc(func(a *jongler.Answer) jongler.Verdict {
-		return jongler.Verdict{Action: jongler.ActionLockdown, Until: a.Now.Add(time.Hour), Reason: string(a.Body) + a.Header.Get("X-Debug-Url")}
+		return jongler.Verdict{Action: jongler.ActionLockdown, Until: a.Now.Add(time.Hour), Reason: string(a.Body) + a.Header.Get("X-Debug-Url"),
+			Model: "models/" + string(a.Body)}
 	})
 	for _, secret := range redactSecrets {
 		var logs syncBuffer

@@ -461,7 +461,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		resp.Body.Close()
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
 		red.body(resp, data)
-		v.Reason = red.string(v.Reason)
+		v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
 		if v.Action != ActionAccept && v.Action != ActionRetry {
 			if err := t.ring.apply(ctx, l.key, v); err != nil {
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)

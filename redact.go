@@ -82,21 +82,22 @@ func matchEncoded(s, key string) int {
 	for j := 0; j < len(key); j++ {
 		b := key[j]
 		if b == '%' {
-			// A '%' in the key reads as itself or as the start of an
-			// escape: try each reading.
-			if j+1 == len(key) {
-				// The key ends with it: take the longest reading, so
-				// that no "25" of an escape is left behind.
-				last := 0
-				for n := range percentLens(s[p:]) {
-					last = n
-				}
-				if last == 0 {
-					return 0
-				}
-				return p + last
-			}
+			// A '%' in the key reads as itself or as an escaped '%'
+			// ("%25", "%2525"...): try each reading, longest first (an
+			// escaped key is likelier than a raw one followed by "25").
+			var lens [16]int
+			k := 0
 			for n := range percentLens(s[p:]) {
+				if k == len(lens) {
+					break
+				}
+				lens[k], k = n, k+1
+			}
+			for k--; k >= 0; k-- {
+				n := lens[k]
+				if j+1 == len(key) {
+					return p + n
+				}
 				if m := matchEncoded(s[p+n:], key[j+1:]); m > 0 {
 					return p + n + m
 				}

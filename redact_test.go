@@ -253,6 +253,17 @@ func TestRedirectsNeverHandBackTheKey(t *testing.T) {
 					if p.foreign && len(foreign.requests()) == before {
 						t.Error("the foreign host saw no request")
 					}
+					if p.path == "/hop" {
+						// The client builds the Referer from the URL of the
+						// same-host hop, which held the key before.
+						referer := false
+						for _, f := range foreign.requests()[before:] {
+							referer = referer || strings.Contains(f, "Referer: "+own.URL+"/b?") && strings.Contains(f, "key=placeholder")
+						}
+						if !referer {
+							t.Errorf("the foreign host got no Referer naming the hop: %q", foreign.requests()[before:])
+						}
+					}
 					for _, o := range own.requests()[ownBefore:] {
 						if o.key != secret {
 							t.Errorf("own host got credential %q, want the key", o.key)

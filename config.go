@@ -3,6 +3,7 @@ package jongler
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 
@@ -11,8 +12,14 @@ import (
 
 // Key is one API key: its name in the configuration, its secret value, and
 // the Google Cloud project it belongs to (its own name when none is said).
-// Its String, GoString and LogValue methods show the name only, so that
-// printing or logging a Key never shows the secret.
+// A Key prints (every fmt verb: %v, %+v, %s, %q, %d, %x...; %#v adds the
+// project), marshals (encoding/json, encoding.TextMarshaler) and logs
+// (slog.LogValuer, slog's JSON and text handlers) as its name only, so
+// that printing, encoding or logging a Key, or a value holding one in an
+// exported field (a [Config], a []Key), never shows the secret. Two
+// cases escape, because fmt prints them by reflection without asking the
+// Key: a Key in an unexported struct field, and the wrong verb %p on a
+// Key that is not a pointer (which go vet reports).
 type Key struct {
 	Name    string // the key's name in the configuration; shown in logs and states
 	Value   string // the secret itself; never shown
@@ -30,6 +37,29 @@ func (k Key) GoString() string {
 // LogValue implements [slog.LogValuer] with the key's name.
 func (k Key) LogValue() slog.Value { return slog.StringValue(k.Name) }
 
+// Format implements [fmt.Formatter]: %#v is [Key.GoString], any other verb
+// formats the key's name as a string would be (%d and other verbs for
+// numbers print the name too), flags and width kept.
+func (k Key) Format(f fmt.State, verb rune) {
+	switch verb {
+	case 'v':
+		if f.Flag('#') {
+			io.WriteString(f, k.GoString())
+			return
+		}
+		verb = 's'
+	case 's', 'q', 'x', 'X':
+	default:
+		verb = 's'
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), k.Name)
+}
+
+// MarshalText implements [encoding.TextMarshaler] with the key's name, so
+// that encoding/json (and any encoder that honours TextMarshaler) writes
+// a Key as the string of its name.
+func (k Key) MarshalText() ([]byte, error) { return []byte(k.Name), nil }
+
 // exampleSection is shown when a configuration lacks the connector.
 func exampleSection(connector string) string { return iniconfig.ExampleSection(connector) }
 
@@ -40,6 +70,15 @@ type Config struct {
 	// Budgets are the request budgets per model, from the optional
 	// section "[CONNECTOR:budgets]"; see [Budget].
 	Budgets []Budget
+}
+
+// LogValue implements [slog.LogValuer]: the keys' names and the budgets.
+func (c Config) LogValue() slog.Value {
+	names := make([]string, len(c.Keys))
+	for i, k := range c.Keys {
+		names[i] = k.Name
+	}
+	return slog.GroupValue(slog.Any("keys", names), slog.Any("budgets", c.Budgets))
 }
 
 // LoadConfig reads what the INI file at path says of connector: the

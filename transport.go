@@ -39,7 +39,11 @@ const errorBodyLimit = 1 << 20
 // other address is sent with no credential at all. The credential the
 // client sent (a placeholder in the connector's header, in
 // "Authorization: Bearer", or in the connector's query parameter) is
-// replaced in the same place.
+// replaced in the same place. The key never comes back: wherever the
+// upstream or the base transport wrote it (headers, trailers, a redirect's
+// or an error's body, errors), the answer and the error carry that
+// placeholder instead, raw or percent-encoded as the key was (see the
+// README's "Keys stay secret").
 //
 // A successful answer's body is passed through as it streams; the key's
 // lease ends when that body is read to EOF or closed, so callers must close
@@ -368,6 +372,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Not ours to key: send it bare.
 		r2 := req.Clone(req.Context())
 		stripCredentials(r2, t.slots, -1)
+		t.scrubForeign(r2)
 		reqBodyClosed = true
 		return t.base.RoundTrip(r2)
 	}
@@ -435,10 +440,11 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			r2.GetBody = getBody
 		}
-		t.setKey(r2, l.key.Value)
+		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
 		resp, err := t.base.RoundTrip(r2)
 		rt.sent(l.key.Name, resp, err)
 		if err != nil {
+			err = red.error(err)
 			l.release()
 			if errors.Is(context.Cause(r2.Context()), ErrLeaseLost) && ctx.Err() == nil {
 				return nil, fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, ErrLeaseLost)
@@ -453,7 +459,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue
 		}
-		resp.Request = req
+		red.answer(resp, req)
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			// An upgraded connection is no request in flight; its body
 			// must stay writable, so it is not wrapped.
@@ -474,8 +480,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			return resp, nil
 		}
 		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(data))
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
+		red.body(resp, data)
+		v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
 		rt.judged(v.Action)
 		if v.Action != ActionAccept && v.Action != ActionRetry {
 			if err := t.ring.apply(ctx, l.key, v); err != nil {

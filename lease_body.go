@@ -50,7 +50,9 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased) *
 		l.release()
 		return out
 	}
-	out.Body = newLeaseBody(resp.Body, resp.ContentLength, l, t.abandonRest, req)
+	b := newLeaseBody(resp.Body, resp.ContentLength, l, t.abandonRest, req)
+	b.orig, b.out = resp, out
+	out.Body = b
 	return out
 }
 
@@ -107,11 +109,14 @@ func newLeaseEnd(rc io.Closer, l *leased, rest time.Duration, req *http.Request)
 // leaseBody holds a key's lease until the body is read to its end or
 // closed.
 type leaseBody struct {
-	rc      io.ReadCloser
-	left    int64 // bytes still due by Content-Length; negative if unknown
-	end     *leaseEnd
-	cleanup runtime.Cleanup
-	closed  atomic.Bool
+	rc   io.ReadCloser
+	left int64 // bytes still due by Content-Length; negative if unknown
+	// orig is the answer the base transport made, out the copy handed to
+	// the caller: the base sets trailers on orig at the body's end.
+	orig, out *http.Response
+	end       *leaseEnd
+	cleanup   runtime.Cleanup
+	closed    atomic.Bool
 }
 
 func newLeaseBody(rc io.ReadCloser, length int64, l *leased, rest time.Duration, req *http.Request) *leaseBody {
@@ -124,6 +129,9 @@ func (b *leaseBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if b.left >= 0 {
 		b.left -= int64(n)
+	}
+	if err == io.EOF && b.orig != nil && b.orig.Trailer != nil {
+		b.out.Trailer = b.orig.Trailer
 	}
 	if err == io.EOF || b.left == 0 {
 		// Every byte is here: the upstream is done with the request.

@@ -479,7 +479,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		red.answer(resp, req)
 		if resp.StatusCode < 400 {
 			held = nil
-			return t.handOff(req, resp, l), nil
+			return t.handOff(req, resp, l, red), nil
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
 		if err != nil || len(data) > errorBodyLimit {
@@ -489,7 +489,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 				io.Closer
 			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
 			held = nil
-			return t.handOff(req, resp, l), nil
+			return t.handOff(req, resp, l, red), nil
 		}
 		resp.Body.Close()
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})

@@ -51,7 +51,7 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 		return out
 	}
 	b := newLeaseBody(resp.Body, resp.ContentLength, newLeaseEnd(resp.Body, l, t.abandonRest, req, red))
-	b.orig, b.out = resp, out
+	b.src, b.out = resp, out
 	out.Body = b
 	return out
 }
@@ -113,14 +113,16 @@ func newLeaseEnd(rc io.Closer, l *leased, rest time.Duration, req *http.Request,
 // leaseBody holds a key's lease until the body is read to its end or
 // closed.
 type leaseBody struct {
-	rc   io.ReadCloser
-	left int64 // bytes still due by Content-Length; negative if unknown
-	// orig is the answer the base transport made, out the copy handed to
-	// the caller: the base sets trailers on orig at the body's end.
-	orig, out *http.Response
-	end       *leaseEnd
-	cleanup   runtime.Cleanup
-	closed    atomic.Bool
+	rc      io.ReadCloser
+	left    int64 // bytes still due by Content-Length; negative if unknown
+	end     *leaseEnd
+	cleanup runtime.Cleanup
+	closed  atomic.Bool
+	// src is the answer the base transport made, out the copy handed to
+	// the caller: trailers the base sets on src only at the body's end
+	// (HTTP/2's undeclared ones) are passed on to out then. Neither refers
+	// back to src, so that net/http, which keeps src, keeps no lease alive.
+	src, out *http.Response
 }
 
 func newLeaseBody(rc io.ReadCloser, length int64, end *leaseEnd) *leaseBody {
@@ -134,13 +136,13 @@ func (b *leaseBody) Read(p []byte) (int, error) {
 	if b.left >= 0 {
 		b.left -= int64(n)
 	}
-	if err == io.EOF && b.orig != nil && b.orig.Trailer != nil {
-		b.out.Trailer = b.orig.Trailer
-	}
 	if err == io.EOF || b.left == 0 {
 		// Every byte is here: the upstream is done with the request.
 		b.end.done.Store(true)
 		b.end.l.release()
+	}
+	if err == io.EOF && b.src != nil && b.src.Trailer != nil {
+		b.out.Trailer = b.src.Trailer
 	}
 	return n, err
 }

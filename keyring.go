@@ -94,7 +94,8 @@ type leased struct {
 	ring *keyring
 	ctx  context.Context // the request's, for the store's release
 	once sync.Once
-	stop func() // ends the watch on the lease's loss; nil if none
+	stop func()   // ends the watch on the lease's loss; nil if none
+	end  leaseEnd // how the lease ends once handed off with an answer (lease_body.go)
 }
 
 // watch returns the context to send the request with: ctx, cancelled with

@@ -106,8 +106,12 @@ func unreachable(e *leaseEnd) {
 	e.finish()
 }
 
+// newLeaseEnd returns l's end, set up: it lives in l, which is allocated
+// anyway, and refers to no body.
 func newLeaseEnd(rc io.Closer, l *leased, rest time.Duration, req *http.Request, red redactor) *leaseEnd {
-	return &leaseEnd{rc: rc, l: l, rest: rest, req: req, red: red}
+	e := &l.end
+	e.rc, e.l, e.rest, e.req, e.red = rc, l, rest, req, red
+	return e
 }
 
 // leaseBody holds a key's lease until the body is read to its end or

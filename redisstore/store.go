@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/api-jongler/jongler"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -203,7 +204,7 @@ func (s *Store) Now() time.Time {
 }
 
 // Acquire implements [jongler.Store] in one round trip.
-func (s *Store) Acquire(ctx context.Context, connector string, keys []string, slots int) (leaseIface, error) {
+func (s *Store) Acquire(ctx context.Context, connector string, keys []string, slots int) (jongler.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -399,3 +400,8 @@ func toInt(v any) int64 {
 	}
 	return 0
 }
+
+var (
+	_ jongler.Store = (*Store)(nil)
+	_ jongler.Lease = (*lease)(nil)
+)

@@ -209,11 +209,11 @@ func maxTime(a, b time.Time) time.Time {
 func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*leased, error) {
 	poll := time.Millisecond
 	for {
-		now := r.clock.Now()
 		st, err := r.load(ctx)
 		if err != nil {
 			return nil, err
 		}
+		now := r.now()
 		names, back, hopeful := r.usable(st, now, model, refused)
 		if hopeful == 0 {
 			return nil, &NoKeyError{Connector: r.connector, Model: model}
@@ -249,13 +249,13 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			if names, _, _ := r.usable(st, r.clock.Now(), model, refused); !slices.Contains(names, k.Name) {
+			if names, _, _ := r.usable(st, r.now(), model, refused); !slices.Contains(names, k.Name) {
 				lease.release()
 				continue
 			}
 			if b, ok := budgetFor(r.budgets, model); ok {
 				err := r.update(ctx, func(st *state) error {
-					return st.spend(b, k.Project, model, r.clock.Now())
+					return st.spend(b, k.Project, model, r.now())
 				})
 				if err != nil {
 					lease.release()
@@ -310,7 +310,7 @@ func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
 
 // apply records a policy's verdict on key k.
 func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
-	now := r.clock.Now()
+	now := r.now()
 	var err error
 	switch v.Action {
 	case ActionLockdown:
@@ -386,5 +386,5 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	return buildKeyStates(r.keys, st, inFlight, r.clock.Now()), nil
+	return buildKeyStates(r.keys, st, inFlight, r.now()), nil
 }

@@ -454,7 +454,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		}
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(data))
-		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
+		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})
 		if v.Action != ActionAccept && v.Action != ActionRetry {
 			if err := t.ring.apply(ctx, l.key, v); err != nil {
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)

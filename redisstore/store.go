@@ -51,6 +51,7 @@ type Store struct {
 	ttl         time.Duration
 	quiet       time.Duration
 	stateMaxAge time.Duration
+	clock       interface{ Now() time.Time } // nil: the server's time
 
 	mu    sync.Mutex
 	cache map[string]*cached // by connector
@@ -110,6 +111,11 @@ func WithRestartQuiet(d time.Duration) Option {
 func WithStateMaxAge(d time.Duration) Option {
 	return func(s *Store) { s.stateMaxAge = max(d, 0) }
 }
+
+// WithClock makes [Store.Now] tell c's time instead of the Redis server's,
+// for simulations whose every process runs the same simulated clock (such
+// as jonglertest's). Lease TTLs still run on the server's clock.
+func WithClock(c jongler.Clock) Option { return func(s *Store) { s.clock = c } }
 
 // New returns a Store on client. Closing the store leaves the client open.
 func New(client redis.UniversalClient, opts ...Option) *Store {
@@ -195,6 +201,9 @@ func (s *Store) sync(connector string, sent time.Time, sec, usec, ver any) {
 // records or compares, so processes whose clocks disagree still agree on
 // when a cooldown ends (see jongler.StoreClock).
 func (s *Store) Now() time.Time {
+	if s.clock != nil {
+		return s.clock.Now()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.synced {
@@ -402,6 +411,6 @@ func toInt(v any) int64 {
 }
 
 var (
-	_ jongler.Store = (*Store)(nil)
+	_ jongler.StoreClock = (*Store)(nil)
 	_ jongler.Lease = (*lease)(nil)
 )

@@ -13,7 +13,7 @@ import "github.com/redis/go-redis/v9"
 //	T:lru       sorted set: key name -> fencing token of its last lease (least recently used first)
 //	T:leases    sorted set: "token:key" -> expiry, server milliseconds
 //	T:inflight  hash: key name -> leases in force
-//	T:quiet     present for one TTL after the fence counter was found missing (restart guard)
+//	T:quiet     present, after the fence counter was found missing, until the server has been up one TTL (restart guard)
 //	T:state     the core's encoded state (names and times only, never a key value)
 //	T:ver       counter: bumped by every write of T:state
 //
@@ -50,11 +50,16 @@ end
 var acquireScript = redis.NewScript(common + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   -- No counter: a new connector, or a Redis that lost its data (restart
-  -- without persistence, flush, failover to a stale replica). Leases
-  -- granted before may still be used: grant none for one TTL.
+  -- without persistence). Leases granted before the restart may still be
+  -- in use: grant none until the server has been up for one TTL.
+  -- A server up for longer than that lost nothing a live lease needs.
   redis.call('SET', KEYS[1], string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])))
-  if tonumber(ARGV[3]) > 0 then
-    redis.call('SET', KEYS[5], '1', 'PX', ARGV[3])
+  local quiet = tonumber(ARGV[3])
+  if quiet > 0 then
+    local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')) or 0
+    if quiet - up * 1000 > 0 then
+      redis.call('SET', KEYS[5], '1', 'PX', quiet - up * 1000)
+    end
   end
 end
 local v = ver(KEYS[6])

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -88,14 +89,18 @@ func WithTTL(ttl time.Duration) Option {
 // of [DefaultPrefix], to share one Redis between deployments.
 func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
 
-// WithRestartQuiet sets how long no lease is granted for a connector whose
-// fencing counter is missing from Redis (default: the lease TTL). The
-// counter is missing the first time a connector is used, and after Redis
-// lost its data (a restart without persistence, FLUSHALL, a failover to a
-// replica that missed the last writes): leases granted before may still be
-// in use, and are renewed or lapse within one TTL. Waiting it out is what
-// Redis's distributed-lock guidance calls a delayed restart. 0 grants leases
-// at once, which is only safe when nothing can hold a lease from before.
+// WithRestartQuiet sets how long after its start a Redis server grants no
+// lease for a connector whose fencing counter it lacks (default: the lease
+// TTL). A server lacks the counter when the connector is new, and when it
+// lost its data: restarted without persistence, the leases granted before
+// the restart may still be in use and lapse at most one TTL after it. Not
+// granting any meanwhile is what Redis's distributed-lock guidance calls a
+// delayed restart. A server up for longer than d grants at once. 0 never
+// waits, which is only safe when nothing can hold a lease from before.
+//
+// Data lost otherwise (FLUSHALL on a running server, a failover to a
+// replica that missed the last writes) is not detected: leases then in
+// force may be granted again until they lapse.
 func WithRestartQuiet(d time.Duration) Option {
 	return func(s *Store) { s.quiet = max(d, 0) }
 }
@@ -142,16 +147,44 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 
 // Open connects to the Redis named by a redis:// or rediss:// (TLS) URL,
 // with user and password in the URL if needed, and returns a Store that
-// closes its client on Close. Errors never repeat the URL's password.
+// closes its client on Close. Besides go-redis's own URL parameters, the
+// query may set lease_ttl (a Go duration, as [WithTTL]) and prefix (as
+// [WithPrefix]); options given override them. Errors never repeat the
+// URL's password. A call to Redis fails after one retry, and within the
+// caller's deadline.
 func Open(rawURL string, opts ...Option) (*Store, error) {
-	o, err := redis.ParseURL(rawURL)
+	bad := func(err error) error {
+		return fmt.Errorf("redisstore: store URL %s: %v", Redact(rawURL), redactErr(err, rawURL))
+	}
+	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: store URL %s: %v", Redact(rawURL), redactErr(err, rawURL))
+		return nil, bad(errors.New("not a URL"))
+	}
+	var own []Option
+	q := u.Query()
+	if v := q.Get("lease_ttl"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, bad(fmt.Errorf("lease_ttl %q: want a positive duration such as 10s", v))
+		}
+		own = append(own, WithTTL(d))
+	}
+	if q.Has("prefix") {
+		own = append(own, WithPrefix(q.Get("prefix")))
+	}
+	q.Del("lease_ttl")
+	q.Del("prefix")
+	u.RawQuery = q.Encode()
+	o, err := redis.ParseURL(u.String())
+	if err != nil {
+		return nil, bad(err)
 	}
 	// A request's deadline bounds every call to Redis.
 	o.ContextTimeoutEnabled = true
 	o.DialTimeout = 2 * time.Second
-	s := New(redis.NewClient(o), opts...)
+	o.MaxRetries = 1
+	o.DialerRetries = 1
+	s := New(redis.NewClient(o), append(own, opts...)...)
 	s.ownsClient = true
 	return s, nil
 }
@@ -412,5 +445,5 @@ func toInt(v any) int64 {
 
 var (
 	_ jongler.StoreClock = (*Store)(nil)
-	_ jongler.Lease = (*lease)(nil)
+	_ jongler.Lease      = (*lease)(nil)
 )

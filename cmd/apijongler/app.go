@@ -33,6 +33,7 @@ type app struct {
 
 	configPath string
 	logLevel   string
+	storeFlag  string // --store: see store.go
 	logger     *slog.Logger
 
 	// Flags of the request command.
@@ -162,6 +163,7 @@ Exit codes:
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "INI file of keys (default $"+jongler.ConfigEnv+")")
 	pf.StringVar(&a.logLevel, "log-level", "warn", "log to standard error at this level: debug, info, warn or error")
+	pf.StringVar(&a.storeFlag, "store", "", storeFlagUsage)
 
 	f := root.Flags()
 	f.BoolVar(&a.pretty, "pretty", false, "indent a JSON answer")

@@ -78,11 +78,17 @@ func (l leakCheck) Run() int {
 }
 
 func TestScripts(t *testing.T) {
+	rs := startRedis(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
-		Setup:               setup,
+		Setup: func(env *testscript.Env) error {
+			if err := setup(env); err != nil {
+				return err
+			}
+			return rs.setup(env)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"aj":        cmdAJ,
 			"code":      cmdCode,
@@ -91,6 +97,7 @@ func TestScripts(t *testing.T) {
 			"jstats":    cmdStats,
 			"keystate":  cmdKeyState,
 			"nosecrets": cmdNoSecrets,
+			"redisscan": rs.cmdScan,
 		},
 	})
 }

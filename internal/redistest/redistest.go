@@ -6,6 +6,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -195,4 +196,38 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Dump returns every key of c's database, with its value, as text:
+// for tests that check that nothing secret was written to Redis.
+func Dump(ctx context.Context, c *redis.Client) (string, error) {
+	var b strings.Builder
+	iter := c.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		typ, err := c.Type(ctx, k).Result()
+		if err != nil {
+			return "", err
+		}
+		var v any
+		switch typ {
+		case "string":
+			v, err = c.Get(ctx, k).Result()
+		case "hash":
+			v, err = c.HGetAll(ctx, k).Result()
+		case "zset":
+			v, err = c.ZRangeWithScores(ctx, k, 0, -1).Result()
+		case "set":
+			v, err = c.SMembers(ctx, k).Result()
+		case "list":
+			v, err = c.LRange(ctx, k, 0, -1).Result()
+		default:
+			v, err = c.Dump(ctx, k).Result()
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s %s %v\n", k, typ, v)
+	}
+	return b.String(), iter.Err()
 }

@@ -93,6 +93,12 @@ type leased struct {
 	ctx  context.Context // the request's, for the store's release
 	once sync.Once
 	stop func() // ends the watch on the lease's loss; nil if none
+	wctx context.Context // the context watch returned; nil if none
+}
+
+// lost reports whether the store lost the lease while its request ran.
+func (l *leased) lost() bool {
+	return l.wctx != nil && errors.Is(context.Cause(l.wctx), ErrLeaseLost)
 }
 
 // watch returns the context to send the request with: ctx, cancelled with
@@ -112,6 +118,7 @@ func (l *leased) watch(ctx context.Context) context.Context {
 		}
 	}()
 	l.stop = func() { close(done); cancel(nil) }
+	l.wctx = wctx
 	return wctx
 }
 

@@ -500,6 +500,10 @@ func (b *leaseBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
 		b.l.release()
+	} else if err != nil && b.l.lost() {
+		// Say why the answer was cut: the lease lapsed (its holder paused
+		// past the store's TTL), and the key may serve another request.
+		err = fmt.Errorf("jongler: %s: key %s: %w", b.l.ring.connector, b.l.key.Name, ErrLeaseLost)
 	}
 	return n, err
 }

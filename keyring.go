@@ -92,7 +92,7 @@ type leased struct {
 	ring *keyring
 	ctx  context.Context // the request's, for the store's release
 	once sync.Once
-	stop func() // ends the watch on the lease's loss; nil if none
+	stop func()          // ends the watch on the lease's loss; nil if none
 	wctx context.Context // the context watch returned; nil if none
 }
 

@@ -40,7 +40,7 @@ const (
 	DefaultPrefix = "jongler:"
 	// DefaultStateMaxAge is how old a cached state may be when read before
 	// a lease (see [WithStateMaxAge]).
-	DefaultStateMaxAge = time.Second
+	DefaultStateMaxAge = 100 * time.Millisecond
 )
 
 // Store is a [jongler.Store] in Redis. It is safe for concurrent use.

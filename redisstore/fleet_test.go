@@ -93,10 +93,11 @@ func (m *member) expect(t *testing.T, prefix string, within time.Duration) strin
 	}
 }
 
-func startMember(t *testing.T, id string, env []string) *member {
+// startMember runs this test binary's test named run as a child process.
+func startMember(t *testing.T, run, id string, env []string) *member {
 	t.Helper()
 	m := &member{id: id, lines: make(chan string, 1024)}
-	m.cmd = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestFleetMember$", "-test.count=1", "-test.timeout=120s", "-test.v")
+	m.cmd = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+run+"$", "-test.count=1", "-test.timeout=120s", "-test.v")
 	m.cmd.Env = append(os.Environ(), append(env, fleetRoleEnv+"=member", fleetIDEnv+"="+id,
 		jongler.StateDirEnv+"="+t.TempDir())...)
 	m.cmd.WaitDelay = 5 * time.Second
@@ -183,7 +184,7 @@ func TestFleetDrill(t *testing.T) {
 	}
 	var fleet []*member
 	for i := range 4 {
-		fleet = append(fleet, startMember(t, "member-"+strconv.Itoa(i), env))
+		fleet = append(fleet, startMember(t, "TestFleetMember", "member-"+strconv.Itoa(i), env))
 	}
 	successes := func() int { return up.Stats().Successes }
 	waitFor := func(what string, within time.Duration, cond func() bool) {

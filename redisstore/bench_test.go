@@ -168,7 +168,6 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-
 // run runs do b.N times from par goroutines in all.
 func run(b *testing.B, par int, do func()) {
 	b.ReportAllocs()

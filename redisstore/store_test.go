@@ -32,6 +32,17 @@ func TestStoreConformance(t *testing.T) {
 	})
 }
 
+// TestStoreShared holds two clients with one prefix, as two machines, to
+// the rules between handles on one store.
+func TestStoreShared(t *testing.T) {
+	srv := redistest.Start(t)
+	storetest.TestShared(t, func(t *testing.T) (jongler.Store, jongler.Store) {
+		prefix := freshPrefix()
+		return redisstore.New(srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithRestartQuiet(0)),
+			redisstore.New(srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithRestartQuiet(0))
+	})
+}
+
 // TestLoadSeesOtherWriters: a store sees its own writes at once, another
 // client's within the state's max age, and after a lease at once (the
 // lease's reply names the current version).

@@ -42,10 +42,12 @@ end
 `
 
 // acquireScript leases one slot of the least recently used key among
-// ARGV[4:] with fewer than ARGV[2] leases in force.
+// the names in ARGV[4] (one per line) with fewer than ARGV[2] leases in
+// force. One argument rather than one per name: a thousand keys cost the
+// client one string, not a thousand.
 //
 // KEYS: fence, lru, leases, inflight, quiet, ver.
-// ARGV: ttl ms, slots, quiet ms, key names...
+// ARGV: ttl ms, slots, quiet ms, key names joined by newlines.
 // Returns {token or 0, key or "", sec, µs, ver}.
 var acquireScript = redis.NewScript(common + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -68,11 +70,15 @@ if redis.call('EXISTS', KEYS[5]) == 1 then
 end
 reap(KEYS[3], KEYS[4])
 local slots = tonumber(ARGV[2])
+local all = {}
+for n in string.gmatch(ARGV[4], '[^\n]+') do
+  all[#all + 1] = n
+end
 local best, bestScore = nil, nil
-local i = 4
-while i <= #ARGV do
-  local j = math.min(i + 999, #ARGV)
-  local names = {unpack(ARGV, i, j)}
+local i = 1
+while i <= #all do
+  local j = math.min(i + 999, #all)
+  local names = {unpack(all, i, j)}
   local counts = redis.call('HMGET', KEYS[4], unpack(names))
   local scores = redis.call('ZMSCORE', KEYS[2], unpack(names))
   for n = 1, #names do

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,16 +254,17 @@ func (s *Store) Acquire(ctx context.Context, connector string, keys []string, sl
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, 3+len(keys))
-	args = append(args, s.ttl.Milliseconds(), max(slots, 1), s.quiet.Milliseconds())
 	for _, k := range keys {
-		args = append(args, k)
+		if k == "" || strings.ContainsAny(k, "\n") {
+			return nil, fmt.Errorf("redisstore: key name %q: empty or with a line break", k)
+		}
 	}
+	names := strings.Join(keys, "\n")
 	sent := time.Now()
 	res, err := acquireScript.Run(ctx, s.client, []string{
 		s.key(connector, "fence"), s.key(connector, "lru"), s.key(connector, "leases"),
 		s.key(connector, "inflight"), s.key(connector, "quiet"), s.key(connector, "ver"),
-	}, args...).Slice()
+	}, s.ttl.Milliseconds(), max(slots, 1), s.quiet.Milliseconds(), names).Slice()
 	if err != nil {
 		return nil, s.fail("acquire", connector, err)
 	}

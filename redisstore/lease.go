@@ -128,11 +128,11 @@ func (l *lease) Release(ctx context.Context) error {
 		}, l.member, l.key).Slice()
 		if err != nil {
 			// The lease lapses by itself within the TTL.
-			l.releaseErr = s.fail("release lease of key "+l.key, l.connector, err)
+			l.releaseErr = s.fail(ctx, "release lease of key "+l.key, l.connector, err)
 			return
 		}
 		if len(res) != 4 {
-			l.releaseErr = s.fail("release lease of key "+l.key, l.connector, fmt.Errorf("unexpected reply %v", res))
+			l.releaseErr = s.fail(ctx, "release lease of key "+l.key, l.connector, fmt.Errorf("unexpected reply %v", res))
 			return
 		}
 		s.sync(l.connector, sent, res[1], res[2], res[3])

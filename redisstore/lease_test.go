@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,24 +127,11 @@ func TestLeaseLostWhenRedisIsGone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	err := l.Release(ctx)
-	if err == nil || !contains(err.Error(), "redisstore: redis at "+srv.Addr) {
+	if err == nil || !strings.Contains(err.Error(), "redisstore: redis at "+srv.Addr) {
 		t.Fatalf("release with Redis down: %v; want an error naming the store", err)
 	}
 	_, err = s.Acquire(ctx, "c", []string{"k"}, 1)
-	if err == nil || !contains(err.Error(), "redisstore: redis at "+srv.Addr) {
+	if err == nil || !strings.Contains(err.Error(), "redisstore: redis at "+srv.Addr) {
 		t.Fatalf("acquire with Redis down: %v; want an error naming the store", err)
 	}
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }

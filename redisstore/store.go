@@ -204,9 +204,14 @@ func (s *Store) key(connector, part string) string {
 }
 
 // fail wraps an error of Redis, naming the store and what it was doing.
-func (s *Store) fail(op, connector string, err error) error {
+// When ctx is done, the error also matches ctx.Err(): go-redis reports a
+// deadline that cut a call short as an i/o timeout.
+func (s *Store) fail(ctx context.Context, op, connector string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("redisstore: %s: %s for connector %s: %w (%w)", s.name, op, connector, err, cerr)
 	}
 	return fmt.Errorf("redisstore: %s: %s for connector %s: %w", s.name, op, connector, err)
 }
@@ -266,10 +271,10 @@ func (s *Store) Acquire(ctx context.Context, connector string, keys []string, sl
 		s.key(connector, "inflight"), s.key(connector, "quiet"), s.key(connector, "ver"),
 	}, s.ttl.Milliseconds(), max(slots, 1), s.quiet.Milliseconds(), names).Slice()
 	if err != nil {
-		return nil, s.fail("acquire", connector, err)
+		return nil, s.fail(ctx, "acquire", connector, err)
 	}
 	if len(res) != 5 {
-		return nil, s.fail("acquire", connector, fmt.Errorf("unexpected reply %v", res))
+		return nil, s.fail(ctx, "acquire", connector, fmt.Errorf("unexpected reply %v", res))
 	}
 	s.sync(connector, sent, res[2], res[3], res[4])
 	token := toInt(res[0])
@@ -303,10 +308,10 @@ func (s *Store) InFlight(ctx context.Context, connector string, keys []string, s
 		s.key(connector, "leases"), s.key(connector, "inflight"), s.key(connector, "ver"),
 	}, args...).Slice()
 	if err != nil {
-		return nil, s.fail("count leases", connector, err)
+		return nil, s.fail(ctx, "count leases", connector, err)
 	}
 	if len(res) != 3+len(keys) {
-		return nil, s.fail("count leases", connector, fmt.Errorf("unexpected reply of %d values", len(res)))
+		return nil, s.fail(ctx, "count leases", connector, fmt.Errorf("unexpected reply of %d values", len(res)))
 	}
 	s.sync(connector, sent, res[0], res[1], res[2])
 	out := make(map[string]int, len(keys))
@@ -339,10 +344,10 @@ func (s *Store) Load(ctx context.Context, connector string) ([]byte, error) {
 	sent := time.Now()
 	res, err := loadScript.Run(ctx, s.client, []string{s.key(connector, "ver"), s.key(connector, "state")}, have).Slice()
 	if err != nil {
-		return nil, s.fail("load state", connector, err)
+		return nil, s.fail(ctx, "load state", connector, err)
 	}
 	if len(res) < 3 {
-		return nil, s.fail("load state", connector, fmt.Errorf("unexpected reply %v", res))
+		return nil, s.fail(ctx, "load state", connector, fmt.Errorf("unexpected reply %v", res))
 	}
 	ver, _ := res[2].(string)
 	s.mu.Lock()
@@ -369,7 +374,7 @@ func (s *Store) Update(ctx context.Context, connector string, fn func(current []
 	backoff := time.Millisecond
 	for {
 		if err := ctx.Err(); err != nil {
-			return s.fail("update state", connector, err)
+			return s.fail(ctx, "update state", connector, err)
 		}
 		var fnErr error
 		var newVer int64
@@ -408,12 +413,12 @@ func (s *Store) Update(ctx context.Context, connector string, fn func(current []
 		case errors.Is(err, redis.TxFailedErr):
 			// Another client wrote first: read again and redo.
 			if err := sleepCtx(ctx, backoff); err != nil {
-				return s.fail("update state", connector, err)
+				return s.fail(ctx, "update state", connector, err)
 			}
 			backoff = min(backoff*2, 50*time.Millisecond)
 			continue
 		case err != nil:
-			return s.fail("update state", connector, err)
+			return s.fail(ctx, "update state", connector, err)
 		}
 		s.mu.Lock()
 		s.cache[connector] = &cached{ver: strconv.FormatInt(newVer, 10), data: written, seen: sent}

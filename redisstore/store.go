@@ -210,7 +210,11 @@ func (s *Store) fail(ctx context.Context, op, connector string, err error) error
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
+		cerr = context.DeadlineExceeded // the connection's deadline fired first
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("redisstore: %s: %s for connector %s: %w (%w)", s.name, op, connector, err, cerr)
 	}
 	return fmt.Errorf("redisstore: %s: %s for connector %s: %w", s.name, op, connector, err)

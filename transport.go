@@ -492,7 +492,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			return t.handOff(req, resp, l), nil
 		}
 		resp.Body.Close()
-		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
+		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})
 		red.body(resp, data)
 		v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
 		rt.judged(v.Action)

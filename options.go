@@ -31,6 +31,7 @@ type options struct {
 	maxWait       time.Duration
 	budgets       []Budget
 	budgetsSet    bool
+	noKeyAnswer   bool
 }
 
 // WithConfigFile reads keys from the INI file at path instead of

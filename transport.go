@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
 // DefaultMaxBodyBuffer bounds the request bodies without GetBody that a
@@ -56,6 +58,8 @@ type Transport struct {
 	slots      []credential
 	maxBody    int64
 	maxRetries int
+	// noKeyAnswer: answer 429 rather than fail when no key can serve.
+	noKeyAnswer bool
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -92,6 +96,8 @@ func newTransport(name string, o *options) (*Transport, error) {
 		logger:     logger,
 		maxBody:    o.maxBody,
 		maxRetries: o.maxRetries,
+
+		noKeyAnswer: o.noKeyAnswer,
 	}
 	if t.policy == nil {
 		t.policy = PolicyFor(c)
@@ -373,6 +379,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 	if model == "" && getBody != nil && strings.HasSuffix(req.URL.Path, "/chat/completions") {
 		model = modelFromBody(getBody)
 	}
+	info := reqinfo.FromContext(ctx)
+	info.SetModel(model)
 	var (
 		refused []tried
 		last    *http.Response // the last refusal, body in memory
@@ -381,8 +389,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 	for {
 		l, err := t.ring.lease(ctx, model, refused)
 		if err != nil {
-			if last != nil && errors.Is(err, ErrNoKeys) {
-				return last, nil
+			if errors.Is(err, ErrNoKeys) {
+				return t.noKey(req, last, err)
 			}
 			return nil, err
 		}
@@ -395,6 +403,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			r2.GetBody = getBody
 		}
 		t.setKey(r2, l.key.Value)
+		info.Attempt(l.key.Name)
 		resp, err := t.base.RoundTrip(r2)
 		if err != nil {
 			l.release()

@@ -99,7 +99,7 @@ func newFixture(t *testing.T, fc fixtureConfig) *fixture {
 	f := &fixture{srv: srv, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	topts := append([]jongler.Option{
-		jongler.WithKeyList(jKeys(fc.keys)...),
+		jongler.WithKeys(jKeys(fc.keys)...),
 		jongler.WithStateDir(t.TempDir()),
 		jongler.WithBaseURL(srv.URL),
 		jongler.WithNoKeyAnswer(),

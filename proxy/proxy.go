@@ -93,7 +93,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 			ErrorHandler: m.errorHandler,
 			ErrorLog:     slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
 		}
-		for _, n := range append([]string{c.Name}, aliasesOf(c)...) {
+		for _, n := range append([]string{c.Name}, c.Aliases...) {
 			if _, dup := h.mounts[n]; dup {
 				return nil, fmt.Errorf("proxy: connector %s is served twice", n)
 			}

@@ -56,7 +56,7 @@ func recorderProxy(t *testing.T, rec *recorder, logs io.Writer, topts []jongler.
 	t.Helper()
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tr, err := jongler.NewTransport(gemini, append([]jongler.Option{
-		jongler.WithKeyList(jKeys(testKeys)...),
+		jongler.WithKeys(jKeys(testKeys)...),
 		jongler.WithStateDir(t.TempDir()),
 		jongler.WithBaseURL(rec.URL),
 		jongler.WithNoKeyAnswer(),
@@ -181,7 +181,7 @@ func TestNotFound(t *testing.T) {
 	dir := t.TempDir()
 	var trs []*jongler.Transport
 	for _, name := range []string{gemini, "router.huggingface.co"} {
-		tr, err := jongler.NewTransport(name, jongler.WithKeyList(jKeys(testKeys)...), jongler.WithStateDir(dir), jongler.WithBaseURL(rec.URL))
+		tr, err := jongler.NewTransport(name, jongler.WithKeys(jKeys(testKeys)...), jongler.WithStateDir(dir), jongler.WithBaseURL(rec.URL))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +272,7 @@ func TestClientGoneFreesKey(t *testing.T) {
 	})
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	tr, err := jongler.NewTransport(gemini, jongler.WithKeyList(jKeys(testKeys[:1])...), jongler.WithStateDir(t.TempDir()), jongler.WithBaseURL(rec.URL))
+	tr, err := jongler.NewTransport(gemini, jongler.WithKeys(jKeys(testKeys[:1])...), jongler.WithStateDir(t.TempDir()), jongler.WithBaseURL(rec.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestProxyErrors(t *testing.T) {
 		defer close(block)
 		base := &http.Transport{ResponseHeaderTimeout: 50 * time.Millisecond}
 		defer base.CloseIdleConnections()
-		ps := recorderProxy(t, rec, io.Discard, []jongler.Option{jongler.WithMaxRetries(-1), jongler.WithBase(base)})
+		ps := recorderProxy(t, rec, io.Discard, []jongler.Option{jongler.WithMaxRetries(-1), jongler.WithBaseTransport(base)})
 		resp, body := do(t, "POST", ps.URL+chatPath, token, `{"model":"gemini-2.5-flash"}`)
 		if resp.StatusCode != 504 || !strings.Contains(body, `"code":"timeout"`) {
 			t.Fatalf("%d %s, want 504 in OpenAI's shape", resp.StatusCode, body)

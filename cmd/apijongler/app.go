@@ -170,7 +170,7 @@ Exit codes:
 	f.StringVar(&a.cleanup, "cleanup", "", "clear the lockdown and error states of `CONNECTOR`'s keys")
 	f.BoolVar(&a.cleanupAll, "cleanup-all", false, "clear the lockdown and error states of every connector's keys")
 
-	root.AddCommand(a.statusCmd(), a.cleanupCmd(), a.demoCmd())
+	root.AddCommand(a.statusCmd(), a.cleanupCmd(), a.demoCmd(), a.serveCmd())
 	return root
 }
 

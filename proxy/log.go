@@ -62,6 +62,9 @@ func (h *Handler) logRequest(r *http.Request, w *logWriter, mp **mount, info *re
 	}
 	if h.log.Enabled(r.Context(), slog.LevelInfo) {
 		s := info.Snapshot()
+		if s.NoKey && w.note == "" {
+			w.note = "no key"
+		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", redactedPath(r.URL, m)),

@@ -454,3 +454,40 @@ func TestServeCrossProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMECurl runs the README's curl line, as written but for the port,
+// against `apijongler serve` serving one connector with keys.
+func TestREADMECurl(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "<!-- serve-curl")
+	if !ok {
+		t.Fatal("README.md has no serve-curl marker")
+	}
+	var line string
+	for _, l := range strings.Split(after, "\n") {
+		if strings.HasPrefix(l, "curl ") {
+			line = l
+			break
+		}
+	}
+	const addr = "http://127.0.0.1:8787"
+	if !strings.Contains(line, addr) {
+		t.Fatalf("README's curl line %q does not name %s", line, addr)
+	}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("curl is not installed")
+	}
+	e := newServeEnv(t, jonglertest.Config{}, 2)
+	p := e.start(nil, "--listen", "127.0.0.1:0")
+	cmd := exec.Command("sh", "-c", strings.Replace(line, addr, p.url, 1))
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(curl)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"candidates"`) || !strings.Contains(string(out), "Hello") {
+		t.Fatalf("%s: %v\n%s", line, err, out)
+	}
+	p.stop(t, syscall.SIGTERM)
+}

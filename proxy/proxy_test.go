@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/jonglertest"
 	"github.com/api-jongler/jongler/proxy"
 )
 
@@ -162,6 +164,7 @@ func TestUnauthorized(t *testing.T) {
 		{"/gemini" + chatPath, "", `"code":"invalid_api_key"`},
 	} {
 		resp, body := do(t, "POST", ps.URL+c.path, c.tok, genBody)
+		noSecrets(t, "a 401 body", body)
 		if resp.StatusCode != 401 || !strings.Contains(body, c.want) {
 			t.Errorf("%s with %q: %d %s, want 401 with %s", c.path, c.tok, resp.StatusCode, body, c.want)
 		}
@@ -354,4 +357,43 @@ func TestProxyErrors(t *testing.T) {
 			t.Fatalf("%d %s, want 504 in OpenAI's shape", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestExhaustionAnswers: through the proxy, the exhausting request and the
+// later ones get 429 with the same Retry-After; no answer, header or log
+// line holds a key or the token.
+func TestExhaustionAnswers(t *testing.T) {
+	f := newFixture(t, fixtureConfig{keys: testKeys[:2], models: map[string]jonglertest.Quota{model: {RPM: 1, RPD: 100}}})
+	for range 2 {
+		if resp, body := do(t, "POST", f.proxy.URL+genPath, token, genBody); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	var retryAfter []string
+	for i := range 3 {
+		resp, body := do(t, "POST", f.proxy.URL+genPath, token, genBody)
+		var raw strings.Builder
+		resp.Header.Write(&raw)
+		noSecrets(t, "a 429 answer", raw.String()+body)
+		if resp.StatusCode != 429 || !strings.Contains(body, `"RESOURCE_EXHAUSTED"`) || !strings.Contains(body, `"retryDelay"`) {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+		}
+		retryAfter = append(retryAfter, resp.Header.Get("Retry-After"))
+	}
+	// The same on every exhausted request, to the second it counts down by
+	// while the test runs.
+	first, _ := strconv.Atoi(retryAfter[0])
+	for _, ra := range retryAfter {
+		if n, err := strconv.Atoi(ra); err != nil || n <= 0 || n > first || n < first-1 {
+			t.Fatalf("Retry-After %q: want the same seconds on every exhausted request", retryAfter)
+		}
+	}
+	if st := f.srv.Stats(); st.Requests != 4 {
+		t.Fatalf("upstream saw %d requests, want 2 successes and 2 refusals, nothing after", st.Requests)
+	}
+	logs := f.logs.String()
+	noSecrets(t, "the logs", logs)
+	if !strings.Contains(logs, `"note":"no key"`) {
+		t.Fatalf("no access-log line says no key:\n%s", logs)
+	}
 }

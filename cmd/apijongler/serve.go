@@ -108,6 +108,11 @@ func (s *served) close() {
 
 func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	ctx := cmd.Context()
+	// Signals are caught from the start: a SIGHUP or SIGTERM that comes
+	// while the keys are read must not kill the process.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
 	listen := f.listen
 	if v := os.Getenv(listenEnv); v != "" && !cmd.Flags().Changed("listen") {
 		listen = v
@@ -208,9 +213,6 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sig)
 	for stop := false; !stop; {
 		select {
 		case err := <-served:

@@ -7,6 +7,7 @@
 //	apijongler status [CONNECTOR] [--json]
 //	apijongler cleanup [CONNECTOR | --all]     (or --cleanup CONNECTOR, --cleanup-all)
 //	apijongler demo
+//	apijongler serve [CONNECTOR...] [--listen ADDR] [--token TOKEN]...   (a key-rotating proxy)
 //
 // Exit codes: 0 for a 2xx or 3xx answer, 1 for an HTTP error answer (its
 // body is still printed), 2 for usage and configuration errors, 3 when no

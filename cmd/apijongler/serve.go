@@ -100,9 +100,10 @@ type served struct {
 	transports []*jongler.Transport
 }
 
+// close closes the transports; requests in flight on them finish.
 func (s *served) close() {
 	for _, t := range s.transports {
-		t.CloseIdleConnections()
+		t.Close()
 	}
 }
 
@@ -232,8 +233,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 			}
 			old := cur.Swap(next)
 			access.Info("reloaded", "prefixes", strings.Join(next.h.Prefixes(), " "))
-			// Requests in flight keep the old transports; only their idle
-			// connections go.
+			// Requests in flight finish on the old transports.
 			old.close()
 		}
 	}

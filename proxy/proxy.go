@@ -25,6 +25,10 @@ import (
 // connectors. It is safe for concurrent use; its configuration does not
 // change once made (to change keys, make a new Handler over new transports
 // and switch to it: requests in flight finish on the old one).
+//
+// ServeHTTP changes nothing of the request it is given; it reads the body
+// (through an [http.MaxBytesReader]) and, as [httputil.ReverseProxy], leaves
+// closing it to the server. The upstream's answer body is always closed.
 type Handler struct {
 	mounts   map[string]*mount // by prefix name
 	root     *mount

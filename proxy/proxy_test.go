@@ -397,3 +397,41 @@ func TestExhaustionAnswers(t *testing.T) {
 		t.Fatalf("no access-log line says no key:\n%s", logs)
 	}
 }
+
+// closeRecorder is a request body that records that it was closed.
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+// TestRequestUnchanged: the handler changes nothing of the request it is
+// given, and leaves its body to the server to close, whether the request goes upstream, is refused,
+// or names no connector.
+func TestRequestUnchanged(t *testing.T) {
+	rec := newRecorder(t, nil)
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	h := ps.Config.Handler
+	for _, c := range []struct{ path, tok string }{
+		{"/gemini" + genPath + "?key=" + token + "&alt=sse", ""},
+		{genPath, token},
+		{genPath, "wrong"},
+	} {
+		body := &closeRecorder{Reader: strings.NewReader(genBody)}
+		req := httptest.NewRequest("POST", c.path, body)
+		if c.tok != "" {
+			req.Header.Set("x-goog-api-key", c.tok)
+		}
+		before := req.URL.String()
+		hdr := req.Header.Clone()
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if req.URL.String() != before || fmt.Sprint(req.Header) != fmt.Sprint(hdr) {
+			t.Errorf("%s: request changed: %s %v", c.path, req.URL, req.Header)
+		}
+		if body.closed {
+			// As httputil.ReverseProxy: the server closes it, not the handler.
+			t.Errorf("%s: the handler closed the request body", c.path)
+		}
+	}
+}

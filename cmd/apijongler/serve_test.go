@@ -347,6 +347,13 @@ func TestServeGracefulShutdown(t *testing.T) {
 	if st := e.srv.Stats(); st.Successes != 1 || st.Canceled != 0 {
 		t.Fatalf("upstream %+v, want the stream complete", st.Counts)
 	}
+	// No lease outlives the process.
+	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
+	cmd.Env = e.env
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), `"in_flight": 0`) || strings.Contains(string(out), `"in_flight": 1`) {
+		t.Fatalf("status after shutdown: %v\n%s", err, out)
+	}
 }
 
 // TestServeReload: SIGHUP reads the INI file again; a stream in flight

@@ -33,6 +33,7 @@ type options struct {
 	budgetsSet    bool
 	noKeyAnswer   bool
 	err           error // the first option given a value it cannot take
+	tel           telemetryOptions
 }
 
 // WithConfigFile reads keys from the INI file at path instead of

@@ -81,6 +81,8 @@ flight finish with the keys they started with.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runServe(cmd, f, args)
 		},
+		// SIGINT and SIGTERM end a server normally: exit 0 once drained.
+		Annotations: map[string]string{signalEndsCleanly: "yes"},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", defaultListen, "listen on `ADDR` (host:port; port 0 picks one) (also $"+listenEnv+")")
@@ -161,6 +163,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		return configError(err)
 	}
 	build := func() (*served, error) {
+		a.ini = nil // read the INI file afresh: SIGHUP reloads it
 		return a.buildServed(args, f, store, tokens, access, topts)
 	}
 	first, err := build()
@@ -241,8 +244,22 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	access.Info("shutting down", "grace", f.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.shutdownTimeout)
 	defer cancel()
+	go func() {
+		// A second SIGINT or SIGTERM cuts the wait short.
+		for {
+			select {
+			case s := <-sig:
+				if s != syscall.SIGHUP {
+					cancel()
+					return
+				}
+			case <-sctx.Done():
+				return
+			}
+		}
+	}()
 	if err := srv.Shutdown(sctx); err != nil {
-		access.Warn("requests still in flight at the shutdown timeout were cut", "grace", f.shutdownTimeout.String())
+		access.Warn("requests still in flight at the end of the grace period were cut", "grace", f.shutdownTimeout.String())
 		srv.Close()
 	}
 	<-served
@@ -336,18 +353,18 @@ func (a *app) servedConnectors(args []string) ([]jongler.Connector, error) {
 			}
 		}
 	})
-	if path := a.configFile(); path != "" {
-		sections, err := configSections(path)
+	if a.configFile() != "" {
+		f, err := a.iniFile(jongler.ConnectorGemini)
 		if err != nil {
-			return nil, configError(err)
+			return nil, err
 		}
-		for _, s := range sections {
+		for _, s := range f.Connectors() {
 			c, err := jongler.LookupConnector(s, connectorsDir())
-			if err != nil || c.Name != s {
+			if err != nil {
 				a.logger.Warn("config section names no known connector; skipped", "section", s)
 				continue
 			}
-			add(c)
+			add(c) // [gemini] is generativelanguage.googleapis.com
 		}
 	}
 	for _, n := range names {
@@ -374,14 +391,14 @@ func (a *app) serveConfig(c jongler.Connector) (jongler.Config, error) {
 	if !c.RequiresAPIKey {
 		return cfg, nil
 	}
-	if path := a.configFile(); path != "" {
-		sections, err := configSections(path)
+	if a.configFile() != "" {
+		f, err := a.iniFile(c.Name)
 		if err != nil {
-			return cfg, configError(err)
+			return cfg, err
 		}
-		if slices.Contains(sections, c.Name) {
-			if cfg, err = jongler.LoadConfig(path, c.Name); err != nil {
-				return cfg, configError(err)
+		if slices.ContainsFunc(f.Connectors(), func(s string) bool { return s == c.Name || slices.Contains(c.Aliases, s) }) {
+			if cfg.Keys, cfg.Budgets, err = a.keysFor(c); err != nil {
+				return cfg, err
 			}
 		}
 	}

@@ -69,8 +69,9 @@ with every other apijongler process and library user of the state directory.
 
 The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz
-(200 only when every connector has a key that can serve) and /status (as
-'apijongler status --json'; needs the token when there is one).
+(200 only when every connector has a key that can serve), /status (as
+'apijongler status --json') and /metrics (Prometheus text format); the last
+two need the token when there is one.
 SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
 --shutdown-timeout, exit 0. SIGHUP: read the INI file again; requests in
 flight finish with the keys they started with.`,
@@ -158,10 +159,11 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		return configError(err)
 	}
 	defer store.Close()
-	metrics, topts, err := a.serveMetrics()
+	metrics, topts, stopMetrics, err := a.serveMetrics()
 	if err != nil {
 		return configError(err)
 	}
+	defer stopMetrics()
 	build := func() (*served, error) {
 		a.ini = nil // read the INI file afresh: SIGHUP reloads it
 		return a.buildServed(args, f, store, tokens, access, topts)
@@ -202,9 +204,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		enc.SetIndent("", "  ")
 		enc.Encode(rows)
 	})))
-	if metrics != nil {
-		mux.Handle("GET /metrics", guard(metrics))
-	}
+	mux.Handle("GET /metrics", guard(metrics))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur.Load().h.ServeHTTP(w, r)
 	}))
@@ -593,9 +593,18 @@ func statusRows(ctx context.Context, transports []*jongler.Transport) ([]keyStat
 	return rows, nil
 }
 
-// serveMetrics is the seam for the metrics of `serve` (metrics.go): the
-// /metrics handler, and the options that make each transport report to it.
-// Until metrics.go provides them, there are none.
-func (a *app) serveMetrics() (http.Handler, []jongler.Option, error) {
-	return nil, nil, nil
+// serveMetrics returns the /metrics handler (metrics.go) and the options
+// that make each transport report to it, and a function that shuts the
+// meter provider down.
+func (a *app) serveMetrics() (http.Handler, []jongler.Option, func(), error) {
+	mp, h, err := newMetrics()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	shutdown := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		mp.Shutdown(ctx)
+	}
+	return h, []jongler.Option{jongler.WithMeterProvider(mp)}, shutdown, nil
 }

@@ -253,6 +253,14 @@ func TestServe(t *testing.T) {
 	if !jsonEqual(t, status, string(out)) {
 		t.Fatalf("/status:\n%s\nstatus --json:\n%s", status, out)
 	}
+	if code, _, _ = call(t, "GET", p.url+"/metrics", "", ""); code != 401 {
+		t.Fatalf("/metrics without the token: %d", code)
+	}
+	code, metrics, _ := call(t, "GET", p.url+"/metrics", serveToken, "")
+	if code != 200 || !strings.Contains(metrics, `jongler_requests_total{`) || !strings.Contains(metrics, `key="key1"`) {
+		t.Fatalf("/metrics: %d\n%s", code, metrics)
+	}
+	e.noSecrets("/metrics", metrics)
 	p.stop(t, syscall.SIGTERM)
 
 	st := e.srv.Stats()

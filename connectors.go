@@ -100,10 +100,8 @@ func (c *Connector) validate() error {
 	case c.Format != "" && c.Format != "json":
 		return fmt.Errorf(`field "format": %q, want "json"`, c.Format)
 	}
-	switch c.Policy {
-	case "", "gemini", "huggingface":
-	default:
-		return fmt.Errorf(`field "policy": %q, want "gemini", "huggingface" or ""`, c.Policy)
+	if c.Policy != "" && c.Policy != "gemini" && c.Policy != "huggingface" && !isHeaderPolicy(c.Policy) {
+		return fmt.Errorf(`field "policy": %q, want one of %s or ""`, c.Policy, policyNames)
 	}
 	if c.Port == 0 {
 		c.Port = defaultPort(c.Protocol)

@@ -171,13 +171,21 @@ func (p OriginalPolicy) Classify(a *Answer) Verdict {
 
 // PolicyFor returns the policy that reads the answers of connector c, as
 // its "policy" field names it: [GeminiPolicy] for "gemini",
-// [HuggingFacePolicy] for "huggingface", else [StatusPolicy].
+// [HuggingFacePolicy] for "huggingface"; for "openai", "anthropic",
+// "groq", "openrouter", "mistral" and "cerebras", a policy that reads the
+// provider's rate-limit headers on every answer, 2xx included, and rests a
+// key whose requests or tokens are spent until the reset, before it gets a
+// 429 (a connector of your own for an OpenAI-compatible service may name
+// "openai"); else [StatusPolicy].
 func PolicyFor(c Connector) Policy {
 	switch c.Policy {
 	case "gemini":
 		return GeminiPolicy{}
 	case "huggingface":
 		return HuggingFacePolicy{}
+	}
+	if isHeaderPolicy(c.Policy) {
+		return headerPolicy{provider: c.Policy}
 	}
 	return StatusPolicy{}
 }

@@ -370,7 +370,7 @@ func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, er
 func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
 	ctx := req.Context()
 	model := modelFromPath(req.URL.Path)
-	if model == "" && getBody != nil && strings.HasSuffix(req.URL.Path, "/chat/completions") {
+	if model == "" && getBody != nil && bodyNamesModel(req.URL.Path) {
 		model = modelFromBody(getBody)
 	}
 	var (
@@ -416,6 +416,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			return resp, nil
 		}
 		if resp.StatusCode < 400 {
+			t.classifySuccess(ctx, l.key, resp, model)
 			resp.Body = &leaseBody{rc: resp.Body, l: l}
 			return resp, nil
 		}
@@ -436,6 +437,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)
 			}
 		}
+		t.restIfSpent(ctx, l.key, v)
 		l.release()
 		switch v.Action {
 		case Accept:

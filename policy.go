@@ -49,7 +49,10 @@ func (a Action) String() string {
 // Verdict is a [Policy]'s reading of one answer.
 type Verdict struct {
 	Action Action
-	// Until is when a lockdown or throttle ends.
+	// Until is when a lockdown or throttle ends. On an Accept verdict, an
+	// Until in the future rests the key (with Model and Project, as a
+	// lockdown would) while the answer is returned as it is: the answer's
+	// rate-limit headers say the key is spent until then.
 	Until time.Time
 	// Wait is how long to wait before a Retry; zero means the transport's
 	// backoff.
@@ -69,7 +72,9 @@ type Answer struct {
 	Status int
 	Header http.Header
 	// Body holds an error answer's body (up to the transport's bound); it
-	// is nil for answers below 400, which are not read.
+	// is nil for answers below 400, which are not read. A policy sees
+	// those too, for their headers: it must accept them, and may rest the
+	// key with Until.
 	Body []byte
 	// Model is the model named by the request path
 	// (/v1beta/models/{model}:...), or "".

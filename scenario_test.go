@@ -139,7 +139,9 @@ func (f *freeTier) transport(t *testing.T, opts ...jongler.Option) *jongler.Tran
 	t.Helper()
 	all := append([]jongler.Option{
 		jongler.WithKeyList(f.keys...),
-		jongler.WithStateDir(t.TempDir()),
+		// A MemoryStore: the file store's lock polls are timers too, and
+		// the cross-process tests cover that store.
+		jongler.WithStore(jongler.NewMemoryStore()),
 		jongler.WithBaseURL(f.url),
 		jongler.WithBase(inMemory{f.srv.Handler()}),
 		jongler.WithClock(f.srv.Clock()),

@@ -54,7 +54,7 @@ type providerFacts struct {
 	msg, lower string // message as sent, and lowered
 	typ, code  string // validated identifiers, lowered
 	headers    http.Header
-	provider   bool   // OpenRouter names the upstream provider that failed
+	provider   bool // OpenRouter names the upstream provider that failed
 }
 
 func parseProvider(body []byte) (providerFacts, bool) {

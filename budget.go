@@ -106,7 +106,7 @@ func budgetWindows(now time.Time) (minStart, minEnd, dayStart, dayEnd time.Time)
 }
 
 // usageCount returns the count of (project, model, window, start).
-func (s *State) usageCount(project, model, window string, start time.Time) int {
+func (s *state) usageCount(project, model, window string, start time.Time) int {
 	for _, u := range s.Usage {
 		if u.Project == project && u.Model == model && u.Window == window && u.Start.Equal(start) {
 			return u.Count
@@ -117,7 +117,7 @@ func (s *State) usageCount(project, model, window string, start time.Time) int {
 
 // budgetBlocked reports whether project's budget for model is spent at now,
 // and until when.
-func (s *State) budgetBlocked(b Budget, project, model string, now time.Time) (bool, time.Time) {
+func (s *state) budgetBlocked(b Budget, project, model string, now time.Time) (bool, time.Time) {
 	minStart, minEnd, dayStart, dayEnd := budgetWindows(now)
 	if b.PerDay > 0 && s.usageCount(project, model, "day", dayStart) >= b.PerDay {
 		return true, dayEnd
@@ -133,7 +133,7 @@ var errBudgetSpent = errors.New("jongler: budget spent")
 
 // spend counts one request of project for model, failing with
 // errBudgetSpent when the budget cannot take it. Windows past are dropped.
-func (s *State) spend(b Budget, project, model string, now time.Time) error {
+func (s *state) spend(b Budget, project, model string, now time.Time) error {
 	if blocked, _ := s.budgetBlocked(b, project, model, now); blocked {
 		return errBudgetSpent
 	}
@@ -163,7 +163,7 @@ func (s *State) spend(b Budget, project, model string, now time.Time) error {
 			}
 		}
 		if i == len(s.Usage) {
-			s.Usage = append(s.Usage, Usage{Project: project, Model: model, Window: w.name, Start: w.start, Count: 1})
+			s.Usage = append(s.Usage, usage{Project: project, Model: model, Window: w.name, Start: w.start, Count: 1})
 		}
 	}
 	return nil

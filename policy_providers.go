@@ -16,7 +16,7 @@ import (
 //   - 429 cools the key's project down until Retry-After (retry-after-ms),
 //     else the reset of the spent window, else the delay the message gives
 //     ("Please try again in 20s"), else the next UTC midnight for
-//     OpenRouter's daily free-model limit, else [DefaultCooldown].
+//     OpenRouter's daily free-model limit, else [defaultCooldown].
 //   - 401, 402 and an exhausted prepaid quota (insufficient_quota, "credit
 //     balance is too low") refuse the key for good (ERROR); a 403 refuses it
 //     for the model (for every model when the request names none), except
@@ -54,11 +54,11 @@ func (p headerPolicy) Classify(a *Answer) Verdict {
 	}
 	switch ans.Kind {
 	case upstream.Unauthorized, upstream.Credits:
-		return Verdict{Action: Disable, Reason: ans.Reason}
+		return Verdict{Action: ActionDisable, Reason: ans.Reason}
 	case upstream.ModelDenied:
-		return Verdict{Action: Disable, Model: a.Model, Reason: ans.Reason}
+		return Verdict{Action: ActionDisable, Model: a.Model, Reason: ans.Reason}
 	case upstream.RateLimited, upstream.QuotaMinute, upstream.QuotaDay:
-		return Verdict{Action: Lockdown, Until: p.restUntil(a, rl, ans.Answer), Model: model, Project: true, Reason: ans.Reason}
+		return Verdict{Action: ActionLockdown, Until: p.restUntil(a, rl, ans.Answer), Model: model, Project: true, Reason: ans.Reason}
 	case upstream.Transient:
 		return retryVerdict(a, max(ans.Delay, rl.RetryAfter), ans.Reason)
 	}
@@ -74,9 +74,9 @@ func (p headerPolicy) Classify(a *Answer) Verdict {
 func spentVerdict(rl upstream.RateLimit, now time.Time, model string) Verdict {
 	until, reason, ok := rl.Spent(now)
 	if !ok {
-		return Verdict{Action: Accept}
+		return Verdict{Action: ActionAccept}
 	}
-	return Verdict{Action: Accept, Until: until, Model: model, Project: true, Reason: reason}
+	return Verdict{Action: ActionAccept, Until: until, Model: model, Project: true, Reason: reason}
 }
 
 // restUntil is when a rate-limited key may be sent a request again.
@@ -94,7 +94,7 @@ func (p headerPolicy) restUntil(a *Answer, rl upstream.RateLimit, ans upstream.A
 		y, m, d := a.Now.UTC().Date()
 		return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
 	}
-	return a.Now.Add(DefaultCooldown)
+	return a.Now.Add(defaultCooldown)
 }
 
 // policyNames lists the values of a connector's "policy" field, for errors.

@@ -46,15 +46,15 @@ func TestProviderFixtures(t *testing.T) {
 		model   string
 		project bool
 	}
-	accept := want{action: jongler.Accept}
-	retry := want{action: jongler.Retry}
-	dead := want{action: jongler.Disable}
-	deadModel := want{action: jongler.Disable, model: model}
+	accept := want{action: jongler.ActionAccept}
+	retry := want{action: jongler.ActionRetry}
+	dead := want{action: jongler.ActionDisable}
+	deadModel := want{action: jongler.ActionDisable, model: model}
 	spent := func(d time.Duration) want {
-		return want{action: jongler.Accept, until: now.Add(d), model: model, project: true}
+		return want{action: jongler.ActionAccept, until: now.Add(d), model: model, project: true}
 	}
 	rest := func(until time.Time, m string) want {
-		return want{action: jongler.Lockdown, until: until, model: m, project: true}
+		return want{action: jongler.ActionLockdown, until: until, model: m, project: true}
 	}
 	tests := map[string]want{
 		"openai/200-ratelimit-headers":   accept,
@@ -151,7 +151,7 @@ func TestProviderFixtures(t *testing.T) {
 			if v.Wait != w.wait || v.Model != w.model || v.Project != w.project {
 				t.Fatalf("verdict %+v, want wait %v model %q project %v", v, w.wait, w.model, w.project)
 			}
-			if (v.Action != jongler.Accept || !v.Until.IsZero()) && v.Reason == "" {
+			if (v.Action != jongler.ActionAccept || !v.Until.IsZero()) && v.Reason == "" {
 				t.Fatal("no reason given")
 			}
 		})
@@ -159,6 +159,26 @@ func TestProviderFixtures(t *testing.T) {
 	for name := range tests {
 		if !seen[name] {
 			t.Errorf("expectation for %s, which has no fixture", name)
+		}
+	}
+}
+
+// TestProviderAliases: each new provider is bundled under its canonical
+// name with its short alias, and gets its own policy, not StatusPolicy.
+func TestProviderAliases(t *testing.T) {
+	for alias, name := range map[string]string{
+		"openai": jongler.ConnectorOpenAI, "anthropic": jongler.ConnectorAnthropic, "groq": jongler.ConnectorGroq,
+		"openrouter": jongler.ConnectorOpenRouter, "mistral": jongler.ConnectorMistral, "cerebras": jongler.ConnectorCerebras,
+	} {
+		c, err := jongler.LookupConnector(alias, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Name != name || c.Host != name || c.Policy != alias || !c.RequiresAPIKey {
+			t.Fatalf("%s: %+v", alias, c)
+		}
+		if _, status := jongler.PolicyFor(c).(jongler.StatusPolicy); status {
+			t.Fatalf("%s: StatusPolicy, want the provider's", alias)
 		}
 	}
 }

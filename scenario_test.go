@@ -138,12 +138,12 @@ func minimum(nA, nB int) time.Duration {
 func (f *freeTier) transport(t *testing.T, opts ...jongler.Option) *jongler.Transport {
 	t.Helper()
 	all := append([]jongler.Option{
-		jongler.WithKeyList(f.keys...),
+		jongler.WithKeys(f.keys...),
 		// A MemoryStore: the file store's lock polls are timers too, and
 		// the cross-process tests cover that store.
 		jongler.WithStore(jongler.NewMemoryStore()),
 		jongler.WithBaseURL(f.url),
-		jongler.WithBase(inMemory{f.srv.Handler()}),
+		jongler.WithBaseTransport(inMemory{f.srv.Handler()}),
 		jongler.WithClock(f.srv.Clock()),
 		jongler.WithMaxWait(2 * time.Minute), // simulated: a key is back within a window
 	}, opts...)
@@ -204,7 +204,7 @@ func TestFreeTierScenario(t *testing.T) {
 // TestSharedProjectLocksTogether: keys of one project share its quota, so a
 // per-minute 429 on one locks both for that model, and only that model.
 func TestSharedProjectLocksTogether(t *testing.T) {
-	srv := jonglertest.NewUnstartedServer(jonglertest.Config{
+	srv := jonglertest.NewServer(jonglertest.Config{
 		Keys: []jonglertest.Key{
 			{Label: "a1", Value: "shared-a1-secret", Project: "proj-a"},
 			{Label: "a2", Value: "shared-a2-secret", Project: "proj-a"},
@@ -218,7 +218,7 @@ func TestSharedProjectLocksTogether(t *testing.T) {
 	})
 	defer srv.Close()
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeyList(
+		jongler.WithKeys(
 			jongler.Key{Name: "a1", Value: "shared-a1-secret", Project: "proj-a"},
 			jongler.Key{Name: "a2", Value: "shared-a2-secret", Project: "proj-a"},
 			jongler.Key{Name: "b1", Value: "shared-b1-secret", Project: "proj-b"}),

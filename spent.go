@@ -19,10 +19,10 @@ func (t *Transport) classifySuccess(ctx context.Context, k Key, resp *http.Respo
 // future, as a lockdown of the key: the answer goes back to the caller and
 // the key rests.
 func (t *Transport) restIfSpent(ctx context.Context, k Key, v Verdict) {
-	if v.Action != Accept || !v.Until.After(t.clock.Now()) {
+	if v.Action != ActionAccept || !v.Until.After(t.clock.Now()) {
 		return
 	}
-	v.Action = Lockdown
+	v.Action = ActionLockdown
 	if err := t.ring.apply(ctx, k, v); err != nil {
 		t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", k.Name, "err", err)
 	}

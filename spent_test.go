@@ -26,7 +26,7 @@ func TestSpentHeadersRestTheKey(t *testing.T) {
 		fmt.Fprint(w, `{"id":"chatcmpl-1","choices":[]}`)
 	})
 	tr, err := jongler.NewTransport("api.openai.com",
-		jongler.WithKeys(map[string]string{"key1": testKeys["key1"], "key2": testKeys["key2"]}),
+		jongler.WithKeys(jongler.Key{Name: "key1", Value: testKeys["key1"]}, jongler.Key{Name: "key2", Value: testKeys["key2"]}),
 		jongler.WithStore(jongler.NewMemoryStore()),
 		jongler.WithBaseURL(u.URL),
 		jongler.WithClock(clock),

@@ -52,6 +52,8 @@ func (t *useTable) generation() int64 { return -1 }
 
 func (t *useTable) bump() {}
 
+func (t *useTable) close() error { return nil }
+
 // A process cannot outlive its own leases: none is ever held by the dead.
 func (t *useTable) hold(r, slots int) (int64, bool) { return 0, false }
 func (t *useTable) unhold(r int)                    {}

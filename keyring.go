@@ -180,7 +180,7 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried)
 		if !blocked && now.Before(st.Backoff) {
 			blocked, until = true, st.Backoff
 		}
-		if b, ok := budgetFor(r.budgets, model); ok && !blocked {
+		if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok && !blocked {
 			blocked, until = st.budgetBlocked(b, k.Project, model, now)
 		}
 		if !blocked {
@@ -253,9 +253,12 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				continue
 			}
-			if b, ok := budgetFor(r.budgets, model); ok {
+			if _, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
 				err := r.update(ctx, func(st *state) error {
-					return st.spend(b, k.Project, model, r.clock.Now())
+					if b, ok := budgetOf(r.budgets, st, k.Project, model); ok {
+						return st.spend(b, k.Project, model, r.clock.Now())
+					}
+					return nil
 				})
 				if err != nil {
 					lease.release()
@@ -386,5 +389,7 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	return buildKeyStates(r.keys, st, inFlight, r.clock.Now()), nil
+	ks := buildKeyStates(r.keys, st, inFlight, r.clock.Now())
+	ks.Learned = learnedQuotas(&st)
+	return ks, nil
 }

@@ -64,6 +64,10 @@ type Verdict struct {
 	Project bool
 	// Reason says why, for logs and key states. It must not hold secrets.
 	Reason string
+
+	// learn is a request quota the answer states, for the transport to
+	// learn (GeminiPolicy sets it).
+	learn quotaFact
 }
 
 // Answer is an upstream answer as a [Policy] sees it.

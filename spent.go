@@ -12,13 +12,28 @@ import (
 // verdict.
 func (t *Transport) classifySuccess(ctx context.Context, k Key, resp *http.Response, model string) {
 	v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Model: model, Now: t.clock.Now()})
-	t.restIfSpent(ctx, k, v)
+	t.noteVerdict(ctx, k, v)
 }
 
-// restIfSpent records an accepting verdict's Until, if it has one in the
-// future, as a lockdown of the key: the answer goes back to the caller and
-// the key rests.
-func (t *Transport) restIfSpent(ctx context.Context, k Key, v Verdict) {
+// noteVerdict records what a verdict says beyond its action: the quota an
+// answer states, learned for the key's project and the verdict's model;
+// and an accepting verdict's Until, if it has one in the future, as a
+// lockdown of the key: the answer goes back to the caller and the key
+// rests.
+func (t *Transport) noteVerdict(ctx context.Context, k Key, v Verdict) {
+	if q := v.learn; q.limit > 0 && v.Model != "" {
+		now := t.clock.Now()
+		err := t.ring.update(ctx, func(st *state) error {
+			st.learn(k.Project, v.Model, q, now)
+			return nil
+		})
+		if err != nil {
+			t.logger.Warn("jongler: could not record a learned quota", "connector", t.connector.Name, "err", err)
+		} else {
+			t.logger.Info("jongler: quota learned", "connector", t.connector.Name, "project", k.Project, "model", v.Model,
+				"window", q.window, "limit", q.limit, "from", q.from)
+		}
+	}
 	if v.Action != ActionAccept || !v.Until.After(t.clock.Now()) {
 		return
 	}

@@ -84,6 +84,9 @@ type state struct {
 	// Throttles lists recent bare rate-limit answers by project, to tell a
 	// throttled caller from a busy project.
 	Throttles []throttleEvent `json:"throttles,omitempty"`
+	// Learned lists the request quotas learned from refusals; see
+	// LearnedQuota.
+	Learned []learned `json:"learned,omitempty"`
 }
 
 // throttleEvent is one bare rate-limit answer: no quota named, no hint given.

@@ -461,7 +461,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)
 			}
 		}
-		t.restIfSpent(ctx, l.key, v)
+		t.noteVerdict(ctx, l.key, v)
 		l.release()
 		switch v.Action {
 		case ActionAccept:

@@ -102,6 +102,12 @@ type Answer struct {
 	// QuotaID names the quota that was hit, e.g.
 	// "GenerateRequestsPerDayPerProjectPerModel-FreeTier"; "" if none.
 	QuotaID string
+	// QuotaLimit is the quota's value when the answer gives it
+	// (QuotaFailure's quotaValue, "limit: 10" in the message), else 0; a
+	// zero quota is the QuotaZero kind.
+	QuotaLimit int64
+	// Requests says that the quota counts requests, not tokens.
+	Requests bool
 	// Reason is a short text for logs and status pages. It is built from
 	// fixed phrases and validated identifiers only, never from free text
 	// of the body, so it cannot echo request data.

@@ -185,6 +185,8 @@ func TestBackoffGetsRealBounds(t *testing.T) {
 	for name, b := range map[string]jongler.Backoff{
 		"DefaultBackoff":      retryablehttp.DefaultBackoff,
 		"LinearJitterBackoff": retryablehttp.LinearJitterBackoff,
+		// Retry-After on 429 and 503, else linear jitter: given the bounds.
+		"RateLimitLinearJitterBackoff": retryablehttp.RateLimitLinearJitterBackoff,
 	} {
 		t.Run(name, func(t *testing.T) {
 			var waits []time.Duration

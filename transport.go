@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -57,6 +58,7 @@ type Transport struct {
 	maxBody    int64
 	maxRetries int
 	ownStore   *FileStore // the store the transport opened, closed by Close
+	publicOnce sync.Once  // warnPublicHost's
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -352,6 +354,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if !t.sameOrigin(req.URL) {
 		// Not ours to key: send it bare.
+		t.warnPublicHost(req.URL)
 		r2 := req.Clone(req.Context())
 		stripCredentials(r2, t.slots, -1)
 		reqBodyClosed = true

@@ -58,6 +58,7 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 		}
 		st = state{}
 	}
+	st.dropStaleErrors(r.keys)
 	c.raw, c.st, c.damaged = raw, st, err != nil
 	return st, nil
 }
@@ -74,7 +75,10 @@ func sameBytes(a, b []byte) bool {
 
 // update applies fn to the connector's state in the store.
 func (r *keyring) update(ctx context.Context, fn func(*state) error) error {
-	return updateState(ctx, r.store, r.connector, fn)
+	return updateState(ctx, r.store, r.connector, func(st *state) error {
+		st.dropStaleErrors(r.keys)
+		return fn(st)
+	})
 }
 
 func newKeyring(connector string, keys []Key, store Store, slots int, clock Clock, logger *slog.Logger, maxWait time.Duration) *keyring {
@@ -333,7 +337,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 	case ActionDisable:
 		err = r.update(ctx, func(st *state) error {
 			st.prune(now)
-			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason})
+			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason, Fingerprint: st.fingerprint(k.Value)})
 			return nil
 		})
 		r.logger.Info("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)

@@ -87,6 +87,9 @@ type state struct {
 	// Learned lists the request quotas learned from refusals; see
 	// LearnedQuota.
 	Learned []learned `json:"learned,omitempty"`
+	// Secret keys the fingerprints of key values; made at the first
+	// refusal, kept with the state (mode 0600 in a FileStore).
+	Secret []byte `json:"secret,omitempty"`
 }
 
 // throttleEvent is one bare rate-limit answer: no quota named, no hint given.
@@ -102,6 +105,10 @@ type record struct {
 	Model  string    `json:"model,omitempty"` // the model it applies to; "" for all
 	Until  time.Time `json:"until,omitzero"`  // when a lockdown ends
 	Reason string    `json:"reason,omitempty"`
+	// Fingerprint is the keyed hash of the value an ERROR was earned
+	// with (see state.fingerprint): another value under the same name
+	// starts afresh.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // usage counts the requests sent with a project's keys for a model in one

@@ -212,9 +212,11 @@ func TestBackoffGetsRealBounds(t *testing.T) {
 			if len(waits) != 2 {
 				t.Fatalf("waits %v, want 2", waits)
 			}
-			for _, w := range waits {
-				if w < 200*time.Millisecond || w > 5*time.Second {
-					t.Errorf("wait %v outside [200ms, 5s]", w)
+			// The linear ones scale both bounds by the attempt: attempt i
+			// (from 0) waits within [200ms, 5s] × (i+1) at most.
+			for i, w := range waits {
+				if w < 200*time.Millisecond || w > time.Duration(i+1)*5*time.Second {
+					t.Errorf("wait %d: %v outside [200ms, %v]", i, w, time.Duration(i+1)*5*time.Second)
 				}
 			}
 		})

@@ -10,8 +10,9 @@ import (
 // that rate-limit headers saying the key is spent rest it before it is
 // sent another request; the answer itself is returned whatever the
 // verdict.
-func (t *Transport) classifySuccess(ctx context.Context, k Key, resp *http.Response, model string) {
+func (t *Transport) classifySuccess(ctx context.Context, k Key, resp *http.Response, model string, red redactor) {
 	v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Model: model, Now: t.clock.Now()})
+	v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
 	t.noteVerdict(ctx, k, v)
 }
 

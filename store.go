@@ -182,12 +182,14 @@ func updateState(ctx context.Context, s Store, connector string, fn func(*state)
 	})
 }
 
-// forget drops lockdowns, refusals and throttling; budget counts stay, as
-// they count requests the upstream has seen.
+// forget drops lockdowns, refusals, throttling and learned quotas (the
+// next refusal teaches them again); budget counts stay, as they count
+// requests the upstream has seen.
 func (s *state) forget() {
 	s.Records = nil
 	s.Backoff = time.Time{}
 	s.Throttles = nil
+	s.Learned = nil
 }
 
 // activeAt reports whether r holds its key back at now for model

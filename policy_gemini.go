@@ -80,6 +80,8 @@ func (p GeminiPolicy) Classify(a *Answer) Verdict {
 		return Verdict{Action: ActionDisable, Reason: ans.Reason}
 	case upstream.ModelDenied:
 		return Verdict{Action: ActionDisable, Model: model, Reason: ans.Reason}
+	case upstream.ResourceDenied:
+		return Verdict{Action: ActionAccept, Reason: ans.Reason}
 	case upstream.Transient:
 		return retryVerdict(a, ans.Delay, ans.Reason)
 	case upstream.Unknown:

@@ -90,6 +90,9 @@ type state struct {
 	// Secret keys the fingerprints of key values; made at the first
 	// refusal, kept with the state (mode 0600 in a FileStore).
 	Secret []byte `json:"secret,omitempty"`
+	// Owners says which project created each Gemini file and cached
+	// content (see resources.go).
+	Owners []owner `json:"owners,omitempty"`
 }
 
 // throttleEvent is one bare rate-limit answer: no quota named, no hint given.

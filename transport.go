@@ -421,8 +421,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 	}
 	rt.setModel(model)
 	var (
-		refused []tried
-		last    *http.Response // the last refusal, body in memory
+		refused = t.ownerRefusals(ctx, req, getBody) // keys of projects that cannot see what it names
+		last    *http.Response                       // the last refusal, body in memory
 		retries int
 	)
 	for {
@@ -471,6 +471,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		}
 		if resp.StatusCode < 400 {
 			t.classifySuccess(ctx, l.key, resp, model, red)
+			t.learnOwner(ctx, l.key, req, resp)
 			resp.Body = &leaseBody{rc: resp.Body, l: l}
 			return resp, nil
 		}

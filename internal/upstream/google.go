@@ -327,6 +327,11 @@ func (g *googleFacts) decide() Answer {
 			"it is disabled", "requires billing to be enabled"):
 			return Answer{Kind: KeyBlocked, Reason: "API key blocked"}
 		}
+		if containsAny(lower, "permission to access the file", "cachedcontent not found") {
+			// A file or cached content of another project: the key is
+			// fine, the resource is not this project's.
+			return Answer{Kind: ResourceDenied, Reason: "resource of another project (file or cached content)"}
+		}
 		return Answer{Kind: ModelDenied, Reason: "permission denied for the model"}
 	}
 

@@ -569,7 +569,7 @@ func TestGoogleEdges(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k := Unknown; k <= Loading; k++ {
+	for k := Unknown; k <= ResourceDenied; k++ {
 		if s := k.String(); s == "" || s == "Kind(?)" {
 			t.Errorf("Kind(%d).String() = %q", k, s)
 		}
@@ -577,7 +577,7 @@ func TestKindString(t *testing.T) {
 	if s := Kind(-1).String(); s != "Kind(?)" {
 		t.Errorf("Kind(-1).String() = %q", s)
 	}
-	if s := (Loading + 1).String(); s != "Kind(?)" {
-		t.Errorf("Kind(Loading+1).String() = %q", s)
+	if s := (ResourceDenied + 1).String(); s != "Kind(?)" {
+		t.Errorf("Kind(ResourceDenied+1).String() = %q", s)
 	}
 }

@@ -57,23 +57,29 @@ const (
 	// Loading means the model is being loaded (Hugging Face 503): wait
 	// Delay, the same key is fine.
 	Loading
+	// ResourceDenied is a 403 on a file or cached content that the key's
+	// project did not create ("You do not have permission to access the
+	// File", "CachedContent not found (or permission denied)"): the key is
+	// fine; the request belongs with the owner's keys.
+	ResourceDenied
 )
 
 var kindNames = [...]string{
-	Unknown:      "Unknown",
-	QuotaMinute:  "QuotaMinute",
-	QuotaDay:     "QuotaDay",
-	QuotaZero:    "QuotaZero",
-	RateLimited:  "RateLimited",
-	KeyInvalid:   "KeyInvalid",
-	KeyLeaked:    "KeyLeaked",
-	KeyBlocked:   "KeyBlocked",
-	ModelDenied:  "ModelDenied",
-	Transient:    "Transient",
-	BadRequest:   "BadRequest",
-	Unauthorized: "Unauthorized",
-	Credits:      "Credits",
-	Loading:      "Loading",
+	Unknown:        "Unknown",
+	QuotaMinute:    "QuotaMinute",
+	QuotaDay:       "QuotaDay",
+	QuotaZero:      "QuotaZero",
+	RateLimited:    "RateLimited",
+	KeyInvalid:     "KeyInvalid",
+	KeyLeaked:      "KeyLeaked",
+	KeyBlocked:     "KeyBlocked",
+	ModelDenied:    "ModelDenied",
+	Transient:      "Transient",
+	BadRequest:     "BadRequest",
+	Unauthorized:   "Unauthorized",
+	Credits:        "Credits",
+	Loading:        "Loading",
+	ResourceDenied: "ResourceDenied",
 }
 
 // String returns the constant's name, e.g. "QuotaDay".

@@ -60,6 +60,7 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 		}
 		st = state{}
 	}
+	st.dropStaleErrors(r.keys)
 	c.raw, c.st, c.damaged = raw, st, err != nil
 	return r.withUnwritten(st), nil
 }
@@ -76,7 +77,10 @@ func sameBytes(a, b []byte) bool {
 
 // update applies fn to the connector's state in the store.
 func (r *keyring) update(ctx context.Context, fn func(*state) error) error {
-	return updateState(ctx, r.store, r.connector, fn)
+	return updateState(ctx, r.store, r.connector, func(st *state) error {
+		st.dropStaleErrors(r.keys)
+		return fn(st)
+	})
 }
 
 func newKeyring(connector string, keys []Key, store Store, slots int, clock Clock, logger *slog.Logger, maxWait time.Duration) *keyring {
@@ -94,8 +98,14 @@ type leased struct {
 	ring *keyring
 	ctx  context.Context // the request's, for the store's release
 	once sync.Once
-	stop func()   // ends the watch on the lease's loss; nil if none
-	end  leaseEnd // how the lease ends once handed off with an answer (lease_body.go)
+	stop func()          // ends the watch on the lease's loss; nil if none
+	wctx context.Context // the context watch returned; nil if none
+	end  leaseEnd        // how the lease ends once handed off with an answer (lease_body.go)
+}
+
+// lost reports whether the store lost the lease while its request ran.
+func (l *leased) lost() bool {
+	return l.wctx != nil && errors.Is(context.Cause(l.wctx), ErrLeaseLost)
 }
 
 // watch returns the context to send the request with: ctx, cancelled with
@@ -115,6 +125,7 @@ func (l *leased) watch(ctx context.Context) context.Context {
 		}
 	}()
 	l.stop = func() { close(done); cancel(nil) }
+	l.wctx = wctx
 	return wctx
 }
 
@@ -190,7 +201,7 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried)
 		if !blocked && now.Before(st.Backoff) {
 			blocked, until = true, st.Backoff
 		}
-		if b, ok := budgetFor(r.budgets, model); ok && !blocked {
+		if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok && !blocked {
 			blocked, until = st.budgetBlocked(b, k.Project, model, now)
 		}
 		if !blocked {
@@ -219,11 +230,11 @@ func maxTime(a, b time.Time) time.Time {
 func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*leased, error) {
 	poll := time.Millisecond
 	for {
-		now := r.clock.Now()
 		st, err := r.load(ctx)
 		if err != nil {
 			return nil, err
 		}
+		now := r.now()
 		names, back, hopeful := r.usable(st, now, model, refused)
 		if hopeful == 0 {
 			return nil, &NoKeyError{Connector: r.connector, Model: model}
@@ -260,13 +271,16 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			if names, _, _ := r.usable(st, r.clock.Now(), model, refused); !slices.Contains(names, k.Name) {
+			if names, _, _ := r.usable(st, r.now(), model, refused); !slices.Contains(names, k.Name) {
 				lease.release()
 				continue
 			}
-			if b, ok := budgetFor(r.budgets, model); ok {
+			if _, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
 				err := r.update(ctx, func(st *state) error {
-					return st.spend(b, k.Project, model, r.clock.Now())
+					if b, ok := budgetOf(r.budgets, st, k.Project, model); ok {
+						return st.spend(b, k.Project, model, r.now())
+					}
+					return nil
 				})
 				if err != nil {
 					lease.release()
@@ -322,7 +336,7 @@ func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
 // apply records a policy's verdict on key k, in memory if the store
 // cannot take it (see record).
 func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
-	now := r.clock.Now()
+	now := r.now()
 	switch v.Action {
 	case ActionLockdown:
 		names := []string{k.Name}
@@ -341,7 +355,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 	case ActionDisable:
 		r.record(ctx, func(st *state) error {
 			st.prune(now)
-			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason})
+			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason, Fingerprint: st.fingerprint(k.Value)})
 			return nil
 		})
 		r.logger.Info("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)
@@ -397,5 +411,7 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	return buildKeyStates(r.keys, st, inFlight, r.clock.Now()), nil
+	ks := buildKeyStates(r.keys, st, inFlight, r.now())
+	ks.Learned = learnedQuotas(&st)
+	return ks, nil
 }

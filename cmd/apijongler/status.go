@@ -27,6 +27,17 @@ type keyStatus struct {
 	// RecoversIn is the seconds until then.
 	RecoversIn float64 `json:"recovers_in_seconds,omitempty"`
 	InFlight   int     `json:"in_flight"`
+	// Learned lists the request quotas learned for the key's project.
+	Learned []learnedStatus `json:"learned_quotas,omitempty"`
+}
+
+// learnedStatus is a quota learned from the upstream's refusals.
+type learnedStatus struct {
+	Model  string    `json:"model"`
+	Window string    `json:"window"`
+	Limit  int       `json:"limit"`
+	At     time.Time `json:"learned_at"`
+	From   string    `json:"from,omitempty"`
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -117,6 +128,11 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 		}
 	}
 	var rows []keyStatus
+	storeOpts, closeStore, err := a.storeOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore()
 	for _, name := range names {
 		c, keys, err := a.connectorKeys(name)
 		if err != nil {
@@ -126,13 +142,13 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			fmt.Fprintf(a.stderr, "%s needs no key\n", c.Name)
 			continue
 		}
-		t, err := jongler.NewTransport(c.Name, jongler.WithKeys(keys...), jongler.WithLogger(a.logger))
+		t, err := jongler.NewTransport(c.Name, append([]jongler.Option{jongler.WithKeys(keys...), jongler.WithLogger(a.logger)}, storeOpts...)...)
 		if err != nil {
 			return nil, configError(err)
 		}
 		ks, err := t.KeyStates(ctx)
 		if err != nil {
-			return nil, configError(err) // the state directory cannot be read
+			return nil, configError(err) // the state directory or store cannot be read
 		}
 		now := time.Now()
 		for _, n := range t.KeyNames() {
@@ -140,6 +156,11 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			r := keyStatus{
 				Connector: c.Name, Key: n, Project: d.Project, State: d.State,
 				Reason: d.Reason, Model: d.Model, InFlight: d.InFlight,
+			}
+			for _, l := range ks.Learned {
+				if l.Project == d.Project {
+					r.Learned = append(r.Learned, learnedStatus{Model: l.Model, Window: l.Window, Limit: l.Limit, At: l.At.UTC(), From: l.From})
+				}
 			}
 			if d.State == jongler.StateLockdown {
 				r.Until = d.Until.UTC()
@@ -189,7 +210,24 @@ func (a *app) printStatus(rows []keyStatus, wide bool) {
 				[]string{"", "", stateColor(r.State), "", "", "", "", ""})
 		}
 		t.print(a, "  ")
+		a.printLearned(group)
 		i = j
+	}
+}
+
+// printLearned lists the quotas learned for the projects of a connector's
+// keys, once a project.
+func (a *app) printLearned(group []keyStatus) {
+	var seen []string
+	for _, r := range group {
+		if len(r.Learned) == 0 || slices.Contains(seen, r.Project) {
+			continue
+		}
+		seen = append(seen, r.Project)
+		for _, l := range r.Learned {
+			fmt.Fprintf(a.stdout, "  learned: %s %s %d/%s, at %s, from %s\n", orDash(r.Project), l.Model, l.Limit, l.Window,
+				l.At.Local().Format(time.DateTime), orDash(l.From))
+		}
 	}
 }
 

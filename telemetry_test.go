@@ -547,3 +547,39 @@ func TestTelemetryConcurrent(t *testing.T) {
 		t.Errorf("%d spans, want %d", n, workers*each)
 	}
 }
+
+// TestTelemetryAbsorbedLongError: a 429 sent again, then an error answer
+// too long to read, passed on as it streams: only the 429 was absorbed,
+// the caller saw the other.
+func TestTelemetryAbsorbedLongError(t *testing.T) {
+	big := strings.Repeat("x", 2<<20)
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+		if key == testKeys["key1"] {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, big)
+	})
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "key1", Value: testKeys["key1"]}, jongler.Key{Name: "key2", Value: testKeys["key2"]}),
+		jongler.WithMeterProvider(mp))
+	resp := post(t, tr, u.URL+genPath, "{}")
+	if body := readBody(t, resp); resp.StatusCode != http.StatusInternalServerError || len(body) != len(big) {
+		t.Fatalf("status %d, %d bytes; want the 500 and its whole body", resp.StatusCode, len(body))
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if m.Name == "jongler.upstream.absorbed" {
+			metricdatatest.AssertAggregationsEqual(t, counter(point(1, conn(), attribute.String("key", "key1"),
+				attribute.String("model", telModel), attribute.String("status", "429"))), m.Data, ignore...)
+			return
+		}
+	}
+	t.Error("no jongler.upstream.absorbed")
+}

@@ -83,7 +83,10 @@ type telemetryOptions struct {
 //     connector and key.
 //
 // Keys are named by their names from the configuration: no attribute ever
-// holds a key's value or a credential.
+// holds a key's value or a credential. Requests for another address than
+// the connector's, which go out bare, are not counted. Two transports for
+// one connector on one provider report the same key-state series: close
+// the one replaced.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(o *options) {
 		if mp != nil {
@@ -94,8 +97,10 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 
 // WithTracerProvider records a span per request with tp, with an
 // "attempt" event per request sent upstream (the key's name, the upstream
-// status, the policy's verdict). The span is the parent of the base
-// transport's spans (an otelhttp Transport's, say). Without it, or with
+// status, the policy's verdict); it ends when RoundTrip returns, at the
+// answer's headers. The span is the parent of the base transport's spans
+// (an otelhttp Transport's, say). An error's text is never recorded, only
+// its kind ("no_key", "canceled", "error"). Without it, or with
 // nil, nothing is recorded; pass otel.GetTracerProvider() to use the
 // global provider.
 func WithTracerProvider(tp trace.TracerProvider) Option {

@@ -492,7 +492,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			t.classifySuccess(ctx, l.key, resp, model, red)
 			t.learnOwner(ctx, l.key, req, resp)
 			held = nil
-			return t.handOff(req, resp, l), nil
+			return t.handOff(req, resp, l, red), nil
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
 		if err != nil || len(data) > errorBodyLimit {
@@ -502,7 +502,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 				io.Closer
 			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
 			held = nil
-			return t.handOff(req, resp, l), nil
+			return t.handOff(req, resp, l, red), nil
 		}
 		resp.Body.Close()
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})

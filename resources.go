@@ -29,8 +29,8 @@ const ownerTTL = 48 * time.Hour
 // maxOwners bounds the owners kept; the oldest go first.
 const maxOwners = 2000
 
-// owner says which project created a resource.
-type owner struct {
+// resourceOwner says which project created a resource.
+type resourceOwner struct {
 	Resource string    `json:"resource"` // "files/abc", "cachedContents/xyz", "uploads/ID"
 	Project  string    `json:"project"`
 	At       time.Time `json:"at"`
@@ -90,7 +90,7 @@ func (t *Transport) ownerRefusals(ctx context.Context, req *http.Request, getBod
 	}
 	project := ""
 	for _, n := range names {
-		i := slices.IndexFunc(st.Owners, func(o owner) bool { return o.Resource == n })
+		i := slices.IndexFunc(st.Owners, func(o resourceOwner) bool { return o.Resource == n })
 		if i < 0 {
 			continue
 		}
@@ -182,11 +182,11 @@ func createdNames(data []byte) []string {
 // setOwners records project as the owner of names at now, dropping owners
 // older than ownerTTL and the oldest beyond maxOwners.
 func (s *state) setOwners(names []string, project string, now time.Time) {
-	s.Owners = slices.DeleteFunc(s.Owners, func(o owner) bool {
+	s.Owners = slices.DeleteFunc(s.Owners, func(o resourceOwner) bool {
 		return now.Sub(o.At) > ownerTTL || slices.Contains(names, o.Resource)
 	})
 	for _, n := range names {
-		s.Owners = append(s.Owners, owner{Resource: n, Project: project, At: now})
+		s.Owners = append(s.Owners, resourceOwner{Resource: n, Project: project, At: now})
 	}
 	if extra := len(s.Owners) - maxOwners; extra > 0 {
 		s.Owners = slices.Delete(s.Owners, 0, extra)

@@ -92,7 +92,7 @@ type state struct {
 	Secret []byte `json:"secret,omitempty"`
 	// Owners says which project created each Gemini file and cached
 	// content (see resources.go).
-	Owners []owner `json:"owners,omitempty"`
+	Owners []resourceOwner `json:"owners,omitempty"`
 }
 
 // throttleEvent is one bare rate-limit answer: no quota named, no hint given.

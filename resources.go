@@ -145,7 +145,7 @@ func (t *Transport) learnOwner(ctx context.Context, k Key, req *http.Request, re
 	if len(names) == 0 {
 		return
 	}
-	now := t.clock.Now()
+	now := t.ring.now()
 	err := t.ring.update(ctx, func(st *state) error {
 		st.setOwners(names, k.Project, now)
 		return nil

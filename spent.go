@@ -11,7 +11,7 @@ import (
 // sent another request; the answer itself is returned whatever the
 // verdict.
 func (t *Transport) classifySuccess(ctx context.Context, k Key, resp *http.Response, model string, red redactor) {
-	v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Model: model, Now: t.clock.Now()})
+	v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Model: model, Now: t.ring.now()})
 	v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
 	t.noteVerdict(ctx, k, v)
 }
@@ -23,7 +23,7 @@ func (t *Transport) classifySuccess(ctx context.Context, k Key, resp *http.Respo
 // rests.
 func (t *Transport) noteVerdict(ctx context.Context, k Key, v Verdict) {
 	if q := v.learn; q.limit > 0 && v.Model != "" {
-		now := t.clock.Now()
+		now := t.ring.now()
 		err := t.ring.update(ctx, func(st *state) error {
 			st.learn(k.Project, v.Model, q, now)
 			return nil
@@ -35,7 +35,7 @@ func (t *Transport) noteVerdict(ctx context.Context, k Key, v Verdict) {
 				"window", q.window, "limit", q.limit, "from", q.from)
 		}
 	}
-	if v.Action != ActionAccept || !v.Until.After(t.clock.Now()) {
+	if v.Action != ActionAccept || !v.Until.After(t.ring.now()) {
 		return
 	}
 	v.Action = ActionLockdown

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
 // defaultMaxBodyBuffer bounds the request bodies without GetBody that a
@@ -72,6 +74,8 @@ type Transport struct {
 	// abandonRest is how long a key stays leased after its answer was
 	// closed before its end (see handOff).
 	abandonRest time.Duration
+	// noKeyAnswer: answer 429 rather than fail when no key can serve.
+	noKeyAnswer bool
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -110,6 +114,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 		maxRetries: o.maxRetries,
 
 		abandonRest: deadHolderRest,
+		noKeyAnswer: o.noKeyAnswer,
 	}
 	if t.policy == nil {
 		t.policy = PolicyFor(c)
@@ -429,6 +434,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 	if model == "" && getBody != nil && bodyNamesModel(req.URL.Path) {
 		model = modelFromBody(getBody)
 	}
+	info := reqinfo.FromContext(ctx)
+	info.SetModel(model)
 	rt.setModel(model)
 	var (
 		refused = t.ownerRefusals(ctx, req, getBody) // keys of projects that cannot see what it names
@@ -446,8 +453,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		l, err := t.ring.lease(ctx, model, refused)
 		rt.waitEnd(w, err)
 		if err != nil {
-			if last != nil && errors.Is(err, ErrNoKeys) {
-				return last, nil
+			if errors.Is(err, ErrNoKeys) {
+				return t.noKey(req, last, err)
 			}
 			return nil, err
 		}
@@ -461,6 +468,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			r2.GetBody = getBody
 		}
 		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
+		info.Attempt(l.key.Name)
 		resp, err := t.base.RoundTrip(r2)
 		rt.sent(l.key.Name, resp, err)
 		if err != nil {

@@ -249,6 +249,7 @@ Exit codes:
 	root.AddCommand(a.cleanupCmd())
 	root.AddCommand(a.demoCmd())
 	root.AddCommand(a.versionCmd())
+	root.AddCommand(a.serveCmd())
 	return root
 }
 

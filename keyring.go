@@ -23,6 +23,7 @@ type keyring struct {
 	logger    *slog.Logger
 	maxWait   time.Duration
 	budgets   []Budget
+	tel       *telemetry // counts leases in flight; nil: not
 
 	mu       sync.Mutex
 	released chan struct{} // closed and replaced when a lease of this process ends
@@ -124,6 +125,7 @@ func (l *leased) release() {
 		if err := l.Lease.Release(context.WithoutCancel(l.ctx)); err != nil {
 			l.ring.logger.Warn("jongler: release lease", "connector", l.ring.connector, "key", l.key.Name, "err", err)
 		}
+		l.ring.tel.released(l.key.Name)
 		l.ring.mu.Lock()
 		close(l.ring.released)
 		l.ring.released = make(chan struct{})
@@ -242,6 +244,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		if l != nil {
 			k, _ := r.key(l.Key())
 			lease := &leased{Lease: l, key: k, ring: r, ctx: ctx}
+			r.tel.leased(k.Name)
 			// The lease's last holder may have put the key in lockdown
 			// after the state was read: a holder records a verdict before
 			// it releases, so reading again now tells.

@@ -61,6 +61,7 @@ type Transport struct {
 	maxBody    int64
 	maxRetries int
 	ownStore   *FileStore // the store the transport opened, closed by Close
+	tel        *telemetry // nil: no metrics, no spans
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -124,6 +125,9 @@ func newTransport(name string, o *options) (*Transport, error) {
 		return nil, err
 	}
 	t.slots = t.credentialSlots()
+	if t.tel, err = newTelemetry(c.Name, o.tel, t.clock); err != nil {
+		return nil, err
+	}
 
 	cfg, err := resolveConfig(c, o)
 	if err != nil {
@@ -147,6 +151,11 @@ func newTransport(name string, o *options) (*Transport, error) {
 	}
 	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, maxWait)
 	t.ring.budgets = cfg.Budgets
+	t.ring.tel = t.tel
+	if err := t.tel.watch(t.ring); err != nil {
+		t.Close()
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -293,12 +302,14 @@ func (t *Transport) Cleanup(ctx context.Context) error {
 // transport opened its own file store (no [WithStore]), frees that store's
 // mappings and files. Requests in flight finish; the transport must not be
 // used after Close. A store given with WithStore is the caller's to close.
+// Close also stops observing the key states for [WithMeterProvider].
 func (t *Transport) Close() error {
 	t.CloseIdleConnections()
+	err := t.tel.close()
 	if t.ownStore != nil {
-		return t.ownStore.Close()
+		return errors.Join(err, t.ownStore.Close())
 	}
-	return nil
+	return err
 }
 
 // CloseIdleConnections closes the idle connections of the base transport.
@@ -352,7 +363,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.ring == nil {
 		// The connector needs no key: nothing to add, nothing to guard.
 		reqBodyClosed = true
-		return t.base.RoundTrip(req)
+		rt := t.tel.begin(req)
+		resp, err := t.base.RoundTrip(req)
+		t.tel.end(rt, resp, err)
+		return resp, err
 	}
 	if !t.sameOrigin(req.URL) {
 		// Not ours to key: send it bare.
@@ -368,7 +382,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.send(req, getBody)
+	rt := t.tel.begin(req)
+	resp, err := t.send(req, getBody, rt)
+	t.tel.end(rt, resp, err)
+	return resp, err
 }
 
 // replayableBody returns a function giving the request body afresh for each
@@ -393,19 +410,22 @@ func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, er
 }
 
 // send is RoundTrip's loop over keys.
-func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
-	ctx := req.Context()
+func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error), rt *reqTel) (*http.Response, error) {
+	ctx := rt.context(req.Context())
 	model := modelFromPath(req.URL.Path)
 	if model == "" && getBody != nil && strings.HasSuffix(req.URL.Path, "/chat/completions") {
 		model = modelFromBody(getBody)
 	}
+	rt.setModel(model)
 	var (
 		refused []tried
 		last    *http.Response // the last refusal, body in memory
 		retries int
 	)
 	for {
+		w := rt.waitStart()
 		l, err := t.ring.lease(ctx, model, refused)
+		rt.waitEnd(w, err)
 		if err != nil {
 			if last != nil && errors.Is(err, ErrNoKeys) {
 				return last, nil
@@ -422,6 +442,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		}
 		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
 		resp, err := t.base.RoundTrip(r2)
+		rt.sent(l.key.Name, resp, err)
 		if err != nil {
 			err = red.error(err)
 			l.release()
@@ -462,6 +483,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
 		red.body(resp, data)
 		v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
+		rt.judged(v.Action)
 		if v.Action != ActionAccept && v.Action != ActionRetry {
 			if err := t.ring.apply(ctx, l.key, v); err != nil {
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)

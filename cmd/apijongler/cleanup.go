@@ -19,7 +19,10 @@ func (a *app) cleanupCmd() *cobra.Command {
 		Short: "Clear the lockdown and error states of a connector's keys, or of every connector's",
 		Long: `cleanup makes the keys of CONNECTOR (or of every connector, with --all) ready
 again: it clears their cooldowns and refusals. Requests in flight keep their
-keys until they end. The same as --cleanup CONNECTOR and --cleanup-all.`,
+keys until they end.
+
+The original API Jongler's flags --cleanup CONNECTOR and --cleanup-all are
+kept as compatibility aliases of 'cleanup CONNECTOR' and 'cleanup --all'.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -41,9 +44,11 @@ keys until they end. The same as --cleanup CONNECTOR and --cleanup-all.`,
 // connector when it is "".
 func (a *app) doCleanup(connector string) error {
 	if connector != "" {
-		if _, err := lookupConnector(connector); err != nil {
+		c, err := lookupConnector(connector)
+		if err != nil {
 			return err
 		}
+		connector = c.Name // an alias clears its connector's states
 	}
 	if err := a.clearStates(connector); err != nil {
 		return configError(err)

@@ -25,9 +25,10 @@ type keyring struct {
 	budgets   []Budget
 	tel       *telemetry // counts leases in flight; nil: not
 
-	mu       sync.Mutex
-	released chan struct{} // closed and replaced when a lease of this process ends
-	cache    stateCache
+	mu        sync.Mutex
+	released  chan struct{} // closed and replaced when a lease of this process ends
+	cache     stateCache
+	unwritten unwritten
 }
 
 // stateCache holds the last state read from the store, decoded, and the
@@ -50,7 +51,7 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sameBytes(raw, c.raw) {
-		return c.st, nil
+		return r.withUnwritten(c.st), nil
 	}
 	st, err := decodeState(raw)
 	if err != nil {
@@ -60,7 +61,7 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 		st = state{}
 	}
 	c.raw, c.st, c.damaged = raw, st, err != nil
-	return st, nil
+	return r.withUnwritten(st), nil
 }
 
 // sameBytes reports whether a and b hold the same bytes, looking first at
@@ -131,6 +132,12 @@ func (l *leased) release() {
 		l.ring.released = make(chan struct{})
 		l.ring.mu.Unlock()
 	})
+}
+
+// releaseAfter gives the lease back after d, in which the key stays
+// leased: its last request may still be in flight upstream.
+func (l *leased) releaseAfter(d time.Duration) {
+	time.AfterFunc(d, l.release)
 }
 
 func (r *keyring) key(name string) (Key, bool) {
@@ -311,17 +318,17 @@ func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
 	return d <= maxWait
 }
 
-// apply records a policy's verdict on key k.
+// apply records a policy's verdict on key k, in memory if the store
+// cannot take it (see record).
 func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 	now := r.clock.Now()
-	var err error
 	switch v.Action {
 	case ActionLockdown:
 		names := []string{k.Name}
 		if v.Project {
 			names = r.projectKeys(k.Project)
 		}
-		err = r.update(ctx, func(st *state) error {
+		r.record(ctx, func(st *state) error {
 			st.prune(now)
 			for _, n := range names {
 				st.setRecord(record{Key: n, State: StateLockdown, Model: v.Model, Until: v.Until, Reason: v.Reason})
@@ -331,7 +338,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 		r.logger.Info("jongler: key in lockdown", "connector", r.connector, "keys", names, "model", v.Model,
 			"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
 	case ActionDisable:
-		err = r.update(ctx, func(st *state) error {
+		r.record(ctx, func(st *state) error {
 			st.prune(now)
 			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason})
 			return nil
@@ -340,7 +347,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 	case ActionThrottle:
 		global := false
 		var names []string
-		err = r.update(ctx, func(st *state) error {
+		r.record(ctx, func(st *state) error {
 			st.prune(now)
 			global = st.noteThrottle(k.Project, now)
 			if global {
@@ -361,7 +368,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 				"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
 		}
 	}
-	return err
+	return nil
 }
 
 // projectKeys names the keys of project.

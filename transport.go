@@ -476,7 +476,10 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue
 		}
-		red.answer(resp, req)
+		if red.answer(resp, req) {
+			l.release() // a redirect, read in memory: nothing in flight
+			return resp, nil
+		}
 		if resp.StatusCode < 400 {
 			held = nil
 			return t.handOff(req, resp, l), nil

@@ -212,9 +212,10 @@ func TestBackoffGetsRealBounds(t *testing.T) {
 			if len(waits) != 2 {
 				t.Fatalf("waits %v, want 2", waits)
 			}
-			for _, w := range waits {
-				if w < 200*time.Millisecond || w > 5*time.Second {
-					t.Errorf("wait %v outside [200ms, 5s]", w)
+			for i, w := range waits {
+				// LinearJitterBackoff multiplies its range by the attempt.
+				if w < 200*time.Millisecond || w > time.Duration(i+1)*5*time.Second {
+					t.Errorf("wait %d: %v outside [200ms, %d×5s]", i, w, i+1)
 				}
 			}
 		})

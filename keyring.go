@@ -94,7 +94,13 @@ type leased struct {
 	ring *keyring
 	ctx  context.Context // the request's, for the store's release
 	once sync.Once
-	stop func() // ends the watch on the lease's loss; nil if none
+	stop func()          // ends the watch on the lease's loss; nil if none
+	wctx context.Context // the context watch returned; nil if none
+}
+
+// lost reports whether the store lost the lease while its request ran.
+func (l *leased) lost() bool {
+	return l.wctx != nil && errors.Is(context.Cause(l.wctx), ErrLeaseLost)
 }
 
 // watch returns the context to send the request with: ctx, cancelled with
@@ -114,6 +120,7 @@ func (l *leased) watch(ctx context.Context) context.Context {
 		}
 	}()
 	l.stop = func() { close(done); cancel(nil) }
+	l.wctx = wctx
 	return wctx
 }
 
@@ -218,11 +225,11 @@ func maxTime(a, b time.Time) time.Time {
 func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*leased, error) {
 	poll := time.Millisecond
 	for {
-		now := r.clock.Now()
 		st, err := r.load(ctx)
 		if err != nil {
 			return nil, err
 		}
+		now := r.now()
 		names, back, hopeful := r.usable(st, now, model, refused)
 		if hopeful == 0 {
 			return nil, &NoKeyError{Connector: r.connector, Model: model}
@@ -259,13 +266,13 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			if names, _, _ := r.usable(st, r.clock.Now(), model, refused); !slices.Contains(names, k.Name) {
+			if names, _, _ := r.usable(st, r.now(), model, refused); !slices.Contains(names, k.Name) {
 				lease.release()
 				continue
 			}
 			if b, ok := budgetFor(r.budgets, model); ok {
 				err := r.update(ctx, func(st *state) error {
-					return st.spend(b, k.Project, model, r.clock.Now())
+					return st.spend(b, k.Project, model, r.now())
 				})
 				if err != nil {
 					lease.release()
@@ -321,7 +328,7 @@ func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
 // apply records a policy's verdict on key k, in memory if the store
 // cannot take it (see record).
 func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
-	now := r.clock.Now()
+	now := r.now()
 	switch v.Action {
 	case ActionLockdown:
 		names := []string{k.Name}
@@ -396,5 +403,5 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	return buildKeyStates(r.keys, st, inFlight, r.clock.Now()), nil
+	return buildKeyStates(r.keys, st, inFlight, r.now()), nil
 }

@@ -1,6 +1,7 @@
 package jongler
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -136,6 +137,10 @@ func (b *leaseBody) Read(p []byte) (int, error) {
 		// Every byte is here: the upstream is done with the request.
 		b.end.done.Store(true)
 		b.end.l.release()
+	} else if err != nil && b.end.l.lost() {
+		// Say why the answer was cut: the lease lapsed (its holder paused
+		// past the store's TTL), and the key may serve another request.
+		err = fmt.Errorf("jongler: %s: key %s: %w", b.end.l.ring.connector, b.end.l.key.Name, ErrLeaseLost)
 	}
 	if err == io.EOF && b.src != nil && b.src.Trailer != nil {
 		b.out.Trailer = b.src.Trailer

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
 // defaultMaxBodyBuffer bounds the request bodies without GetBody that a
@@ -70,6 +72,8 @@ type Transport struct {
 	// abandonRest is how long a key stays leased after its answer was
 	// closed before its end (see handOff).
 	abandonRest time.Duration
+	// noKeyAnswer: answer 429 rather than fail when no key can serve.
+	noKeyAnswer bool
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -108,6 +112,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 		maxRetries: o.maxRetries,
 
 		abandonRest: deadHolderRest,
+		noKeyAnswer: o.noKeyAnswer,
 	}
 	if t.policy == nil {
 		t.policy = PolicyFor(c)
@@ -426,6 +431,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 	if model == "" && getBody != nil && strings.HasSuffix(req.URL.Path, "/chat/completions") {
 		model = modelFromBody(getBody)
 	}
+	info := reqinfo.FromContext(ctx)
+	info.SetModel(model)
 	rt.setModel(model)
 	var (
 		refused []tried
@@ -443,8 +450,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		l, err := t.ring.lease(ctx, model, refused)
 		rt.waitEnd(w, err)
 		if err != nil {
-			if last != nil && errors.Is(err, ErrNoKeys) {
-				return last, nil
+			if errors.Is(err, ErrNoKeys) {
+				return t.noKey(req, last, err)
 			}
 			return nil, err
 		}
@@ -458,6 +465,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			r2.GetBody = getBody
 		}
 		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
+		info.Attempt(l.key.Name)
 		resp, err := t.base.RoundTrip(r2)
 		rt.sent(l.key.Name, resp, err)
 		if err != nil {
@@ -495,7 +503,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			return t.handOff(req, resp, l), nil
 		}
 		resp.Body.Close()
-		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
+		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})
 		red.body(resp, data)
 		v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
 		rt.judged(v.Action)

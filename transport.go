@@ -487,7 +487,10 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue
 		}
-		red.answer(resp, req)
+		if red.answer(resp, req) {
+			l.release() // a redirect, read in memory: nothing in flight
+			return resp, nil
+		}
 		if resp.StatusCode < 400 {
 			t.classifySuccess(ctx, l.key, resp, model, red)
 			t.learnOwner(ctx, l.key, req, resp)

@@ -222,9 +222,10 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		case err := <-served:
 			cur.Load().close()
 			return &exitError{code: exitNoAnswer, err: fmt.Errorf("serve: %w", err)}
-		case <-ctx.Done():
-			stop = true
 		case s := <-sig:
+			// SIGINT and SIGTERM also cancel ctx (app.go's trap); the
+			// signal itself is what counts here, so that the same one is
+			// not taken for a second one below.
 			if s != syscall.SIGHUP {
 				stop = true
 				continue

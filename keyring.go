@@ -25,9 +25,10 @@ type keyring struct {
 	budgets   []Budget
 	tel       *telemetry // counts leases in flight; nil: not
 
-	mu       sync.Mutex
-	released chan struct{} // closed and replaced when a lease of this process ends
-	cache    stateCache
+	mu        sync.Mutex
+	released  chan struct{} // closed and replaced when a lease of this process ends
+	cache     stateCache
+	unwritten unwritten
 }
 
 // stateCache holds the last state read from the store, decoded, and the
@@ -50,7 +51,7 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sameBytes(raw, c.raw) {
-		return c.st, nil
+		return r.withUnwritten(c.st), nil
 	}
 	st, err := decodeState(raw)
 	if err != nil {
@@ -60,7 +61,7 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 		st = state{}
 	}
 	c.raw, c.st, c.damaged = raw, st, err != nil
-	return st, nil
+	return r.withUnwritten(st), nil
 }
 
 // sameBytes reports whether a and b hold the same bytes, looking first at
@@ -93,7 +94,13 @@ type leased struct {
 	ring *keyring
 	ctx  context.Context // the request's, for the store's release
 	once sync.Once
-	stop func() // ends the watch on the lease's loss; nil if none
+	stop func()          // ends the watch on the lease's loss; nil if none
+	wctx context.Context // the context watch returned; nil if none
+}
+
+// lost reports whether the store lost the lease while its request ran.
+func (l *leased) lost() bool {
+	return l.wctx != nil && errors.Is(context.Cause(l.wctx), ErrLeaseLost)
 }
 
 // watch returns the context to send the request with: ctx, cancelled with
@@ -113,6 +120,7 @@ func (l *leased) watch(ctx context.Context) context.Context {
 		}
 	}()
 	l.stop = func() { close(done); cancel(nil) }
+	l.wctx = wctx
 	return wctx
 }
 
@@ -131,6 +139,12 @@ func (l *leased) release() {
 		l.ring.released = make(chan struct{})
 		l.ring.mu.Unlock()
 	})
+}
+
+// releaseAfter gives the lease back after d, in which the key stays
+// leased: its last request may still be in flight upstream.
+func (l *leased) releaseAfter(d time.Duration) {
+	time.AfterFunc(d, l.release)
 }
 
 func (r *keyring) key(name string) (Key, bool) {
@@ -211,11 +225,11 @@ func maxTime(a, b time.Time) time.Time {
 func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*leased, error) {
 	poll := time.Millisecond
 	for {
-		now := r.clock.Now()
 		st, err := r.load(ctx)
 		if err != nil {
 			return nil, err
 		}
+		now := r.now()
 		names, back, hopeful := r.usable(st, now, model, refused)
 		if hopeful == 0 {
 			return nil, &NoKeyError{Connector: r.connector, Model: model}
@@ -252,13 +266,13 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			if names, _, _ := r.usable(st, r.clock.Now(), model, refused); !slices.Contains(names, k.Name) {
+			if names, _, _ := r.usable(st, r.now(), model, refused); !slices.Contains(names, k.Name) {
 				lease.release()
 				continue
 			}
 			if b, ok := budgetFor(r.budgets, model); ok {
 				err := r.update(ctx, func(st *state) error {
-					return st.spend(b, k.Project, model, r.clock.Now())
+					return st.spend(b, k.Project, model, r.now())
 				})
 				if err != nil {
 					lease.release()
@@ -311,17 +325,17 @@ func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
 	return d <= maxWait
 }
 
-// apply records a policy's verdict on key k.
+// apply records a policy's verdict on key k, in memory if the store
+// cannot take it (see record).
 func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
-	now := r.clock.Now()
-	var err error
+	now := r.now()
 	switch v.Action {
 	case ActionLockdown:
 		names := []string{k.Name}
 		if v.Project {
 			names = r.projectKeys(k.Project)
 		}
-		err = r.update(ctx, func(st *state) error {
+		r.record(ctx, func(st *state) error {
 			st.prune(now)
 			for _, n := range names {
 				st.setRecord(record{Key: n, State: StateLockdown, Model: v.Model, Until: v.Until, Reason: v.Reason})
@@ -331,7 +345,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 		r.logger.Info("jongler: key in lockdown", "connector", r.connector, "keys", names, "model", v.Model,
 			"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
 	case ActionDisable:
-		err = r.update(ctx, func(st *state) error {
+		r.record(ctx, func(st *state) error {
 			st.prune(now)
 			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason})
 			return nil
@@ -340,7 +354,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 	case ActionThrottle:
 		global := false
 		var names []string
-		err = r.update(ctx, func(st *state) error {
+		r.record(ctx, func(st *state) error {
 			st.prune(now)
 			global = st.noteThrottle(k.Project, now)
 			if global {
@@ -361,7 +375,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 				"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
 		}
 	}
-	return err
+	return nil
 }
 
 // projectKeys names the keys of project.
@@ -389,5 +403,5 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	return buildKeyStates(r.keys, st, inFlight, r.clock.Now()), nil
+	return buildKeyStates(r.keys, st, inFlight, r.now()), nil
 }

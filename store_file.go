@@ -97,6 +97,9 @@ func NewFileStore(dir string, logger *slog.Logger) (*FileStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
+	if err := ownDir(dir, true); err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -141,10 +144,26 @@ type fileConnector struct {
 	table   *useTable // nil when the table cannot be had: no LRU order then
 	logger  *slog.Logger
 
-	mu     sync.Mutex
-	paths  map[string][]string // key → slot file paths
-	held   map[string]bool     // slot files leased by this process
-	closed bool                // the store was closed: unmap the table when the last lease ends
+	mu    sync.Mutex
+	paths map[string][]string // key → slot file paths
+	// held maps the slot files leased by this process to their locks. It
+	// keeps each lock's descriptor reachable: were a lease dropped without
+	// Release, the garbage collector would otherwise close the descriptor,
+	// and so free the slot in the kernel, while this process still counts
+	// it held (and its use table count says so to every other process).
+	held    map[string]*flock.Flock
+	checked map[string]bool // slot files found regular files of this user
+
+	// The slots per key this store leases with, declared to every process
+	// by a shared flock on slotsDecl (see declareSlots); 0 until the first
+	// lease.
+	slots     atomic.Int64
+	slotsMu   sync.Mutex
+	slotsDecl *flock.Flock
+
+	ident     dirID          // the keys directory's, when opened
+	successor *fileConnector // set when the directory was made again (see reopen)
+	closed    bool           // the store was closed: unmap the table when the last lease ends
 
 	cache cachedState // guarded by the FileStore's mu
 
@@ -163,11 +182,20 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 		return fc, nil
 	}
 	dir := filepath.Join(s.dir, name)
-	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]bool{}}
+	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]*flock.Flock{}, checked: map[string]bool{}}
 	if err := os.MkdirAll(fc.keysDir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
+	for _, d := range []string{dir, fc.keysDir} {
+		if err := ownDir(d, false); err != nil {
+			return nil, err
+		}
+	}
+	fc.identify()
 	t, err := openUseTable(dir, s.logger)
+	if isRefusal(err) {
+		return nil, err
+	}
 	if err != nil {
 		s.logger.Warn("jongler: no use table: keys are not chosen least recently used first", "dir", dir, "err", err)
 	}
@@ -198,6 +226,9 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	if err != nil {
 		return nil, err
 	}
+	if err := fc.declareSlots(ctx, max(slots, 1)); err != nil {
+		return nil, err
+	}
 	type cand struct {
 		key  string
 		rec  int
@@ -206,7 +237,9 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	cands := make([]cand, len(keys))
 	var recs []int
 	if fc.table != nil {
-		if recs, err = fc.table.records(keys); err != nil {
+		if recs, err = fc.table.records(ctx, keys); isRefusal(err) || ctx.Err() != nil {
+			return nil, err
+		} else if err != nil {
 			s.logger.Warn("jongler: use table", "err", err)
 			recs = nil
 		}
@@ -227,6 +260,12 @@ next:
 		}
 		for slot := range slots {
 			l, err := fc.tryLock(c.key, slot)
+			if errors.Is(err, errDirReplaced) {
+				if _, err := s.reopen(ctx, fc, safeName(connector)); err != nil {
+					return nil, err
+				}
+				return s.Acquire(ctx, connector, keys, slots)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("jongler: lease %q: %w", c.key, err)
 			}
@@ -280,7 +319,7 @@ func (fc *fileConnector) resting(r int) bool {
 func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
 	path := fc.slotPath(key, slot)
 	fc.mu.Lock()
-	if fc.held[path] {
+	if fc.held[path] != nil {
 		fc.mu.Unlock()
 		return nil, nil
 	}
@@ -288,15 +327,28 @@ func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
 	l := flock.New(path, flock.SetFlag(slotOpenFlag))
 	ok, err := l.TryLock()
 	if errors.Is(err, fs.ErrNotExist) {
+		if fc.replaced() {
+			return nil, errDirReplaced
+		}
 		if err = fc.restoreSlot(path); err == nil {
 			ok, err = l.TryLock()
 		}
 	}
 	if err != nil || !ok {
-		return nil, err
+		return nil, refusedLink(path, err)
 	}
 	fc.mu.Lock()
-	fc.held[path] = true
+	checked := fc.checked[path]
+	fc.mu.Unlock()
+	if !checked {
+		// Once per file and process: only this user may write in keys/.
+		if err := checkLock(l); err != nil {
+			return nil, err
+		}
+	}
+	fc.mu.Lock()
+	fc.held[path] = l
+	fc.checked[path] = true
 	fc.mu.Unlock()
 	return l, nil
 }
@@ -305,7 +357,11 @@ func (fc *fileConnector) unheld(path string) {
 	fc.mu.Lock()
 	delete(fc.held, path)
 	last := fc.closed && len(fc.held) == 0
+	next := fc.successor
 	fc.mu.Unlock()
+	if next != nil {
+		next.unheldShadow(path)
+	}
 	if last && fc.table != nil {
 		_ = fc.table.close()
 	}
@@ -314,6 +370,7 @@ func (fc *fileConnector) unheld(path string) {
 // close unmaps the connector's use table, at once or, while leases of
 // this process are held on it, when the last one ends.
 func (fc *fileConnector) close() error {
+	fc.undeclareSlots()
 	fc.mu.Lock()
 	fc.closed = true
 	idle := len(fc.held) == 0
@@ -428,13 +485,16 @@ func (s *FileStore) Load(ctx context.Context, connector string) ([]byte, error) 
 		return c.data, nil
 	}
 	path := filepath.Join(fc.dir, "state.json")
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.setCache(fc, cachedState{valid: true, gen: gen, checked: now})
 		return nil, nil
 	}
+	if err == nil {
+		err = ownFile(path, fi)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("jongler: state file: %w", err)
+		return nil, refusedLink(path, err)
 	}
 	ino := inode(fi)
 	if c.valid && c.mtime.Equal(fi.ModTime()) && c.size == fi.Size() && c.ino == ino {
@@ -442,12 +502,12 @@ func (s *FileStore) Load(ctx context.Context, connector string) ([]byte, error) 
 		s.setCache(fc, c)
 		return c.data, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readOwnFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jongler: state file: %w", err)
+		return nil, err
 	}
 	if err := checkStateFile(data); err != nil {
 		s.healDamaged(fc, path, err)
@@ -474,14 +534,14 @@ func checkStateFile(data []byte) error {
 // healDamaged sets the damaged state file at path aside, if the state lock
 // is free and the file is still damaged under it, and warns.
 func (s *FileStore) healDamaged(fc *fileConnector, path string, perr error) {
-	guard := flock.New(filepath.Join(fc.dir, "state.lock"))
-	if ok, err := guard.TryLock(); err != nil || !ok {
-		// Busy: its holder's Update sets the file aside.
+	guard := newStateLock(filepath.Join(fc.dir, "state.lock"))
+	if ok, err := guard.TryLock(); err != nil || !ok || checkLock(guard) != nil {
+		// Busy (its holder's Update sets the file aside) or refused.
 		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", perr)
 		return
 	}
 	defer guard.Unlock()
-	data, err := os.ReadFile(path)
+	data, err := readOwnFile(path)
 	if err != nil {
 		return // gone meanwhile
 	}
@@ -526,13 +586,20 @@ func (s *FileStore) Update(ctx context.Context, connector string, fn func([]byte
 		return err
 	}
 	dir := fc.dir
-	guard := flock.New(filepath.Join(dir, "state.lock"))
+	lockPath := filepath.Join(dir, "state.lock")
+	guard := newStateLock(lockPath)
 	ok, err := guard.TryLockContext(ctx, time.Millisecond)
 	if err != nil {
+		if err := refusedLink(lockPath, err); isRefusal(err) {
+			return err
+		}
 		return fmt.Errorf("jongler: state lock: %w", err)
 	}
 	if !ok {
 		return fmt.Errorf("jongler: state lock: %w", ctx.Err())
+	}
+	if err := checkLock(guard); err != nil {
+		return err
 	}
 	defer guard.Unlock()
 	if !fc.swept.Swap(true) {
@@ -540,11 +607,11 @@ func (s *FileStore) Update(ctx context.Context, connector string, fn func([]byte
 	}
 
 	path := filepath.Join(dir, "state.json")
-	data, err := os.ReadFile(path)
+	data, err := readOwnFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("jongler: state file: %w", err)
+		return err
 	default:
 		if err := checkStateFile(data); err != nil {
 			if err := s.setAside(fc, path, err); err != nil {

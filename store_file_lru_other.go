@@ -3,6 +3,7 @@
 package jongler
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 )
@@ -19,7 +20,7 @@ func openUseTable(dir string, _ *slog.Logger) (*useTable, error) {
 	return &useTable{index: map[string]int{}}, nil
 }
 
-func (t *useTable) records(keys []string) ([]int, error) {
+func (t *useTable) records(_ context.Context, keys []string) ([]int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]int, len(keys))

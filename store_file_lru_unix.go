@@ -3,6 +3,7 @@
 package jongler
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -16,8 +17,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-
-	"github.com/gofrs/flock"
 )
 
 // The use table is a small file that every process maps into memory: one
@@ -65,7 +64,7 @@ type useTable struct {
 
 func openUseTable(dir string, logger *slog.Logger) (*useTable, error) {
 	path := filepath.Join(dir, "use.table")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openOwnFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +148,7 @@ func (t *useTable) try(f func()) (ok bool) {
 // are claimed again, and the generation jumps to a value no reader has
 // cached, so that every process reads the state file again.
 func (t *useTable) repair() error {
-	f, err := os.OpenFile(t.path, os.O_RDWR, 0)
+	f, err := openOwnFile(t.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
@@ -175,15 +174,50 @@ func recordName(key string) string {
 }
 
 // records returns the record of each key, claiming free ones for keys the
-// table does not hold yet, under a lock that keeps claims apart.
-func (t *useTable) records(keys []string) ([]int, error) {
+// table does not hold yet, under a lock that keeps claims apart; waiting for
+// that lock (held by another process, maybe stopped) ends with ctx.
+func (t *useTable) records(ctx context.Context, keys []string) ([]int, error) {
+	if out, missing := t.known(keys); len(missing) == 0 {
+		return out, nil
+	}
+	// The lock is waited for without t.mu held, so that every request of
+	// this process waits only as long as its own context allows.
+	guard := newStateLock(t.path + ".lock")
+	ok, err := guard.TryLockContext(ctx, time.Millisecond)
+	if ctx.Err() != nil {
+		if ok {
+			guard.Unlock()
+		}
+		return nil, fmt.Errorf("jongler: waiting for %s: %w", guard.Path(), ctx.Err())
+	}
+	if err != nil {
+		return nil, refusedLink(guard.Path(), err)
+	}
+	if err := checkLock(guard); err != nil {
+		return nil, err
+	}
+	defer guard.Unlock()
+	out, missing := t.known(keys)
+	if len(missing) == 0 {
+		return out, nil // claimed meanwhile by another goroutine
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.access(func() { err = t.claim(keys, missing, out) }) {
+		return nil, fmt.Errorf("use table %s cannot be read", t.path)
+	}
+	return out, err
+}
+
+// known returns the records of keys this process knows, and the indexes
+// in keys of those it does not.
+func (t *useTable) known(keys []string) (out, missing []int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stale.Swap(false) {
 		clear(t.index)
 	}
-	out := make([]int, len(keys))
-	var missing []int
+	out = make([]int, len(keys))
 	for i, k := range keys {
 		r, ok := t.index[k]
 		if !ok {
@@ -191,19 +225,7 @@ func (t *useTable) records(keys []string) ([]int, error) {
 		}
 		out[i] = r
 	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	guard := flock.New(t.path + ".lock")
-	if err := guard.Lock(); err != nil {
-		return nil, err
-	}
-	defer guard.Unlock()
-	var err error
-	if !t.access(func() { err = t.claim(keys, missing, out) }) {
-		return nil, fmt.Errorf("use table %s cannot be read", t.path)
-	}
-	return out, err
+	return out, missing
 }
 
 // claim finds or claims the records of keys[i] for i in missing, into

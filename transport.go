@@ -48,8 +48,13 @@ const errorBodyLimit = 1 << 20
 // README's "Keys stay secret").
 //
 // A successful answer's body is passed through as it streams; the key's
-// lease ends when that body is read to EOF or closed, so callers must close
-// it, as always with [http.Client]. A Transport is safe for concurrent use.
+// lease ends when that body is read to its end, or 100 ms after it is
+// closed before its end (the upstream may still be serving it), or at once
+// for an answer with nothing to stream; a body never closed ends it when
+// it becomes unreachable, with a warning. Callers must close it all the
+// same, as always with [http.Client]. A 101 Switching Protocols answer's
+// upgraded connection holds the lease until closed. A Transport is safe
+// for concurrent use.
 type Transport struct {
 	connector  Connector
 	target     *url.URL
@@ -64,6 +69,9 @@ type Transport struct {
 	maxRetries int
 	ownStore   *FileStore // the store the transport opened, closed by Close
 	tel        *telemetry // nil: no metrics, no spans
+	// abandonRest is how long a key stays leased after its answer was
+	// closed before its end (see handOff).
+	abandonRest time.Duration
 	// noKeyAnswer: answer 429 rather than fail when no key can serve.
 	noKeyAnswer bool
 }
@@ -103,6 +111,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 		maxBody:    o.maxBody,
 		maxRetries: o.maxRetries,
 
+		abandonRest: deadHolderRest,
 		noKeyAnswer: o.noKeyAnswer,
 	}
 	if t.policy == nil {
@@ -429,7 +438,13 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		refused []tried
 		last    *http.Response // the last refusal, body in memory
 		retries int
+		held    *leased // the lease to end if a base, policy or store panics
 	)
+	defer func() {
+		if held != nil {
+			held.release() // a no-op unless panicking: every path releases
+		}
+	}()
 	for {
 		w := rt.waitStart()
 		l, err := t.ring.lease(ctx, model, refused)
@@ -440,6 +455,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			return nil, err
 		}
+		held = l
 		r2 := req.Clone(l.watch(ctx))
 		if getBody != nil {
 			if r2.Body, err = getBody(); err != nil {
@@ -469,27 +485,22 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			continue
 		}
 		red.answer(resp, req)
-		if resp.StatusCode == http.StatusSwitchingProtocols {
-			// An upgraded connection is no request in flight; its body
-			// must stay writable, so it is not wrapped.
-			l.release()
-			return resp, nil
-		}
 		if resp.StatusCode < 400 {
-			resp.Body = &leaseBody{rc: resp.Body, l: l}
-			return resp, nil
+			held = nil
+			return t.handOff(req, resp, l), nil
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
 		if err != nil || len(data) > errorBodyLimit {
 			// Too long to read, or broken: pass it on as it is.
-			resp.Body = &leaseBody{rc: struct {
+			resp.Body = struct {
 				io.Reader
 				io.Closer
-			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}, l: l}
-			return resp, nil
+			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
+			held = nil
+			return t.handOff(req, resp, l), nil
 		}
 		resp.Body.Close()
-		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
+		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})
 		red.body(resp, data)
 		v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
 		rt.judged(v.Action)
@@ -525,27 +536,6 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		}
 		last = resp
 	}
-}
-
-// leaseBody holds a key's lease until the body is read to its end or
-// closed.
-type leaseBody struct {
-	rc io.ReadCloser
-	l  *leased
-}
-
-func (b *leaseBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if err == io.EOF {
-		b.l.release()
-	}
-	return n, err
-}
-
-func (b *leaseBody) Close() error {
-	err := b.rc.Close()
-	b.l.release()
-	return err
 }
 
 var _ http.RoundTripper = (*Transport)(nil)

@@ -37,6 +37,7 @@ type app struct {
 
 	configPath string
 	logLevel   string
+	storeFlag  string // --store: see store.go
 	logger     *slog.Logger
 	ini        *iniconfig.File // the INI file of keys, once read
 
@@ -230,6 +231,7 @@ Exit codes:
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "INI file of keys (default $"+jongler.ConfigEnv+")")
 	pf.StringVar(&a.logLevel, "log-level", "warn", "log to standard error at this level: debug, info, warn or error")
+	pf.StringVar(&a.storeFlag, "store", "", storeFlagUsage)
 
 	f := root.Flags()
 	f.BoolVar(&a.pretty, "pretty", false, "indent a JSON answer; with server-sent events, each event's JSON as it comes")

@@ -64,15 +64,23 @@ func (a *app) doCleanup(connector string) error {
 // clearStates clears connector's records in the state directory, or every
 // known connector's when it is "".
 func (a *app) clearStates(connector string) error {
-	dir, err := jongler.DefaultStateDir()
+	store, closeStore, err := a.openStore()
 	if err != nil {
 		return err
 	}
-	store, err := jongler.NewFileStore(dir, a.logger)
-	if err != nil {
-		return err
+	defer closeStore()
+	if store == nil {
+		dir, err := jongler.DefaultStateDir()
+		if err != nil {
+			return err
+		}
+		fs, err := jongler.NewFileStore(dir, a.logger)
+		if err != nil {
+			return err
+		}
+		defer fs.Close()
+		store = fs
 	}
-	defer store.Close()
 	names := []string{connector}
 	if connector == "" {
 		all, err := jongler.Connectors(os.Getenv(jongler.ConnectorsDirEnv))

@@ -99,11 +99,17 @@ func (l leakCheck) Run() int {
 }
 
 func TestScripts(t *testing.T) {
+	rs := startRedis(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
-		Setup:               setup,
+		Setup: func(env *testscript.Env) error {
+			if err := setup(env); err != nil {
+				return err
+			}
+			return rs.setup(env)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"aj":        cmdAJ,
 			"code":      cmdCode,
@@ -112,6 +118,7 @@ func TestScripts(t *testing.T) {
 			"jstats":    cmdStats,
 			"keystate":  cmdKeyState,
 			"nosecrets": cmdNoSecrets,
+			"redisscan": rs.cmdScan,
 			"ajstream":  cmdAJStream,
 			"ajsignal":  cmdAJSignal,
 		},

@@ -63,6 +63,12 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if a.baseURL != "" {
 		opts = append(opts, jongler.WithBaseURL(a.baseURL))
 	}
+	storeOpts, closeStore, err := a.storeOptions()
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	opts = append(opts, storeOpts...)
 	t, err := jongler.NewTransport(c.Name, opts...)
 	if err != nil {
 		return configError(err)

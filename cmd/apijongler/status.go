@@ -117,6 +117,11 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 		}
 	}
 	var rows []keyStatus
+	storeOpts, closeStore, err := a.storeOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore()
 	for _, name := range names {
 		c, keys, err := a.connectorKeys(name)
 		if err != nil {
@@ -126,13 +131,13 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			fmt.Fprintf(a.stderr, "%s needs no key\n", c.Name)
 			continue
 		}
-		t, err := jongler.NewTransport(c.Name, jongler.WithKeys(keys...), jongler.WithLogger(a.logger))
+		t, err := jongler.NewTransport(c.Name, append([]jongler.Option{jongler.WithKeys(keys...), jongler.WithLogger(a.logger)}, storeOpts...)...)
 		if err != nil {
 			return nil, configError(err)
 		}
 		ks, err := t.KeyStates(ctx)
 		if err != nil {
-			return nil, configError(err) // the state directory cannot be read
+			return nil, configError(err) // the state directory or store cannot be read
 		}
 		now := time.Now()
 		for _, n := range t.KeyNames() {

@@ -153,6 +153,12 @@ func (b *leaseBody) Read(p []byte) (int, error) {
 	if err == io.EOF && b.src != nil && b.src.Trailer != nil {
 		b.out.Trailer = b.src.Trailer
 	}
+	if err != nil && err != io.EOF && b.end.l.lost() {
+		// Say why the answer was cut: the lease lapsed (its holder paused
+		// past the store's TTL), and the key may serve another request.
+		l := b.end.l
+		err = fmt.Errorf("jongler: %s: key %s: %w", l.ring.connector, l.key.Name, ErrLeaseLost)
+	}
 	return n, err
 }
 

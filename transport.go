@@ -26,8 +26,9 @@ import (
 // Transport buffers to send again with another key.
 const defaultMaxBodyBuffer = 32 << 20
 
-// errorBodyLimit bounds how much of an error answer is read to classify it;
-// a longer one is passed through unread.
+// errorBodyLimit bounds how much of an error answer is read to classify it
+// and replace the key in it; of a longer one the caller gets that much,
+// then an error saying it was cut.
 const errorBodyLimit = 1 << 20
 
 // Transport is an [http.RoundTripper] that sends each request with a key
@@ -498,16 +499,25 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			return t.handOff(req, resp, l, red), nil
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
+		resp.Body.Close()
 		if err != nil || len(data) > errorBodyLimit {
-			// Too long to read, or broken: pass it on as it is.
+			// Too long to read, or broken: pass on what was read, key
+			// replaced, then an error saying it was cut (the rest, unread,
+			// could show the key too). The upstream is done with it.
+			if len(data) > errorBodyLimit {
+				data = data[:errorBodyLimit]
+				err = fmt.Errorf("jongler: %s: error answer over %d bytes, cut", t.connector.Name, errorBodyLimit)
+			}
+			red.body(resp, data)
 			resp.Body = struct {
 				io.Reader
 				io.Closer
-			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
-			held = nil
-			return t.handOff(req, resp, l, red), nil
+			}{io.MultiReader(resp.Body, errReader{red.error(err)}), resp.Body}
+			resp.ContentLength = -1
+			resp.Header.Del("Content-Length")
+			l.release()
+			return resp, nil
 		}
-		resp.Body.Close()
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})
 		red.body(resp, data)
 		v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
@@ -548,3 +558,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
+
+// errReader is a reader that fails with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

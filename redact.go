@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -406,4 +408,33 @@ func (t *Transport) scrubForeign(r *http.Request) {
 		}
 		red.header(r.Header)
 	}
+}
+
+// trace returns r (a clone the transport owns) with a client trace that
+// replaces the key in what the caller's own trace hooks are given, when
+// the caller set any that could see it: the header fields as written
+// (WroteHeaderField, which otelhttptrace records) and the headers of an
+// informational answer such as 103 Early Hints (Got1xxResponse, which
+// httputil.ReverseProxy passes on to its client). The hooks of a trace
+// added to the context run before the caller's, with the same arguments.
+func (r redactor) trace(req *http.Request) *http.Request {
+	ct := httptrace.ContextClientTrace(req.Context())
+	if ct == nil || ct.WroteHeaderField == nil && ct.Got1xxResponse == nil {
+		return req
+	}
+	own := &httptrace.ClientTrace{}
+	if ct.WroteHeaderField != nil {
+		own.WroteHeaderField = func(_ string, values []string) {
+			for i, v := range values {
+				values[i] = r.string(v)
+			}
+		}
+	}
+	if ct.Got1xxResponse != nil {
+		own.Got1xxResponse = func(_ int, h textproto.MIMEHeader) error {
+			r.header(http.Header(h))
+			return nil
+		}
+	}
+	return req.WithContext(httptrace.WithClientTrace(req.Context(), own))
 }

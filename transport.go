@@ -469,6 +469,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			r2.GetBody = getBody
 		}
 		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
+		r2 = red.trace(r2)
 		info.Attempt(l.key.Name)
 		resp, err := t.base.RoundTrip(r2)
 		rt.sent(l.key.Name, resp, err)

@@ -256,6 +256,26 @@ func (f *File) collectSecrets() {
 	slices.SortFunc(f.secrets, func(a, b string) int { return len(b) - len(a) })
 }
 
+// isKeyValue reports whether s is the value of a key of any connector
+// section of the file: a name that is one would be shown and stored as if
+// it were not secret.
+func (f *File) isKeyValue(s string) bool {
+	if len(s) < minSecret {
+		return false
+	}
+	for _, sec := range f.sections {
+		if strings.HasSuffix(sec.Name, ProjectsSuffix) || strings.HasSuffix(sec.Name, BudgetsSuffix) {
+			continue
+		}
+		for _, e := range sec.Entries {
+			if e.Value == s {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Secrets returns every text of the file that is or may be a key's value,
 // longest first (shorter ones than a real key are left out), so that a
 // program can keep them out of everything it prints.
@@ -297,6 +317,9 @@ func (f *File) Connector(name string, aliases ...string) (Connector, error) {
 		}
 		if e.Value == "" {
 			return Connector{}, f.errorf(e.Line, "key %q in [%s] has an empty value", e.Name, sec.Name)
+		}
+		if f.isKeyValue(e.Name) {
+			return Connector{}, f.errorf(e.Line, "a key in [%s] is named with a key's value; name it otherwise", sec.Name)
 		}
 		keys = append(keys, Key{Name: e.Name, Value: e.Value, Project: e.Name, Line: e.Line})
 	}
@@ -380,6 +403,10 @@ func (f *File) assignProjects(sec *Section, connector string, keys []Key) error 
 			seen[kn] = p.Name
 			keys[i].Project = p.Name
 		}
+		if f.isKeyValue(p.Name) {
+			// A project's name is not secret: status shows it, stores keep it.
+			return f.errorf(p.Line, "a project in [%s] is named with a key's value; name it otherwise", sec.Name)
+		}
 	}
 	return nil
 }
@@ -399,6 +426,9 @@ func (f *File) budgets(sec *Section) ([]Budget, error) {
 		b, err := parseBudget(e.Name, e.Value)
 		if err != nil {
 			return nil, f.errorf(e.Line, "[%s] %s: %v", name, e.Name, err)
+		}
+		if f.isKeyValue(e.Name) {
+			return nil, f.errorf(e.Line, "a model in [%s] is named with a key's value; name it otherwise", name)
 		}
 		b.Line = e.Line
 		out = append(out, b)

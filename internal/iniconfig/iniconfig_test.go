@@ -152,3 +152,35 @@ func TestAliases(t *testing.T) {
 		t.Errorf("two sections for one connector: %v", err)
 	}
 }
+
+// TestNoNameIsAKey: a key's value pasted as a project's name (a valid
+// section otherwise) was taken as the project's name, which is not secret:
+// `apijongler serve`'s /status, the state files and a Redis store held
+// the key. The same for a key or a budget's model named with a key's
+// value. Each is an error that shows no key.
+func TestNoNameIsAKey(t *testing.T) {
+	const key = "AIzaSyPASTED-0123456789abcdefghijklmno"
+	for _, tc := range []struct{ name, ini, want string }{
+		{"project", "[c]\nk1 = " + key + "\n[c:projects]\n" + key + " = k1\n", "keys.ini:4: a project in [c:projects] is named with a key's value"},
+		{"key", "[c]\nk1 = " + key + "\n" + key + " = other-value-1234\n", "keys.ini:3: a key in [c] is named with a key's value"},
+		{"other section's key", "[d]\nk = " + key + "\n[c]\n" + key + " = other-value-1234\n", "keys.ini:4: a key in [c] is named with a key's value"},
+		{"budget model", "[c]\nk1 = " + key + "\n[c:budgets]\n" + key + " = 5/min\n", "keys.ini:4: a model in [c:budgets] is named with a key's value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse("keys.ini", []byte(tc.ini))
+			if err == nil {
+				_, err = f.Connector("c")
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("error %q, want one with %q", msg, tc.want)
+			}
+			if strings.Contains(msg, key[:12]) || strings.Contains(msg, key[12:]) {
+				t.Errorf("error %q shows the key", msg)
+			}
+		})
+	}
+}

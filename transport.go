@@ -457,6 +457,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			if errors.Is(err, ErrNoKeys) {
 				return t.noKey(req, last, err)
 			}
+			if ctx.Err() == nil {
+				info.StoreFailed() // not the upstream: `serve` says which
+			}
 			return nil, err
 		}
 		held = l

@@ -19,6 +19,7 @@ type logWriter struct {
 	status int
 	bytes  int64
 	note   string // why the proxy answered itself, if it did
+	err    string // the error behind the note, for the operator
 }
 
 func (w *logWriter) WriteHeader(code int) {
@@ -85,6 +86,9 @@ func (h *Handler) logRequest(r *http.Request, w *logWriter, mp **mount, info *re
 			slog.Duration("duration", time.Since(start)))
 		if w.note != "" {
 			attrs = append(attrs, slog.String("note", w.note))
+		}
+		if w.err != "" {
+			attrs = append(attrs, slog.String("err", w.err))
 		}
 		h.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request", attrs...)
 	}

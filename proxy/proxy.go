@@ -292,6 +292,13 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 			lw.note = s
 		}
 	}
+	// The access log (the operator's) gets the error's text; the client
+	// never does.
+	logErr := func() {
+		if lw != nil {
+			lw.err = err.Error()
+		}
+	}
 	var (
 		nk  *jongler.NoKeyError
 		mbe *http.MaxBytesError
@@ -311,11 +318,17 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled), errors.Is(r.Context().Err(), context.Canceled):
 		note("client gone")
 		w.WriteHeader(499) // nobody reads it; the access log does
+	case reqinfo.FromContext(r.Context()).Snapshot().StoreFailed:
+		note("store unavailable")
+		logErr()
+		errshape.Write(w, shape, http.StatusServiceUnavailable, "apijongler: the key store is unavailable; no key could be leased", 0)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		note("upstream timeout")
+		logErr()
 		errshape.Write(w, shape, http.StatusGatewayTimeout, "apijongler: the upstream did not answer in time", 0)
 	default:
 		note("upstream unreachable")
+		logErr()
 		errshape.Write(w, shape, http.StatusBadGateway, "apijongler: the upstream could not be reached", 0)
 	}
 }

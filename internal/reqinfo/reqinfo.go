@@ -18,6 +18,7 @@ type Info struct {
 	key      string
 	attempts int
 	noKey    bool
+	storeErr bool
 }
 
 type ctxKey struct{}
@@ -64,12 +65,25 @@ func (i *Info) NoKey() {
 	i.mu.Unlock()
 }
 
+// StoreFailed records that the key store failed, so that no key could be
+// leased (not that the upstream failed).
+func (i *Info) StoreFailed() {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.storeErr = true
+	i.mu.Unlock()
+}
+
 // Snapshot is what an Info holds at one time.
 type Snapshot struct {
 	Model    string // the model asked for, "" if none
 	Key      string // the name of the last key sent with, "" if none
 	Attempts int    // how many times the request was sent upstream
 	NoKey    bool   // no key could serve the request
+	// StoreFailed: the key store failed, and the request was not sent.
+	StoreFailed bool
 }
 
 // Snapshot returns what i holds now.
@@ -79,5 +93,5 @@ func (i *Info) Snapshot() Snapshot {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return Snapshot{Model: i.model, Key: i.key, Attempts: i.attempts, NoKey: i.noKey}
+	return Snapshot{Model: i.model, Key: i.key, Attempts: i.attempts, NoKey: i.noKey, StoreFailed: i.storeErr}
 }

@@ -60,6 +60,7 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 		}
 		st = state{}
 	}
+	st.dropStaleErrors(r.keys)
 	c.raw, c.st, c.damaged = raw, st, err != nil
 	return r.withUnwritten(st), nil
 }
@@ -76,7 +77,10 @@ func sameBytes(a, b []byte) bool {
 
 // update applies fn to the connector's state in the store.
 func (r *keyring) update(ctx context.Context, fn func(*state) error) error {
-	return updateState(ctx, r.store, r.connector, fn)
+	return updateState(ctx, r.store, r.connector, func(st *state) error {
+		st.dropStaleErrors(r.keys)
+		return fn(st)
+	})
 }
 
 func newKeyring(connector string, keys []Key, store Store, slots int, clock Clock, logger *slog.Logger, maxWait time.Duration) *keyring {
@@ -96,6 +100,7 @@ type leased struct {
 	once sync.Once
 	stop func()          // ends the watch on the lease's loss; nil if none
 	wctx context.Context // the context watch returned; nil if none
+	end  leaseEnd        // how the lease ends once handed off with an answer (lease_body.go)
 }
 
 // lost reports whether the store lost the lease while its request ran.
@@ -196,7 +201,7 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried)
 		if !blocked && now.Before(st.Backoff) {
 			blocked, until = true, st.Backoff
 		}
-		if b, ok := budgetFor(r.budgets, model); ok && !blocked {
+		if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok && !blocked {
 			blocked, until = st.budgetBlocked(b, k.Project, model, now)
 		}
 		if !blocked {
@@ -270,9 +275,12 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				continue
 			}
-			if b, ok := budgetFor(r.budgets, model); ok {
+			if _, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
 				err := r.update(ctx, func(st *state) error {
-					return st.spend(b, k.Project, model, r.now())
+					if b, ok := budgetOf(r.budgets, st, k.Project, model); ok {
+						return st.spend(b, k.Project, model, r.now())
+					}
+					return nil
 				})
 				if err != nil {
 					lease.release()
@@ -347,7 +355,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 	case ActionDisable:
 		r.record(ctx, func(st *state) error {
 			st.prune(now)
-			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason})
+			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason, Fingerprint: st.fingerprint(k.Value)})
 			return nil
 		})
 		r.logger.Info("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)
@@ -403,5 +411,7 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	return buildKeyStates(r.keys, st, inFlight, r.now()), nil
+	ks := buildKeyStates(r.keys, st, inFlight, r.now())
+	ks.Learned = learnedQuotas(&st)
+	return ks, nil
 }

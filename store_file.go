@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -69,8 +70,9 @@ type FileStore struct {
 	dir    string
 	logger *slog.Logger
 
-	mu    sync.Mutex
-	conns map[string]*fileConnector // by directory name
+	mu     sync.Mutex
+	conns  map[string]*fileConnector // by directory name
+	closed bool
 }
 
 // DeadHolderRest is how long a key rests when the process that held it died
@@ -138,20 +140,51 @@ func safeName(name string) string {
 }
 
 // fileConnector is what a FileStore keeps in memory for one connector: its
-// directories made once, its use table, its slot file names.
+// directories made once, its use table, its keys' slot files.
 type fileConnector struct {
 	dir     string
 	keysDir string
 	table   *useTable // nil when the table cannot be had: no LRU order then
 	logger  *slog.Logger
 
-	mu    sync.Mutex
-	paths map[string][]string // key → slot file paths
-	held  map[string]bool     // slot files leased by this process
+	mu       sync.Mutex
+	keys     map[string]*fileKey
+	lists    [4]*keyList // the key lists last asked for, most recent first
+	slots    *slotFiles
+	closed   bool
+	cache    cachedState // guarded by the FileStore's mu
+	swept    atomic.Bool // temporary files of dead writers removed
+	warnedLT atomic.Bool // the use table's failure to give records was told
+}
 
-	cache cachedState // guarded by the FileStore's mu
+// fileKey is one key of a connector.
+type fileKey struct {
+	name  string
+	slots atomic.Pointer[[]*slotFile] // grown under the connector's mu
+}
 
-	swept atomic.Bool // temporary files of dead writers removed
+// keyList is a list of keys as Acquire was given it, looked up once: the
+// transport asks with the same list request after request.
+type keyList struct {
+	names []string // a copy: the caller's slice may change
+	keys  []*fileKey
+	recs  []int // use table records; nil if none
+	epoch int64 // of the use table when recs were claimed
+}
+
+// slotFiles is every slot file of a connector, so that their descriptors
+// can be closed together.
+type slotFiles struct {
+	mu  sync.Mutex
+	all []*slotFile
+}
+
+func (sf *slotFiles) closeAll() {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	for _, s := range sf.all {
+		s.close()
+	}
 }
 
 func (s *FileStore) connector(connector string) (*fileConnector, error) {
@@ -162,11 +195,15 @@ func (s *FileStore) connector(connector string) (*fileConnector, error) {
 func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errStoreClosed
+	}
 	if fc, ok := s.conns[name]; ok {
 		return fc, nil
 	}
 	dir := filepath.Join(s.dir, name)
-	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]bool{}}
+	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger,
+		keys: map[string]*fileKey{}, slots: &slotFiles{}}
 	if err := os.MkdirAll(fc.keysDir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
@@ -175,20 +212,105 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 		s.logger.Warn("jongler: no use table: keys are not chosen least recently used first", "dir", dir, "err", err)
 	}
 	fc.table = t
+	// Close the slot files' descriptors when nothing can reach the
+	// connector any more (its store and every lease on it gone).
+	runtime.AddCleanup(fc, (*slotFiles).closeAll, fc.slots)
 	s.conns[name] = fc
 	return fc, nil
 }
 
-// slotPath returns the lock file of slot of key.
-func (fc *fileConnector) slotPath(key string, slot int) string {
+var errStoreClosed = errors.New("jongler: file store closed")
+
+// Close closes the lock files the store keeps open. Leases in force hold
+// until released; nothing can be leased afterwards.
+func (s *FileStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, fc := range s.conns {
+		fc.mu.Lock()
+		fc.closed = true
+		fc.mu.Unlock()
+		fc.slots.closeAll()
+	}
+	return nil
+}
+
+// list returns names looked up: keys, slot files and use table records.
+func (fc *fileConnector) list(names []string) *keyList {
+	var epoch int64
+	if fc.table != nil {
+		epoch = fc.table.epoch()
+	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	p := fc.paths[key]
-	for len(p) <= slot {
-		p = append(p, filepath.Join(fc.keysDir, safeName(key)+"."+strconv.Itoa(len(p))+".lock"))
+	for i, l := range fc.lists {
+		if l != nil && l.epoch == epoch && slices.Equal(l.names, names) {
+			copy(fc.lists[1:i+1], fc.lists[:i])
+			fc.lists[0] = l
+			return l
+		}
 	}
-	fc.paths[key] = p
-	return p[slot]
+	l := &keyList{names: slices.Clone(names), keys: make([]*fileKey, len(names)), epoch: epoch}
+	for i, n := range names {
+		k := fc.keys[n]
+		if k == nil {
+			k = &fileKey{name: n}
+			fc.keys[n] = k
+		}
+		l.keys[i] = k
+	}
+	if fc.table != nil {
+		recs, err := fc.table.records(names)
+		if err != nil {
+			if !fc.warnedLT.Swap(true) {
+				fc.logger.Warn("jongler: use table", "err", err)
+			}
+			return l // not remembered: asked again next time
+		}
+		l.recs = recs
+	}
+	copy(fc.lists[1:], fc.lists[:len(fc.lists)-1])
+	fc.lists[0] = l
+	return l
+}
+
+// slot returns slot i of k.
+func (fc *fileConnector) slot(k *fileKey, i int) *slotFile {
+	if p := k.slots.Load(); p != nil && i < len(*p) {
+		return (*p)[i]
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	var cur []*slotFile
+	if p := k.slots.Load(); p != nil {
+		cur = *p
+	}
+	if i < len(cur) {
+		return cur[i]
+	}
+	grown := slices.Clone(cur)
+	fc.slots.mu.Lock()
+	for len(grown) <= i {
+		sf := newSlotFile(filepath.Join(fc.keysDir, safeName(k.name)+"."+strconv.Itoa(len(grown))+".lock"))
+		if fc.closed {
+			sf.close()
+		}
+		grown = append(grown, sf)
+		fc.slots.all = append(fc.slots.all, sf)
+	}
+	fc.slots.mu.Unlock()
+	k.slots.Store(&grown)
+	return grown[i]
+}
+
+// slotGeneration returns the connector's slot-file generation and whether
+// it is known.
+func (fc *fileConnector) slotGeneration() (int64, bool) {
+	if fc.table == nil {
+		return -1, false
+	}
+	return fc.table.slotGeneration()
 }
 
 // Acquire implements [Store]. Keys are tried from the least recently used
@@ -201,66 +323,89 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	if err != nil {
 		return nil, err
 	}
-	type cand struct {
-		key  string
-		rec  int
-		used int64
+	if len(keys) == 0 {
+		return nil, nil
 	}
-	cands := make([]cand, len(keys))
-	var recs []int
-	if fc.table != nil {
-		if recs, err = fc.table.records(keys); err != nil {
-			s.logger.Warn("jongler: use table", "err", err)
-			recs = nil
-		}
-	}
-	for i, k := range keys {
-		cands[i] = cand{key: k, rec: -1}
-		if recs != nil {
-			cands[i].rec, cands[i].used = recs[i], fc.table.load(recs[i])
-		}
-	}
-	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.used, b.used) })
+	kl := fc.list(keys)
 	slots = max(slots, 1)
-	now := time.Now()
-next:
-	for _, c := range cands {
-		if c.rec >= 0 && fc.resting(c.rec) {
+	// The least recently used key first; the others, sorted, only if it
+	// cannot be had.
+	first := 0
+	if kl.recs != nil {
+		least := int64(0)
+		for i, r := range kl.recs {
+			if used := fc.table.load(r); i == 0 || used < least {
+				first, least = i, used
+			}
+		}
+	}
+	if l, err := s.tryKey(fc, kl, first, slots); l != nil || err != nil {
+		return l, err
+	}
+	if len(keys) == 1 {
+		return nil, nil
+	}
+	order := make([]int, 0, len(keys)-1)
+	used := make([]int64, len(keys))
+	for i := range keys {
+		if i != first {
+			order = append(order, i)
+		}
+		if kl.recs != nil {
+			used[i] = fc.table.load(kl.recs[i])
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(used[a], used[b]) })
+	for _, i := range order {
+		if l, err := s.tryKey(fc, kl, i, slots); l != nil || err != nil {
+			return l, err
+		}
+	}
+	return nil, nil
+}
+
+// tryKey leases a slot of kl's key i, or returns nil, nil.
+func (s *FileStore) tryKey(fc *fileConnector, kl *keyList, i, slots int) (Lease, error) {
+	k, rec := kl.keys[i], -1
+	if kl.recs != nil {
+		rec = kl.recs[i]
+	}
+	if rec >= 0 && fc.resting(rec) {
+		return nil, nil
+	}
+	for slot := range slots {
+		sf := fc.slot(k, slot)
+		ok, err := sf.tryLock(fc)
+		if err != nil {
+			return nil, fmt.Errorf("jongler: lease %q: %w", k.name, err)
+		}
+		if !ok {
 			continue
 		}
-		for slot := range slots {
-			l, err := fc.tryLock(c.key, slot)
-			if err != nil {
-				return nil, fmt.Errorf("jongler: lease %q: %w", c.key, err)
-			}
-			if l == nil {
-				continue
-			}
-			lease := &fileLease{key: c.key, lock: l, fc: fc, rec: c.rec}
-			if c.rec < 0 {
-				return lease, nil
-			}
-			dead, nonsense := fc.table.hold(c.rec, slots)
-			if nonsense {
-				s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", connector, "key", c.key)
-			}
-			if dead > 0 {
-				fc.table.rest(c.rec, time.Now().Add(DeadHolderRest).UnixNano())
-				lease.Release()
-				s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
-					"connector", connector, "key", c.key, "for", DeadHolderRest)
-				continue next
-			}
-			// Looked at again under the flock: a taker that found a dead
-			// holder sets the rest before it gives the flock back, maybe
-			// after this process first looked.
-			if fc.resting(c.rec) {
-				lease.Release()
-				continue next
-			}
-			fc.table.store(c.rec, now.UnixNano())
+		lease := &fileLease{key: k.name, slot: sf, fc: fc, rec: rec}
+		if rec < 0 {
 			return lease, nil
 		}
+		dead, nonsense := fc.table.hold(rec, slots)
+		if nonsense {
+			s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", filepath.Base(fc.dir), "key", k.name)
+		}
+		if dead > 0 {
+			fc.table.rest(rec, time.Now().Add(DeadHolderRest).UnixNano())
+			lease.Release()
+			s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
+				"connector", filepath.Base(fc.dir), "key", k.name, "for", DeadHolderRest)
+			return nil, nil
+		}
+		// Looked at again under the flock: a taker that found a dead
+		// holder sets the rest before it gives the flock back, maybe
+		// after this process first looked.
+		if fc.resting(rec) {
+			lease.Release()
+			return nil, nil
+		}
+		fc.table.store(rec, time.Now().UnixNano())
+		return lease, nil
 	}
 	return nil, nil
 }
@@ -268,50 +413,21 @@ next:
 // resting reports whether record r's key rests now. A rest longer than
 // DeadHolderRest is damage, not believed.
 func (fc *fileConnector) resting(r int) bool {
-	now := time.Now()
 	until := fc.table.restsUntil(r)
+	if until == 0 {
+		return false
+	}
+	now := time.Now()
 	return until > now.UnixNano() && until <= now.Add(DeadHolderRest).UnixNano()
 }
 
-// tryLock takes slot of key without waiting; nil, nil when it is held.
-// Slots this process holds are skipped without asking the kernel.
+// restoreSlot makes the slot file at path exist: from its second name if it
+// has one (the file was deleted), else as a new file with a second name.
 //
 // Each slot file has a second, hidden name (a hard link). If the file is
 // deleted while leased, the next taker restores it from that name, so it
 // locks the very file the lease holds and waits its turn, instead of
 // creating a new file and using the key at the same time.
-func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
-	path := fc.slotPath(key, slot)
-	fc.mu.Lock()
-	if fc.held[path] {
-		fc.mu.Unlock()
-		return nil, nil
-	}
-	fc.mu.Unlock()
-	l := flock.New(path, flock.SetFlag(slotOpenFlag))
-	ok, err := l.TryLock()
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = fc.restoreSlot(path); err == nil {
-			ok, err = l.TryLock()
-		}
-	}
-	if err != nil || !ok {
-		return nil, err
-	}
-	fc.mu.Lock()
-	fc.held[path] = true
-	fc.mu.Unlock()
-	return l, nil
-}
-
-func (fc *fileConnector) unheld(path string) {
-	fc.mu.Lock()
-	delete(fc.held, path)
-	fc.mu.Unlock()
-}
-
-// restoreSlot makes the slot file at path exist: from its second name if it
-// has one (the file was deleted), else as a new file with a second name.
 func (fc *fileConnector) restoreSlot(path string) error {
 	second := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
 	err := os.Link(second, path)
@@ -329,6 +445,11 @@ func (fc *fileConnector) restoreSlot(path string) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		f.Close()
+		// A new file: descriptors kept open on an old one at this path
+		// must be checked before they are trusted again (slotFile.lock).
+		if fc.table != nil {
+			fc.table.bumpSlotGeneration()
+		}
 	} else if !errors.Is(err, fs.ErrExist) {
 		return err
 	}
@@ -339,25 +460,23 @@ func (fc *fileConnector) restoreSlot(path string) error {
 }
 
 type fileLease struct {
-	key  string
-	lock *flock.Flock
-	fc   *fileConnector
-	rec  int // the key's use table record; -1 if none
-	once sync.Once
-	err  error
+	key      string
+	slot     *slotFile
+	fc       *fileConnector
+	rec      int // the key's use table record; -1 if none
+	released atomic.Bool
 }
 
 func (l *fileLease) Key() string { return l.key }
 
 func (l *fileLease) Release() error {
-	l.once.Do(func() {
-		if l.rec >= 0 {
-			l.fc.table.unhold(l.rec) // before the flock goes: see hold
-		}
-		l.err = l.lock.Unlock()
-		l.fc.unheld(l.lock.Path())
-	})
-	return l.err
+	if l.released.Swap(true) {
+		return nil
+	}
+	if l.rec >= 0 {
+		l.fc.table.unhold(l.rec) // before the flock goes: see hold
+	}
+	return l.slot.unlock()
 }
 
 // InFlight implements [Store]. It probes each slot: a slot it cannot lock
@@ -367,21 +486,16 @@ func (s *FileStore) InFlight(ctx context.Context, connector string, keys []strin
 	if err != nil {
 		return nil, err
 	}
+	kl := fc.list(keys)
 	out := map[string]int{}
-	for _, k := range keys {
+	for i, k := range kl.keys {
 		for slot := range max(slots, 1) {
-			l := flock.New(fc.slotPath(k, slot), flock.SetFlag(slotOpenFlag))
-			ok, err := l.TryLock()
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // never leased (probing makes no file)
-			}
+			held, err := fc.slot(k, slot).probe(fc)
 			if err != nil {
-				return nil, fmt.Errorf("jongler: probe %q: %w", k, err)
+				return nil, fmt.Errorf("jongler: probe %q: %w", keys[i], err)
 			}
-			if ok {
-				_ = l.Unlock()
-			} else {
-				out[k]++
+			if held {
+				out[k.name]++
 			}
 		}
 	}

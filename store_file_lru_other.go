@@ -52,6 +52,11 @@ func (t *useTable) generation() int64 { return -1 }
 
 func (t *useTable) bump() {}
 
+// Lock files are opened for each lease here: no generation is needed.
+func (t *useTable) slotGeneration() (int64, bool) { return -1, false }
+func (t *useTable) bumpSlotGeneration()           {}
+func (t *useTable) epoch() int64                  { return 0 }
+
 // A process cannot outlive its own leases: none is ever held by the dead.
 func (t *useTable) hold(r, slots int) (int64, bool) { return 0, false }
 func (t *useTable) unhold(r int)                    {}

@@ -25,7 +25,8 @@ import (
 // every key's stamp and stamping a lease cost no system call, so the least
 // recently used key is known across processes for free. Record 0 holds the
 // state file's generation, which every write of it bumps, so that readers
-// know without a system call whether their copy is current.
+// know without a system call whether their copy is current, and, in its
+// third word, the generation of the lock files (see slotFile.lock).
 //
 // After the records come 16 bytes per record for its key's leases: how
 // many are held (counted up after the flock is taken, down before it is
@@ -53,8 +54,9 @@ type useTable struct {
 	data   []byte // shared mapping of the file
 	logger *slog.Logger
 
-	broken atomic.Bool // the mapping faults even after repair: not used
-	stale  atomic.Bool // the file was repaired: names must be claimed again
+	broken  atomic.Bool // the mapping faults even after repair: not used
+	stale   atomic.Bool // the file was repaired: names must be claimed again
+	repairs atomic.Int64
 
 	mu    sync.Mutex
 	index map[string]int // key name → record
@@ -145,6 +147,7 @@ func (t *useTable) repair() error {
 		return err
 	}
 	t.stale.Store(true)
+	t.repairs.Add(1)
 	t.logger.Warn("jongler: use table was truncated under this process; grown back, last-use times lost", "file", t.path)
 	if !t.try(func() { atomic.StoreInt64(t.stamp(0), time.Now().UnixNano()) }) {
 		return fmt.Errorf("use table %s still faults", t.path)
@@ -297,6 +300,28 @@ func (t *useTable) generation() int64 {
 	t.access(func() { v = atomic.LoadInt64(t.stamp(0)) })
 	return v
 }
+
+// slotGeneration returns the connector's slot-file generation, which a
+// store bumps whenever it makes a lock file anew (see slotFile.lock), and
+// whether it could be read.
+func (t *useTable) slotGeneration() (int64, bool) {
+	v := int64(-1)
+	ok := t.access(func() { v = atomic.LoadInt64(t.slotGen()) })
+	return v, ok
+}
+
+// bumpSlotGeneration marks a lock file as made anew.
+func (t *useTable) bumpSlotGeneration() {
+	t.access(func() { atomic.AddInt64(t.slotGen(), 1) })
+}
+
+// slotGen is the slot-file generation's word: the third of record 0, which
+// holds no key.
+func (t *useTable) slotGen() *int64 { return (*int64)(unsafe.Pointer(&t.data[16])) }
+
+// epoch counts the repairs of the table, after which records must be
+// claimed again.
+func (t *useTable) epoch() int64 { return t.repairs.Load() }
 
 // bump marks the state file as rewritten.
 func (t *useTable) bump() {

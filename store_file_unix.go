@@ -4,7 +4,6 @@ package jongler
 
 import (
 	"io/fs"
-	"os"
 	"syscall"
 )
 
@@ -15,10 +14,3 @@ func inode(fi fs.FileInfo) uint64 {
 	}
 	return 0
 }
-
-// slotOpenFlag opens slot files for a lease. O_NONBLOCK changes nothing for
-// a regular file nor for flock, which waits or not by LOCK_NB alone; but it
-// spares os.OpenFile the four fcntl calls it makes otherwise (to make the
-// descriptor non-blocking for the poller, which refuses regular files, and
-// back), nearly half of the system calls of a lease.
-const slotOpenFlag = os.O_RDONLY | syscall.O_NONBLOCK

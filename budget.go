@@ -105,6 +105,18 @@ func budgetWindows(now time.Time) (minStart, minEnd, dayStart, dayEnd time.Time)
 	return minStart, minStart.Add(time.Minute), dayStart, dayEnd
 }
 
+// budgetWindow is the minute and day windows holding an instant.
+type budgetWindow struct {
+	minStart, minEnd, dayStart, dayEnd time.Time
+}
+
+// windowsAt returns the windows holding now.
+func windowsAt(now time.Time) budgetWindow {
+	var w budgetWindow
+	w.minStart, w.minEnd, w.dayStart, w.dayEnd = budgetWindows(now)
+	return w
+}
+
 // usageCount returns the count of (project, model, window, start).
 func (s *State) usageCount(project, model, window string, start time.Time) int {
 	for _, u := range s.Usage {
@@ -118,12 +130,16 @@ func (s *State) usageCount(project, model, window string, start time.Time) int {
 // budgetBlocked reports whether project's budget for model is spent at now,
 // and until when.
 func (s *State) budgetBlocked(b Budget, project, model string, now time.Time) (bool, time.Time) {
-	minStart, minEnd, dayStart, dayEnd := budgetWindows(now)
-	if b.PerDay > 0 && s.usageCount(project, model, "day", dayStart) >= b.PerDay {
-		return true, dayEnd
+	return s.budgetBlockedIn(b, project, model, windowsAt(now))
+}
+
+// budgetBlockedIn is budgetBlocked with the windows computed.
+func (s *State) budgetBlockedIn(b Budget, project, model string, w budgetWindow) (bool, time.Time) {
+	if b.PerDay > 0 && s.usageCount(project, model, "day", w.dayStart) >= b.PerDay {
+		return true, w.dayEnd
 	}
-	if b.PerMinute > 0 && s.usageCount(project, model, "minute", minStart) >= b.PerMinute {
-		return true, minEnd
+	if b.PerMinute > 0 && s.usageCount(project, model, "minute", w.minStart) >= b.PerMinute {
+		return true, w.minEnd
 	}
 	return false, time.Time{}
 }

@@ -3,10 +3,12 @@ package jongler
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,45 +25,78 @@ type keyring struct {
 	maxWait   time.Duration
 	budgets   []Budget
 
+	index map[string]int // key name → index in keys
+
+	// A release wakes this process's requests waiting for a key, if any:
+	// releases counts releases, waiters the requests registered on wake,
+	// which is closed and replaced only when some are.
+	releases atomic.Uint64
+	waiters  atomic.Int64
 	mu       sync.Mutex
-	released chan struct{} // closed and replaced when a lease of this process ends
+	wake     chan struct{}
 }
 
 func newKeyring(connector string, keys []Key, store Store, slots int, clock Clock, logger *slog.Logger, maxWait time.Duration) *keyring {
+	index := make(map[string]int, len(keys))
+	for i, k := range keys {
+		index[k.Name] = i
+	}
 	return &keyring{
 		connector: connector, keys: keys, store: store, slots: max(slots, 1),
-		clock: clock, logger: logger, maxWait: maxWait,
-		released: make(chan struct{}),
+		clock: clock, logger: logger, maxWait: maxWait, index: index,
+		wake: make(chan struct{}),
 	}
 }
 
-// leased is a lease with the key it grants.
+// leased is a lease with the key it grants. It is also the body of the
+// answer sent with it (see Transport.send), which ends the lease when read
+// to its end or closed: one object for both.
 type leased struct {
 	Lease
-	key  Key
-	ring *keyring
-	once sync.Once
+	key      *Key
+	ring     *keyring
+	released atomic.Bool
+	rc       io.ReadCloser // the answer's body, once there is one
 }
 
 // release gives the lease back and wakes this process's waiters.
 func (l *leased) release() {
-	l.once.Do(func() {
-		if err := l.Lease.Release(); err != nil {
-			l.ring.logger.Warn("jongler: release lease", "connector", l.ring.connector, "key", l.key.Name, "err", err)
-		}
-		l.ring.mu.Lock()
-		close(l.ring.released)
-		l.ring.released = make(chan struct{})
-		l.ring.mu.Unlock()
-	})
+	if l.released.Swap(true) {
+		return
+	}
+	r := l.ring
+	if err := l.Lease.Release(); err != nil {
+		r.logger.Warn("jongler: release lease", "connector", r.connector, "key", l.key.Name, "err", err)
+	}
+	r.releases.Add(1)
+	if r.waiters.Load() > 0 {
+		r.mu.Lock()
+		close(r.wake)
+		r.wake = make(chan struct{})
+		r.mu.Unlock()
+	}
 }
 
-func (r *keyring) key(name string) (Key, bool) {
-	i := slices.IndexFunc(r.keys, func(k Key) bool { return k.Name == name })
-	if i < 0 {
-		return Key{}, false
+func (l *leased) Read(p []byte) (int, error) {
+	n, err := l.rc.Read(p)
+	if err == io.EOF {
+		l.release()
 	}
-	return r.keys[i], true
+	return n, err
+}
+
+func (l *leased) Close() error {
+	err := l.rc.Close()
+	l.release()
+	return err
+}
+
+func (r *keyring) key(name string) (*Key, bool) {
+	i, ok := r.index[name]
+	if !ok {
+		return nil, false
+	}
+	return &r.keys[i], true
 }
 
 // tried is a key a request was refused with, and until when the refusal
@@ -76,47 +111,66 @@ type tried struct {
 // refused with stays out until its refusal ends, whatever the store says
 // meanwhile; hopeful counts the keys that may yet serve the request.
 func (r *keyring) usable(st State, now time.Time, model string, refused []tried) (names []string, back time.Time, hopeful int) {
-	for _, k := range r.keys {
-		blocked, until := false, time.Time{}
-		if i := slices.IndexFunc(refused, func(t tried) bool { return t.name == k.Name }); i >= 0 {
-			if refused[i].until.IsZero() {
-				continue
-			}
-			if now.Before(refused[i].until) {
-				blocked, until = true, refused[i].until
-			}
-		}
-		hopeful++
-		for _, rec := range st.Records {
-			if rec.Key != k.Name || !rec.activeAt(now, model) {
-				continue
-			}
-			blocked = true
-			if rec.State == StateError {
-				until = time.Time{}
-				break
-			}
-			until = maxTime(until, rec.Until)
-		}
-		if blocked && until.IsZero() {
-			hopeful-- // refused for good
+	b, budgeted := budgetFor(r.budgets, model)
+	var win budgetWindow
+	if budgeted {
+		win = windowsAt(now)
+	}
+	for i := range r.keys {
+		k := &r.keys[i]
+		blocked, until, never := r.blocked(st, k, now, model, refused, b, budgeted, win)
+		if never {
 			continue
 		}
-		if !blocked && now.Before(st.Backoff) {
-			blocked, until = true, st.Backoff
-		}
-		if b, ok := budgetFor(r.budgets, model); ok && !blocked {
-			blocked, until = st.budgetBlocked(b, k.Project, model, now)
-		}
+		hopeful++
 		if !blocked {
 			names = append(names, k.Name)
 			continue
 		}
-		if !until.IsZero() && (back.IsZero() || until.Before(back)) {
+		if until.IsZero() {
+			hopeful-- // refused for good
+			continue
+		}
+		if back.IsZero() || until.Before(back) {
 			back = until
 		}
 	}
 	return names, back, hopeful
+}
+
+// blocked reports whether k may not serve model at now, and until when
+// (zero: for good); never is set for a key the request was refused with
+// for good.
+func (r *keyring) blocked(st State, k *Key, now time.Time, model string, refused []tried, b Budget, budgeted bool, win budgetWindow) (blocked bool, until time.Time, never bool) {
+	for _, t := range refused {
+		if t.name != k.Name {
+			continue
+		}
+		if t.until.IsZero() {
+			return true, time.Time{}, true
+		}
+		if now.Before(t.until) {
+			blocked, until = true, t.until
+		}
+		break
+	}
+	for _, rec := range st.Records {
+		if rec.Key != k.Name || !rec.activeAt(now, model) {
+			continue
+		}
+		blocked = true
+		if rec.State == StateError {
+			return true, time.Time{}, false
+		}
+		until = maxTime(until, rec.Until)
+	}
+	if !blocked && now.Before(st.Backoff) {
+		blocked, until = true, st.Backoff
+	}
+	if budgeted && !blocked {
+		blocked, until = st.budgetBlockedIn(b, k.Project, model, win)
+	}
+	return blocked, until, false
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -151,21 +205,25 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				}
 				return nil, e
 			}
-			r.logger.Debug("jongler: waiting for a key to cool down", "connector", r.connector, "for", back.Sub(now))
+			if r.logger.Enabled(ctx, slog.LevelDebug) {
+				r.logger.Debug("jongler: waiting for a key to cool down", "connector", r.connector, "for", back.Sub(now))
+			}
 			if err := r.clock.Sleep(ctx, back.Sub(now)); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		r.mu.Lock()
-		wake := r.released
-		r.mu.Unlock()
+		seen := r.releases.Load()
 		l, err := r.store.Acquire(ctx, r.connector, names, r.slots)
 		if err != nil {
 			return nil, err
 		}
 		if l != nil {
-			k, _ := r.key(l.Key())
+			k, ok := r.key(l.Key())
+			if !ok {
+				l.Release()
+				return nil, fmt.Errorf("jongler: store leased key %q, which is not among the keys asked for", l.Key())
+			}
 			lease := &leased{Lease: l, key: k, ring: r}
 			// The lease's last holder may have put the key in lockdown
 			// after the state was read: a holder records a verdict before
@@ -174,7 +232,13 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			if names, _, _ := r.usable(st, r.clock.Now(), model, refused); !slices.Contains(names, k.Name) {
+			now := r.clock.Now()
+			b, budgeted := budgetFor(r.budgets, model)
+			var win budgetWindow
+			if budgeted {
+				win = windowsAt(now)
+			}
+			if blocked, _, _ := r.blocked(st, k, now, model, refused, b, budgeted, win); blocked {
 				lease.release()
 				continue
 			}
@@ -190,22 +254,40 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 					return nil, err
 				}
 			}
-			r.logger.Debug("jongler: key leased", "connector", r.connector, "key", k.Name)
+			if r.logger.Enabled(ctx, slog.LevelDebug) {
+				r.logger.Debug("jongler: key leased", "connector", r.connector, "key", k.Name)
+			}
 			return lease, nil
 		}
 		// Every usable key is in flight: wait for a release here, or poll
 		// for one in another process.
-		t := time.NewTimer(poll + rand.N(poll))
-		select {
-		case <-wake:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
+		if err := r.waitRelease(ctx, seen, poll+rand.N(poll)); err != nil {
+			return nil, err
 		}
-		t.Stop()
 		poll = min(poll*2, 20*time.Millisecond)
 	}
+}
+
+// waitRelease waits for a release of this process's leases after the
+// count seen, for at most d, or for ctx to end.
+func (r *keyring) waitRelease(ctx context.Context, seen uint64, d time.Duration) error {
+	r.waiters.Add(1)
+	defer r.waiters.Add(-1)
+	r.mu.Lock()
+	wake := r.wake
+	r.mu.Unlock()
+	if r.releases.Load() != seen {
+		return nil // released since the store was asked: ask again
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 // mayWaitUntil reports whether a request may wait for a key back at back:
@@ -234,7 +316,7 @@ func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
 }
 
 // apply records a policy's verdict on key k.
-func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
+func (r *keyring) apply(ctx context.Context, k *Key, v Verdict) error {
 	now := r.clock.Now()
 	var err error
 	switch v.Action {

@@ -2,7 +2,9 @@ package jongler
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // MemoryStore is a [Store] that lives in one process: leases and records are
@@ -10,21 +12,64 @@ import (
 // the process ends. It suits tests and single-process services.
 type MemoryStore struct {
 	mu         sync.Mutex
-	inFlight   map[slotKey]int
-	lastUsed   map[slotKey]int64
+	leases     map[string]*memoryConnector // by connector
 	seq        int64
 	connectors map[string]State
 }
 
-type slotKey struct{ connector, key string }
+// memoryConnector holds the leases of one connector's keys.
+type memoryConnector struct {
+	keys  map[string]*memoryKey
+	lists [4]*memoryList // the key lists last asked for, most recent first
+}
+
+type memoryKey struct {
+	name     string
+	inFlight int
+	lastUsed int64
+}
+
+// memoryList is a list of keys as Acquire was given it, looked up once:
+// the transport asks with the same list request after request.
+type memoryList struct {
+	names []string // a copy: the caller's slice may change
+	keys  []*memoryKey
+}
 
 // NewMemoryStore returns an empty [MemoryStore].
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		inFlight:   map[slotKey]int{},
-		lastUsed:   map[slotKey]int64{},
+		leases:     map[string]*memoryConnector{},
 		connectors: map[string]State{},
 	}
+}
+
+// list returns names looked up in connector's keys; m.mu is held.
+func (m *MemoryStore) list(connector string, names []string) *memoryList {
+	mc := m.leases[connector]
+	if mc == nil {
+		mc = &memoryConnector{keys: map[string]*memoryKey{}}
+		m.leases[connector] = mc
+	}
+	for i, l := range mc.lists {
+		if l != nil && slices.Equal(l.names, names) {
+			copy(mc.lists[1:i+1], mc.lists[:i])
+			mc.lists[0] = l
+			return l
+		}
+	}
+	l := &memoryList{names: slices.Clone(names), keys: make([]*memoryKey, len(names))}
+	for i, n := range names {
+		k := mc.keys[n]
+		if k == nil {
+			k = &memoryKey{name: n}
+			mc.keys[n] = k
+		}
+		l.keys[i] = k
+	}
+	copy(mc.lists[1:], mc.lists[:len(mc.lists)-1])
+	mc.lists[0] = l
+	return l
 }
 
 // Acquire implements [Store].
@@ -32,27 +77,22 @@ func (m *MemoryStore) Acquire(ctx context.Context, connector string, keys []stri
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	slots = max(slots, 1)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	best := -1
-	var bestUsed int64
-	for i, k := range keys {
-		sk := slotKey{connector, k}
-		if m.inFlight[sk] >= max(slots, 1) {
-			continue
-		}
-		if used := m.lastUsed[sk]; best < 0 || used < bestUsed {
-			best, bestUsed = i, used
+	var best *memoryKey
+	for _, k := range m.list(connector, keys).keys {
+		if k.inFlight < slots && (best == nil || k.lastUsed < best.lastUsed) {
+			best = k
 		}
 	}
-	if best < 0 {
+	if best == nil {
 		return nil, nil
 	}
-	sk := slotKey{connector, keys[best]}
-	m.inFlight[sk]++
+	best.inFlight++
 	m.seq++
-	m.lastUsed[sk] = m.seq
-	return &memoryLease{store: m, slot: sk}, nil
+	best.lastUsed = m.seq
+	return &memoryLease{store: m, key: best}, nil
 }
 
 // InFlight implements [Store].
@@ -60,9 +100,9 @@ func (m *MemoryStore) InFlight(ctx context.Context, connector string, keys []str
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make(map[string]int, len(keys))
-	for _, k := range keys {
-		if n := m.inFlight[slotKey{connector, k}]; n > 0 {
-			out[k] = n
+	for _, k := range m.list(connector, keys).keys {
+		if k.inFlight > 0 {
+			out[k.name] = k.inFlight
 		}
 	}
 	return out, nil
@@ -104,19 +144,20 @@ func (m *MemoryStore) Clear(ctx context.Context, connector string) error {
 }
 
 type memoryLease struct {
-	store *MemoryStore
-	slot  slotKey
-	once  sync.Once
+	store    *MemoryStore
+	key      *memoryKey
+	released atomic.Bool
 }
 
-func (l *memoryLease) Key() string { return l.slot.key }
+func (l *memoryLease) Key() string { return l.key.name }
 
 func (l *memoryLease) Release() error {
-	l.once.Do(func() {
-		l.store.mu.Lock()
-		l.store.inFlight[l.slot]--
-		l.store.mu.Unlock()
-	})
+	if l.released.Swap(true) {
+		return nil
+	}
+	l.store.mu.Lock()
+	l.key.inFlight--
+	l.store.mu.Unlock()
 	return nil
 }
 

@@ -402,7 +402,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			if ctx.Err() != nil || retries > t.maxRetries {
 				return nil, err
 			}
-			t.logger.Debug("jongler: send failed; trying again", "connector", t.connector.Name, "key", l.key.Name, "err", err)
+			if t.logger.Enabled(ctx, slog.LevelDebug) {
+				t.logger.Debug("jongler: send failed; trying again", "connector", t.connector.Name, "key", l.key.Name, "err", err)
+			}
 			if err := t.clock.Sleep(ctx, t.backoff(0, 0, retries-1, nil)); err != nil {
 				return nil, err
 			}
@@ -416,16 +418,17 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			return resp, nil
 		}
 		if resp.StatusCode < 400 {
-			resp.Body = &leaseBody{rc: resp.Body, l: l}
+			l.rc, resp.Body = resp.Body, l
 			return resp, nil
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
 		if err != nil || len(data) > errorBodyLimit {
 			// Too long to read, or broken: pass it on as it is.
-			resp.Body = &leaseBody{rc: struct {
+			l.rc = struct {
 				io.Reader
 				io.Closer
-			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}, l: l}
+			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
+			resp.Body = l
 			return resp, nil
 		}
 		resp.Body.Close()
@@ -463,27 +466,6 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		}
 		last = resp
 	}
-}
-
-// leaseBody holds a key's lease until the body is read to its end or
-// closed.
-type leaseBody struct {
-	rc io.ReadCloser
-	l  *leased
-}
-
-func (b *leaseBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if err == io.EOF {
-		b.l.release()
-	}
-	return n, err
-}
-
-func (b *leaseBody) Close() error {
-	err := b.rc.Close()
-	b.l.release()
-	return err
 }
 
 var _ http.RoundTripper = (*Transport)(nil)

@@ -44,16 +44,16 @@ func BenchmarkTransport(b *testing.B) {
 		}{
 			{"bare", func(b *testing.B) http.RoundTripper { return newBase() }},
 			{"jongler-file", func(b *testing.B) http.RoundTripper {
-				tr, err := jongler.NewTransport(gem, jongler.WithKeys(keys), jongler.WithStateDir(b.TempDir()),
-					jongler.WithBaseURL(srv.URL), jongler.WithBase(newBase()), jongler.WithMaxInFlight(mode.inFlight))
+				tr, err := jongler.NewTransport(gem, jongler.WithKeys(keyList(keys)...), jongler.WithStateDir(b.TempDir()),
+					jongler.WithBaseURL(srv.URL), jongler.WithBaseTransport(newBase()), jongler.WithMaxInFlight(mode.inFlight))
 				if err != nil {
 					b.Fatal(err)
 				}
 				return tr
 			}},
 			{"jongler-memory", func(b *testing.B) http.RoundTripper {
-				tr, err := jongler.NewTransport(gem, jongler.WithKeys(keys), jongler.WithStore(jongler.NewMemoryStore()),
-					jongler.WithBaseURL(srv.URL), jongler.WithBase(newBase()), jongler.WithMaxInFlight(mode.inFlight))
+				tr, err := jongler.NewTransport(gem, jongler.WithKeys(keyList(keys)...), jongler.WithStore(jongler.NewMemoryStore()),
+					jongler.WithBaseURL(srv.URL), jongler.WithBaseTransport(newBase()), jongler.WithMaxInFlight(mode.inFlight))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -118,16 +118,16 @@ func BenchmarkTransportOverhead(b *testing.B) {
 		}{
 			{"none", func(*testing.B) http.RoundTripper { return base }},
 			{"jongler-file", func(b *testing.B) http.RoundTripper {
-				tr, err := jongler.NewTransport(gem, jongler.WithKeys(keys), jongler.WithStateDir(b.TempDir()),
-					jongler.WithBaseURL("http://127.0.0.1:9"), jongler.WithBase(base), jongler.WithMaxInFlight(mode.inFlight))
+				tr, err := jongler.NewTransport(gem, jongler.WithKeys(keyList(keys)...), jongler.WithStateDir(b.TempDir()),
+					jongler.WithBaseURL("http://127.0.0.1:9"), jongler.WithBaseTransport(base), jongler.WithMaxInFlight(mode.inFlight))
 				if err != nil {
 					b.Fatal(err)
 				}
 				return tr
 			}},
 			{"jongler-memory", func(b *testing.B) http.RoundTripper {
-				tr, err := jongler.NewTransport(gem, jongler.WithKeys(keys), jongler.WithStore(jongler.NewMemoryStore()),
-					jongler.WithBaseURL("http://127.0.0.1:9"), jongler.WithBase(base), jongler.WithMaxInFlight(mode.inFlight))
+				tr, err := jongler.NewTransport(gem, jongler.WithKeys(keyList(keys)...), jongler.WithStore(jongler.NewMemoryStore()),
+					jongler.WithBaseURL("http://127.0.0.1:9"), jongler.WithBaseTransport(base), jongler.WithMaxInFlight(mode.inFlight))
 				if err != nil {
 					b.Fatal(err)
 				}

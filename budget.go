@@ -118,7 +118,7 @@ func windowsAt(now time.Time) budgetWindow {
 }
 
 // usageCount returns the count of (project, model, window, start).
-func (s *State) usageCount(project, model, window string, start time.Time) int {
+func (s *state) usageCount(project, model, window string, start time.Time) int {
 	for _, u := range s.Usage {
 		if u.Project == project && u.Model == model && u.Window == window && u.Start.Equal(start) {
 			return u.Count
@@ -129,12 +129,12 @@ func (s *State) usageCount(project, model, window string, start time.Time) int {
 
 // budgetBlocked reports whether project's budget for model is spent at now,
 // and until when.
-func (s *State) budgetBlocked(b Budget, project, model string, now time.Time) (bool, time.Time) {
+func (s *state) budgetBlocked(b Budget, project, model string, now time.Time) (bool, time.Time) {
 	return s.budgetBlockedIn(b, project, model, windowsAt(now))
 }
 
 // budgetBlockedIn is budgetBlocked with the windows computed.
-func (s *State) budgetBlockedIn(b Budget, project, model string, w budgetWindow) (bool, time.Time) {
+func (s *state) budgetBlockedIn(b Budget, project, model string, w budgetWindow) (bool, time.Time) {
 	if b.PerDay > 0 && s.usageCount(project, model, "day", w.dayStart) >= b.PerDay {
 		return true, w.dayEnd
 	}
@@ -149,7 +149,7 @@ var errBudgetSpent = errors.New("jongler: budget spent")
 
 // spend counts one request of project for model, failing with
 // errBudgetSpent when the budget cannot take it. Windows past are dropped.
-func (s *State) spend(b Budget, project, model string, now time.Time) error {
+func (s *state) spend(b Budget, project, model string, now time.Time) error {
 	if blocked, _ := s.budgetBlocked(b, project, model, now); blocked {
 		return errBudgetSpent
 	}
@@ -179,7 +179,7 @@ func (s *State) spend(b Budget, project, model string, now time.Time) error {
 			}
 		}
 		if i == len(s.Usage) {
-			s.Usage = append(s.Usage, Usage{Project: project, Model: model, Window: w.name, Start: w.start, Count: 1})
+			s.Usage = append(s.Usage, usage{Project: project, Model: model, Window: w.name, Start: w.start, Count: 1})
 		}
 	}
 	return nil

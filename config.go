@@ -15,10 +15,6 @@ import (
 	"gopkg.in/ini.v1"
 )
 
-// ConfigEnv names the environment variable that holds the path of the INI
-// file of keys, as in the original API Jongler.
-const ConfigEnv = "APIJONGLER_CONFIG"
-
 // Key is one API key: its name in the configuration, its secret value, and
 // the Google Cloud project it belongs to (its own name when none is said).
 // Its String, GoString and LogValue methods show the name only, so that
@@ -45,21 +41,6 @@ func exampleSection(connector string) string {
 	return fmt.Sprintf("[%s]\nkey1 = your-api-key-1\nkey2 = your-api-key-2", connector)
 }
 
-// LoadKeys reads the keys of connector from the INI file at path: the
-// section named like the connector holds "name = value" lines, names kept
-// as written, values taken literally (no interpolation, no inline
-// comments). An optional section "[CONNECTOR:projects]" says which keys
-// share a Google Cloud project, and so its quotas:
-//
-//	[generativelanguage.googleapis.com:projects]
-//	my-project = key1, key2
-//
-// Errors name the file and line and never show a key's value.
-func LoadKeys(path, connector string) ([]Key, error) {
-	cfg, err := LoadConfig(path, connector)
-	return cfg.Keys, err
-}
-
 // Config is what an INI file says of one connector.
 type Config struct {
 	// Keys are the connector's keys, in the file's order.
@@ -69,9 +50,18 @@ type Config struct {
 	Budgets []Budget
 }
 
-// LoadConfig reads the keys of connector, as [LoadKeys] does, and its
-// budgets: lines "MODEL = N/min, N/day" in "[CONNECTOR:budgets]", MODEL
-// being a model name or "*" for every model without a line of its own.
+// LoadConfig reads what the INI file at path says of connector: the
+// section named like the connector holds "name = value" lines, names kept
+// as written, values taken literally (no interpolation, no inline
+// comments). An optional section "[CONNECTOR:projects]" says which keys
+// share a Google Cloud project, and so its quotas:
+//
+//	[generativelanguage.googleapis.com:projects]
+//	my-project = key1, key2
+//
+// and an optional "[CONNECTOR:budgets]" holds lines "MODEL = N/min, N/day",
+// MODEL being a model name or "*" for every model without a line of its
+// own. Errors name the file and line and never show a key's value.
 func LoadConfig(path, connector string) (Config, error) {
 	keys, f, data, err := loadKeys(path, connector)
 	if err != nil {

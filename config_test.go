@@ -136,7 +136,8 @@ func TestKeyNeverPrinted(t *testing.T) {
 // three double quotes as a raw string; no API key starts so.)
 func TestValuesTakenLiterally(t *testing.T) {
 	path := writeFile(t, "k.ini", "[generativelanguage.googleapis.com]\nk1 = \"quoted\"\nk2 = end\\\nk3 = next\n")
-	keys, err := jongler.LoadKeys(path, gem)
+	cfg, err := jongler.LoadConfig(path, gem)
+	keys := cfg.Keys
 	if err != nil {
 		t.Fatal(err)
 	}

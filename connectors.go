@@ -18,12 +18,23 @@ import (
 	"strings"
 )
 
-// ConnectorsDirEnv names the environment variable that points at a
-// directory of connector files adding to or overriding the bundled ones.
-const ConnectorsDirEnv = "APIJONGLER_CONNECTORS"
-
 //go:embed connectors/*.json
 var bundledConnectors embed.FS
+
+// The bundled connectors' names, so that a typo fails at compile time.
+// Each may also be called by its short alias, given in its doc.
+const (
+	// ConnectorGemini is Google's Gemini API, native and
+	// OpenAI-compatible; alias "gemini".
+	ConnectorGemini = "generativelanguage.googleapis.com"
+	// ConnectorHuggingFace is Hugging Face's inference router; alias "hf".
+	ConnectorHuggingFace = "router.huggingface.co"
+	// ConnectorHuggingFaceInference is Hugging Face's retired Inference
+	// API, kept for old configurations.
+	ConnectorHuggingFaceInference = "api-inference.huggingface.co"
+	// ConnectorHTTPBin is httpbin.org, which needs no key: for trying things.
+	ConnectorHTTPBin = "httpbin.org"
+)
 
 // Connector describes an upstream API: where it is and how a key is sent.
 // It is read from a JSON file; the first six fields are the original API
@@ -49,6 +60,9 @@ type Connector struct {
 	Policy string `json:"policy,omitempty"`
 	// Note is shown to people, for instance that an upstream is retired.
 	Note string `json:"note,omitempty"`
+	// Aliases are short names the connector may be called by wherever a
+	// connector name is taken, such as "gemini".
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // BaseURL returns the connector's address, such as
@@ -105,6 +119,11 @@ func (c *Connector) validate() error {
 	default:
 		return fmt.Errorf(`field "policy": %q, want "gemini", "huggingface" or ""`, c.Policy)
 	}
+	for _, a := range c.Aliases {
+		if a == "" || strings.ContainsAny(a, "/ \t") {
+			return fmt.Errorf(`field "aliases": %q is not a name`, a)
+		}
+	}
 	if c.Port == 0 {
 		c.Port = defaultPort(c.Protocol)
 	}
@@ -151,9 +170,9 @@ func jsonErrorText(data []byte, err error) string {
 	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }
 
-// Connectors returns every connector by name: the bundled ones, then those
-// in dir (when dir is not ""), each file of which adds a connector or
-// overrides a bundled one of the same name.
+// Connectors returns every connector by name (not by alias): the bundled
+// ones, then those in dir (when dir is not ""), each file of which adds a
+// connector or overrides a bundled one of the same name.
 func Connectors(dir string) (map[string]Connector, error) {
 	out := map[string]Connector{}
 	if err := readConnectors(bundledConnectors, "connectors", "", out); err != nil {
@@ -193,17 +212,37 @@ func readConnectors(fsys fs.FS, root, shown string, out map[string]Connector) er
 	return nil
 }
 
-// LookupConnector returns the connector called name, from the bundled ones
-// and those in dir. An unknown name gives an error listing the known ones.
+// LookupConnector returns the connector called name, or aliased so, from
+// the bundled ones and those in dir. A name wins over an alias. An unknown
+// name gives an error listing the known ones.
 func LookupConnector(name, dir string) (Connector, error) {
 	all, err := Connectors(dir)
 	if err != nil {
 		return Connector{}, err
 	}
-	c, ok := all[name]
-	if !ok {
-		known := slices.Sorted(maps.Keys(all))
-		return Connector{}, fmt.Errorf("jongler: unknown connector %q; known connectors: %s", name, strings.Join(known, ", "))
+	if c, ok := resolveConnector(all, name); ok {
+		return c, nil
 	}
-	return c, nil
+	known := slices.Sorted(maps.Keys(all))
+	return Connector{}, fmt.Errorf("jongler: unknown connector %q; known connectors: %s", name, strings.Join(known, ", "))
+}
+
+// resolveConnector finds name among all's names, then their aliases.
+func resolveConnector(all map[string]Connector, name string) (Connector, bool) {
+	if c, ok := all[name]; ok {
+		return c, true
+	}
+	for _, n := range slices.Sorted(maps.Keys(all)) {
+		if slices.Contains(all[n].Aliases, name) {
+			return all[n], true
+		}
+	}
+	return Connector{}, false
+}
+
+// canonicalName returns the bundled connector's name for name or its
+// alias.
+func canonicalName(name string) (string, error) {
+	c, err := LookupConnector(name, "")
+	return c.Name, err
 }

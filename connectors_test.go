@@ -35,7 +35,7 @@ func TestBundledConnectors(t *testing.T) {
 }
 
 func TestUnknownConnectorListsKnown(t *testing.T) {
-	_, err := jongler.NewTransport("nope.example", jongler.WithKeys(map[string]string{"k": "v"}))
+	_, err := jongler.NewTransport("nope.example", jongler.WithKeys(keyList(map[string]string{"k": "v"})...))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -70,7 +70,7 @@ func TestUserConnectors(t *testing.T) {
 	}
 
 	t.Setenv(jongler.ConnectorsDirEnv, dir)
-	tr, err := jongler.NewTransport("local", jongler.WithKeys(map[string]string{"k": "v"}), jongler.WithStore(jongler.NewMemoryStore()))
+	tr, err := jongler.NewTransport("local", jongler.WithKeys(keyList(map[string]string{"k": "v"})...), jongler.WithStore(jongler.NewMemoryStore()))
 	if err != nil {
 		t.Fatal(err)
 	}

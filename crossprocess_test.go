@@ -343,7 +343,7 @@ func TestCrossProcess(t *testing.T) {
 	// every key, one with the held key alone.
 	opts := func(keys map[string]string) []jongler.Option {
 		return []jongler.Option{
-			jongler.WithKeys(keys),
+			jongler.WithKeys(keyList(keys)...),
 			jongler.WithStateDir(stateDir),
 			jongler.WithConnectorsDir(connDir),
 			jongler.WithBaseURL(srv.URL),
@@ -528,7 +528,7 @@ func TestCrossProcessChild(t *testing.T) {
 	// parent reads.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	tr, err := jongler.NewTransport(xpConnector,
-		jongler.WithKeys(keys),
+		jongler.WithKeys(keyList(keys)...),
 		jongler.WithStateDir(os.Getenv(xpStateEnv)),
 		jongler.WithBaseURL(base),
 		jongler.WithMaxInFlight(1),

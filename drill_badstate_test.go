@@ -51,9 +51,9 @@ func drillSeed(t *testing.T, dir string) {
 		held = append(held, l)
 	}
 	for _, l := range held {
-		l.Release()
+		l.Release(context.Background())
 	}
-	err := s.Update(ctx, drillConn, func(st *jongler.State) error {
+	err := jongler.UpdateState(ctx, s, drillConn, func(st *jongler.State) error {
 		st.Records = append(st.Records, jongler.Record{Key: "k3", State: jongler.StateLockdown, Until: time.Now().Add(time.Hour), Reason: "drill"})
 		return nil
 	})
@@ -86,7 +86,7 @@ func exclusive(t *testing.T, a, b *jongler.FileStore) {
 		t.Fatalf("a second store leased %v (err %v) while the first held every key", leaseKey(l), err)
 	}
 	for _, l := range held {
-		l.Release()
+		l.Release(context.Background())
 	}
 	deadline := time.Now().Add(3 * jongler.DeadHolderRest)
 	for {
@@ -95,7 +95,7 @@ func exclusive(t *testing.T, a, b *jongler.FileStore) {
 			t.Fatalf("Acquire after release: %v", err)
 		}
 		if l != nil {
-			l.Release()
+			l.Release(context.Background())
 			return
 		}
 		if time.Now().After(deadline) {
@@ -162,7 +162,7 @@ func TestDrillBadStateFiles(t *testing.T) {
 			s, logs := drillStore(t, dir)
 			// Many reads, as many requests would make.
 			for range 50 {
-				st, err := s.Load(ctx, drillConn)
+				st, err := jongler.LoadState(ctx, s, drillConn)
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
@@ -182,7 +182,7 @@ func TestDrillBadStateFiles(t *testing.T) {
 			if err != nil || string(aside) != string(bad) {
 				t.Errorf("damaged file not set aside as it was: %v", err)
 			}
-			if err := s.Update(ctx, drillConn, func(st *jongler.State) error { return nil }); err != nil {
+			if err := jongler.UpdateState(ctx, s, drillConn, func(st *jongler.State) error { return nil }); err != nil {
 				t.Fatalf("Update after damage: %v", err)
 			}
 			valid(t, path)
@@ -219,7 +219,7 @@ func TestDrillForeignFiles(t *testing.T) {
 
 	a, logs := drillStore(t, dir)
 	b, _ := drillStore(t, dir)
-	st, err := a.Load(ctx, drillConn)
+	st, err := jongler.LoadState(ctx, a, drillConn)
 	if err != nil || len(st.Records) != 1 {
 		t.Fatalf("Load beside foreign files: %+v, %v", st, err)
 	}
@@ -239,11 +239,11 @@ func TestDrillForeignFiles(t *testing.T) {
 		if l2, err := b.Acquire(ctx, drillConn, four, 1); l2 != nil || err != nil {
 			t.Errorf("k4 leased twice (%v, %v)", leaseKey(l2), err)
 		}
-		l.Release()
+		l.Release(context.Background())
 	}
 	// Clear of every connector goes past the foreign directory with an
 	// error that names it, or skips it.
-	if err := a.Clear(ctx, ""); err != nil && !strings.Contains(err.Error(), "other.example") {
+	if err := jongler.Cleanup(ctx, a, drillConn, "other.example"); err != nil && !strings.Contains(err.Error(), "other.example") {
 		t.Errorf("Clear: %v", err)
 	}
 	// A temporary state file (as a writer killed mid-write leaves) is
@@ -251,7 +251,7 @@ func TestDrillForeignFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(conn, ".state-123.tmp")); err == nil {
 		t.Error("the temporary file of a dead writer was left in place")
 	}
-	if st, err := a.Load(ctx, drillConn); err != nil || len(st.Records) != 0 {
+	if st, err := jongler.LoadState(ctx, a, drillConn); err != nil || len(st.Records) != 0 {
 		t.Errorf("after Clear: %+v, %v", st, err)
 	}
 	if strings.Contains(logs.String(), "damaged") {
@@ -269,7 +269,7 @@ func TestDrillWrongKinds(t *testing.T) {
 			t.Fatalf("err = %v; want a state directory error naming %s", err, path)
 		}
 		// And through a transport.
-		_, err = jongler.NewTransport(gem, jongler.WithKeys(map[string]string{"k1": "v1"}), jongler.WithStateDir(path))
+		_, err = jongler.NewTransport(gem, jongler.WithKeys(keyList(map[string]string{"k1": "v1"})...), jongler.WithStateDir(path))
 		if err == nil || !strings.Contains(err.Error(), "state directory") {
 			t.Fatalf("NewTransport: %v", err)
 		}
@@ -281,14 +281,14 @@ func TestDrillWrongKinds(t *testing.T) {
 		os.Remove(path)
 		os.Mkdir(path, 0o700)
 		s, logs := drillStore(t, dir)
-		st, err := s.Load(ctx, drillConn)
+		st, err := jongler.LoadState(ctx, s, drillConn)
 		if err != nil && !strings.Contains(err.Error(), "state.json") {
 			t.Errorf("Load: %v; want an error naming state.json", err)
 		}
 		if err == nil && (len(st.Records) != 0 || !strings.Contains(logs.String(), "state.json")) {
 			t.Errorf("Load: %+v with no warning naming state.json:\n%s", st, logs.String())
 		}
-		err = s.Update(ctx, drillConn, func(*jongler.State) error { return nil })
+		err = jongler.UpdateState(ctx, s, drillConn, func(*jongler.State) error { return nil })
 		if err != nil && !strings.Contains(err.Error(), "state.json") {
 			t.Errorf("Update: %v; want an error naming state.json", err)
 		}
@@ -322,7 +322,7 @@ func TestDrillWrongKinds(t *testing.T) {
 		os.Remove(lock)
 		os.Mkdir(lock, 0o700)
 		s, _ := drillStore(t, dir)
-		err := s.Update(ctx, drillConn, func(*jongler.State) error { return nil })
+		err := jongler.UpdateState(ctx, s, drillConn, func(*jongler.State) error { return nil })
 		if err != nil && !strings.Contains(err.Error(), "state.lock") {
 			t.Errorf("Update: %v; want an error naming state.lock", err)
 		}
@@ -362,7 +362,7 @@ func TestDrillUseTable(t *testing.T) {
 			if tc.live {
 				a, logs = drillStore(t, dir)
 				if l, _ := a.Acquire(ctx, drillConn, drillKeys, 1); l != nil {
-					l.Release()
+					l.Release(context.Background())
 				}
 			}
 			if err := tc.do(path); err != nil {
@@ -374,7 +374,7 @@ func TestDrillUseTable(t *testing.T) {
 			b, _ := drillStore(t, dir)
 			exclusive(t, a, b)
 			exclusive(t, b, a)
-			if st, err := a.Load(ctx, drillConn); err != nil || len(st.Records) != 1 {
+			if st, err := jongler.LoadState(ctx, a, drillConn); err != nil || len(st.Records) != 1 {
 				t.Errorf("Load: %+v, %v", st, err)
 			}
 			if !strings.Contains(logs.String(), tc.warn) {
@@ -419,10 +419,10 @@ func TestDrillLockFileDeletedUnderLease(t *testing.T) {
 		t.Errorf("lock file not restored: %v", err)
 	}
 	// Through a transport too: the request waits for the lease.
-	held.Release()
+	held.Release(context.Background())
 	l, err := b.Acquire(ctx, drillConn, one, 1)
 	if err != nil || l == nil {
 		t.Fatalf("k1 not leasable once released: %v, %v", l, err)
 	}
-	l.Release()
+	l.Release(context.Background())
 }

@@ -161,7 +161,7 @@ func TestDrillResponseBodiesClosedOnEveryPath(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			base := &countingBase{next: http.DefaultTransport}
 			base.fail.Store(tc.fail)
-			tr := newTransport(t, u, append([]jongler.Option{jongler.WithBase(base), noWait}, tc.opts...)...)
+			tr := newTransport(t, u, append([]jongler.Option{jongler.WithBaseTransport(base), noWait}, tc.opts...)...)
 			ctx, cancel := context.Background(), func() {}
 			if tc.ctx != nil {
 				ctx, cancel = tc.ctx()

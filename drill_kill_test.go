@@ -122,7 +122,7 @@ func killHolderRound(t *testing.T, variant string, round int) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	lease.Release()
+	lease.Release(context.Background())
 	srv.Client().CloseIdleConnections()
 
 	st := srv.Stats()
@@ -150,7 +150,7 @@ func TestDrillKilledHolderChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeyList(cfg.Key), jongler.WithStateDir(cfg.StateDir), jongler.WithBaseURL(cfg.URL))
+		jongler.WithKeys(cfg.Key), jongler.WithStateDir(cfg.StateDir), jongler.WithBaseURL(cfg.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,8 @@ func TestDrillReadOnlyStateDir(t *testing.T) {
 	if l1 == nil || l2 == nil {
 		t.Fatal("seeding the transport's connector failed")
 	}
-	l1.Release()
-	l2.Release()
+	l1.Release(context.Background())
+	l2.Release(context.Background())
 	if os.Geteuid() != 0 {
 		t.Cleanup(func() { chmodTree(dir, 0o700, 0o600) })
 		chmodTree(dir, 0o500, 0o400)
@@ -101,7 +101,7 @@ func readOnlyChecks(t *testing.T, dir string) {
 	ctx := context.Background()
 	a, logs := drillStore(t, dir)
 	b, _ := drillStore(t, dir)
-	st, err := a.Load(ctx, drillConn)
+	st, err := jongler.LoadState(ctx, a, drillConn)
 	if err != nil || len(st.Records) != 1 {
 		t.Errorf("Load: %+v, %v; want the seeded lockdown", st, err)
 	}
@@ -109,7 +109,7 @@ func readOnlyChecks(t *testing.T, dir string) {
 	if !strings.Contains(logs.String(), "no use table") {
 		t.Errorf("no warning that the use table cannot be had:\n%s", logs.String())
 	}
-	err = a.Update(ctx, drillConn, func(*jongler.State) error { return nil })
+	err = jongler.UpdateState(ctx, a, drillConn, func(*jongler.State) error { return nil })
 	if err == nil || !strings.HasPrefix(err.Error(), "jongler: state") {
 		t.Errorf("Update: %v; want a clear error", err)
 	} else {
@@ -138,7 +138,7 @@ func readOnlyChecks(t *testing.T, dir string) {
 	})
 	var tlogs syncBuffer
 	tr, err := jongler.NewTransport(gem,
-		jongler.WithKeyList(jongler.Key{Name: "k1", Value: "ro-secret-1"}, jongler.Key{Name: "k2", Value: "ro-secret-2"}),
+		jongler.WithKeys(jongler.Key{Name: "k1", Value: "ro-secret-1"}, jongler.Key{Name: "k2", Value: "ro-secret-2"}),
 		jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL), jongler.WithConnectorsDir(t.TempDir()),
 		jongler.WithLogger(slog.New(slog.NewTextHandler(&tlogs, nil))))
 	if err != nil {

@@ -93,7 +93,7 @@ func TestDrillChildDoesNotKeepLease(t *testing.T) {
 	if lease == nil {
 		t.Fatal("k1 not leasable 5s after its holder died: the child it started keeps the lease")
 	}
-	lease.Release()
+	lease.Release(ctx)
 }
 
 // TestDrillChildDoesNotKeepLeaseHolder leases k1, starts a long-lived child
@@ -113,7 +113,7 @@ func TestDrillChildDoesNotKeepLeaseHolder(t *testing.T) {
 	if err != nil || l == nil {
 		t.Fatalf("Acquire: %v, %v", l, err)
 	}
-	l.Release()
+	l.Release(ctx)
 	if l, err = store.Acquire(ctx, drillConn, []string{"k1"}, 1); err != nil || l == nil {
 		t.Fatalf("Acquire: %v, %v", l, err)
 	}
@@ -156,7 +156,7 @@ func TestDrillKeysDirRemoved(t *testing.T) {
 	if strings.Contains(logs.String(), "died holding") {
 		t.Errorf("a took k1 on its old lock file:\n%s", logs.String())
 	}
-	held.Release()
+	held.Release(ctx)
 	exclusive(t, a, c)
 	exclusive(t, c, b)
 	exclusive(t, b, a)

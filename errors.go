@@ -11,6 +11,12 @@ import (
 // that says when a key will be back.
 var ErrNoKeys = errors.New("jongler: no API key available")
 
+// ErrLeaseLost is matched by the error of a request whose key's lease the
+// [Store] lost while the request ran (a networked store's lease expired
+// unrenewed, say, after a long pause): the request was cancelled, since
+// another process may be using the key now.
+var ErrLeaseLost = errors.New("jongler: the key's lease was lost")
+
 // NoKeyError reports that no key can serve a request now.
 type NoKeyError struct {
 	// Connector names the connector whose keys are all held back.

@@ -16,14 +16,14 @@ import (
 
 // exampleKeys are the keys of the examples. Real programs read theirs from
 // the INI file named by $APIJONGLER_CONFIG (leave WithKeys out).
-var exampleKeys = map[string]string{"key1": "sk-example-1", "key2": "sk-example-2"}
+var exampleKeys = []jongler.Key{{Name: "key1", Value: "sk-example-1"}, {Name: "key2", Value: "sk-example-2"}}
 
 // exampleGeminiAPI stands in for the Gemini API in the examples: it answers
 // with the name of the key it got, and refuses the keys in refuse with 429.
 func exampleGeminiAPI(refuse ...string) *httptest.Server {
 	names := map[string]string{}
-	for n, v := range exampleKeys {
-		names[v] = n
+	for _, k := range exampleKeys {
+		names[k.Value] = k.Name
 	}
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := names[r.Header.Get("x-goog-api-key")]
@@ -60,14 +60,15 @@ func ExampleNewTransport() {
 	stateDir := exampleStateDir()
 	defer os.RemoveAll(stateDir)
 
-	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeys(exampleKeys),
+	tr, err := jongler.NewTransport(jongler.ConnectorGemini,
+		jongler.WithKeys(exampleKeys...),
 		jongler.WithStateDir(stateDir),
 		jongler.WithBaseURL(api.URL), // leave out to reach the real API
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer tr.Close()
 	client := &http.Client{Transport: tr}
 
 	for range 2 {
@@ -88,50 +89,6 @@ func ExampleNewTransport() {
 	// 200 OK {"candidates":[{"content":{"parts":[{"text":"Hello! (sent with key2)"}]}}]}
 }
 
-// New is the original API Jongler's interface: requests by endpoint, and
-// the keys' states by name.
-func ExampleNew() {
-	api := exampleGeminiAPI()
-	defer api.Close()
-	stateDir := exampleStateDir()
-	defer os.RemoveAll(stateDir)
-
-	j, err := jongler.New("generativelanguage.googleapis.com",
-		jongler.WithKeys(exampleKeys),
-		jongler.WithStateDir(stateDir),
-		jongler.WithBaseURL(api.URL),
-	)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer j.Close()
-
-	ctx := context.Background()
-	body, status, err := j.Request(ctx, http.MethodPost, "/v1beta/models/gemini-2.5-flash:generateContent",
-		`{"contents":[{"parts":[{"text":"Hello?"}]}]}`)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(status, body)
-
-	out, err := j.RequestJSON(ctx, "/v1beta/models/gemini-2.5-flash:generateContent",
-		map[string]any{"contents": []any{map[string]any{"parts": []any{map[string]any{"text": "Hello?"}}}}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(out["candidates"])
-
-	vacant, err := j.VacantKeys(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("keys:", j.AvailableKeys(), "vacant:", vacant)
-	// Output:
-	// 200 {"candidates":[{"content":{"parts":[{"text":"Hello! (sent with key1)"}]}}]}
-	// [map[content:map[parts:[map[text:Hello! (sent with key2)]]]]]
-	// keys: [key1 key2] vacant: [key1 key2]
-}
-
 // KeyStates shows what every process sharing the state directory sees: a
 // key is LOCKED while an answer sent with it is being read, and a key
 // refused with 429 cools down while the request goes on with another.
@@ -141,14 +98,15 @@ func ExampleTransport_KeyStates() {
 	stateDir := exampleStateDir()
 	defer os.RemoveAll(stateDir)
 
-	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeys(exampleKeys),
+	tr, err := jongler.NewTransport(jongler.ConnectorGemini,
+		jongler.WithKeys(exampleKeys...),
 		jongler.WithStateDir(stateDir),
 		jongler.WithBaseURL(api.URL),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer tr.Close()
 	ctx := context.Background()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api.URL+"/v1beta/models/gemini-2.5-flash:generateContent",
 		strings.NewReader(`{"contents":[{"parts":[{"text":"Hello?"}]}]}`))

@@ -54,7 +54,7 @@ func FuzzStateFile(f *testing.F) {
 			t.Fatal(err)
 		}
 		var st jongler.State
-		within(t, data, func() { st, err = s.Load(ctx, "c") })
+		within(t, data, func() { st, err = jongler.LoadState(ctx, s, "c") })
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
@@ -63,7 +63,7 @@ func FuzzStateFile(f *testing.F) {
 				t.Fatalf("Load believed the record %+v", r)
 			}
 		}
-		err = s.Update(ctx, "c", func(st *jongler.State) error {
+		err = jongler.UpdateState(ctx, s, "c", func(st *jongler.State) error {
 			st.Records = append(st.Records, jongler.Record{Key: "fuzz", State: jongler.StateLockdown, Until: until, Reason: "fuzz"})
 			return nil
 		})
@@ -81,7 +81,7 @@ func FuzzStateFile(f *testing.F) {
 			t.Fatalf("state file after Update: version %d, %v:\n%s", v.Version, err, out)
 		}
 		fresh, _ := jongler.NewFileStore(dir, nil)
-		st, err = fresh.Load(ctx, "c")
+		st, err = jongler.LoadState(ctx, fresh, "c")
 		if err != nil {
 			t.Fatal(err)
 		}

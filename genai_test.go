@@ -179,7 +179,7 @@ func TestGenAISDK(t *testing.T) {
 	fake := newGenaiFake(t, keys, chunks)
 
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeys(keys),
+		jongler.WithKeys(keyList(keys)...),
 		jongler.WithStateDir(t.TempDir()),
 		jongler.WithBaseURL(fake.URL),
 	)

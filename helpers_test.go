@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -97,7 +99,7 @@ func valueName(v string) string {
 func newTransport(t *testing.T, u *upstream, opts ...jongler.Option) *jongler.Transport {
 	t.Helper()
 	all := append([]jongler.Option{
-		jongler.WithKeys(testKeys),
+		jongler.WithKeys(keyList(testKeys)...),
 		jongler.WithStateDir(t.TempDir()),
 		jongler.WithBaseURL(u.URL),
 		jongler.WithLogger(slog.New(slog.DiscardHandler)),
@@ -166,4 +168,14 @@ func (c *fakeClock) slept() []time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]time.Duration(nil), c.sleeps...)
+}
+
+// keyList turns name → value into keys, each its own project, sorted by
+// name.
+func keyList(m map[string]string) []jongler.Key {
+	var out []jongler.Key
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, jongler.Key{Name: name, Value: m[name]})
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package jongler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,55 @@ type keyring struct {
 	waiters  atomic.Int64
 	mu       sync.Mutex
 	wake     chan struct{}
+	cache    stateCache
+}
+
+// stateCache holds the last state read from the store, decoded, and the
+// bytes it was decoded from.
+type stateCache struct {
+	mu      sync.Mutex
+	raw     []byte
+	st      state
+	damaged bool
+}
+
+// load returns the connector's state, decoding the store's bytes only when
+// they changed. The state returned is shared: it must not be modified.
+func (r *keyring) load(ctx context.Context) (state, error) {
+	raw, err := r.store.Load(ctx, r.connector)
+	if err != nil {
+		return state{}, err
+	}
+	c := &r.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sameBytes(raw, c.raw) {
+		return c.st, nil
+	}
+	st, err := decodeState(raw)
+	if err != nil {
+		if !c.damaged {
+			r.logger.Warn("jongler: damaged state read as empty; the next write replaces it", "connector", r.connector, "err", err)
+		}
+		st = state{}
+	}
+	c.raw, c.st, c.damaged = raw, st, err != nil
+	return st, nil
+}
+
+// sameBytes reports whether a and b hold the same bytes, looking first at
+// whether they are the same slice, as a store that caches returns.
+func sameBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	// Empty or absent state decodes alike.
+	return len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b)
+}
+
+// update applies fn to the connector's state in the store.
+func (r *keyring) update(ctx context.Context, fn func(*state) error) error {
+	return updateState(ctx, r.store, r.connector, fn)
 }
 
 func newKeyring(connector string, keys []Key, store Store, slots int, clock Clock, logger *slog.Logger, maxWait time.Duration) *keyring {
@@ -56,7 +106,29 @@ type leased struct {
 	key      *Key
 	ring     *keyring
 	released atomic.Bool
-	rc       io.ReadCloser // the answer's body, once there is one
+	rc       io.ReadCloser   // the answer's body, once there is one
+	ctx      context.Context // the request's, for the store's release
+	stop     func()          // ends the watch on the lease's loss; nil if none
+}
+
+// watch returns the context to send the request with: ctx, cancelled with
+// cause ErrLeaseLost if the store loses the lease before it is released.
+func (l *leased) watch(ctx context.Context) context.Context {
+	lost := l.Lost()
+	if lost == nil {
+		return ctx
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-lost:
+			cancel(ErrLeaseLost)
+		case <-done:
+		}
+	}()
+	l.stop = func() { close(done); cancel(nil) }
+	return wctx
 }
 
 // release gives the lease back and wakes this process's waiters.
@@ -64,8 +136,11 @@ func (l *leased) release() {
 	if l.released.Swap(true) {
 		return
 	}
+	if l.stop != nil {
+		l.stop()
+	}
 	r := l.ring
-	if err := l.Lease.Release(); err != nil {
+	if err := l.Lease.Release(context.WithoutCancel(l.ctx)); err != nil {
 		r.logger.Warn("jongler: release lease", "connector", r.connector, "key", l.key.Name, "err", err)
 	}
 	r.releases.Add(1)
@@ -110,7 +185,7 @@ type tried struct {
 // held-back one comes back (zero if none will). A key a request was
 // refused with stays out until its refusal ends, whatever the store says
 // meanwhile; hopeful counts the keys that may yet serve the request.
-func (r *keyring) usable(st State, now time.Time, model string, refused []tried) (names []string, back time.Time, hopeful int) {
+func (r *keyring) usable(st state, now time.Time, model string, refused []tried) (names []string, back time.Time, hopeful int) {
 	b, budgeted := budgetFor(r.budgets, model)
 	var win budgetWindow
 	if budgeted {
@@ -141,7 +216,7 @@ func (r *keyring) usable(st State, now time.Time, model string, refused []tried)
 // blocked reports whether k may not serve model at now, and until when
 // (zero: for good); never is set for a key the request was refused with
 // for good.
-func (r *keyring) blocked(st State, k *Key, now time.Time, model string, refused []tried, b Budget, budgeted bool, win budgetWindow) (blocked bool, until time.Time, never bool) {
+func (r *keyring) blocked(st state, k *Key, now time.Time, model string, refused []tried, b Budget, budgeted bool, win budgetWindow) (blocked bool, until time.Time, never bool) {
 	for _, t := range refused {
 		if t.name != k.Name {
 			continue
@@ -189,7 +264,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 	poll := time.Millisecond
 	for {
 		now := r.clock.Now()
-		st, err := r.store.Load(ctx, r.connector)
+		st, err := r.load(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -221,14 +296,14 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		if l != nil {
 			k, ok := r.key(l.Key())
 			if !ok {
-				l.Release()
+				l.Release(context.WithoutCancel(ctx))
 				return nil, fmt.Errorf("jongler: store leased key %q, which is not among the keys asked for", l.Key())
 			}
-			lease := &leased{Lease: l, key: k, ring: r}
+			lease := &leased{Lease: l, key: k, ring: r, ctx: ctx}
 			// The lease's last holder may have put the key in lockdown
 			// after the state was read: a holder records a verdict before
 			// it releases, so reading again now tells.
-			if st, err = r.store.Load(ctx, r.connector); err != nil {
+			if st, err = r.load(ctx); err != nil {
 				lease.release()
 				return nil, err
 			}
@@ -243,7 +318,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				continue
 			}
 			if b, ok := budgetFor(r.budgets, model); ok {
-				err := r.store.Update(ctx, r.connector, func(st *State) error {
+				err := r.update(ctx, func(st *state) error {
 					return st.spend(b, k.Project, model, r.clock.Now())
 				})
 				if err != nil {
@@ -320,31 +395,31 @@ func (r *keyring) apply(ctx context.Context, k *Key, v Verdict) error {
 	now := r.clock.Now()
 	var err error
 	switch v.Action {
-	case Lockdown:
+	case ActionLockdown:
 		names := []string{k.Name}
 		if v.Project {
 			names = r.projectKeys(k.Project)
 		}
-		err = r.store.Update(ctx, r.connector, func(st *State) error {
+		err = r.update(ctx, func(st *state) error {
 			st.prune(now)
 			for _, n := range names {
-				st.setRecord(Record{Key: n, State: StateLockdown, Model: v.Model, Until: v.Until, Reason: v.Reason})
+				st.setRecord(record{Key: n, State: StateLockdown, Model: v.Model, Until: v.Until, Reason: v.Reason})
 			}
 			return nil
 		})
 		r.logger.Info("jongler: key in lockdown", "connector", r.connector, "keys", names, "model", v.Model,
 			"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
-	case Disable:
-		err = r.store.Update(ctx, r.connector, func(st *State) error {
+	case ActionDisable:
+		err = r.update(ctx, func(st *state) error {
 			st.prune(now)
-			st.setRecord(Record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason})
+			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason})
 			return nil
 		})
 		r.logger.Info("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)
-	case Throttle:
+	case ActionThrottle:
 		global := false
 		var names []string
-		err = r.store.Update(ctx, r.connector, func(st *State) error {
+		err = r.update(ctx, func(st *state) error {
 			st.prune(now)
 			global = st.noteThrottle(k.Project, now)
 			if global {
@@ -353,7 +428,7 @@ func (r *keyring) apply(ctx context.Context, k *Key, v Verdict) error {
 			}
 			names = r.projectKeys(k.Project)
 			for _, n := range names {
-				st.setRecord(Record{Key: n, State: StateLockdown, Until: v.Until, Reason: v.Reason})
+				st.setRecord(record{Key: n, State: StateLockdown, Until: v.Until, Reason: v.Reason})
 			}
 			return nil
 		})
@@ -381,7 +456,7 @@ func (r *keyring) projectKeys(project string) []string {
 
 // states returns a snapshot of the keys.
 func (r *keyring) states(ctx context.Context) (KeyStates, error) {
-	st, err := r.store.Load(ctx, r.connector)
+	st, err := r.load(ctx)
 	if err != nil {
 		return KeyStates{}, err
 	}

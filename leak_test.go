@@ -68,7 +68,7 @@ func TestKeyValueNeverLeaks(t *testing.T) {
 		}
 	})
 	dir := t.TempDir()
-	tr, err := jongler.NewTransport(gem, jongler.WithKeys(secrets), jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL),
+	tr, err := jongler.NewTransport(gem, jongler.WithKeys(keyList(secrets)...), jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL),
 		jongler.WithLogger(logger), jongler.WithMaxWait(-1), jongler.WithMaxRetries(1),
 		jongler.WithBackoff(func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return time.Millisecond }))
 	if err != nil {
@@ -90,8 +90,8 @@ func TestKeyValueNeverLeaks(t *testing.T) {
 	// Transport errors, and a base that fails.
 	dead := &flakyBase{base: http.DefaultTransport}
 	dead.n.Store(10)
-	tr2, err := jongler.NewTransport(gem, jongler.WithKeys(secrets), jongler.WithStateDir(t.TempDir()), jongler.WithBaseURL(u.URL),
-		jongler.WithLogger(logger), jongler.WithBase(dead), jongler.WithMaxRetries(1))
+	tr2, err := jongler.NewTransport(gem, jongler.WithKeys(keyList(secrets)...), jongler.WithStateDir(t.TempDir()), jongler.WithBaseURL(u.URL),
+		jongler.WithLogger(logger), jongler.WithBaseTransport(dead), jongler.WithMaxRetries(1))
 	note(err)
 	_, err = tr2.RoundTrip(mustRequest(t, u.URL+genPath))
 	note(err)

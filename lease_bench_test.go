@@ -42,7 +42,7 @@ func BenchmarkStoreLease(b *testing.B) {
 				if err != nil || l == nil {
 					b.Fatalf("Acquire: %v, %v", l, err)
 				}
-				if err := l.Release(); err != nil {
+				if err := l.Release(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -89,7 +89,7 @@ func BenchmarkStoreUpdate(b *testing.B) {
 				b.ReportAllocs()
 				if par == 1 {
 					for b.Loop() {
-						if err := st.Update(ctx, gem, bump); err != nil {
+						if err := jongler.UpdateState(ctx, st, gem, bump); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -98,7 +98,7 @@ func BenchmarkStoreUpdate(b *testing.B) {
 				b.SetParallelism(max(1, par/runtime.GOMAXPROCS(0)))
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						if err := st.Update(ctx, gem, bump); err != nil {
+						if err := jongler.UpdateState(ctx, st, gem, bump); err != nil {
 							b.Fatal(err)
 						}
 					}

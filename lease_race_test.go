@@ -59,7 +59,7 @@ func TestLeaseHonoursLockdownRecordedBeforeAcquire(t *testing.T) {
 	defer srv.Close()
 
 	dir := t.TempDir()
-	keys := jongler.WithKeys(map[string]string{"only": secret})
+	keys := jongler.WithKeys(keyList(map[string]string{"only": secret})...)
 	a, err := jongler.NewTransport("generativelanguage.googleapis.com", keys, jongler.WithStateDir(dir), jongler.WithBaseURL(srv.URL))
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func TestFileStoresDoNotPileUpMappings(t *testing.T) {
 		if err != nil || l == nil {
 			t.Fatalf("Acquire: %v %v", l, err)
 		}
-		l.Release()
+		l.Release(context.Background())
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for count()-before > 5 && time.Now().Before(deadline) {

@@ -1,11 +1,10 @@
 package jongler
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/hashicorp/go-retryablehttp"
 )
 
 // An Option configures a [Transport] or a [Jongler].
@@ -14,6 +13,7 @@ type Option func(*options)
 type options struct {
 	configFile    string
 	keys          []Key
+	keysSet       bool
 	stateDir      string
 	store         Store
 	base          http.RoundTripper
@@ -23,7 +23,7 @@ type options struct {
 	tor           string
 	torSet        bool
 	policy        Policy
-	backoff       retryablehttp.Backoff
+	backoff       Backoff
 	clock         Clock
 	connectorsDir string
 	maxBody       int64
@@ -31,27 +31,24 @@ type options struct {
 	maxWait       time.Duration
 	budgets       []Budget
 	budgetsSet    bool
+	err           error // the first option given a value it cannot take
 }
 
 // WithConfigFile reads keys from the INI file at path instead of
 // $APIJONGLER_CONFIG.
 func WithConfigFile(path string) Option { return func(o *options) { o.configFile = path } }
 
-// WithKeys gives the keys directly, name to value, instead of an INI file.
-// Each key is its own project. It replaces keys given by earlier options.
-func WithKeys(keys map[string]string) Option {
+// WithKeys gives the keys directly, with their projects, instead of an INI
+// file; a key without a project is its own. It replaces keys given by
+// earlier options. Giving no key at all is an error: an empty set given on
+// purpose never falls back to the INI file.
+func WithKeys(keys ...Key) Option {
 	return func(o *options) {
-		o.keys = nil
-		for name, v := range keys {
-			o.keys = append(o.keys, Key{Name: name, Value: v, Project: name})
+		o.keys, o.keysSet = append([]Key(nil), keys...), true
+		if len(keys) == 0 {
+			o.fail(errors.New("jongler: WithKeys: no keys given"))
 		}
 	}
-}
-
-// WithKeyList gives the keys directly, with their projects. It replaces
-// keys given by earlier options.
-func WithKeyList(keys ...Key) Option {
-	return func(o *options) { o.keys = append([]Key(nil), keys...) }
 }
 
 // WithStateDir keeps key state in dir instead of [DefaultStateDir].
@@ -60,8 +57,9 @@ func WithStateDir(dir string) Option { return func(o *options) { o.stateDir = di
 // WithStore keeps key state in s instead of a [FileStore].
 func WithStore(s Store) Option { return func(o *options) { o.store = s } }
 
-// WithBase sends requests through rt instead of [http.DefaultTransport].
-func WithBase(rt http.RoundTripper) Option { return func(o *options) { o.base = rt } }
+// WithBaseTransport sends requests through rt instead of
+// [http.DefaultTransport].
+func WithBaseTransport(rt http.RoundTripper) Option { return func(o *options) { o.base = rt } }
 
 // WithBaseURL overrides the connector's address, for tests or regional
 // endpoints: keys go to this scheme, host and port only.
@@ -81,7 +79,7 @@ func WithMaxInFlight(n int) Option { return func(o *options) { o.maxInFlight = n
 func WithTor(addr string) Option {
 	return func(o *options) {
 		if addr == "" {
-			addr = DefaultTorAddr
+			addr = defaultTorAddr
 		}
 		o.tor, o.torSet = addr, true
 	}
@@ -91,10 +89,18 @@ func WithTor(addr string) Option {
 // ([PolicyFor]).
 func WithPolicy(p Policy) Option { return func(o *options) { o.policy = p } }
 
+// A Backoff says how long to wait before resend number attempt (from 0)
+// after a transport error or an upstream failure; resp is the failed answer,
+// or nil. The transport calls it with min 200ms and max 5s. Its signature is
+// go-retryablehttp's, so that module's DefaultBackoff and
+// LinearJitterBackoff can be passed as they are, but this package's API does
+// not tie callers to that module's versions.
+type Backoff func(min, max time.Duration, attempt int, resp *http.Response) time.Duration
+
 // WithBackoff sets how long to wait between resends after transport errors
-// and upstream failures (default [DefaultBackoff]); any of
-// go-retryablehttp's Backoff funcs will do.
-func WithBackoff(b retryablehttp.Backoff) Option { return func(o *options) { o.backoff = b } }
+// and upstream failures. The default is exponential from 200ms to 5s with
+// jitter, a Retry-After kept as given.
+func WithBackoff(b Backoff) Option { return func(o *options) { o.backoff = b } }
 
 // WithClock tells time with c, for tests and scaled simulations.
 func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
@@ -112,8 +118,26 @@ func WithMaxBodyBuffer(n int64) Option { return func(o *options) { o.maxBody = n
 func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = n } }
 
 // WithMaxWait sets how long a request may wait for a cooling key to come
-// back before failing with [ErrNoKeys] (default [DefaultMaxWait]; negative:
+// back before failing with [ErrNoKeys] (default 5s; negative:
 // never wait). Otherwise a request whose context deadline comes after the
 // key's return waits for it in any case (with the real clock: a deadline
 // says nothing of another [Clock]'s time).
 func WithMaxWait(d time.Duration) Option { return func(o *options) { o.maxWait = d } }
+
+// fail records the first option error; NewTransport returns it.
+func (o *options) fail(err error) {
+	if o.err == nil {
+		o.err = err
+	}
+}
+
+// newOptions applies opts over the defaults.
+func newOptions(opts []Option) *options {
+	o := &options{}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(o)
+		}
+	}
+	return o
+}

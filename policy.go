@@ -12,35 +12,35 @@ import (
 type Action int
 
 const (
-	// Accept returns the answer to the caller as it is.
-	Accept Action = iota
-	// Lockdown cools the key down until [Verdict.Until] and sends the
+	// ActionAccept returns the answer to the caller as it is.
+	ActionAccept Action = iota
+	// ActionLockdown cools the key down until [Verdict.Until] and sends the
 	// request again with another key.
-	Lockdown
-	// Disable refuses the key for good (state ERROR) and sends the request
+	ActionLockdown
+	// ActionDisable refuses the key for good (state ERROR) and sends the request
 	// again with another key.
-	Disable
-	// Retry sends the request again after [Verdict.Wait] (or the
+	ActionDisable
+	// ActionRetry sends the request again after [Verdict.Wait] (or the
 	// transport's backoff when zero), key state unchanged: the upstream
 	// failed, not the key.
-	Retry
-	// Throttle holds back every key of the connector until [Verdict.Until]:
+	ActionRetry
+	// ActionThrottle holds back every key of the connector until [Verdict.Until]:
 	// the upstream throttles the caller, not one key.
-	Throttle
+	ActionThrottle
 )
 
 // String returns the action's name.
 func (a Action) String() string {
 	switch a {
-	case Accept:
+	case ActionAccept:
 		return "accept"
-	case Lockdown:
+	case ActionLockdown:
 		return "lockdown"
-	case Disable:
+	case ActionDisable:
 		return "disable"
-	case Retry:
+	case ActionRetry:
 		return "retry"
-	case Throttle:
+	case ActionThrottle:
 		return "throttle"
 	}
 	return "unknown"
@@ -92,16 +92,16 @@ type PolicyFunc func(a *Answer) Verdict
 // Classify calls f(a).
 func (f PolicyFunc) Classify(a *Answer) Verdict { return f(a) }
 
-// DefaultCooldown is how long a key cools down after a rate-limit answer
+// defaultCooldown is how long a key cools down after a rate-limit answer
 // that says nothing of when to come back.
-const DefaultCooldown = time.Minute
+const defaultCooldown = time.Minute
 
 // StatusPolicy reads status codes and the Retry-After header alone:
 // 429 and 509 cool the key down for Retry-After or Cooldown, 401 refuses
 // the key for good; anything else is returned as it is.
 type StatusPolicy struct {
 	// Cooldown is used when Retry-After is absent; zero means
-	// [DefaultCooldown].
+	// one minute.
 	Cooldown time.Duration
 }
 
@@ -109,25 +109,25 @@ type StatusPolicy struct {
 func (p StatusPolicy) Classify(a *Answer) Verdict {
 	switch a.Status {
 	case http.StatusTooManyRequests, 509:
-		return Verdict{Action: Lockdown, Until: a.Now.Add(p.cooldown(a)), Reason: statusReason(a.Status) + retryAfterText(a)}
+		return Verdict{Action: ActionLockdown, Until: a.Now.Add(p.cooldown(a)), Reason: statusReason(a.Status) + retryAfterText(a)}
 	case http.StatusUnauthorized:
-		return Verdict{Action: Disable, Reason: "401 Unauthorized"}
+		return Verdict{Action: ActionDisable, Reason: "401 Unauthorized"}
 	}
-	return Verdict{Action: Accept}
+	return Verdict{Action: ActionAccept}
 }
 
 func (p StatusPolicy) cooldown(a *Answer) time.Duration {
-	if d, ok := RetryAfter(a.Header); ok {
+	if d, ok := retryAfter(a.Header); ok {
 		return d
 	}
 	if p.Cooldown > 0 {
 		return p.Cooldown
 	}
-	return DefaultCooldown
+	return defaultCooldown
 }
 
 func retryAfterText(a *Answer) string {
-	if _, ok := RetryAfter(a.Header); ok {
+	if _, ok := retryAfter(a.Header); ok {
 		return " (Retry-After " + a.Header.Get("Retry-After") + ")"
 	}
 	return ""
@@ -143,30 +143,12 @@ func statusReason(code int) string {
 // RetryAfter reads a Retry-After header, in seconds or as an HTTP date,
 // with go-retryablehttp's parser. It reports false when the header is
 // absent, unreadable or zero.
-func RetryAfter(h http.Header) (time.Duration, bool) {
+func retryAfter(h http.Header) (time.Duration, bool) {
 	if len(h["Retry-After"]) == 0 {
 		return 0, false
 	}
 	d := retryablehttp.DefaultBackoff(0, 0, 0, &http.Response{StatusCode: http.StatusTooManyRequests, Header: h})
 	return d, d > 0
-}
-
-// OriginalPolicy is the original API Jongler's reading: 429, 403, 503 and
-// 509 cool the key down for Cooldown (or Retry-After), and nothing else
-// counts. It is here for those who want the old behaviour.
-type OriginalPolicy struct {
-	// Cooldown is used when Retry-After is absent; zero means
-	// [DefaultCooldown].
-	Cooldown time.Duration
-}
-
-// Classify implements [Policy].
-func (p OriginalPolicy) Classify(a *Answer) Verdict {
-	switch a.Status {
-	case http.StatusTooManyRequests, http.StatusForbidden, http.StatusServiceUnavailable, 509:
-		return Verdict{Action: Lockdown, Until: a.Now.Add(StatusPolicy(p).cooldown(a)), Reason: statusReason(a.Status)}
-	}
-	return Verdict{Action: Accept}
 }
 
 // PolicyFor returns the policy that reads the answers of connector c, as

@@ -7,14 +7,14 @@ import (
 	"github.com/api-jongler/jongler/internal/upstream"
 )
 
-// DefaultZeroQuotaCooldown is how long a key rests for a model its tier may
+// defaultZeroQuotaCooldown is how long a key rests for a model its tier may
 // not use at all (quota value 0).
-const DefaultZeroQuotaCooldown = 24 * time.Hour
+const defaultZeroQuotaCooldown = 24 * time.Hour
 
-// DefaultThrottleCooldown is how long a bare 429, one that names no quota
+// defaultThrottleCooldown is how long a bare 429, one that names no quota
 // and gives no hint, holds back a project, or every key when several
 // projects get one at once.
-const DefaultThrottleCooldown = 10 * time.Second
+const defaultThrottleCooldown = 10 * time.Second
 
 // GeminiPolicy reads the Gemini API's answers, native and OpenAI-compatible
 // alike, as Google writes them:
@@ -24,7 +24,7 @@ const DefaultThrottleCooldown = 10 * time.Second
 //     the retry delay, else until the next minute;
 //   - a per-day quota cools it down until the next midnight in
 //     America/Los_Angeles, whatever the retry delay says;
-//   - a quota of 0 cools it down for [DefaultZeroQuotaCooldown] for that
+//   - a quota of 0 cools it down for ZeroQuotaCooldown (24h) for that
 //     model only;
 //   - a 429 with no quota and no hint holds back the key's project briefly,
 //     and every key when several projects get one at once (the caller's
@@ -36,16 +36,19 @@ const DefaultThrottleCooldown = 10 * time.Second
 //   - anything else (400 INVALID_ARGUMENT, FAILED_PRECONDITION, 404, ...) is
 //     returned at once.
 type GeminiPolicy struct {
-	// ZeroQuotaCooldown overrides DefaultZeroQuotaCooldown.
+	// ZeroQuotaCooldown is how long a key rests for a model its tier may
+	// not use at all (quota value 0); zero means 24h.
 	ZeroQuotaCooldown time.Duration
-	// ThrottleCooldown overrides DefaultThrottleCooldown.
+	// ThrottleCooldown is how long a bare 429, naming no quota and giving
+	// no hint, holds back a project (or every key, when several projects
+	// get one at once); zero means 10s.
 	ThrottleCooldown time.Duration
 }
 
 // Classify implements [Policy].
 func (p GeminiPolicy) Classify(a *Answer) Verdict {
 	if a.Status < 400 {
-		return Verdict{Action: Accept}
+		return Verdict{Action: ActionAccept}
 	}
 	ans := upstream.Google(a.Status, a.Body)
 	model := ans.Model
@@ -56,42 +59,42 @@ func (p GeminiPolicy) Classify(a *Answer) Verdict {
 	case upstream.QuotaMinute:
 		until := a.Now.Add(ans.Delay)
 		if ans.Delay <= 0 {
-			if d, ok := RetryAfter(a.Header); ok {
+			if d, ok := retryAfter(a.Header); ok {
 				until = a.Now.Add(d)
 			} else {
 				until = a.Now.Truncate(time.Minute).Add(time.Minute)
 			}
 		}
-		return Verdict{Action: Lockdown, Until: until, Model: model, Project: true, Reason: ans.Reason}
+		return Verdict{Action: ActionLockdown, Until: until, Model: model, Project: true, Reason: ans.Reason}
 	case upstream.QuotaDay:
-		return Verdict{Action: Lockdown, Until: upstream.NextPacificMidnight(a.Now), Model: model, Project: true, Reason: ans.Reason}
+		return Verdict{Action: ActionLockdown, Until: upstream.NextPacificMidnight(a.Now), Model: model, Project: true, Reason: ans.Reason}
 	case upstream.QuotaZero:
-		return Verdict{Action: Lockdown, Until: a.Now.Add(orDefault(p.ZeroQuotaCooldown, DefaultZeroQuotaCooldown)), Model: model, Project: true, Reason: ans.Reason}
+		return Verdict{Action: ActionLockdown, Until: a.Now.Add(orDefault(p.ZeroQuotaCooldown, defaultZeroQuotaCooldown)), Model: model, Project: true, Reason: ans.Reason}
 	case upstream.RateLimited:
-		d, ok := RetryAfter(a.Header)
+		d, ok := retryAfter(a.Header)
 		if !ok {
-			d = orDefault(p.ThrottleCooldown, DefaultThrottleCooldown)
+			d = orDefault(p.ThrottleCooldown, defaultThrottleCooldown)
 		}
-		return Verdict{Action: Throttle, Until: a.Now.Add(d), Reason: ans.Reason}
+		return Verdict{Action: ActionThrottle, Until: a.Now.Add(d), Reason: ans.Reason}
 	case upstream.KeyInvalid, upstream.KeyLeaked, upstream.KeyBlocked, upstream.Unauthorized:
-		return Verdict{Action: Disable, Reason: ans.Reason}
+		return Verdict{Action: ActionDisable, Reason: ans.Reason}
 	case upstream.ModelDenied:
-		return Verdict{Action: Disable, Model: model, Reason: ans.Reason}
+		return Verdict{Action: ActionDisable, Model: model, Reason: ans.Reason}
 	case upstream.Transient:
 		return retryVerdict(a, ans.Delay, ans.Reason)
 	case upstream.Unknown:
 		return StatusPolicy{}.Classify(a)
 	}
-	return Verdict{Action: Accept, Reason: ans.Reason}
+	return Verdict{Action: ActionAccept, Reason: ans.Reason}
 }
 
 // retryVerdict retries after delay, else after Retry-After, else after the
 // transport's backoff.
 func retryVerdict(a *Answer, delay time.Duration, reason string) Verdict {
 	if delay <= 0 {
-		delay, _ = RetryAfter(a.Header)
+		delay, _ = retryAfter(a.Header)
 	}
-	return Verdict{Action: Retry, Wait: delay, Reason: reason}
+	return Verdict{Action: ActionRetry, Wait: delay, Reason: reason}
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -108,29 +111,29 @@ func orDefault(d, def time.Duration) time.Duration {
 // as do other 5xx answers after a backoff; anything else is returned.
 type HuggingFacePolicy struct {
 	// Cooldown is used for a 429 without Retry-After; zero means
-	// [DefaultCooldown].
+	// one minute.
 	Cooldown time.Duration
 }
 
 // Classify implements [Policy].
 func (p HuggingFacePolicy) Classify(a *Answer) Verdict {
 	if a.Status < 400 {
-		return Verdict{Action: Accept}
+		return Verdict{Action: ActionAccept}
 	}
 	ans := upstream.HuggingFace(a.Status, a.Body)
 	switch ans.Kind {
 	case upstream.Unauthorized, upstream.KeyInvalid:
-		return Verdict{Action: Disable, Reason: ans.Reason}
+		return Verdict{Action: ActionDisable, Reason: ans.Reason}
 	case upstream.ModelDenied:
-		return Verdict{Action: Disable, Model: a.Model, Reason: ans.Reason}
+		return Verdict{Action: ActionDisable, Model: a.Model, Reason: ans.Reason}
 	case upstream.RateLimited, upstream.QuotaMinute:
-		d, ok := RetryAfter(a.Header)
+		d, ok := retryAfter(a.Header)
 		if !ok {
-			d = orDefault(p.Cooldown, DefaultCooldown)
+			d = orDefault(p.Cooldown, defaultCooldown)
 		}
-		return Verdict{Action: Lockdown, Until: a.Now.Add(d), Reason: ans.Reason}
+		return Verdict{Action: ActionLockdown, Until: a.Now.Add(d), Reason: ans.Reason}
 	case upstream.Credits:
-		return Verdict{Action: Lockdown, Until: upstream.NextMonthUTC(a.Now), Reason: ans.Reason}
+		return Verdict{Action: ActionLockdown, Until: upstream.NextMonthUTC(a.Now), Reason: ans.Reason}
 	case upstream.Loading, upstream.Transient:
 		return retryVerdict(a, ans.Delay, ans.Reason)
 	case upstream.Unknown:
@@ -138,5 +141,5 @@ func (p HuggingFacePolicy) Classify(a *Answer) Verdict {
 			return StatusPolicy{Cooldown: p.Cooldown}.Classify(a)
 		}
 	}
-	return Verdict{Action: Accept, Reason: ans.Reason}
+	return Verdict{Action: ActionAccept, Reason: ans.Reason}
 }

@@ -50,19 +50,19 @@ func TestPolicyFixtures(t *testing.T) {
 		project   bool
 		reasonHas string
 	}{
-		{"gemini/429-per-minute-tokens-free.json", 429, gemini, jongler.Lockdown, now.Add(26 * time.Second), 0, "gemini-2.5-flash", true, "minute"},
-		{"gemini/429-per-day-requests-free.json", 429, gemini, jongler.Lockdown, nextMidnightLA, 0, "gemini-2.0-pro-exp", true, "day"},
-		{"gemini/429-per-minute-requests-message-only.json", 429, gemini, jongler.Lockdown, now.Add(39006833842 * time.Nanosecond), 0, "gemini-2.5-flash", true, ""},
-		{"gemini/429-bare.json", 429, gemini, jongler.Throttle, now.Add(jongler.DefaultThrottleCooldown), 0, "", false, ""},
-		{"gemini/429-openai-compat-array.json", 429, gemini, jongler.Throttle, now.Add(jongler.DefaultThrottleCooldown), 0, "", false, ""},
-		{"gemini/400-api-key-invalid.json", 400, gemini, jongler.Disable, time.Time{}, 0, "", false, ""},
-		{"gemini/403-leaked-key.json", 403, gemini, jongler.Disable, time.Time{}, 0, "", false, "leak"},
-		{"gemini/400-invalid-argument.json", 400, gemini, jongler.Accept, time.Time{}, 0, "", false, ""},
-		{"gemini/500-internal.json", 500, gemini, jongler.Retry, time.Time{}, 0, "", false, ""},
-		{"gemini/503-overloaded.json", 503, gemini, jongler.Retry, time.Time{}, 0, "", false, ""},
-		{"huggingface/401-invalid-token.json", 401, hf, jongler.Disable, time.Time{}, 0, "", false, ""},
-		{"huggingface/402-credits-exhausted.json", 402, hf, jongler.Lockdown, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), 0, "", false, ""},
-		{"huggingface/503-model-loading.json", 503, hf, jongler.Retry, time.Time{}, 20 * time.Second, "", false, ""},
+		{"gemini/429-per-minute-tokens-free.json", 429, gemini, jongler.ActionLockdown, now.Add(26 * time.Second), 0, "gemini-2.5-flash", true, "minute"},
+		{"gemini/429-per-day-requests-free.json", 429, gemini, jongler.ActionLockdown, nextMidnightLA, 0, "gemini-2.0-pro-exp", true, "day"},
+		{"gemini/429-per-minute-requests-message-only.json", 429, gemini, jongler.ActionLockdown, now.Add(39006833842 * time.Nanosecond), 0, "gemini-2.5-flash", true, ""},
+		{"gemini/429-bare.json", 429, gemini, jongler.ActionThrottle, now.Add(jongler.DefaultThrottleCooldown), 0, "", false, ""},
+		{"gemini/429-openai-compat-array.json", 429, gemini, jongler.ActionThrottle, now.Add(jongler.DefaultThrottleCooldown), 0, "", false, ""},
+		{"gemini/400-api-key-invalid.json", 400, gemini, jongler.ActionDisable, time.Time{}, 0, "", false, ""},
+		{"gemini/403-leaked-key.json", 403, gemini, jongler.ActionDisable, time.Time{}, 0, "", false, "leak"},
+		{"gemini/400-invalid-argument.json", 400, gemini, jongler.ActionAccept, time.Time{}, 0, "", false, ""},
+		{"gemini/500-internal.json", 500, gemini, jongler.ActionRetry, time.Time{}, 0, "", false, ""},
+		{"gemini/503-overloaded.json", 503, gemini, jongler.ActionRetry, time.Time{}, 0, "", false, ""},
+		{"huggingface/401-invalid-token.json", 401, hf, jongler.ActionDisable, time.Time{}, 0, "", false, ""},
+		{"huggingface/402-credits-exhausted.json", 402, hf, jongler.ActionLockdown, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), 0, "", false, ""},
+		{"huggingface/503-model-loading.json", 503, hf, jongler.ActionRetry, time.Time{}, 20 * time.Second, "", false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -111,14 +111,14 @@ func TestGeminiPolicyVariants(t *testing.T) {
 		until  time.Time
 		vmodel string
 	}{
-		{"retry info first", body(retry, qf(minute)), "", jongler.Lockdown, now.Add(12500 * time.Millisecond), "gemini-2.5-flash"},
-		{"no retry info: next minute", body(qf(minute)), "", jongler.Lockdown, time.Date(2026, 3, 10, 22, 21, 0, 0, time.UTC), "gemini-2.5-flash"},
-		{"no quotaValue", body(qf(violation("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "gemini-2.5-flash", "")), retry), "", jongler.Lockdown, now.Add(12500 * time.Millisecond), "gemini-2.5-flash"},
-		{"no model dimension: the path's", body(`{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]}`, retry), "gemini-2.0-flash", jongler.Lockdown, now.Add(12500 * time.Millisecond), "gemini-2.0-flash"},
-		{"minute and day: day wins", body(qf(minute, violation("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "gemini-2.5-flash", "250")), retry), "", jongler.Lockdown, time.Date(2026, 3, 11, 7, 0, 0, 0, time.UTC), "gemini-2.5-flash"},
-		{"zero quota: a day for that model", body(qf(violation("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "gemini-2.5-pro", "0")), retry), "", jongler.Lockdown, now.Add(24 * time.Hour), "gemini-2.5-pro"},
-		{"paid tier per minute", body(qf(violation("GenerateContentPaidTierInputTokensPerModelPerMinute", "gemini-2.5-pro", "2000000")), retry), "", jongler.Lockdown, now.Add(12500 * time.Millisecond), "gemini-2.5-pro"},
-		{"array wrapped", []byte("[" + string(body(qf(minute), retry)) + "]"), "", jongler.Lockdown, now.Add(12500 * time.Millisecond), "gemini-2.5-flash"},
+		{"retry info first", body(retry, qf(minute)), "", jongler.ActionLockdown, now.Add(12500 * time.Millisecond), "gemini-2.5-flash"},
+		{"no retry info: next minute", body(qf(minute)), "", jongler.ActionLockdown, time.Date(2026, 3, 10, 22, 21, 0, 0, time.UTC), "gemini-2.5-flash"},
+		{"no quotaValue", body(qf(violation("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "gemini-2.5-flash", "")), retry), "", jongler.ActionLockdown, now.Add(12500 * time.Millisecond), "gemini-2.5-flash"},
+		{"no model dimension: the path's", body(`{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]}`, retry), "gemini-2.0-flash", jongler.ActionLockdown, now.Add(12500 * time.Millisecond), "gemini-2.0-flash"},
+		{"minute and day: day wins", body(qf(minute, violation("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "gemini-2.5-flash", "250")), retry), "", jongler.ActionLockdown, time.Date(2026, 3, 11, 7, 0, 0, 0, time.UTC), "gemini-2.5-flash"},
+		{"zero quota: a day for that model", body(qf(violation("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "gemini-2.5-pro", "0")), retry), "", jongler.ActionLockdown, now.Add(24 * time.Hour), "gemini-2.5-pro"},
+		{"paid tier per minute", body(qf(violation("GenerateContentPaidTierInputTokensPerModelPerMinute", "gemini-2.5-pro", "2000000")), retry), "", jongler.ActionLockdown, now.Add(12500 * time.Millisecond), "gemini-2.5-pro"},
+		{"array wrapped", []byte("[" + string(body(qf(minute), retry)) + "]"), "", jongler.ActionLockdown, now.Add(12500 * time.Millisecond), "gemini-2.5-flash"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,7 +141,7 @@ func TestDailyQuotaJustBeforeMidnightLA(t *testing.T) {
 	} {
 		v := jongler.GeminiPolicy{}.Classify(&jongler.Answer{Status: 429, Body: fixture(t, "gemini/429-per-day-requests-free.json"), Now: day.UTC()})
 		want := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, la)
-		if v.Action != jongler.Lockdown || !v.Until.Equal(want) {
+		if v.Action != jongler.ActionLockdown || !v.Until.Equal(want) {
 			t.Fatalf("%v: verdict %+v, want lockdown until %v", day, v, want)
 		}
 		if d := v.Until.Sub(day); d != 30*time.Second {
@@ -162,22 +162,9 @@ func TestRetryAfterHeader(t *testing.T) {
 		}
 		for _, p := range []jongler.Policy{jongler.StatusPolicy{}, jongler.HuggingFacePolicy{}} {
 			v := p.Classify(&jongler.Answer{Status: 429, Header: h, Body: []byte(`{"error":"Rate limit reached"}`), Now: now})
-			if v.Action != jongler.Lockdown || v.Until.Sub(now) != tt.want {
+			if v.Action != jongler.ActionLockdown || v.Until.Sub(now) != tt.want {
 				t.Fatalf("%T with Retry-After %q: %+v, want lockdown for %v", p, tt.header, v, tt.want)
 			}
-		}
-	}
-}
-
-func TestOriginalPolicy(t *testing.T) {
-	for _, status := range []int{200, 400, 401, 403, 429, 500, 503, 509} {
-		v := jongler.OriginalPolicy{}.Classify(&jongler.Answer{Status: status, Now: time.Now()})
-		want := jongler.Accept
-		if status == 403 || status == 429 || status == 503 || status == 509 {
-			want = jongler.Lockdown
-		}
-		if v.Action != want {
-			t.Errorf("status %d: %v, want %v", status, v.Action, want)
 		}
 	}
 }
@@ -191,16 +178,16 @@ func FuzzGeminiPolicy(f *testing.F) {
 		for _, p := range []jongler.Policy{jongler.GeminiPolicy{}, jongler.HuggingFacePolicy{}} {
 			v := p.Classify(&jongler.Answer{Status: status, Header: http.Header{}, Body: body, Now: now})
 			switch v.Action {
-			case jongler.Lockdown, jongler.Throttle:
+			case jongler.ActionLockdown, jongler.ActionThrottle:
 				if !v.Until.After(now) || v.Until.Sub(now) > 32*24*time.Hour {
 					t.Fatalf("%T: status %d: until %v is not a sane future", p, status, v.Until)
 				}
-			case jongler.Retry:
+			case jongler.ActionRetry:
 				if v.Wait < 0 || v.Wait > 24*time.Hour {
 					t.Fatalf("%T: wait %v", p, v.Wait)
 				}
 			}
-			if status < 400 && v.Action != jongler.Accept {
+			if status < 400 && v.Action != jongler.ActionAccept {
 				t.Fatalf("%T: status %d gave %v", p, status, v.Action)
 			}
 		}
@@ -235,7 +222,7 @@ func TestHuggingFaceModelLoading(t *testing.T) {
 		w.Write([]byte(`[{"generated_text":"hi"}]`))
 	})
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	tr, err := jongler.NewTransport("router.huggingface.co", jongler.WithKeys(map[string]string{"hf1": "hf_secret_1"}),
+	tr, err := jongler.NewTransport("router.huggingface.co", jongler.WithKeys(keyList(map[string]string{"hf1": "hf_secret_1"})...),
 		jongler.WithStore(jongler.NewMemoryStore()), jongler.WithBaseURL(u.URL), jongler.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +254,7 @@ func TestOpenAICompatibleModelScope(t *testing.T) {
 		w.WriteHeader(429)
 		w.Write([]byte(quota))
 	})
-	tr := newTransport(t, u, jongler.WithKeyList(jongler.Key{Name: "k", Value: "v-k"}), jongler.WithMaxWait(-1))
+	tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "k", Value: "v-k"}), jongler.WithMaxWait(-1))
 	req, _ := http.NewRequest(http.MethodPost, u.URL+"/v1beta/openai/chat/completions", strings.NewReader(`{"model":"gemini-2.5-flash","messages":[]}`))
 	req.Header.Set("Authorization", "Bearer placeholder")
 	resp, err := tr.RoundTrip(req)

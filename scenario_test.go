@@ -112,7 +112,7 @@ func minimum(nA, nB int) time.Duration {
 func (f *freeTier) transport(t *testing.T, opts ...jongler.Option) *jongler.Transport {
 	t.Helper()
 	all := append([]jongler.Option{
-		jongler.WithKeyList(f.keys...),
+		jongler.WithKeys(f.keys...),
 		jongler.WithStateDir(t.TempDir()),
 		jongler.WithBaseURL(f.srv.URL),
 		jongler.WithClock(f.srv.Clock()),
@@ -190,7 +190,7 @@ func TestSharedProjectLocksTogether(t *testing.T) {
 	})
 	defer srv.Close()
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeyList(
+		jongler.WithKeys(
 			jongler.Key{Name: "a1", Value: "shared-a1-secret", Project: "proj-a"},
 			jongler.Key{Name: "a2", Value: "shared-a2-secret", Project: "proj-a"},
 			jongler.Key{Name: "b1", Value: "shared-b1-secret", Project: "proj-b"}),

@@ -446,7 +446,7 @@ func TestSoak(t *testing.T) {
 	}
 	// Temporary files of workers killed mid-write: the first write of a
 	// process sweeps them.
-	if err := store.Update(t.Context(), "generativelanguage.googleapis.com", func(*jongler.State) error { return nil }); err != nil {
+	if err := jongler.UpdateState(t.Context(), store, "generativelanguage.googleapis.com", func(*jongler.State) error { return nil }); err != nil {
 		t.Errorf("a write after the soak: %v", err)
 	}
 	if names, _ := filepath.Glob(filepath.Join(stateDir, "*", ".state-*.tmp")); len(names) > 0 {
@@ -528,7 +528,7 @@ func TestSoakWorker(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	clock := soakClock{sim: cfg.SimStart, wall: cfg.WallStart, minute: cfg.Minute}
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeyList(cfg.Keys...),
+		jongler.WithKeys(cfg.Keys...),
 		jongler.WithStateDir(cfg.StateDir),
 		jongler.WithBaseURL(cfg.URL),
 		jongler.WithMaxInFlight(1),

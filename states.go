@@ -51,7 +51,7 @@ type KeyDetail struct {
 
 // buildKeyStates derives the snapshot from the persisted state and the
 // leases in flight.
-func buildKeyStates(keys []Key, st State, inFlight map[string]int, now time.Time) KeyStates {
+func buildKeyStates(keys []Key, st state, inFlight map[string]int, now time.Time) KeyStates {
 	ks := KeyStates{Keys: make(map[string]KeyDetail, len(keys))}
 	for _, k := range keys {
 		d := KeyDetail{Name: k.Name, State: StateVacant, InFlight: inFlight[k.Name], Project: k.Project}

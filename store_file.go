@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,9 +21,6 @@ import (
 
 	"github.com/gofrs/flock"
 )
-
-// StateDirEnv names the environment variable that sets the state directory.
-const StateDirEnv = "APIJONGLER_STATE_DIR"
 
 // DefaultStateDir returns the state directory used when none is given:
 // $APIJONGLER_STATE_DIR if set, else $XDG_STATE_HOME/apijongler, else
@@ -58,7 +54,7 @@ func DefaultStateDir() (string, error) {
 // once, but the upstream may still be serving the dead process's request
 // until it sees the connection close: the next taker of the key finds
 // that the key's last holder died (see the use table) and lets the key
-// rest for [DeadHolderRest] before anyone uses it again.
+// rest for 100ms before anyone uses it again.
 //
 // Layout:
 //
@@ -70,19 +66,18 @@ type FileStore struct {
 	dir    string
 	logger *slog.Logger
 
-	mu     sync.Mutex
-	conns  map[string]*fileConnector // by directory name
-	closed bool
+	mu    sync.Mutex
+	conns map[string]*fileConnector // by directory name
 }
 
-// DeadHolderRest is how long a key rests when the process that held it died
+// deadHolderRest is how long a key rests when the process that held it died
 // mid-request. The kernel frees the lease at the process's death, in the
 // same step as it closes the process's connections; the rest gives the
 // upstream time to see the connection gone before another request comes
 // with the key, so that it does not see two at once. It is short, so that
 // a dead process's key is back at once for every practical purpose (the
 // original tool's locks stayed forever).
-const DeadHolderRest = 100 * time.Millisecond
+const deadHolderRest = 100 * time.Millisecond
 
 type cachedState struct {
 	valid   bool
@@ -91,7 +86,7 @@ type cachedState struct {
 	mtime   time.Time
 	size    int64
 	ino     uint64
-	state   State
+	data    []byte // the file's content; nil when absent or damaged
 }
 
 // NewFileStore opens (creating it with mode 0700 if need be) the state
@@ -151,10 +146,11 @@ type fileConnector struct {
 	keys     map[string]*fileKey
 	lists    [4]*keyList // the key lists last asked for, most recent first
 	slots    *slotFiles
-	closed   bool
-	cache    cachedState // guarded by the FileStore's mu
-	swept    atomic.Bool // temporary files of dead writers removed
-	warnedLT atomic.Bool // the use table's failure to give records was told
+	closed   atomic.Bool  // the store was closed: unmap the table when the last lease ends
+	held     atomic.Int64 // leases of this process in force, and Acquires under way
+	cache    cachedState  // guarded by the FileStore's mu
+	swept    atomic.Bool  // temporary files of dead writers removed
+	warnedLT atomic.Bool  // the use table's failure to give records was told
 }
 
 // fileKey is one key of a connector.
@@ -195,9 +191,6 @@ func (s *FileStore) connector(connector string) (*fileConnector, error) {
 func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errStoreClosed
-	}
 	if fc, ok := s.conns[name]; ok {
 		return fc, nil
 	}
@@ -220,21 +213,6 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 }
 
 var errStoreClosed = errors.New("jongler: file store closed")
-
-// Close closes the lock files the store keeps open. Leases in force hold
-// until released; nothing can be leased afterwards.
-func (s *FileStore) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	for _, fc := range s.conns {
-		fc.mu.Lock()
-		fc.closed = true
-		fc.mu.Unlock()
-		fc.slots.closeAll()
-	}
-	return nil
-}
 
 // list returns names looked up: keys, slot files and use table records.
 func (fc *fileConnector) list(names []string) *keyList {
@@ -293,7 +271,7 @@ func (fc *fileConnector) slot(k *fileKey, i int) *slotFile {
 	fc.slots.mu.Lock()
 	for len(grown) <= i {
 		sf := newSlotFile(filepath.Join(fc.keysDir, safeName(k.name)+"."+strconv.Itoa(len(grown))+".lock"))
-		if fc.closed {
+		if fc.closed.Load() {
 			sf.close()
 		}
 		grown = append(grown, sf)
@@ -326,8 +304,19 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	if len(keys) == 0 {
 		return nil, nil
 	}
+	if !fc.enter() {
+		return nil, errStoreClosed
+	}
+	l, err := s.acquire(fc, keys, max(slots, 1))
+	if l == nil {
+		fc.unheld()
+		return nil, err
+	}
+	return l, err // the lease counts as held until released
+}
+
+func (s *FileStore) acquire(fc *fileConnector, keys []string, slots int) (*fileLease, error) {
 	kl := fc.list(keys)
-	slots = max(slots, 1)
 	// The least recently used key first; the others, sorted, only if it
 	// cannot be had.
 	first := 0
@@ -365,7 +354,7 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 }
 
 // tryKey leases a slot of kl's key i, or returns nil, nil.
-func (s *FileStore) tryKey(fc *fileConnector, kl *keyList, i, slots int) (Lease, error) {
+func (s *FileStore) tryKey(fc *fileConnector, kl *keyList, i, slots int) (*fileLease, error) {
 	k, rec := kl.keys[i], -1
 	if kl.recs != nil {
 		rec = kl.recs[i]
@@ -391,17 +380,17 @@ func (s *FileStore) tryKey(fc *fileConnector, kl *keyList, i, slots int) (Lease,
 			s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", filepath.Base(fc.dir), "key", k.name)
 		}
 		if dead > 0 {
-			fc.table.rest(rec, time.Now().Add(DeadHolderRest).UnixNano())
-			lease.Release()
+			fc.table.rest(rec, time.Now().Add(deadHolderRest).UnixNano())
+			lease.drop()
 			s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
-				"connector", filepath.Base(fc.dir), "key", k.name, "for", DeadHolderRest)
+				"connector", filepath.Base(fc.dir), "key", k.name, "for", deadHolderRest)
 			return nil, nil
 		}
 		// Looked at again under the flock: a taker that found a dead
 		// holder sets the rest before it gives the flock back, maybe
 		// after this process first looked.
 		if fc.resting(rec) {
-			lease.Release()
+			lease.drop()
 			return nil, nil
 		}
 		fc.table.store(rec, time.Now().UnixNano())
@@ -411,14 +400,45 @@ func (s *FileStore) tryKey(fc *fileConnector, kl *keyList, i, slots int) (Lease,
 }
 
 // resting reports whether record r's key rests now. A rest longer than
-// DeadHolderRest is damage, not believed.
+// deadHolderRest is damage, not believed.
 func (fc *fileConnector) resting(r int) bool {
 	until := fc.table.restsUntil(r)
 	if until == 0 {
 		return false
 	}
 	now := time.Now()
-	return until > now.UnixNano() && until <= now.Add(DeadHolderRest).UnixNano()
+	return until > now.UnixNano() && until <= now.Add(deadHolderRest).UnixNano()
+}
+
+// enter counts an Acquire or InFlight under way, which touches the use
+// table, as a lease held; false if the store is closed.
+func (fc *fileConnector) enter() bool {
+	fc.held.Add(1)
+	if fc.closed.Load() {
+		fc.unheld()
+		return false
+	}
+	return true
+}
+
+// unheld counts a lease of this process ended (or an Acquire done without
+// one); the last one after Close unmaps the use table.
+func (fc *fileConnector) unheld() {
+	if fc.held.Add(-1) == 0 && fc.closed.Load() && fc.table != nil {
+		_ = fc.table.close()
+	}
+}
+
+// close closes the connector's slot files and unmaps its use table, at
+// once or, while leases of this process are held on it, when the last one
+// ends.
+func (fc *fileConnector) close() error {
+	fc.closed.Store(true)
+	fc.slots.closeAll()
+	if fc.held.Load() == 0 && fc.table != nil {
+		return fc.table.close()
+	}
+	return nil
 }
 
 // restoreSlot makes the slot file at path exist: from its second name if it
@@ -469,10 +489,19 @@ type fileLease struct {
 
 func (l *fileLease) Key() string { return l.key }
 
-func (l *fileLease) Release() error {
+func (l *fileLease) Lost() <-chan struct{} { return nil }
+
+func (l *fileLease) Release(context.Context) error {
 	if l.released.Swap(true) {
 		return nil
 	}
+	err := l.drop()
+	l.fc.unheld()
+	return err
+}
+
+// drop gives the slot back.
+func (l *fileLease) drop() error {
 	if l.rec >= 0 {
 		l.fc.table.unhold(l.rec) // before the flock goes: see hold
 	}
@@ -486,6 +515,10 @@ func (s *FileStore) InFlight(ctx context.Context, connector string, keys []strin
 	if err != nil {
 		return nil, err
 	}
+	if !fc.enter() {
+		return nil, errStoreClosed
+	}
+	defer fc.unheld()
 	kl := fc.list(keys)
 	out := map[string]int{}
 	for i, k := range kl.keys {
@@ -502,14 +535,17 @@ func (s *FileStore) InFlight(ctx context.Context, connector string, keys []strin
 	return out, nil
 }
 
-// Load implements [Store]. The file is parsed again only when it changed.
+// Load implements [Store]. The file is read again only when it changed.
 // A damaged file is read as empty and set aside as state.json.damaged,
 // with one warning; if it cannot be set aside it is read as empty, without
 // more warnings, until it changes.
-func (s *FileStore) Load(ctx context.Context, connector string) (State, error) {
+func (s *FileStore) Load(ctx context.Context, connector string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	fc, err := s.connector(connector)
 	if err != nil {
-		return State{}, err
+		return nil, err
 	}
 	gen := int64(-1)
 	if fc.table != nil {
@@ -520,40 +556,50 @@ func (s *FileStore) Load(ctx context.Context, connector string) (State, error) {
 	c := fc.cache
 	s.mu.Unlock()
 	if c.valid && gen >= 0 && c.gen == gen && now.Sub(c.checked) < revalidateAfter {
-		return cloneState(c.state), nil
+		return c.data, nil
 	}
 	path := filepath.Join(fc.dir, "state.json")
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.setCache(fc, cachedState{valid: true, gen: gen, checked: now})
-		return State{}, nil
+		return nil, nil
 	}
 	if err != nil {
-		return State{}, fmt.Errorf("jongler: state file: %w", err)
+		return nil, fmt.Errorf("jongler: state file: %w", err)
 	}
 	ino := inode(fi)
 	if c.valid && c.mtime.Equal(fi.ModTime()) && c.size == fi.Size() && c.ino == ino {
 		c.gen, c.checked = gen, now
 		s.setCache(fc, c)
-		return cloneState(c.state), nil
+		return c.data, nil
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, nil
+		return nil, nil
 	}
 	if err != nil {
-		return State{}, fmt.Errorf("jongler: state file: %w", err)
+		return nil, fmt.Errorf("jongler: state file: %w", err)
 	}
-	st, err := parseState(data)
-	if err != nil {
+	if err := checkStateFile(data); err != nil {
 		s.healDamaged(fc, path, err)
 		// Remembered as empty while it stays as it is, so that it is
 		// neither read nor warned about again.
 		s.setCache(fc, cachedState{valid: true, gen: gen, checked: now, mtime: fi.ModTime(), size: fi.Size(), ino: ino})
-		return State{}, nil
+		return nil, nil
 	}
-	s.setCache(fc, cachedState{valid: true, gen: gen, checked: now, mtime: fi.ModTime(), size: fi.Size(), ino: ino, state: st})
-	return cloneState(st), nil
+	s.setCache(fc, cachedState{valid: true, gen: gen, checked: now, mtime: fi.ModTime(), size: fi.Size(), ino: ino, data: data})
+	return data, nil
+}
+
+// checkStateFile reports whether data, a state file's content, is a state
+// as the transport writes it: the file store is the transport's own, and
+// sets aside what is not, for a person to see.
+func checkStateFile(data []byte) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return errors.New("empty file")
+	}
+	_, err := decodeState(data)
+	return err
 }
 
 // healDamaged sets the damaged state file at path aside, if the state lock
@@ -570,7 +616,7 @@ func (s *FileStore) healDamaged(fc *fileConnector, path string, perr error) {
 	if err != nil {
 		return // gone meanwhile
 	}
-	if _, err := parseState(data); err == nil {
+	if checkStateFile(data) == nil {
 		return // replaced meanwhile
 	}
 	if err := s.setAside(fc, path, perr); err != nil {
@@ -603,46 +649,10 @@ func (s *FileStore) setCache(fc *fileConnector, c cachedState) {
 	s.mu.Unlock()
 }
 
-// stateVersion is written in every state file, for readers to come.
-const stateVersion = 1
-
-type stateFile struct {
-	Version int `json:"version"`
-	State
-}
-
-// parseState decodes a state file, refusing unknown versions and records
-// that make no sense, so that a damaged file is never half believed.
-func parseState(data []byte) (State, error) {
-	var f stateFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&f); err != nil {
-		return State{}, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if dec.More() {
-		return State{}, errors.New("invalid JSON: data after the state object")
-	}
-	if f.Version != stateVersion {
-		return State{}, fmt.Errorf("unknown version %d", f.Version)
-	}
-	for i, r := range f.Records {
-		if r.Key == "" {
-			return State{}, fmt.Errorf("record %d: no key", i)
-		}
-		if r.State != StateLockdown && r.State != StateError {
-			return State{}, fmt.Errorf("record %d: state %q", i, r.State)
-		}
-	}
-	return f.State, nil
-}
-
-// Update implements [Store].
-func (s *FileStore) Update(ctx context.Context, connector string, fn func(*State) error) error {
-	return s.updateDir(ctx, safeName(connector), fn)
-}
-
-func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) error) error {
-	fc, err := s.connectorIn(name)
+// Update implements [Store]. A damaged state file is set aside and fn
+// given no state.
+func (s *FileStore) Update(ctx context.Context, connector string, fn func([]byte) ([]byte, error)) error {
+	fc, err := s.connector(connector)
 	if err != nil {
 		return err
 	}
@@ -661,28 +671,24 @@ func (s *FileStore) updateDir(ctx context.Context, name string, fn func(*State) 
 	}
 
 	path := filepath.Join(dir, "state.json")
-	var st State
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return fmt.Errorf("jongler: state file: %w", err)
 	default:
-		if st, err = parseState(data); err != nil {
+		if err := checkStateFile(data); err != nil {
 			if err := s.setAside(fc, path, err); err != nil {
 				return fmt.Errorf("jongler: state file %s is damaged and cannot be set aside: %w", path, err)
 			}
-			st = State{}
+			data = nil
 		}
 	}
-	if err := fn(&st); err != nil {
+	out, err := fn(data)
+	if err != nil {
 		return err
 	}
-	out, err := json.MarshalIndent(stateFile{Version: stateVersion, State: st}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("jongler: state file: %w", err)
-	}
-	if err := writeAtomic(path, append(out, '\n')); err != nil {
+	if err := writeAtomic(path, out); err != nil {
 		return err
 	}
 	if fc.table != nil {
@@ -734,36 +740,18 @@ func writeAtomic(path string, data []byte) error {
 	return nil
 }
 
-// Clear implements [Store]: it empties the records of connector, or of
-// every connector in the directory when connector is "".
-func (s *FileStore) Clear(ctx context.Context, connector string) error {
-	if connector != "" {
-		return s.Update(ctx, connector, clearRecords)
-	}
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return fmt.Errorf("jongler: state directory: %w", err)
-	}
+// Close unmaps the store's use tables and forgets its open connectors.
+// Leases still held stay valid until released; the store must not be used
+// after Close.
+func (s *FileStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var errs []error
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(s.dir, e.Name(), "state.json")); err != nil {
-			continue
-		}
-		errs = append(errs, s.updateDir(ctx, e.Name(), clearRecords))
+	for name, fc := range s.conns {
+		errs = append(errs, fc.close())
+		delete(s.conns, name)
 	}
 	return errors.Join(errs...)
-}
-
-// clearRecords forgets lockdowns, refusals and throttling; budget counts
-// stay, as they count requests the upstream has seen.
-func clearRecords(st *State) error {
-	st.Records = nil
-	st.Backoff = time.Time{}
-	st.Throttles = nil
-	return nil
 }
 
 var _ Store = (*FileStore)(nil)

@@ -56,6 +56,7 @@ func (t *useTable) bump() {}
 func (t *useTable) slotGeneration() (int64, bool) { return -1, false }
 func (t *useTable) bumpSlotGeneration()           {}
 func (t *useTable) epoch() int64                  { return 0 }
+func (t *useTable) close() error                  { return nil }
 
 // A process cannot outlive its own leases: none is ever held by the dead.
 func (t *useTable) hold(r, slots int) (int64, bool) { return 0, false }

@@ -60,6 +60,9 @@ type useTable struct {
 
 	mu    sync.Mutex
 	index map[string]int // key name → record
+
+	cleanup   runtime.Cleanup
+	closeOnce sync.Once
 }
 
 func openUseTable(dir string, logger *slog.Logger) (*useTable, error) {
@@ -80,8 +83,18 @@ func openUseTable(dir string, logger *slog.Logger) (*useTable, error) {
 	// Unmap when nothing can reach the table any more (its store and every
 	// lease on it gone), so that stores made and dropped do not pile up
 	// mappings.
-	runtime.AddCleanup(t, unmap, data)
+	t.cleanup = runtime.AddCleanup(t, unmap, data)
 	return t, nil
+}
+
+// close unmaps the table now; it must not be used after.
+func (t *useTable) close() error {
+	var err error
+	t.closeOnce.Do(func() {
+		t.cleanup.Stop()
+		err = syscall.Munmap(t.data)
+	})
+	return err
 }
 
 // growUseTable makes the file at least useTableSize long.

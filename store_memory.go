@@ -1,6 +1,7 @@
 package jongler
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sync"
@@ -14,7 +15,7 @@ type MemoryStore struct {
 	mu         sync.Mutex
 	leases     map[string]*memoryConnector // by connector
 	seq        int64
-	connectors map[string]State
+	connectors map[string][]byte
 }
 
 // memoryConnector holds the leases of one connector's keys.
@@ -40,7 +41,7 @@ type memoryList struct {
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		leases:     map[string]*memoryConnector{},
-		connectors: map[string]State{},
+		connectors: map[string][]byte{},
 	}
 }
 
@@ -109,37 +110,29 @@ func (m *MemoryStore) InFlight(ctx context.Context, connector string, keys []str
 }
 
 // Load implements [Store].
-func (m *MemoryStore) Load(ctx context.Context, connector string) (State, error) {
+func (m *MemoryStore) Load(ctx context.Context, connector string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return cloneState(m.connectors[connector]), nil
+	return m.connectors[connector], nil
 }
 
 // Update implements [Store].
-func (m *MemoryStore) Update(ctx context.Context, connector string, fn func(*State) error) error {
+func (m *MemoryStore) Update(ctx context.Context, connector string, fn func([]byte) ([]byte, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := cloneState(m.connectors[connector])
-	if err := fn(&st); err != nil {
+	// fn gets a copy: the saved slice is handed out by Load, and stays as
+	// it is until replaced.
+	out, err := fn(bytes.Clone(m.connectors[connector]))
+	if err != nil {
 		return err
 	}
-	m.connectors[connector] = st
-	return nil
-}
-
-// Clear implements [Store].
-func (m *MemoryStore) Clear(ctx context.Context, connector string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for name, st := range m.connectors {
-		if connector == "" || name == connector {
-			_ = clearRecords(&st)
-			m.connectors[name] = st
-		}
-	}
+	m.connectors[connector] = bytes.Clone(out)
 	return nil
 }
 
@@ -151,7 +144,9 @@ type memoryLease struct {
 
 func (l *memoryLease) Key() string { return l.key.name }
 
-func (l *memoryLease) Release() error {
+func (l *memoryLease) Lost() <-chan struct{} { return nil }
+
+func (l *memoryLease) Release(context.Context) error {
 	if l.released.Swap(true) {
 		return nil
 	}
@@ -159,16 +154,6 @@ func (l *memoryLease) Release() error {
 	l.key.inFlight--
 	l.store.mu.Unlock()
 	return nil
-}
-
-func cloneState(s State) State {
-	return State{
-		Records: append([]Record(nil), s.Records...),
-		Backoff: s.Backoff,
-		Usage:   append([]Usage(nil), s.Usage...),
-
-		Throttles: append([]ThrottleEvent(nil), s.Throttles...),
-	}
 }
 
 var _ Store = (*MemoryStore)(nil)

@@ -10,12 +10,8 @@ import (
 	"golang.org/x/net/proxy"
 )
 
-// DefaultTorAddr is where Tor's SOCKS5 proxy listens by default.
-const DefaultTorAddr = "127.0.0.1:9050"
-
-// TorEnv names the environment variable that, when set to a SOCKS5
-// address, routes requests through it as [WithTor] does.
-const TorEnv = "APIJONGLER_TOR"
+// defaultTorAddr is where Tor's SOCKS5 proxy listens by default.
+const defaultTorAddr = "127.0.0.1:9050"
 
 // buildBase returns the round tripper requests go through: the one given,
 // or http.DefaultTransport, dialing through a SOCKS5 proxy if asked.

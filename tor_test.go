@@ -186,7 +186,7 @@ func TestTorRequestsCrossTheSOCKS5Proxy(t *testing.T) {
 	up, p, base := torSetup(t)
 	secret := xpSecret(t, "tor")
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeys(map[string]string{"tor": secret}),
+		jongler.WithKeys(keyList(map[string]string{"tor": secret})...),
 		jongler.WithStateDir(t.TempDir()),
 		jongler.WithBaseURL(base),
 		jongler.WithTor(p.addr),
@@ -207,7 +207,7 @@ func TestTorFromEnvironment(t *testing.T) {
 	secret := xpSecret(t, "tor-env")
 	t.Setenv(jongler.TorEnv, p.addr)
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeys(map[string]string{"tor-env": secret}),
+		jongler.WithKeys(keyList(map[string]string{"tor-env": secret})...),
 		jongler.WithStateDir(t.TempDir()),
 		jongler.WithBaseURL(base),
 	)
@@ -225,7 +225,7 @@ func TestTorFromEnvironment(t *testing.T) {
 func TestTorBadAddress(t *testing.T) {
 	opts := func(extra ...jongler.Option) []jongler.Option {
 		return append([]jongler.Option{
-			jongler.WithKeys(map[string]string{"k": xpSecret(t, "k")}),
+			jongler.WithKeys(keyList(map[string]string{"k": xpSecret(t, "k")})...),
 			jongler.WithStore(jongler.NewMemoryStore()),
 		}, extra...)
 	}
@@ -238,7 +238,7 @@ func TestTorBadAddress(t *testing.T) {
 		{"no port", opts(jongler.WithTor("127.0.0.1")), "", []string{"Tor/SOCKS5 address", `"127.0.0.1"`, "missing port"}},
 		{"junk", opts(jongler.WithTor("socks5://[::1")), "", []string{"Tor/SOCKS5 address", `"socks5://[::1"`}},
 		{"environment", opts(), "tor-host-without-port", []string{"Tor/SOCKS5 address", `"tor-host-without-port"`}},
-		{"base not an http.Transport", opts(jongler.WithTor("127.0.0.1:9050"), jongler.WithBase(torPlainRoundTripper(nil))), "", []string{"WithTor", "*http.Transport"}},
+		{"base not an http.Transport", opts(jongler.WithTor("127.0.0.1:9050"), jongler.WithBaseTransport(torPlainRoundTripper(nil))), "", []string{"WithTor", "*http.Transport"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.env != "" {
@@ -276,7 +276,7 @@ func TestTorProxyDown(t *testing.T) {
 
 	secret := xpSecret(t, "down")
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeys(map[string]string{"down": secret}),
+		jongler.WithKeys(keyList(map[string]string{"down": secret})...),
 		jongler.WithStore(jongler.NewMemoryStore()),
 		jongler.WithBaseURL(base),
 		jongler.WithTor(dead),

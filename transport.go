@@ -19,9 +19,9 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 )
 
-// DefaultMaxBodyBuffer bounds the request bodies without GetBody that a
+// defaultMaxBodyBuffer bounds the request bodies without GetBody that a
 // Transport buffers to send again with another key.
-const DefaultMaxBodyBuffer = 32 << 20
+const defaultMaxBodyBuffer = 32 << 20
 
 // errorBodyLimit bounds how much of an error answer is read to classify it;
 // a longer one is passed through unread.
@@ -50,25 +50,26 @@ type Transport struct {
 	base       http.RoundTripper
 	ring       *keyring // nil when the connector needs no key
 	policy     Policy
-	backoff    retryablehttp.Backoff
+	backoff    Backoff
 	clock      Clock
 	logger     *slog.Logger
 	slots      []credential
 	maxBody    int64
 	maxRetries int
+	ownStore   *FileStore // the store the transport opened, closed by Close
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
-// such as "generativelanguage.googleapis.com", or one from the connectors
+// such as [ConnectorGemini], by name or alias, or one from the connectors
 // directory). Keys come from [WithKeys] or the INI file named by
 // [WithConfigFile] or $APIJONGLER_CONFIG; state is kept in a [FileStore]
 // unless [WithStore] says otherwise.
 func NewTransport(connector string, opts ...Option) (*Transport, error) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
+	o := newOptions(opts)
+	if o.err != nil {
+		return nil, o.err
 	}
-	return newTransport(connector, &o)
+	return newTransport(connector, o)
 }
 
 func newTransport(name string, o *options) (*Transport, error) {
@@ -97,13 +98,13 @@ func newTransport(name string, o *options) (*Transport, error) {
 		t.policy = PolicyFor(c)
 	}
 	if t.backoff == nil {
-		t.backoff = DefaultBackoff
+		t.backoff = defaultBackoff
 	}
 	if t.clock == nil {
 		t.clock = realClock{}
 	}
 	if t.maxBody <= 0 {
-		t.maxBody = DefaultMaxBodyBuffer
+		t.maxBody = defaultMaxBodyBuffer
 	}
 	if t.maxRetries == 0 {
 		t.maxRetries = 3
@@ -130,42 +131,50 @@ func newTransport(name string, o *options) (*Transport, error) {
 	}
 	store := o.store
 	if store == nil {
-		if store, err = openFileStore(o.stateDir, logger); err != nil {
+		fs, err := openFileStore(o.stateDir, logger)
+		if err != nil {
 			return nil, err
 		}
+		store, t.ownStore = fs, fs
 	}
 	maxWait := o.maxWait
 	if maxWait == 0 {
-		maxWait = DefaultMaxWait
+		maxWait = defaultMaxWait
 	}
 	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, maxWait)
 	t.ring.budgets = cfg.Budgets
 	return t, nil
 }
 
-// DefaultMaxWait is how long a request waits, at most, for a cooling key
+// defaultMaxWait is how long a request waits, at most, for a cooling key
 // to come back when no deadline of its own allows longer.
-const DefaultMaxWait = 5 * time.Second
+const defaultMaxWait = 5 * time.Second
 
 // maxRetryWait bounds the wait before resending after an upstream failure
 // (a model loading, a Retry-After) when the request has no deadline.
 const maxRetryWait = time.Minute
 
-// DefaultBackoff is the wait between resends that a verdict or a
+// Backoff bounds: the transport calls its Backoff with these.
+const (
+	backoffMin = 200 * time.Millisecond
+	backoffMax = 5 * time.Second
+)
+
+// defaultBackoff is the wait between resends that a verdict or a
 // Retry-After does not fix: go-retryablehttp's exponential backoff from
-// 200ms to 5s, with jitter (a random half of it taken off) so that many
+// min to max, with jitter (a random half of it taken off) so that many
 // clients do not come back at once. A Retry-After is kept as given.
-func DefaultBackoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+func defaultBackoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
-		if d, ok := RetryAfter(resp.Header); ok {
+		if d, ok := retryAfter(resp.Header); ok {
 			return d
 		}
 	}
-	d := retryablehttp.DefaultBackoff(200*time.Millisecond, 5*time.Second, attempt, nil)
+	d := retryablehttp.DefaultBackoff(min, max, attempt, nil)
 	return d - rand.N(d/2+1)
 }
 
-func openFileStore(dir string, logger *slog.Logger) (Store, error) {
+func openFileStore(dir string, logger *slog.Logger) (*FileStore, error) {
 	if dir == "" {
 		d, err := DefaultStateDir()
 		if err != nil {
@@ -181,7 +190,7 @@ func openFileStore(dir string, logger *slog.Logger) (Store, error) {
 func resolveConfig(c Connector, o *options) (Config, error) {
 	keys := slices.Clone(o.keys)
 	var budgets []Budget
-	if len(keys) == 0 && c.RequiresAPIKey {
+	if !o.keysSet && c.RequiresAPIKey {
 		path := o.configFile
 		if path == "" {
 			path = os.Getenv(ConfigEnv)
@@ -267,13 +276,25 @@ func (t *Transport) KeyStates(ctx context.Context) (KeyStates, error) {
 	return t.ring.states(ctx)
 }
 
-// CleanUp clears the lockdown and error records of the transport's
-// connector.
-func (t *Transport) CleanUp(ctx context.Context) error {
+// Cleanup clears the lockdown and error records of the transport's
+// connector, in every process sharing its store.
+func (t *Transport) Cleanup(ctx context.Context) error {
 	if t.ring == nil {
 		return nil
 	}
-	return t.ring.store.Clear(ctx, t.connector.Name)
+	return Cleanup(ctx, t.ring.store, t.connector.Name)
+}
+
+// Close closes the base transport's idle connections and, when the
+// transport opened its own file store (no [WithStore]), frees that store's
+// mappings and files. Requests in flight finish; the transport must not be
+// used after Close. A store given with WithStore is the caller's to close.
+func (t *Transport) Close() error {
+	t.CloseIdleConnections()
+	if t.ownStore != nil {
+		return t.ownStore.Close()
+	}
+	return nil
 }
 
 // CloseIdleConnections closes the idle connections of the base transport.
@@ -386,7 +407,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			return nil, err
 		}
-		r2 := req.Clone(ctx)
+		r2 := req.Clone(l.watch(ctx))
 		if getBody != nil {
 			if r2.Body, err = getBody(); err != nil {
 				l.release()
@@ -398,6 +419,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		resp, err := t.base.RoundTrip(r2)
 		if err != nil {
 			l.release()
+			if errors.Is(context.Cause(r2.Context()), ErrLeaseLost) && ctx.Err() == nil {
+				return nil, fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, ErrLeaseLost)
+			}
 			retries++
 			if ctx.Err() != nil || retries > t.maxRetries {
 				return nil, err
@@ -405,7 +429,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			if t.logger.Enabled(ctx, slog.LevelDebug) {
 				t.logger.Debug("jongler: send failed; trying again", "connector", t.connector.Name, "key", l.key.Name, "err", err)
 			}
-			if err := t.clock.Sleep(ctx, t.backoff(0, 0, retries-1, nil)); err != nil {
+			if err := t.clock.Sleep(ctx, t.backoff(backoffMin, backoffMax, retries-1, nil)); err != nil {
 				return nil, err
 			}
 			continue
@@ -434,23 +458,23 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(data))
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
-		if v.Action != Accept && v.Action != Retry {
+		if v.Action != ActionAccept && v.Action != ActionRetry {
 			if err := t.ring.apply(ctx, l.key, v); err != nil {
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)
 			}
 		}
 		l.release()
 		switch v.Action {
-		case Accept:
+		case ActionAccept:
 			return resp, nil
-		case Retry:
+		case ActionRetry:
 			retries++
 			if retries > t.maxRetries {
 				return resp, nil
 			}
 			wait := v.Wait
 			if wait <= 0 {
-				wait = t.backoff(0, 0, retries-1, resp)
+				wait = t.backoff(backoffMin, backoffMax, retries-1, resp)
 			}
 			if !mayWait(ctx, t.clock, max(t.ring.maxWait, maxRetryWait), wait) {
 				return resp, nil // back later than the caller would wait
@@ -459,9 +483,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			if err := t.clock.Sleep(ctx, wait); err != nil {
 				return nil, err
 			}
-		case Lockdown, Throttle:
+		case ActionLockdown, ActionThrottle:
 			refused = append(refused, tried{l.key.Name, v.Until})
-		case Disable:
+		case ActionDisable:
 			refused = append(refused, tried{name: l.key.Name})
 		}
 		last = resp

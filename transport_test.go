@@ -164,7 +164,7 @@ func TestCredentialSlots(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {})
-			tr := newTransport(t, u, jongler.WithKeyList(jongler.Key{Name: "only", Value: "val-one-3f9a"}))
+			tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "only", Value: "val-one-3f9a"}))
 			target := u.URL + genPath
 			if tt.query != "" {
 				target += "?" + tt.query
@@ -246,7 +246,7 @@ func TestWaitsForLockedKeyAndHonoursContext(t *testing.T) {
 	var releaseOnce sync.Once
 	unblock := func() { releaseOnce.Do(func() { close(release) }) }
 	t.Cleanup(unblock) // before the server's Close
-	tr := newTransport(t, u, jongler.WithKeyList(jongler.Key{Name: "only", Value: "v-only"}))
+	tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "only", Value: "v-only"}))
 	client := &http.Client{Transport: tr}
 
 	held := make(chan *http.Response, 1)
@@ -332,7 +332,7 @@ func TestSSEStreamsAndLeaseHeldUntilClose(t *testing.T) {
 			<-next
 		}
 	})
-	tr := newTransport(t, u, jongler.WithKeyList(jongler.Key{Name: "only", Value: "v-only"}))
+	tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "only", Value: "v-only"}))
 	req, _ := http.NewRequest(http.MethodPost, u.URL+"/v1beta/models/m:streamGenerateContent?alt=sse", strings.NewReader("{}"))
 	resp, err := tr.RoundTrip(req)
 	if err != nil {
@@ -367,7 +367,7 @@ func TestSSEStreamsAndLeaseHeldUntilClose(t *testing.T) {
 
 func TestLeaseReleasedAtEOF(t *testing.T) {
 	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) { w.Write([]byte("done")) })
-	tr := newTransport(t, u, jongler.WithKeyList(jongler.Key{Name: "only", Value: "v-only"}))
+	tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "only", Value: "v-only"}))
 	resp, err := tr.RoundTrip(mustRequest(t, u.URL+genPath))
 	if err != nil {
 		t.Fatal(err)
@@ -393,7 +393,7 @@ func TestLockdownExpiresByItself(t *testing.T) {
 		w.Write([]byte("ok"))
 	})
 	tr := newTransport(t, u,
-		jongler.WithKeyList(jongler.Key{Name: "only", Value: "v-only"}),
+		jongler.WithKeys(jongler.Key{Name: "only", Value: "v-only"}),
 		jongler.WithPolicy(jongler.StatusPolicy{Cooldown: 50 * time.Millisecond}),
 		jongler.WithMaxWait(-1))
 	client := &http.Client{Transport: tr}
@@ -438,7 +438,7 @@ func TestWaitsForCooldownWithinBound(t *testing.T) {
 		w.Write([]byte("ok"))
 	})
 	tr := newTransport(t, u,
-		jongler.WithKeyList(jongler.Key{Name: "only", Value: "v-only"}),
+		jongler.WithKeys(jongler.Key{Name: "only", Value: "v-only"}),
 		jongler.WithPolicy(jongler.StatusPolicy{Cooldown: 60 * time.Millisecond}),
 		jongler.WithMaxWait(time.Second))
 	// The only key is refused; it is back within the wait allowed, so the
@@ -478,22 +478,12 @@ func TestUnauthorizedKeyGoesToError(t *testing.T) {
 	if !slices.Equal(ks.Error, []string{"key1"}) || ks.Keys["key1"].Reason == "" {
 		t.Fatalf("%+v: want key1 in ERROR with a reason", ks)
 	}
-	if err := jongler.CleanUp("generativelanguage.googleapis.com", jongler.WithStore(storeOf(t, tr))); err != nil {
+	if err := tr.Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// storeOf is a stand-in: CleanUp through the transport itself.
-func storeOf(t *testing.T, tr *jongler.Transport) jongler.Store {
-	t.Helper()
-	if err := tr.CleanUp(context.Background()); err != nil {
-		t.Fatal(err)
+	if ks, _ := tr.KeyStates(context.Background()); len(ks.Error) != 0 {
+		t.Fatalf("after Cleanup: %+v", ks)
 	}
-	ks, _ := tr.KeyStates(context.Background())
-	if len(ks.Error) != 0 {
-		t.Fatalf("after CleanUp: %+v", ks)
-	}
-	return jongler.NewMemoryStore()
 }
 
 // flakyBase fails the first n sends as a reset connection would.
@@ -518,7 +508,7 @@ func TestTransportErrorsRetriedBounded(t *testing.T) {
 
 	flaky := &flakyBase{base: http.DefaultTransport}
 	flaky.n.Store(2)
-	tr := newTransport(t, u, jongler.WithBase(flaky), noWait)
+	tr := newTransport(t, u, jongler.WithBaseTransport(flaky), noWait)
 	resp, err := tr.RoundTrip(mustRequest(t, u.URL+genPath))
 	if err != nil {
 		t.Fatal(err)
@@ -529,7 +519,7 @@ func TestTransportErrorsRetriedBounded(t *testing.T) {
 
 	dead := &flakyBase{base: http.DefaultTransport}
 	dead.n.Store(100)
-	tr = newTransport(t, u, jongler.WithBase(dead), noWait, jongler.WithMaxRetries(2))
+	tr = newTransport(t, u, jongler.WithBaseTransport(dead), noWait, jongler.WithMaxRetries(2))
 	_, err = tr.RoundTrip(mustRequest(t, u.URL+genPath))
 	if err == nil || !strings.Contains(err.Error(), "reset") {
 		t.Fatalf("err = %v, want the transport error", err)
@@ -561,7 +551,7 @@ func TestRequestBodyClosedOnEveryPath(t *testing.T) {
 		"transport error": func(t *testing.T) (*jongler.Transport, string) {
 			f := &flakyBase{base: http.DefaultTransport}
 			f.n.Store(100)
-			return newTransport(t, u, jongler.WithBase(f), jongler.WithMaxRetries(-1)), u.URL + genPath
+			return newTransport(t, u, jongler.WithBaseTransport(f), jongler.WithMaxRetries(-1)), u.URL + genPath
 		},
 	}
 	for name, mk := range cases {
@@ -588,7 +578,7 @@ func TestWaitsNeverOutlastTheCaller(t *testing.T) {
 			w.Header().Set("Retry-After", "3")
 			w.WriteHeader(429)
 		})
-		tr := newTransport(t, u, jongler.WithKeyList(jongler.Key{Name: "only", Value: "v-only"}),
+		tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "only", Value: "v-only"}),
 			jongler.WithPolicy(jongler.StatusPolicy{}))
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()

@@ -2,10 +2,17 @@
 // transport relies on, in the spirit of testing/fstest: every store of this
 // module passes it, and a new store (a networked one, say) can be held to
 // the same rules with one call from its tests.
+//
+// The states it saves are written as the transport writes them (a JSON
+// object with a version and records), since a store may check what it is
+// given; a store must keep them byte for byte.
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -15,6 +22,41 @@ import (
 
 	"github.com/api-jongler/jongler"
 )
+
+// payload is a state as the transport writes it, reduced to what the tests
+// need.
+type payload struct {
+	Version int          `json:"version"`
+	Records []payloadRec `json:"records,omitempty"`
+}
+
+type payloadRec struct {
+	Key    string `json:"key"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func encode(t *testing.T, reasons ...string) []byte {
+	t.Helper()
+	p := payload{Version: 1}
+	for i, r := range reasons {
+		p.Records = append(p.Records, payloadRec{Key: fmt.Sprint("k", i), State: "ERROR", Reason: r})
+	}
+	out, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func decode(data []byte) (payload, error) {
+	var p payload
+	if len(data) == 0 {
+		return payload{Version: 1}, nil
+	}
+	err := json.Unmarshal(data, &p)
+	return p, err
+}
 
 // TestStore runs the conformance tests against stores made by newStore,
 // which is called once per subtest and must return an empty store.
@@ -40,7 +82,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 		if l := mustAcquire(t, s, "c", keys, 1); l != nil {
 			t.Fatalf("Acquire leased %q while every slot was held", l.Key())
 		}
-		if err := held[1].Release(); err != nil {
+		if err := held[1].Release(ctx); err != nil {
 			t.Fatal(err)
 		}
 		l := mustAcquire(t, s, "c", keys, 1)
@@ -67,8 +109,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 		if n["k1"] != 2 {
 			t.Fatalf("InFlight = %v, want k1:2", n)
 		}
-		a.Release()
-		a.Release() // twice is harmless
+		a.Release(ctx)
+		a.Release(ctx) // twice is harmless
 		if n, _ := s.InFlight(ctx, "c", one, 2); n["k1"] != 1 {
 			t.Fatalf("InFlight after one release (twice) = %v, want k1:1", n)
 		}
@@ -86,8 +128,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 				t.Fatal("no lease")
 			}
 			order = append(order, l.Key())
-			l.Release()
-			time.Sleep(2 * time.Millisecond) // file stores order by mtime
+			l.Release(ctx)
+			time.Sleep(2 * time.Millisecond) // stores may order by a clock
 		}
 		first := slices.Clone(order[:3])
 		slices.Sort(first)
@@ -103,58 +145,64 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 		if a == nil || b == nil {
 			t.Fatal("the same key name under two connectors must lease independently")
 		}
-		if err := s.Update(ctx, "c1", func(st *jongler.State) error {
-			st.Records = append(st.Records, jongler.Record{Key: "k1", State: jongler.StateError, Reason: "r"})
-			return nil
-		}); err != nil {
+		want := encode(t, "r")
+		if err := s.Update(ctx, "c1", func([]byte) ([]byte, error) { return want, nil }); err != nil {
 			t.Fatal(err)
 		}
-		if st, _ := s.Load(ctx, "c2"); len(st.Records) != 0 {
-			t.Fatalf("c2 sees c1's records: %+v", st.Records)
+		if got, _ := s.Load(ctx, "c2"); len(got) != 0 {
+			t.Fatalf("c2 sees c1's state: %s", got)
+		}
+		if got, _ := s.Load(ctx, "c1"); !bytes.Equal(got, want) {
+			t.Fatalf("c1's state %s, want %s", got, want)
+		}
+	})
+
+	t.Run("LoadEmpty", func(t *testing.T) {
+		s := newStore(t)
+		if got, err := s.Load(ctx, "c"); err != nil || len(got) != 0 {
+			t.Fatalf("Load of a new connector = %q, %v; want nothing", got, err)
+		}
+		var seen []byte
+		if err := s.Update(ctx, "c", func(cur []byte) ([]byte, error) { seen = cur; return encode(t), nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 0 {
+			t.Fatalf("the first Update was given %q", seen)
 		}
 	})
 
 	t.Run("UpdatePersists", func(t *testing.T) {
 		s := newStore(t)
-		until := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
-		want := jongler.Record{Key: "k2", State: jongler.StateLockdown, Model: "m", Until: until, Reason: "429"}
-		if err := s.Update(ctx, "c", func(st *jongler.State) error {
-			st.Records = append(st.Records, want)
-			st.Backoff = until
-			return nil
-		}); err != nil {
+		want := encode(t, "429", "second")
+		if err := s.Update(ctx, "c", func([]byte) ([]byte, error) { return want, nil }); err != nil {
 			t.Fatal(err)
 		}
-		st, err := s.Load(ctx, "c")
+		got, err := s.Load(ctx, "c")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(st.Records) != 1 || st.Records[0].Key != want.Key || st.Records[0].State != want.State ||
-			st.Records[0].Model != want.Model || !st.Records[0].Until.Equal(until) || st.Records[0].Reason != want.Reason {
-			t.Fatalf("Load = %+v, want %+v", st.Records, want)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("Load = %s, want %s", got, want)
 		}
-		if !st.Backoff.Equal(until) {
-			t.Fatalf("Backoff = %v, want %v", st.Backoff, until)
+		// The next Update is given what was saved.
+		var seen []byte
+		if err := s.Update(ctx, "c", func(cur []byte) ([]byte, error) { seen = bytes.Clone(cur); return cur, nil }); err != nil {
+			t.Fatal(err)
 		}
-		// The loaded state is a copy: changing it changes nothing stored.
-		st.Records[0].Reason = "changed"
-		if again, _ := s.Load(ctx, "c"); again.Records[0].Reason != "429" {
-			t.Fatal("Load returned state shared with the store")
+		if !bytes.Equal(seen, want) {
+			t.Fatalf("Update was given %s, want %s", seen, want)
 		}
 	})
 
 	t.Run("UpdateErrorWritesNothing", func(t *testing.T) {
 		s := newStore(t)
-		boom := fmt.Errorf("boom")
-		err := s.Update(ctx, "c", func(st *jongler.State) error {
-			st.Records = append(st.Records, jongler.Record{Key: "k1", State: jongler.StateError})
-			return boom
-		})
-		if err != boom {
+		boom := errors.New("boom")
+		err := s.Update(ctx, "c", func([]byte) ([]byte, error) { return encode(t, "no"), boom })
+		if !errors.Is(err, boom) {
 			t.Fatalf("Update returned %v, want fn's error", err)
 		}
-		if st, _ := s.Load(ctx, "c"); len(st.Records) != 0 {
-			t.Fatalf("a failed Update wrote %+v", st.Records)
+		if got, _ := s.Load(ctx, "c"); len(got) != 0 {
+			t.Fatalf("a failed Update wrote %s", got)
 		}
 	})
 
@@ -167,9 +215,13 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := s.Update(ctx, "c", func(st *jongler.State) error {
-					st.Usage = append(st.Usage, jongler.Usage{Project: fmt.Sprint("p", i), Window: "minute", Count: 1})
-					return nil
+				err := s.Update(ctx, "c", func(cur []byte) ([]byte, error) {
+					p, err := decode(cur)
+					if err != nil {
+						return nil, err
+					}
+					p.Records = append(p.Records, payloadRec{Key: fmt.Sprint("k", i), State: "ERROR"})
+					return json.Marshal(p)
 				})
 				if err != nil {
 					failed.Add(1)
@@ -180,42 +232,23 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 		if failed.Load() > 0 {
 			t.Fatalf("%d updates failed", failed.Load())
 		}
-		if st, _ := s.Load(ctx, "c"); len(st.Usage) != n {
-			t.Fatalf("%d concurrent updates kept %d entries: some were lost", n, len(st.Usage))
+		got, _ := s.Load(ctx, "c")
+		p, err := decode(got)
+		if err != nil || len(p.Records) != n {
+			t.Fatalf("%d concurrent updates kept %d entries (%v): some were lost", n, len(p.Records), err)
 		}
 	})
 
-	t.Run("Clear", func(t *testing.T) {
+	t.Run("UpdateLeavesLeases", func(t *testing.T) {
 		s := newStore(t)
-		for _, c := range []string{"c1", "c2"} {
-			if err := s.Update(ctx, c, func(st *jongler.State) error {
-				st.Records = append(st.Records, jongler.Record{Key: "k1", State: jongler.StateError, Reason: "401"})
-				st.Backoff = time.Now().Add(time.Hour)
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		l := mustAcquire(t, s, "c1", []string{"k1"}, 1)
-		if err := s.Clear(ctx, "c1"); err != nil {
+		l := mustAcquire(t, s, "c", []string{"k1"}, 1)
+		if err := s.Update(ctx, "c", func([]byte) ([]byte, error) { return encode(t), nil }); err != nil {
 			t.Fatal(err)
 		}
-		if st, _ := s.Load(ctx, "c1"); len(st.Records) != 0 || !st.Backoff.IsZero() {
-			t.Fatalf("Clear(c1) left %+v", st)
+		if n, _ := s.InFlight(ctx, "c", []string{"k1"}, 1); n["k1"] != 1 {
+			t.Fatal("an Update ended a lease in flight")
 		}
-		if st, _ := s.Load(ctx, "c2"); len(st.Records) != 1 {
-			t.Fatal("Clear(c1) touched c2")
-		}
-		if n, _ := s.InFlight(ctx, "c1", []string{"k1"}, 1); n["k1"] != 1 {
-			t.Fatal("Clear must not end leases in flight")
-		}
-		l.Release()
-		if err := s.Clear(ctx, ""); err != nil {
-			t.Fatal(err)
-		}
-		if st, _ := s.Load(ctx, "c2"); len(st.Records) != 0 {
-			t.Fatalf(`Clear("") left c2 with %+v`, st.Records)
-		}
+		l.Release(ctx)
 	})
 
 	t.Run("ConcurrentLeasesNeverOverlap", func(t *testing.T) {
@@ -244,7 +277,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 					}
 					time.Sleep(20 * time.Microsecond)
 					inUse[i].Add(-1)
-					l.Release()
+					l.Release(ctx)
 				}
 			}()
 		}
@@ -264,6 +297,11 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 		if l, err := s.Acquire(cctx, "c", keys, 1); err == nil && l != nil {
 			t.Fatal("Acquire leased with a cancelled context")
 		}
+		if err := s.Update(cctx, "c", func([]byte) ([]byte, error) { return encode(t, "x"), nil }); err == nil {
+			if got, _ := s.Load(ctx, "c"); len(got) != 0 {
+				t.Fatal("Update wrote with a cancelled context")
+			}
+		}
 	})
 }
 
@@ -274,7 +312,7 @@ func mustAcquire(t *testing.T, s jongler.Store, connector string, keys []string,
 		t.Fatalf("Acquire: %v", err)
 	}
 	if l != nil {
-		t.Cleanup(func() { l.Release() })
+		t.Cleanup(func() { l.Release(context.Background()) })
 	}
 	return l
 }

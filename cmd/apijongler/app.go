@@ -166,7 +166,7 @@ Exit codes:
 	f := root.Flags()
 	f.BoolVar(&a.pretty, "pretty", false, "indent a JSON answer")
 	f.StringVar(&a.tor, "tor", "", "send through Tor's SOCKS5 proxy, at ADDR if given")
-	f.Lookup("tor").NoOptDefVal = jongler.DefaultTorAddr
+	f.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
 	f.StringVar(&a.cleanup, "cleanup", "", "clear the lockdown and error states of `CONNECTOR`'s keys")
 	f.BoolVar(&a.cleanupAll, "cleanup-all", false, "clear the lockdown and error states of every connector's keys")
 

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +45,7 @@ func (a *app) doCleanup(connector string) error {
 			return err
 		}
 	}
-	if err := jongler.CleanUp(connector, jongler.WithLogger(a.logger)); err != nil {
+	if err := a.clearStates(connector); err != nil {
 		return configError(err)
 	}
 	if connector == "" {
@@ -50,4 +54,27 @@ func (a *app) doCleanup(connector string) error {
 		fmt.Fprintf(a.stdout, "Cleared the lockdown and error states of %s.\n", connector)
 	}
 	return nil
+}
+
+// clearStates clears connector's records in the state directory, or every
+// known connector's when it is "".
+func (a *app) clearStates(connector string) error {
+	dir, err := jongler.DefaultStateDir()
+	if err != nil {
+		return err
+	}
+	store, err := jongler.NewFileStore(dir, a.logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	names := []string{connector}
+	if connector == "" {
+		all, err := jongler.Connectors(os.Getenv(jongler.ConnectorsDirEnv))
+		if err != nil {
+			return err
+		}
+		names = slices.Sorted(maps.Keys(all))
+	}
+	return jongler.Cleanup(context.Background(), store, names...)
 }

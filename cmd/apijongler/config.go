@@ -55,10 +55,11 @@ func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, error) {
 	if path == "" {
 		return nil, configError(missingConfig(c.Name))
 	}
-	keys, err := jongler.LoadKeys(path, c.Name)
+	cfg, err := jongler.LoadConfig(path, c.Name)
 	if err != nil {
 		return nil, configError(err)
 	}
+	keys := cfg.Keys
 	a.stdout.addKeys(keys)
 	a.stderr.addKeys(keys)
 	return keys, nil
@@ -82,7 +83,7 @@ for instance:
 // configSections returns the connector sections of the INI file at path,
 // in file order, without the "[CONNECTOR:projects]" ones. It reads only
 // section headers, so that no error of its own can quote a line holding a
-// key; jongler.LoadKeys then reads each section.
+// key; jongler.LoadConfig then reads each section.
 func configSections(path string) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

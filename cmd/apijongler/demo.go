@@ -123,9 +123,9 @@ func (a *app) runDemo(ctx context.Context, cfg demoConfig) error {
 	}
 	logger := slog.New(slog.NewMultiHandler(&demoLogHandler{d: d}, a.logger.Handler()))
 	t, err := jongler.NewTransport(demoConnector,
-		jongler.WithKeyList(keys...),
+		jongler.WithKeys(keys...),
 		jongler.WithBaseURL(srv.URL),
-		jongler.WithBase(&demoObserver{base: srv.Client().Transport, header: c.APIKeyHeader, names: names, d: d}),
+		jongler.WithBaseTransport(&demoObserver{base: srv.Client().Transport, header: c.APIKeyHeader, names: names, d: d}),
 		jongler.WithStore(jongler.NewMemoryStore()),
 		jongler.WithClock(clock),
 		// Wait for a cooling key rather than fail: a minute here is short.

@@ -42,7 +42,7 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 		return err
 	}
 
-	opts := []jongler.Option{jongler.WithKeyList(keys...), jongler.WithLogger(a.logger)}
+	opts := []jongler.Option{jongler.WithKeys(keys...), jongler.WithLogger(a.logger)}
 	if a.tor != "" {
 		opts = append(opts, jongler.WithTor(a.tor))
 	}

@@ -105,7 +105,7 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			fmt.Fprintf(a.stderr, "%s needs no key\n", c.Name)
 			continue
 		}
-		t, err := jongler.NewTransport(c.Name, jongler.WithKeyList(keys...), jongler.WithLogger(a.logger))
+		t, err := jongler.NewTransport(c.Name, jongler.WithKeys(keys...), jongler.WithLogger(a.logger))
 		if err != nil {
 			return nil, configError(err)
 		}

@@ -346,7 +346,7 @@ func leaseWorker(wc workerConfig, stdin io.Reader, stdout io.Writer, res *worker
 	if l, err := store.Acquire(ctx, leaseConnector, keys, wc.InFlight); err != nil {
 		return err
 	} else if l != nil {
-		l.Release()
+		l.Release(ctx)
 	}
 	fmt.Fprintln(stdout, "ready")
 	if line, err := bufio.NewReader(stdin).ReadString('\n'); err != nil || strings.TrimSpace(line) != "go" {
@@ -386,7 +386,7 @@ func leaseWorker(wc workerConfig, stdin io.Reader, stdout io.Writer, res *worker
 				return err
 			}
 		}
-		if err := l.Release(); err != nil {
+		if err := l.Release(context.Background()); err != nil {
 			return err
 		}
 		res.Leases++

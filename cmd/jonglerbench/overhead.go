@@ -289,7 +289,7 @@ func runScenario(ctx context.Context, cfg OverheadConfig, network string, par, n
 		v := &variant{name: name, close: closeBase}
 		vs = append(vs, v)
 		opts := []jongler.Option{
-			jongler.WithKeyList(keys...), jongler.WithBaseURL(baseURL), jongler.WithBase(base),
+			jongler.WithKeys(keys...), jongler.WithBaseURL(baseURL), jongler.WithBaseTransport(base),
 			jongler.WithMaxInFlight(inflight),
 		}
 		if cfg.Budgets {
@@ -306,6 +306,7 @@ func runScenario(ctx context.Context, cfg OverheadConfig, network string, par, n
 				return sc, err
 			}
 			v.rt = tr
+			v.close = func() { closeBase(); tr.Close() }
 		case "file":
 			dir, err := os.MkdirTemp("", "jonglerbench-overhead-")
 			if err != nil {
@@ -319,9 +320,7 @@ func runScenario(ctx context.Context, cfg OverheadConfig, network string, par, n
 			v.rt = tr
 			v.close = func() {
 				closeBase()
-				if c, ok := any(tr).(interface{ Close() error }); ok {
-					c.Close()
-				}
+				tr.Close()
 				os.RemoveAll(dir)
 			}
 		}

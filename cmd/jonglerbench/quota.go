@@ -325,9 +325,9 @@ func runQuota(ctx context.Context, cfg QuotaConfig, mode string) (ModeResult, er
 		rt = &naiveRotator{keys: values, base: base}
 	default:
 		opts := []jongler.Option{
-			jongler.WithKeyList(keys...),
+			jongler.WithKeys(keys...),
 			jongler.WithBaseURL(srv.URL),
-			jongler.WithBase(base),
+			jongler.WithBaseTransport(base),
 			jongler.WithClock(srv.Clock()),
 			// Simulated time: a request waits for a key back within two
 			// minutes (a per-minute cooldown), not for one back tomorrow.

@@ -1,0 +1,41 @@
+package jongler
+
+import "context"
+
+// Names for this package's external tests only.
+type (
+	State  = state
+	Record = record
+	Usage  = usage
+)
+
+// DecodeState decodes a Store's bytes as the transport does.
+func DecodeState(data []byte) (State, error) { return decodeState(data) }
+
+// EncodeState encodes a state as the transport does.
+func EncodeState(st *State) ([]byte, error) { return encodeState(st) }
+
+// RetryAfter reads a Retry-After header as the policies do.
+var RetryAfter = retryAfter
+
+// Tuning constants, as the tests measure against them.
+const (
+	DeadHolderRest          = deadHolderRest
+	DefaultThrottleCooldown = defaultThrottleCooldown
+	DefaultCooldown         = defaultCooldown
+)
+
+// UpdateState applies fn to the decoded state of connector in s, as the
+// transport does.
+func UpdateState(ctx context.Context, s Store, connector string, fn func(*State) error) error {
+	return updateState(ctx, s, connector, fn)
+}
+
+// LoadState loads and decodes the state of connector in s.
+func LoadState(ctx context.Context, s Store, connector string) (State, error) {
+	raw, err := s.Load(ctx, connector)
+	if err != nil {
+		return State{}, err
+	}
+	return decodeState(raw)
+}

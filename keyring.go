@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,27 +39,48 @@ type keyring struct {
 	cache    stateCache
 }
 
-// stateCache holds the last state read from the store, decoded, and the
-// bytes it was decoded from.
+// stateCache holds the last state read from the store (or written by this
+// keyring), decoded, and the bytes it was decoded from; and, for requests
+// not refused yet, the list of usable keys per model, kept while neither
+// the records nor the clock say otherwise, so that a lease costs the same
+// with 8 keys or 1,000.
 type stateCache struct {
 	mu      sync.Mutex
 	raw     []byte
 	st      state
 	damaged bool
+	recGen  uint64 // bumped when st's records or backoff change
+	lists   map[string]*usableList
+	win     budgetWindow // the budget windows last computed
+}
+
+// usableList is what usable found for a model, leaving budgets aside.
+type usableList struct {
+	recGen   uint64
+	from, to time.Time // it holds for now in [from, to)
+	names    []string
+	back     time.Time
+	hopeful  int
 }
 
 // load returns the connector's state, decoding the store's bytes only when
 // they changed. The state returned is shared: it must not be modified.
 func (r *keyring) load(ctx context.Context) (state, error) {
+	st, _, err := r.loadGen(ctx)
+	return st, err
+}
+
+// loadGen is load, with the generation of the state's records.
+func (r *keyring) loadGen(ctx context.Context) (state, uint64, error) {
 	raw, err := r.store.Load(ctx, r.connector)
 	if err != nil {
-		return state{}, err
+		return state{}, 0, err
 	}
 	c := &r.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sameBytes(raw, c.raw) {
-		return c.st, nil
+		return c.st, c.recGen, nil
 	}
 	st, err := decodeState(raw)
 	if err != nil {
@@ -67,8 +89,25 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 		}
 		st = state{}
 	}
-	c.raw, c.st, c.damaged = raw, st, err != nil
-	return st, nil
+	c.set(raw, st)
+	c.damaged = err != nil
+	return st, c.recGen, nil
+}
+
+// set caches st, decoded from raw; c.mu is held.
+func (c *stateCache) set(raw []byte, st state) {
+	if !sameRecords(c.st, st) {
+		c.recGen++
+	}
+	c.raw, c.st = raw, st
+}
+
+// sameRecords reports whether a and b hold the same records and backoff,
+// which is all a usableList depends on.
+func sameRecords(a, b state) bool {
+	return a.Backoff.Equal(b.Backoff) && slices.EqualFunc(a.Records, b.Records, func(x, y record) bool {
+		return x.Key == y.Key && x.State == y.State && x.Model == y.Model && x.Until.Equal(y.Until) && x.Reason == y.Reason
+	})
 }
 
 // sameBytes reports whether a and b hold the same bytes, looking first at
@@ -81,9 +120,69 @@ func sameBytes(a, b []byte) bool {
 	return len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b)
 }
 
-// update applies fn to the connector's state in the store.
+// update applies fn to the connector's state in the store. The state fn
+// gets is the cached one (a copy) when the store's bytes are those cached,
+// and what fn made is cached with the bytes written, so that neither this
+// update nor the next load decodes anything.
 func (r *keyring) update(ctx context.Context, fn func(*state) error) error {
-	return updateState(ctx, r.store, r.connector, fn)
+	var (
+		out   []byte
+		outSt state
+	)
+	err := r.store.Update(ctx, r.connector, func(cur []byte) ([]byte, error) {
+		st, ok := r.cachedCopy(cur)
+		if !ok {
+			var err error
+			if st, err = decodeState(cur); err != nil {
+				st = state{}
+			}
+		}
+		if err := fn(&st); err != nil {
+			return nil, err
+		}
+		b, err := encodeState(&st)
+		out, outSt = b, st
+		return b, err
+	})
+	if err == nil && out != nil {
+		c := &r.cache
+		c.mu.Lock()
+		c.set(out, outSt)
+		c.damaged = false
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// cachedCopy returns a copy of the cached state if raw is what it was
+// decoded from.
+func (r *keyring) cachedCopy(raw []byte) (state, bool) {
+	c := &r.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.raw == nil || !sameBytes(raw, c.raw) {
+		return state{}, false
+	}
+	return state{
+		Records:   slices.Clone(c.st.Records),
+		Backoff:   c.st.Backoff,
+		Usage:     slices.Clone(c.st.Usage),
+		Throttles: slices.Clone(c.st.Throttles),
+	}, true
+}
+
+// windows returns the budget windows holding now, computed again only
+// when now leaves the cached minute (day windows start and end on a
+// minute: Pacific time is a whole number of hours off UTC).
+func (r *keyring) windows(now time.Time) budgetWindow {
+	c := &r.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w := c.win; !now.Before(w.minStart) && now.Before(w.minEnd) {
+		return w
+	}
+	c.win = windowsAt(now)
+	return c.win
 }
 
 func newKeyring(connector string, keys []Key, store Store, slots int, clock Clock, logger *slog.Logger, maxWait time.Duration) *keyring {
@@ -185,17 +284,22 @@ type tried struct {
 // held-back one comes back (zero if none will). A key a request was
 // refused with stays out until its refusal ends, whatever the store says
 // meanwhile; hopeful counts the keys that may yet serve the request.
-func (r *keyring) usable(st state, now time.Time, model string, refused []tried) (names []string, back time.Time, hopeful int) {
+// Budgets are looked at if withBudgets.
+func (r *keyring) usable(st state, now time.Time, model string, refused []tried, withBudgets bool) (names []string, back time.Time, hopeful int) {
 	b, budgeted := budgetFor(r.budgets, model)
-	var win budgetWindow
+	budgeted = budgeted && withBudgets
+	var counts budgetCounts
 	if budgeted {
-		win = windowsAt(now)
+		counts = st.budgetCounts(model, r.windows(now))
 	}
 	for i := range r.keys {
 		k := &r.keys[i]
-		blocked, until, never := r.blocked(st, k, now, model, refused, b, budgeted, win)
+		blocked, until, never := r.blocked(st, k, now, model, refused, b, false, budgetWindow{})
 		if never {
 			continue
+		}
+		if budgeted && !blocked {
+			blocked, until = counts.blocked(b, k.Project)
 		}
 		hopeful++
 		if !blocked {
@@ -211,6 +315,37 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried)
 		}
 	}
 	return names, back, hopeful
+}
+
+// usableCached is usable for a request not refused yet, budgets left
+// aside: computed once per model for as long as the records (generation
+// recGen of the cache) and the clock leave it as it is.
+func (r *keyring) usableCached(st state, recGen uint64, now time.Time, model string) ([]string, time.Time, int) {
+	c := &r.cache
+	c.mu.Lock()
+	l := c.lists[model]
+	c.mu.Unlock()
+	if l != nil && l.recGen == recGen && !now.Before(l.from) && now.Before(l.to) {
+		return l.names, l.back, l.hopeful
+	}
+	l = &usableList{recGen: recGen, from: now, to: now.Add(time.Hour)}
+	l.names, l.back, l.hopeful = r.usable(st, now, model, nil, false)
+	// The list changes when a lockdown or the backoff ends.
+	for _, rec := range st.Records {
+		if rec.State == StateLockdown && now.Before(rec.Until) && rec.Until.Before(l.to) {
+			l.to = rec.Until
+		}
+	}
+	if now.Before(st.Backoff) && st.Backoff.Before(l.to) {
+		l.to = st.Backoff
+	}
+	c.mu.Lock()
+	if c.lists == nil || len(c.lists) > 64 {
+		c.lists = map[string]*usableList{}
+	}
+	c.lists[model] = l
+	c.mu.Unlock()
+	return l.names, l.back, l.hopeful
 }
 
 // blocked reports whether k may not serve model at now, and until when
@@ -262,13 +397,26 @@ func maxTime(a, b time.Time) time.Time {
 // with RetryAfter zero when no key may ever serve the request.
 func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*leased, error) {
 	poll := time.Millisecond
+	// Budgets are checked for the key leased; the list of keys asked for
+	// leaves them aside, until a key leased turns out to have spent its
+	// budget.
+	full := false
 	for {
 		now := r.clock.Now()
-		st, err := r.load(ctx)
+		st, recGen, err := r.loadGen(ctx)
 		if err != nil {
 			return nil, err
 		}
-		names, back, hopeful := r.usable(st, now, model, refused)
+		var (
+			names   []string
+			back    time.Time
+			hopeful int
+		)
+		if len(refused) == 0 && !full {
+			names, back, hopeful = r.usableCached(st, recGen, now, model)
+		} else {
+			names, back, hopeful = r.usable(st, now, model, refused, true)
+		}
 		if hopeful == 0 {
 			return nil, &NoKeyError{Connector: r.connector, Model: model}
 		}
@@ -311,19 +459,21 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			b, budgeted := budgetFor(r.budgets, model)
 			var win budgetWindow
 			if budgeted {
-				win = windowsAt(now)
+				win = r.windows(now)
 			}
 			if blocked, _, _ := r.blocked(st, k, now, model, refused, b, budgeted, win); blocked {
 				lease.release()
+				full = true
 				continue
 			}
-			if b, ok := budgetFor(r.budgets, model); ok {
+			if budgeted {
 				err := r.update(ctx, func(st *state) error {
 					return st.spend(b, k.Project, model, r.clock.Now())
 				})
 				if err != nil {
 					lease.release()
 					if errors.Is(err, errBudgetSpent) {
+						full = true
 						continue // spent by another request meanwhile: look again
 					}
 					return nil, err

@@ -223,7 +223,7 @@ func (fc *fileConnector) list(names []string) *keyList {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	for i, l := range fc.lists {
-		if l != nil && l.epoch == epoch && slices.Equal(l.names, names) {
+		if l != nil && l.epoch == epoch && sameNames(l.names, names) {
 			copy(fc.lists[1:i+1], fc.lists[:i])
 			fc.lists[0] = l
 			return l
@@ -321,12 +321,7 @@ func (s *FileStore) acquire(fc *fileConnector, keys []string, slots int) (*fileL
 	// cannot be had.
 	first := 0
 	if kl.recs != nil {
-		least := int64(0)
-		for i, r := range kl.recs {
-			if used := fc.table.load(r); i == 0 || used < least {
-				first, least = i, used
-			}
-		}
+		first = fc.table.leastUsed(kl.recs)
 	}
 	if l, err := s.tryKey(fc, kl, first, slots); l != nil || err != nil {
 		return l, err

@@ -302,6 +302,22 @@ func (t *useTable) load(r int) int64 {
 	return v
 }
 
+// leastUsed returns the index in recs of the record with the oldest
+// last-use stamp, reading them all in one access; 0 if the table cannot be
+// read.
+func (t *useTable) leastUsed(recs []int) int {
+	best := 0
+	t.access(func() {
+		least := int64(0)
+		for i, r := range recs {
+			if used := atomic.LoadInt64(t.stamp(r)); i == 0 || used < least {
+				best, least = i, used
+			}
+		}
+	})
+	return best
+}
+
 func (t *useTable) store(r int, v int64) {
 	t.access(func() { atomic.StoreInt64(t.stamp(r), v) })
 }

@@ -2,13 +2,9 @@ package jongler
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/api-jongler/jongler/internal/upstream"
-	"gopkg.in/ini.v1"
 )
 
 // Budget is a project's known request quota for a model: a key is not sent
@@ -28,52 +24,6 @@ type Budget struct {
 // INI file.
 func WithBudgets(b ...Budget) Option {
 	return func(o *options) { o.budgets, o.budgetsSet = append([]Budget(nil), b...), true }
-}
-
-// parseBudgets reads "[CONNECTOR:budgets]".
-func parseBudgets(f *ini.File, data []byte, path, connector string) ([]Budget, error) {
-	name := connector + ":budgets"
-	sec, err := f.GetSection(name)
-	if err != nil {
-		return nil, nil
-	}
-	var out []Budget
-	for _, k := range sec.Keys() {
-		b, err := parseBudget(k.Name(), k.Value())
-		if err != nil {
-			return nil, fmt.Errorf("jongler: config file %s:%d: [%s] %s: %v", path, iniLine(data, name, k.Name()), name, k.Name(), err)
-		}
-		out = append(out, b)
-	}
-	return out, nil
-}
-
-// parseBudget reads "10/min, 250/day".
-func parseBudget(model, spec string) (Budget, error) {
-	b := Budget{Model: model}
-	for part := range strings.SplitSeq(spec, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		num, unit, ok := strings.Cut(part, "/")
-		n, err := strconv.Atoi(strings.TrimSpace(num))
-		if !ok || err != nil || n <= 0 {
-			return b, fmt.Errorf("%q: want N/min or N/day with N > 0", part)
-		}
-		switch strings.TrimSpace(unit) {
-		case "min", "minute", "m":
-			b.PerMinute = n
-		case "day", "d":
-			b.PerDay = n
-		default:
-			return b, fmt.Errorf("%q: unit %q, want min or day", part, unit)
-		}
-	}
-	if b.PerMinute == 0 && b.PerDay == 0 {
-		return b, errors.New("no limit given; write N/min, N/day")
-	}
-	return b, nil
 }
 
 // budgetFor returns the budget for model, if any.

@@ -1,24 +1,25 @@
 package jongler
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
-	"os"
-	"slices"
-	"strconv"
-	"strings"
 
-	"gopkg.in/ini.v1"
+	"github.com/api-jongler/jongler/internal/iniconfig"
 )
 
 // Key is one API key: its name in the configuration, its secret value, and
 // the Google Cloud project it belongs to (its own name when none is said).
-// Its String, GoString and LogValue methods show the name only, so that
-// printing or logging a Key never shows the secret.
+// A Key prints (every fmt verb: %v, %+v, %s, %q, %d, %x...; %#v adds the
+// project), marshals (encoding/json, encoding.TextMarshaler) and logs
+// (slog.LogValuer, slog's JSON and text handlers) as its name only, so
+// that printing, encoding or logging a Key, or a value holding one in an
+// exported field (a [Config], a []Key), never shows the secret. Two
+// cases escape, because fmt prints them by reflection without asking the
+// Key: a Key in an unexported struct field, and the wrong verb %p on a
+// Key that is not a pointer (which go vet reports).
 type Key struct {
 	Name    string // the key's name in the configuration; shown in logs and states
 	Value   string // the secret itself; never shown
@@ -36,10 +37,31 @@ func (k Key) GoString() string {
 // LogValue implements [slog.LogValuer] with the key's name.
 func (k Key) LogValue() slog.Value { return slog.StringValue(k.Name) }
 
-// exampleSection is shown when a configuration lacks the connector.
-func exampleSection(connector string) string {
-	return fmt.Sprintf("[%s]\nkey1 = your-api-key-1\nkey2 = your-api-key-2", connector)
+// Format implements [fmt.Formatter]: %#v is [Key.GoString], any other verb
+// formats the key's name as a string would be (%d and other verbs for
+// numbers print the name too), flags and width kept.
+func (k Key) Format(f fmt.State, verb rune) {
+	switch verb {
+	case 'v':
+		if f.Flag('#') {
+			io.WriteString(f, k.GoString())
+			return
+		}
+		verb = 's'
+	case 's', 'q', 'x', 'X':
+	default:
+		verb = 's'
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), k.Name)
 }
+
+// MarshalText implements [encoding.TextMarshaler] with the key's name, so
+// that encoding/json (and any encoder that honours TextMarshaler) writes
+// a Key as the string of its name.
+func (k Key) MarshalText() ([]byte, error) { return []byte(k.Name), nil }
+
+// exampleSection is shown when a configuration lacks the connector.
+func exampleSection(connector string) string { return iniconfig.ExampleSection(connector) }
 
 // Config is what an INI file says of one connector.
 type Config struct {
@@ -48,6 +70,15 @@ type Config struct {
 	// Budgets are the request budgets per model, from the optional
 	// section "[CONNECTOR:budgets]"; see [Budget].
 	Budgets []Budget
+}
+
+// LogValue implements [slog.LogValuer]: the keys' names and the budgets.
+func (c Config) LogValue() slog.Value {
+	names := make([]string, len(c.Keys))
+	for i, k := range c.Keys {
+		names[i] = k.Name
+	}
+	return slog.GroupValue(slog.Any("keys", names), slog.Any("budgets", c.Budgets))
 }
 
 // LoadConfig reads what the INI file at path says of connector: the
@@ -61,141 +92,32 @@ type Config struct {
 //
 // and an optional "[CONNECTOR:budgets]" holds lines "MODEL = N/min, N/day",
 // MODEL being a model name or "*" for every model without a line of its
-// own. Errors name the file and line and never show a key's value.
+// own. Errors name the file and line and never show a text that is a
+// key's value anywhere in the file.
 func LoadConfig(path, connector string) (Config, error) {
-	keys, f, data, err := loadKeys(path, connector)
-	if err != nil {
-		return Config{}, err
-	}
-	budgets, err := parseBudgets(f, data, path, connector)
-	if err != nil {
-		return Config{}, err
-	}
-	return Config{Keys: keys, Budgets: budgets}, nil
-}
-
-func loadKeys(path, connector string) ([]Key, *ini.File, []byte, error) {
-	data, err := os.ReadFile(path)
+	f, err := iniconfig.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil, fmt.Errorf("jongler: config file %s does not exist; create it with a section such as:\n%s", path, exampleSection(connector))
+		return Config{}, iniconfig.MissingError(path, connector)
 	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("jongler: config file: %w", err)
+		return Config{}, err
 	}
-	f, err := ini.LoadSources(ini.LoadOptions{
-		IgnoreInlineComment:       true,
-		IgnoreContinuation:        true, // a trailing \ is part of the value
-		PreserveSurroundedQuote:   true, // so are quotes, as in configparser
-		AllowShadows:              true,
-		PreserveEmptyShadowValues: true,
-		KeyValueDelimiters:        "=:",
-	}, data)
+	names := []string{connector}
+	if all, err := Connectors(""); err == nil { // a bundled connector's sections may be named by alias
+		if bc, ok := resolveConnector(all, connector); ok {
+			names = append([]string{bc.Name}, bc.Aliases...)
+		}
+	}
+	c, err := f.Connector(names[0], names[1:]...)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("jongler: config file %s: %v", path, redactINIError(err, data))
+		return Config{}, err
 	}
-	sec, err := f.GetSection(connector)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("jongler: config file %s has no section [%s]; add one such as:\n%s", path, connector, exampleSection(connector))
+	var cfg Config
+	for _, k := range c.Keys {
+		cfg.Keys = append(cfg.Keys, Key{Name: k.Name, Value: k.Value, Project: k.Project})
 	}
-	var keys []Key
-	for _, k := range sec.Keys() {
-		vals := k.ValueWithShadows()
-		line := iniLine(data, connector, k.Name())
-		switch {
-		case len(vals) > 1:
-			return nil, nil, nil, fmt.Errorf("jongler: config file %s:%d: key %q is given %d times in [%s]", path, line, k.Name(), len(vals), connector)
-		case strings.TrimSpace(k.Value()) == "":
-			return nil, nil, nil, fmt.Errorf("jongler: config file %s:%d: key %q in [%s] has an empty value", path, line, k.Name(), connector)
-		}
-		keys = append(keys, Key{Name: k.Name(), Value: strings.TrimSpace(k.Value()), Project: k.Name()})
+	for _, b := range c.Budgets {
+		cfg.Budgets = append(cfg.Budgets, Budget{Model: b.Model, PerMinute: b.PerMinute, PerDay: b.PerDay})
 	}
-	if len(keys) == 0 {
-		return nil, nil, nil, fmt.Errorf("jongler: config file %s: section [%s] has no keys; add lines such as:\n%s", path, connector, exampleSection(connector))
-	}
-	if err := assignProjects(f, data, path, connector, keys); err != nil {
-		return nil, nil, nil, err
-	}
-	return keys, f, data, nil
-}
-
-// assignProjects applies the "[CONNECTOR:projects]" section, if any.
-func assignProjects(f *ini.File, data []byte, path, connector string, keys []Key) error {
-	name := connector + ":projects"
-	sec, err := f.GetSection(name)
-	if err != nil {
-		return nil
-	}
-	seen := map[string]string{}
-	for _, p := range sec.Keys() {
-		line := iniLine(data, name, p.Name())
-		for _, kn := range strings.Split(p.Value(), ",") {
-			kn = strings.TrimSpace(kn)
-			if kn == "" {
-				continue
-			}
-			i := slices.IndexFunc(keys, func(k Key) bool { return k.Name == kn })
-			if i < 0 {
-				return fmt.Errorf("jongler: config file %s:%d: project %q names key %q, which is not in [%s]", path, line, p.Name(), kn, connector)
-			}
-			if prev, dup := seen[kn]; dup {
-				return fmt.Errorf("jongler: config file %s:%d: key %q is in projects %q and %q", path, line, kn, prev, p.Name())
-			}
-			seen[kn] = p.Name()
-			keys[i].Project = p.Name()
-		}
-	}
-	return nil
-}
-
-// iniLine finds the line of key name in section, for error messages; 0 when
-// not found.
-func iniLine(data []byte, section, name string) int {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	in := false
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			in = strings.TrimSpace(line[1:len(line)-1]) == section
-			continue
-		}
-		if !in {
-			continue
-		}
-		if i := strings.IndexAny(line, "=:"); i > 0 && strings.TrimSpace(line[:i]) == name {
-			return n
-		}
-	}
-	return 0
-}
-
-// redactINIError keeps the parser's complaint and says on which line, but
-// drops the line's text, which the parser appends or quotes and which
-// could hold a key: "key-value delimiter not found: AIza...", "missing
-// closing key quote from \"\"\"AIza...\" to \"\"". Nothing of the
-// message from its first quote on is kept, whatever its form.
-func redactINIError(err error, data []byte) string {
-	msg, text, found := strings.Cut(err.Error(), ": ")
-	if m, quoted, ok := strings.Cut(msg, " from "); ok {
-		// missing closing key quote from "LINE" to "NEXT"
-		msg, text, found = m, quoted, true
-		if q, err := strconv.QuotedPrefix(quoted); err == nil {
-			text, _ = strconv.Unquote(q)
-		}
-	}
-	if i := strings.IndexAny(msg, "\"'`"); i >= 0 {
-		msg = strings.TrimSpace(msg[:i])
-	}
-	if !found {
-		return msg + " (the line is not shown: it may hold a key)"
-	}
-	text = strings.Trim(strings.TrimSpace(text), `'"`)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		if line := strings.TrimSpace(sc.Text()); line != "" && (line == text || strings.HasPrefix(text, line) || len(text) >= 3 && strings.Contains(line, text)) {
-			return fmt.Sprintf("line %d: %s (the line is not shown: it may hold a key)", n, msg)
-		}
-	}
-	return msg + " (the line is not shown: it may hold a key)"
+	return cfg, nil
 }

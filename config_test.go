@@ -74,8 +74,18 @@ func TestConfigErrors(t *testing.T) {
 		{"empty value", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\nk2 =\n", []string{":3:", `"k2"`, "empty value"}, false},
 		{"duplicate key", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\nk2 = x\nk1 = " + secret + "y\n", []string{":2:", `"k1"`, "2 times"}, false},
 		{"project names unknown key", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:projects]\np = k1, k9\n", []string{":4:", `"k9"`}, false},
-		{"unclosed triple quote", "[generativelanguage.googleapis.com]\nk1 = \"\"\"" + secret + "\n", []string{"line 2", "missing closing key quote", "not shown"}, false},
-		{"unclosed triple quote first", "k1 = \"\"\"" + secret, []string{"missing closing key quote"}, false},
+		{"no delimiter", "[generativelanguage.googleapis.com]\nk1 = x\n" + secret + "\n", []string{":3:", "delimiter not found", "not shown"}, false},
+		{"unclosed section", "[generativelanguage.googleapis.com\nk1 = " + secret + "\n", []string{":1:", "unclosed section header", "not shown"}, false},
+		{"key outside a section", "k1 = " + secret, []string{"no section [generativelanguage.googleapis.com]"}, false},
+		// Issue 9: a key pasted by mistake into a :budgets or :projects
+		// section, or anything else of the file, is never shown.
+		{"key pasted as a budget", "[generativelanguage.googleapis.com]\nk1 = x1\nk2 = " + secret + "\n[generativelanguage.googleapis.com:budgets]\nk2 = " + secret + "\n", []string{":5:", "[generativelanguage.googleapis.com:budgets] k2", "not shown", "N/min"}, false},
+		{"unknown key pasted as a budget", "[generativelanguage.googleapis.com]\nk1 = x1\n[generativelanguage.googleapis.com:budgets]\nk2 = " + secret + "\n", []string{":4:", "not shown"}, false},
+		{"key pasted as a budget's model", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:budgets]\n" + secret + " = lots\n", []string{":4:", "[redacted]", `"lots"`}, false},
+		{"key pasted in a project", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:projects]\np = k1, " + secret + "\n", []string{":4:", `project "p"`, "not shown", "its keys: k1"}, false},
+		{"unknown key pasted in a project", "[generativelanguage.googleapis.com]\nk1 = x1\n[generativelanguage.googleapis.com:projects]\np = " + secret + "\n", []string{":4:", "not shown"}, false},
+		{"key pasted as a project's name", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:projects]\n" + secret + " = k1, k9\n", []string{":4:", `project "[redacted]"`, `"k9"`}, false},
+		{"key of another section pasted as a name", "[other]\nk = " + secret + "\n[generativelanguage.googleapis.com]\n" + secret + " = a\n" + secret + " = b\n", []string{":4:", `key "[redacted]" is given 2 times`}, false},
 		{"bad budget", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:budgets]\nm = lots\n", []string{":4:", "N/min"}, false},
 	}
 	for _, tt := range tests {
@@ -130,24 +140,38 @@ func TestKeyNeverPrinted(t *testing.T) {
 	}
 }
 
-// TestValuesTakenLiterally: quotes and a trailing backslash are part of a
-// value, as in the original's configparser; nothing swallows the next line.
-// (gopkg.in/ini.v1 always reads a value that starts with a backquote or
-// three double quotes as a raw string; no API key starts so.)
+// TestValuesTakenLiterally: quotes (three of them or a backquote too) and a
+// trailing backslash are part of a value, as in the original's
+// configparser; nothing swallows the next line.
 func TestValuesTakenLiterally(t *testing.T) {
-	path := writeFile(t, "k.ini", "[generativelanguage.googleapis.com]\nk1 = \"quoted\"\nk2 = end\\\nk3 = next\n")
+	path := writeFile(t, "k.ini", "[generativelanguage.googleapis.com]\nk1 = \"quoted\"\nk2 = end\\\nk3 = next\nk4 = \"\"\"raw\nk5 = `raw\n")
 	cfg, err := jongler.LoadConfig(path, gem)
 	keys := cfg.Keys
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"k1": `"quoted"`, "k2": `end\`, "k3": "next"}
+	want := map[string]string{"k1": `"quoted"`, "k2": `end\`, "k3": "next", "k4": `"""raw`, "k5": "`raw"}
 	if len(keys) != len(want) {
 		t.Fatalf("keys %v, want %d", keys, len(want))
 	}
 	for _, k := range keys {
 		if want[k.Name] != k.Value {
 			t.Errorf("%s = %q, want %q", k.Name, k.Value, want[k.Name])
+		}
+	}
+}
+
+// TestLoadConfigAlias: a bundled connector's sections may be named by its
+// alias, and LoadConfig takes either name.
+func TestLoadConfigAlias(t *testing.T) {
+	path := writeFile(t, "k.ini", "[gemini]\nk1 = AIza-alias-one\n[gemini:budgets]\n* = 5/min\n")
+	for _, name := range []string{jongler.ConnectorGemini, "gemini"} {
+		cfg, err := jongler.LoadConfig(path, name)
+		if err != nil {
+			t.Fatalf("LoadConfig(%q): %v", name, err)
+		}
+		if len(cfg.Keys) != 1 || cfg.Keys[0].Name != "k1" || len(cfg.Budgets) != 1 {
+			t.Fatalf("LoadConfig(%q) = %v", name, cfg)
 		}
 	}
 }

@@ -31,12 +31,20 @@ func (t *Transport) credentialSlots() []credential {
 
 // setKey puts key into r (a clone the transport owns) in the slot the
 // client used for its placeholder, or the connector's default slot, and
-// removes every other credential so that exactly one is sent.
-func (t *Transport) setKey(r *http.Request, key string) {
+// removes every other credential so that exactly one is sent. It returns
+// the placeholder it replaced ("" if the client sent none), which stands
+// for the key in whatever the transport hands back (see redactor).
+func (t *Transport) setKey(r *http.Request, key string) (placeholder string) {
 	chosen := -1
 	for i, c := range t.slots {
-		if c.header != "" && r.Header.Get(c.header) != "" || c.query != "" && hasQueryParam(r.URL.RawQuery, c.query) {
-			chosen = i
+		if c.header != "" {
+			if v := r.Header.Get(c.header); v != "" {
+				chosen, placeholder = i, strings.TrimPrefix(v, c.prefix)
+				break
+			}
+		}
+		if c.query != "" && hasQueryParam(r.URL.RawQuery, c.query) {
+			chosen, placeholder = i, queryParam(r.URL.RawQuery, c.query)
 			break
 		}
 	}
@@ -47,11 +55,28 @@ func (t *Transport) setKey(r *http.Request, key string) {
 	stripCredentials(r, t.slots, chosen)
 	if c.header != "" {
 		r.Header.Set(c.header, c.prefix+key)
-		return
+		return placeholder
 	}
 	u := *r.URL
 	u.RawQuery = setQueryParam(u.RawQuery, c.query, key)
 	r.URL = &u
+	return placeholder
+}
+
+// queryParam returns the first value of parameter name in the raw query,
+// unescaped (as written if it cannot be).
+func queryParam(raw, name string) string {
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if k, v, _ := strings.Cut(part, "="); k == name {
+			if u, err := url.QueryUnescape(v); err == nil {
+				return u
+			}
+			return v
+		}
+	}
+	return ""
 }
 
 // stripCredentials removes every credential slot but slots[keep] (none

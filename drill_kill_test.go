@@ -36,7 +36,7 @@ const killHolderEnv = "JONGLER_TEST_KILL_HOLDER" // JSON killHolderConfig
 
 type killHolderConfig struct {
 	URL, StateDir, Path string
-	Key                 jongler.Key
+	Key                 wireKey
 }
 
 func TestDrillKilledHolder(t *testing.T) {
@@ -73,7 +73,7 @@ func killHolderRound(t *testing.T, variant string, round int) {
 		srv.InjectFaults(jonglertest.FaultSlow, 1) // the child's request
 	}
 	stateDir := t.TempDir()
-	js, _ := json.Marshal(killHolderConfig{URL: srv.URL, StateDir: stateDir, Path: path, Key: jongler.Key{Name: "k1", Value: value}})
+	js, _ := json.Marshal(killHolderConfig{URL: srv.URL, StateDir: stateDir, Path: path, Key: wireKey{Name: "k1", Value: value}})
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDrillKilledHolderChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), xpRoleEnv+"=kill-holder", killHolderEnv+"="+string(js))
 	var out syncBuffer
@@ -150,7 +150,7 @@ func TestDrillKilledHolderChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeys(cfg.Key), jongler.WithStateDir(cfg.StateDir), jongler.WithBaseURL(cfg.URL))
+		jongler.WithKeys(fromWire(cfg.Key)...), jongler.WithStateDir(cfg.StateDir), jongler.WithBaseURL(cfg.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,11 @@ var secretToken = regexp.MustCompile(`sk-[A-Za-z0-9]{8,}`)
 
 // iniSecrets returns the secret tokens of an INI text that stand only
 // where a key's value goes: after the delimiter of a line of a section
-// other than ":projects" and ":budgets" (whose values are key names and
-// budgets, fit to show), or on a line with no delimiter at all. A token
-// that also stands anywhere else (a key name, a section) is left out.
+// other than ":projects" and ":budgets", or on a line with no delimiter at
+// all; in those two sections (whose values are key names and budgets, fit
+// to show) a token of 16 characters or more, which may be a key pasted
+// there (issue 9). A token that also stands anywhere else (a key name, a
+// section) is left out.
 func iniSecrets(data string) []string {
 	values, others := map[string]bool{}, map[string]bool{}
 	section := ""
@@ -44,7 +46,7 @@ func iniSecrets(data string) []string {
 		}
 		shown := strings.HasSuffix(section, ":projects]") || strings.HasSuffix(section, ":budgets]")
 		for _, tok := range secretToken.FindAllString(value, -1) {
-			if shown {
+			if shown && len(tok) < 16 {
 				others[tok] = true
 			} else {
 				values[tok] = true
@@ -104,6 +106,9 @@ func FuzzLoadConfig(f *testing.F) {
 		"[generativelanguage.googleapis.com]\nk = sk-fuzzsecret0011\n[generativelanguage.googleapis.com:budgets]\nm = lots\n",
 		"[generativelanguage.googleapis.com]\nk = sk-fuzzsecret0012\n[generativelanguage.googleapis.com:projects]\np = k, nobody\n",
 		"\xef\xbb\xbf[generativelanguage.googleapis.com]\r\nk = sk-fuzzsecret0013\r\n",
+		"[generativelanguage.googleapis.com]\nk = sk-fuzzsecret0014\n[generativelanguage.googleapis.com:budgets]\nk: \"sk-fuzzsecret0014\"\n",
+		"[generativelanguage.googleapis.com]\nk = sk-fuzzsecret0015\n[generativelanguage.googleapis.com:projects]\np = k, sk-fuzzsecretpasted0016\n",
+		"[other]\nk = sk-fuzzsecret0017\n[generativelanguage.googleapis.com]\nsk-fuzzsecret0017 = v\nsk-fuzzsecret0017 = w\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -26,17 +25,19 @@ type keyring struct {
 	logger    *slog.Logger
 	maxWait   time.Duration
 	budgets   []Budget
+	tel       *telemetry // counts leases in flight; nil: not
 
 	index map[string]int // key name → index in keys
 
 	// A release wakes this process's requests waiting for a key, if any:
 	// releases counts releases, waiters the requests registered on wake,
 	// which is closed and replaced only when some are.
-	releases atomic.Uint64
-	waiters  atomic.Int64
-	mu       sync.Mutex
-	wake     chan struct{}
-	cache    stateCache
+	releases  atomic.Uint64
+	waiters   atomic.Int64
+	mu        sync.Mutex
+	wake      chan struct{}
+	cache     stateCache
+	unwritten unwritten
 }
 
 // stateCache holds the last state read from the store (or written by this
@@ -54,9 +55,16 @@ type stateCache struct {
 	win     budgetWindow // the budget windows last computed
 }
 
+// listGen tells the records a usableList was made from: the generation of
+// the cached records and of those kept in memory, unwritten.
+type listGen struct {
+	rec uint64
+	unw int
+}
+
 // usableList is what usable found for a model, leaving budgets aside.
 type usableList struct {
-	recGen   uint64
+	gen      listGen
 	from, to time.Time // it holds for now in [from, to)
 	names    []string
 	back     time.Time
@@ -71,16 +79,17 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 }
 
 // loadGen is load, with the generation of the state's records.
-func (r *keyring) loadGen(ctx context.Context) (state, uint64, error) {
+func (r *keyring) loadGen(ctx context.Context) (state, listGen, error) {
 	raw, err := r.store.Load(ctx, r.connector)
 	if err != nil {
-		return state{}, 0, err
+		return state{}, listGen{}, err
 	}
 	c := &r.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sameBytes(raw, c.raw) {
-		return c.st, c.recGen, nil
+		out, unw := r.withUnwrittenGen(c.st)
+		return out, listGen{c.recGen, unw}, nil
 	}
 	st, err := decodeState(raw)
 	if err != nil {
@@ -91,7 +100,8 @@ func (r *keyring) loadGen(ctx context.Context) (state, uint64, error) {
 	}
 	c.set(raw, st)
 	c.damaged = err != nil
-	return st, c.recGen, nil
+	out, unw := r.withUnwrittenGen(st)
+	return out, listGen{c.recGen, unw}, nil
 }
 
 // set caches st, decoded from raw; c.mu is held.
@@ -205,9 +215,14 @@ type leased struct {
 	key      *Key
 	ring     *keyring
 	released atomic.Bool
-	rc       io.ReadCloser   // the answer's body, once there is one
 	ctx      context.Context // the request's, for the store's release
 	stop     func()          // ends the watch on the lease's loss; nil if none
+	wctx     context.Context // the context watch returned; nil if none
+}
+
+// lost reports whether the store lost the lease while its request ran.
+func (l *leased) lost() bool {
+	return l.wctx != nil && errors.Is(context.Cause(l.wctx), ErrLeaseLost)
 }
 
 // watch returns the context to send the request with: ctx, cancelled with
@@ -227,6 +242,7 @@ func (l *leased) watch(ctx context.Context) context.Context {
 		}
 	}()
 	l.stop = func() { close(done); cancel(nil) }
+	l.wctx = wctx
 	return wctx
 }
 
@@ -242,6 +258,7 @@ func (l *leased) release() {
 	if err := l.Lease.Release(context.WithoutCancel(l.ctx)); err != nil {
 		r.logger.Warn("jongler: release lease", "connector", r.connector, "key", l.key.Name, "err", err)
 	}
+	r.tel.released(l.key.Name)
 	r.releases.Add(1)
 	if r.waiters.Load() > 0 {
 		r.mu.Lock()
@@ -251,18 +268,10 @@ func (l *leased) release() {
 	}
 }
 
-func (l *leased) Read(p []byte) (int, error) {
-	n, err := l.rc.Read(p)
-	if err == io.EOF {
-		l.release()
-	}
-	return n, err
-}
-
-func (l *leased) Close() error {
-	err := l.rc.Close()
-	l.release()
-	return err
+// releaseAfter gives the lease back after d, in which the key stays
+// leased: its last request may still be in flight upstream.
+func (l *leased) releaseAfter(d time.Duration) {
+	time.AfterFunc(d, l.release)
 }
 
 func (r *keyring) key(name string) (*Key, bool) {
@@ -320,15 +329,15 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried,
 // usableCached is usable for a request not refused yet, budgets left
 // aside: computed once per model for as long as the records (generation
 // recGen of the cache) and the clock leave it as it is.
-func (r *keyring) usableCached(st state, recGen uint64, now time.Time, model string) ([]string, time.Time, int) {
+func (r *keyring) usableCached(st state, gen listGen, now time.Time, model string) ([]string, time.Time, int) {
 	c := &r.cache
 	c.mu.Lock()
 	l := c.lists[model]
 	c.mu.Unlock()
-	if l != nil && l.recGen == recGen && !now.Before(l.from) && now.Before(l.to) {
+	if l != nil && l.gen == gen && !now.Before(l.from) && now.Before(l.to) {
 		return l.names, l.back, l.hopeful
 	}
-	l = &usableList{recGen: recGen, from: now, to: now.Add(time.Hour)}
+	l = &usableList{gen: gen, from: now, to: now.Add(time.Hour)}
 	l.names, l.back, l.hopeful = r.usable(st, now, model, nil, false)
 	// The list changes when a lockdown or the backoff ends.
 	for _, rec := range st.Records {
@@ -402,18 +411,18 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 	// budget.
 	full := false
 	for {
-		now := r.clock.Now()
-		st, recGen, err := r.loadGen(ctx)
+		st, gen, err := r.loadGen(ctx)
 		if err != nil {
 			return nil, err
 		}
+		now := r.now()
 		var (
 			names   []string
 			back    time.Time
 			hopeful int
 		)
 		if len(refused) == 0 && !full {
-			names, back, hopeful = r.usableCached(st, recGen, now, model)
+			names, back, hopeful = r.usableCached(st, gen, now, model)
 		} else {
 			names, back, hopeful = r.usable(st, now, model, refused, true)
 		}
@@ -448,6 +457,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				return nil, fmt.Errorf("jongler: store leased key %q, which is not among the keys asked for", l.Key())
 			}
 			lease := &leased{Lease: l, key: k, ring: r, ctx: ctx}
+			r.tel.leased(k.Name)
 			// The lease's last holder may have put the key in lockdown
 			// after the state was read: a holder records a verdict before
 			// it releases, so reading again now tells.
@@ -455,7 +465,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			now := r.clock.Now()
+			now := r.now()
 			b, budgeted := budgetFor(r.budgets, model)
 			var win budgetWindow
 			if budgeted {
@@ -468,7 +478,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			}
 			if budgeted {
 				err := r.update(ctx, func(st *state) error {
-					return st.spend(b, k.Project, model, r.clock.Now())
+					return st.spend(b, k.Project, model, r.now())
 				})
 				if err != nil {
 					lease.release()
@@ -540,17 +550,17 @@ func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
 	return d <= maxWait
 }
 
-// apply records a policy's verdict on key k.
+// apply records a policy's verdict on key k, in memory if the store
+// cannot take it (see record).
 func (r *keyring) apply(ctx context.Context, k *Key, v Verdict) error {
-	now := r.clock.Now()
-	var err error
+	now := r.now()
 	switch v.Action {
 	case ActionLockdown:
 		names := []string{k.Name}
 		if v.Project {
 			names = r.projectKeys(k.Project)
 		}
-		err = r.update(ctx, func(st *state) error {
+		r.record(ctx, func(st *state) error {
 			st.prune(now)
 			for _, n := range names {
 				st.setRecord(record{Key: n, State: StateLockdown, Model: v.Model, Until: v.Until, Reason: v.Reason})
@@ -560,7 +570,7 @@ func (r *keyring) apply(ctx context.Context, k *Key, v Verdict) error {
 		r.logger.Info("jongler: key in lockdown", "connector", r.connector, "keys", names, "model", v.Model,
 			"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
 	case ActionDisable:
-		err = r.update(ctx, func(st *state) error {
+		r.record(ctx, func(st *state) error {
 			st.prune(now)
 			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason})
 			return nil
@@ -569,7 +579,7 @@ func (r *keyring) apply(ctx context.Context, k *Key, v Verdict) error {
 	case ActionThrottle:
 		global := false
 		var names []string
-		err = r.update(ctx, func(st *state) error {
+		r.record(ctx, func(st *state) error {
 			st.prune(now)
 			global = st.noteThrottle(k.Project, now)
 			if global {
@@ -590,7 +600,7 @@ func (r *keyring) apply(ctx context.Context, k *Key, v Verdict) error {
 				"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
 		}
 	}
-	return err
+	return nil
 }
 
 // projectKeys names the keys of project.
@@ -618,5 +628,5 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	return buildKeyStates(r.keys, st, inFlight, r.clock.Now()), nil
+	return buildKeyStates(r.keys, st, inFlight, r.now()), nil
 }

@@ -32,6 +32,7 @@ type options struct {
 	budgets       []Budget
 	budgetsSet    bool
 	err           error // the first option given a value it cannot take
+	tel           telemetryOptions
 }
 
 // WithConfigFile reads keys from the INI file at path instead of

@@ -3,9 +3,10 @@ package jongler
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
+	"github.com/api-jongler/jongler/internal/upstream"
 )
 
 // Action says what a [Transport] does with an upstream answer.
@@ -140,16 +141,48 @@ func statusReason(code int) string {
 	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
-// RetryAfter reads a Retry-After header, in seconds or as an HTTP date,
-// with go-retryablehttp's parser. It reports false when the header is
-// absent, unreadable or zero.
+// retryAfter reads a Retry-After header, in seconds or as an HTTP date
+// (any of the three forms of RFC 9110), capped at 24 hours like every
+// delay an upstream asks for (see [maxHintedDelay]). It reports false when
+// the header is absent, unreadable, zero or in the past.
 func retryAfter(h http.Header) (time.Duration, bool) {
-	if len(h["Retry-After"]) == 0 {
+	v := h["Retry-After"]
+	if len(v) == 0 {
 		return 0, false
 	}
-	d := retryablehttp.DefaultBackoff(0, 0, 0, &http.Response{StatusCode: http.StatusTooManyRequests, Header: h})
-	return d, d > 0
+	s := strings.TrimSpace(v[0])
+	var d time.Duration
+	if s != "" && strings.Trim(s, "0123456789") == "" {
+		// delay-seconds: digits only; too many of them is the cap.
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || n >= uint64(maxHintedDelay/time.Second) {
+			return maxHintedDelay, true
+		}
+		d = time.Duration(n) * time.Second
+	} else {
+		at, err := http.ParseTime(s)
+		if err != nil {
+			return 0, false
+		}
+		d = time.Until(at) // saturates, for year 9999, at ~292 years
+	}
+	if d <= 0 {
+		return 0, false
+	}
+	return min(d, maxHintedDelay), true
 }
+
+// maxHintedDelay caps every wait or cooldown an upstream asks for, whatever
+// says it: Retry-After in seconds or as a date, Google's
+// RetryInfo.retryDelay, "Please retry in Ns.", Hugging Face's
+// estimated_time (internal/upstream clamps those with the same constant).
+// A day is the longest window any supported upstream imposes; longer
+// is a garbled or hostile answer, which must not park a key for years.
+// Windows the policies compute themselves from the clock (a Gemini
+// per-day quota until the next Pacific midnight, up to 25 hours on the
+// day clocks go back; Hugging Face credits until next month) are no hint
+// and are not capped.
+const maxHintedDelay = upstream.MaxDelay
 
 // PolicyFor returns the policy that reads the answers of connector c, as
 // its "policy" field names it: [GeminiPolicy] for "gemini",

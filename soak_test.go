@@ -60,7 +60,7 @@ type soakConfig struct {
 	URL        string
 	StateDir   string
 	LogFile    string
-	Keys       []jongler.Key
+	Keys       []wireKey
 	Models     []string
 	Goroutines int
 	// The server's simulated clock: SimStart at WallStart, one simulated
@@ -221,7 +221,7 @@ func TestSoak(t *testing.T) {
 	stateDir := t.TempDir()
 	logDir := t.TempDir()
 	cfg := soakConfig{
-		URL: srv.URL, StateDir: stateDir, Keys: keys, Goroutines: goroutines,
+		URL: srv.URL, StateDir: stateDir, Keys: toWire(keys...), Goroutines: goroutines,
 		SimStart: srv.Now(), WallStart: time.Now(), Minute: soakMinute,
 	}
 	for m := range soakModels {
@@ -528,7 +528,7 @@ func TestSoakWorker(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	clock := soakClock{sim: cfg.SimStart, wall: cfg.WallStart, minute: cfg.Minute}
 	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithKeys(cfg.Keys...),
+		jongler.WithKeys(fromWire(cfg.Keys...)...),
 		jongler.WithStateDir(cfg.StateDir),
 		jongler.WithBaseURL(cfg.URL),
 		jongler.WithMaxInFlight(1),

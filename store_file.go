@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -98,6 +97,9 @@ func NewFileStore(dir string, logger *slog.Logger) (*FileStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
+	if err := ownDir(dir, true); err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,52 +137,38 @@ func safeName(name string) string {
 }
 
 // fileConnector is what a FileStore keeps in memory for one connector: its
-// directories made once, its use table, its keys' slot files.
+// directories made once, its use table, its slot file names.
 type fileConnector struct {
 	dir     string
 	keysDir string
 	table   *useTable // nil when the table cannot be had: no LRU order then
 	logger  *slog.Logger
 
-	mu       sync.Mutex
-	keys     map[string]*fileKey
-	lists    [4]*keyList // the key lists last asked for, most recent first
-	slots    *slotFiles
-	closed   atomic.Bool  // the store was closed: unmap the table when the last lease ends
-	held     atomic.Int64 // leases of this process in force, and Acquires under way
-	cache    cachedState  // guarded by the FileStore's mu
-	swept    atomic.Bool  // temporary files of dead writers removed
-	warnedLT atomic.Bool  // the use table's failure to give records was told
-}
+	mu    sync.Mutex
+	paths map[string][]string // key → slot file paths
+	// held maps the slot files leased by this process to their locks. It
+	// keeps each lock's descriptor reachable: were a lease dropped without
+	// Release, the garbage collector would otherwise close the descriptor,
+	// and so free the slot in the kernel, while this process still counts
+	// it held (and its use table count says so to every other process).
+	held    map[string]slotLock
+	handles map[string]*slotHandle // slot files kept open (see slotHandle)
+	checked map[string]bool        // slot files found regular files of this user
 
-// fileKey is one key of a connector.
-type fileKey struct {
-	name  string
-	slots atomic.Pointer[[]*slotFile] // grown under the connector's mu
-}
+	// The slots per key this store leases with, declared to every process
+	// by a shared flock on slotsDecl (see declareSlots); 0 until the first
+	// lease.
+	slots     atomic.Int64
+	slotsMu   sync.Mutex
+	slotsDecl *flock.Flock
 
-// keyList is a list of keys as Acquire was given it, looked up once: the
-// transport asks with the same list request after request.
-type keyList struct {
-	names []string // a copy: the caller's slice may change
-	keys  []*fileKey
-	recs  []int // use table records; nil if none
-	epoch int64 // of the use table when recs were claimed
-}
+	ident     dirID          // the keys directory's, when opened
+	successor *fileConnector // set when the directory was made again (see reopen)
+	closed    bool           // the store was closed: unmap the table when the last lease ends
 
-// slotFiles is every slot file of a connector, so that their descriptors
-// can be closed together.
-type slotFiles struct {
-	mu  sync.Mutex
-	all []*slotFile
-}
+	cache cachedState // guarded by the FileStore's mu
 
-func (sf *slotFiles) closeAll() {
-	sf.mu.Lock()
-	defer sf.mu.Unlock()
-	for _, s := range sf.all {
-		s.close()
-	}
+	swept atomic.Bool // temporary files of dead writers removed
 }
 
 func (s *FileStore) connector(connector string) (*fileConnector, error) {
@@ -195,100 +183,38 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 		return fc, nil
 	}
 	dir := filepath.Join(s.dir, name)
-	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger,
-		keys: map[string]*fileKey{}, slots: &slotFiles{}}
+	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]slotLock{}, handles: map[string]*slotHandle{}, checked: map[string]bool{}}
 	if err := os.MkdirAll(fc.keysDir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
+	for _, d := range []string{dir, fc.keysDir} {
+		if err := ownDir(d, false); err != nil {
+			return nil, err
+		}
+	}
+	fc.identify()
 	t, err := openUseTable(dir, s.logger)
+	if isRefusal(err) {
+		return nil, err
+	}
 	if err != nil {
 		s.logger.Warn("jongler: no use table: keys are not chosen least recently used first", "dir", dir, "err", err)
 	}
 	fc.table = t
-	// Close the slot files' descriptors when nothing can reach the
-	// connector any more (its store and every lease on it gone).
-	runtime.AddCleanup(fc, (*slotFiles).closeAll, fc.slots)
 	s.conns[name] = fc
 	return fc, nil
 }
 
-var errStoreClosed = errors.New("jongler: file store closed")
-
-// list returns names looked up: keys, slot files and use table records.
-func (fc *fileConnector) list(names []string) *keyList {
-	var epoch int64
-	if fc.table != nil {
-		epoch = fc.table.epoch()
-	}
+// slotPath returns the lock file of slot of key.
+func (fc *fileConnector) slotPath(key string, slot int) string {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	for i, l := range fc.lists {
-		if l != nil && l.epoch == epoch && sameNames(l.names, names) {
-			copy(fc.lists[1:i+1], fc.lists[:i])
-			fc.lists[0] = l
-			return l
-		}
+	p := fc.paths[key]
+	for len(p) <= slot {
+		p = append(p, filepath.Join(fc.keysDir, safeName(key)+"."+strconv.Itoa(len(p))+".lock"))
 	}
-	l := &keyList{names: slices.Clone(names), keys: make([]*fileKey, len(names)), epoch: epoch}
-	for i, n := range names {
-		k := fc.keys[n]
-		if k == nil {
-			k = &fileKey{name: n}
-			fc.keys[n] = k
-		}
-		l.keys[i] = k
-	}
-	if fc.table != nil {
-		recs, err := fc.table.records(names)
-		if err != nil {
-			if !fc.warnedLT.Swap(true) {
-				fc.logger.Warn("jongler: use table", "err", err)
-			}
-			return l // not remembered: asked again next time
-		}
-		l.recs = recs
-	}
-	copy(fc.lists[1:], fc.lists[:len(fc.lists)-1])
-	fc.lists[0] = l
-	return l
-}
-
-// slot returns slot i of k.
-func (fc *fileConnector) slot(k *fileKey, i int) *slotFile {
-	if p := k.slots.Load(); p != nil && i < len(*p) {
-		return (*p)[i]
-	}
-	fc.mu.Lock()
-	defer fc.mu.Unlock()
-	var cur []*slotFile
-	if p := k.slots.Load(); p != nil {
-		cur = *p
-	}
-	if i < len(cur) {
-		return cur[i]
-	}
-	grown := slices.Clone(cur)
-	fc.slots.mu.Lock()
-	for len(grown) <= i {
-		sf := newSlotFile(filepath.Join(fc.keysDir, safeName(k.name)+"."+strconv.Itoa(len(grown))+".lock"))
-		if fc.closed.Load() {
-			sf.close()
-		}
-		grown = append(grown, sf)
-		fc.slots.all = append(fc.slots.all, sf)
-	}
-	fc.slots.mu.Unlock()
-	k.slots.Store(&grown)
-	return grown[i]
-}
-
-// slotGeneration returns the connector's slot-file generation and whether
-// it is known.
-func (fc *fileConnector) slotGeneration() (int64, bool) {
-	if fc.table == nil {
-		return -1, false
-	}
-	return fc.table.slotGeneration()
+	fc.paths[key] = p
+	return p[slot]
 }
 
 // Acquire implements [Store]. Keys are tried from the least recently used
@@ -301,136 +227,186 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	if err != nil {
 		return nil, err
 	}
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	if !fc.enter() {
-		return nil, errStoreClosed
-	}
-	l, err := s.acquire(fc, keys, max(slots, 1))
-	if l == nil {
-		fc.unheld()
+	if err := fc.declareSlots(ctx, max(slots, 1)); err != nil {
 		return nil, err
 	}
-	return l, err // the lease counts as held until released
-}
-
-func (s *FileStore) acquire(fc *fileConnector, keys []string, slots int) (*fileLease, error) {
-	kl := fc.list(keys)
-	// The least recently used key first; the others, sorted, only if it
-	// cannot be had.
-	first := 0
-	if kl.recs != nil {
-		first = fc.table.leastUsed(kl.recs)
+	type cand struct {
+		key  string
+		rec  int
+		used int64
 	}
-	if l, err := s.tryKey(fc, kl, first, slots); l != nil || err != nil {
-		return l, err
-	}
-	if len(keys) == 1 {
-		return nil, nil
-	}
-	order := make([]int, 0, len(keys)-1)
-	used := make([]int64, len(keys))
-	for i := range keys {
-		if i != first {
-			order = append(order, i)
-		}
-		if kl.recs != nil {
-			used[i] = fc.table.load(kl.recs[i])
+	cands := make([]cand, len(keys))
+	var recs []int
+	if fc.table != nil {
+		if recs, err = fc.table.records(ctx, keys); isRefusal(err) || ctx.Err() != nil {
+			return nil, err
+		} else if err != nil {
+			s.logger.Warn("jongler: use table", "err", err)
+			recs = nil
 		}
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(used[a], used[b]) })
-	for _, i := range order {
-		if l, err := s.tryKey(fc, kl, i, slots); l != nil || err != nil {
-			return l, err
+	var used []int64
+	if recs != nil {
+		used = make([]int64, len(recs))
+		fc.table.loadAll(recs, used)
+	}
+	for i, k := range keys {
+		cands[i] = cand{key: k, rec: -1}
+		if recs != nil {
+			cands[i].rec, cands[i].used = recs[i], used[i]
 		}
 	}
-	return nil, nil
-}
-
-// tryKey leases a slot of kl's key i, or returns nil, nil.
-func (s *FileStore) tryKey(fc *fileConnector, kl *keyList, i, slots int) (*fileLease, error) {
-	k, rec := kl.keys[i], -1
-	if kl.recs != nil {
-		rec = kl.recs[i]
-	}
-	if rec >= 0 && fc.resting(rec) {
-		return nil, nil
-	}
-	for slot := range slots {
-		sf := fc.slot(k, slot)
-		ok, err := sf.tryLock(fc)
-		if err != nil {
-			return nil, fmt.Errorf("jongler: lease %q: %w", k.name, err)
-		}
-		if !ok {
+	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.used, b.used) })
+	slots = max(slots, 1)
+	now := time.Now()
+next:
+	for _, c := range cands {
+		if c.rec >= 0 && fc.resting(c.rec) {
 			continue
 		}
-		lease := &fileLease{key: k.name, slot: sf, fc: fc, rec: rec}
-		if rec < 0 {
+		for slot := range slots {
+			l, err := fc.tryLock(c.key, slot)
+			if errors.Is(err, errDirReplaced) {
+				if _, err := s.reopen(ctx, fc, safeName(connector)); err != nil {
+					return nil, err
+				}
+				return s.Acquire(ctx, connector, keys, slots)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("jongler: lease %q: %w", c.key, err)
+			}
+			if l == nil {
+				continue
+			}
+			lease := &fileLease{key: c.key, lock: l, fc: fc, rec: c.rec}
+			if c.rec < 0 {
+				return lease, nil
+			}
+			dead, nonsense := fc.table.hold(c.rec, slots)
+			if nonsense {
+				s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", connector, "key", c.key)
+			}
+			if dead > 0 {
+				fc.table.rest(c.rec, time.Now().Add(deadHolderRest).UnixNano())
+				lease.Release(ctx)
+				s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
+					"connector", connector, "key", c.key, "for", deadHolderRest)
+				continue next
+			}
+			// Looked at again under the flock: a taker that found a dead
+			// holder sets the rest before it gives the flock back, maybe
+			// after this process first looked.
+			if fc.resting(c.rec) {
+				lease.Release(ctx)
+				continue next
+			}
+			fc.table.store(c.rec, now.UnixNano())
 			return lease, nil
 		}
-		dead, nonsense := fc.table.hold(rec, slots)
-		if nonsense {
-			s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", filepath.Base(fc.dir), "key", k.name)
-		}
-		if dead > 0 {
-			fc.table.rest(rec, time.Now().Add(deadHolderRest).UnixNano())
-			lease.drop()
-			s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
-				"connector", filepath.Base(fc.dir), "key", k.name, "for", deadHolderRest)
-			return nil, nil
-		}
-		// Looked at again under the flock: a taker that found a dead
-		// holder sets the rest before it gives the flock back, maybe
-		// after this process first looked.
-		if fc.resting(rec) {
-			lease.drop()
-			return nil, nil
-		}
-		fc.table.store(rec, time.Now().UnixNano())
-		return lease, nil
 	}
 	return nil, nil
+}
+
+// slotLock is a lock on one slot file: a slotHandle kept open where
+// descriptors can be, else a gofrs/flock opened for each lease.
+type slotLock interface {
+	TryLock() (bool, error)
+	Unlock() error
+	Path() string
+	Stat() (fs.FileInfo, error)
+}
+
+// slotGeneration returns the connector's slot-file generation and whether
+// it is known.
+func (fc *fileConnector) slotGeneration() (int64, bool) {
+	if fc.table == nil {
+		return -1, false
+	}
+	return fc.table.slotGeneration()
 }
 
 // resting reports whether record r's key rests now. A rest longer than
 // deadHolderRest is damage, not believed.
 func (fc *fileConnector) resting(r int) bool {
-	until := fc.table.restsUntil(r)
-	if until == 0 {
-		return false
-	}
 	now := time.Now()
+	until := fc.table.restsUntil(r)
 	return until > now.UnixNano() && until <= now.Add(deadHolderRest).UnixNano()
 }
 
-// enter counts an Acquire or InFlight under way, which touches the use
-// table, as a lease held; false if the store is closed.
-func (fc *fileConnector) enter() bool {
-	fc.held.Add(1)
-	if fc.closed.Load() {
-		fc.unheld()
-		return false
+// tryLock takes slot of key without waiting; nil, nil when it is held.
+// Slots this process holds are skipped without asking the kernel.
+//
+// Each slot file has a second, hidden name (a hard link). If the file is
+// deleted while leased, the next taker restores it from that name, so it
+// locks the very file the lease holds and waits its turn, instead of
+// creating a new file and using the key at the same time.
+func (fc *fileConnector) tryLock(key string, slot int) (slotLock, error) {
+	path := fc.slotPath(key, slot)
+	fc.mu.Lock()
+	if fc.held[path] != nil {
+		fc.mu.Unlock()
+		return nil, nil
 	}
-	return true
+	fc.mu.Unlock()
+	l := fc.slotLock(path)
+	ok, err := l.TryLock()
+	if errors.Is(err, fs.ErrNotExist) {
+		if fc.replaced() {
+			return nil, errDirReplaced
+		}
+		if err = fc.restoreSlot(path); err == nil {
+			ok, err = l.TryLock()
+		}
+	}
+	if err != nil || !ok {
+		return nil, refusedLink(path, err)
+	}
+	fc.mu.Lock()
+	checked := fc.checked[path]
+	fc.mu.Unlock()
+	if !checked {
+		// Once per file and process: only this user may write in keys/.
+		if err := checkLock(l); err != nil {
+			return nil, err
+		}
+	}
+	fc.mu.Lock()
+	fc.held[path] = l
+	fc.checked[path] = true
+	fc.mu.Unlock()
+	return l, nil
 }
 
-// unheld counts a lease of this process ended (or an Acquire done without
-// one); the last one after Close unmaps the use table.
-func (fc *fileConnector) unheld() {
-	if fc.held.Add(-1) == 0 && fc.closed.Load() && fc.table != nil {
+func (fc *fileConnector) unheld(path string) {
+	fc.mu.Lock()
+	delete(fc.held, path)
+	last := fc.closed && len(fc.held) == 0
+	next := fc.successor
+	fc.mu.Unlock()
+	if next != nil {
+		next.unheldShadow(path)
+	}
+	if last && fc.table != nil {
 		_ = fc.table.close()
 	}
 }
 
-// close closes the connector's slot files and unmaps its use table, at
-// once or, while leases of this process are held on it, when the last one
-// ends.
+// close unmaps the connector's use table, at once or, while leases of
+// this process are held on it, when the last one ends.
 func (fc *fileConnector) close() error {
-	fc.closed.Store(true)
-	fc.slots.closeAll()
-	if fc.held.Load() == 0 && fc.table != nil {
+	fc.undeclareSlots()
+	fc.mu.Lock()
+	fc.closed = true
+	idle := len(fc.held) == 0
+	handles := make([]*slotHandle, 0, len(fc.handles))
+	for _, h := range fc.handles {
+		handles = append(handles, h)
+	}
+	fc.mu.Unlock()
+	for _, h := range handles {
+		h.closeIdle()
+	}
+	if idle && fc.table != nil {
 		return fc.table.close()
 	}
 	return nil
@@ -438,11 +414,6 @@ func (fc *fileConnector) close() error {
 
 // restoreSlot makes the slot file at path exist: from its second name if it
 // has one (the file was deleted), else as a new file with a second name.
-//
-// Each slot file has a second, hidden name (a hard link). If the file is
-// deleted while leased, the next taker restores it from that name, so it
-// locks the very file the lease holds and waits its turn, instead of
-// creating a new file and using the key at the same time.
 func (fc *fileConnector) restoreSlot(path string) error {
 	second := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
 	err := os.Link(second, path)
@@ -461,7 +432,7 @@ func (fc *fileConnector) restoreSlot(path string) error {
 	if err == nil {
 		f.Close()
 		// A new file: descriptors kept open on an old one at this path
-		// must be checked before they are trusted again (slotFile.lock).
+		// are checked before they are trusted again (see slotHandle).
 		if fc.table != nil {
 			fc.table.bumpSlotGeneration()
 		}
@@ -475,11 +446,12 @@ func (fc *fileConnector) restoreSlot(path string) error {
 }
 
 type fileLease struct {
-	key      string
-	slot     *slotFile
-	fc       *fileConnector
-	rec      int // the key's use table record; -1 if none
-	released atomic.Bool
+	key  string
+	lock slotLock
+	fc   *fileConnector
+	rec  int // the key's use table record; -1 if none
+	once sync.Once
+	err  error
 }
 
 func (l *fileLease) Key() string { return l.key }
@@ -487,20 +459,14 @@ func (l *fileLease) Key() string { return l.key }
 func (l *fileLease) Lost() <-chan struct{} { return nil }
 
 func (l *fileLease) Release(context.Context) error {
-	if l.released.Swap(true) {
-		return nil
-	}
-	err := l.drop()
-	l.fc.unheld()
-	return err
-}
-
-// drop gives the slot back.
-func (l *fileLease) drop() error {
-	if l.rec >= 0 {
-		l.fc.table.unhold(l.rec) // before the flock goes: see hold
-	}
-	return l.slot.unlock()
+	l.once.Do(func() {
+		if l.rec >= 0 {
+			l.fc.table.unhold(l.rec) // before the flock goes: see hold
+		}
+		l.err = l.lock.Unlock()
+		l.fc.unheld(l.lock.Path())
+	})
+	return l.err
 }
 
 // InFlight implements [Store]. It probes each slot: a slot it cannot lock
@@ -510,20 +476,21 @@ func (s *FileStore) InFlight(ctx context.Context, connector string, keys []strin
 	if err != nil {
 		return nil, err
 	}
-	if !fc.enter() {
-		return nil, errStoreClosed
-	}
-	defer fc.unheld()
-	kl := fc.list(keys)
 	out := map[string]int{}
-	for i, k := range kl.keys {
+	for _, k := range keys {
 		for slot := range max(slots, 1) {
-			held, err := fc.slot(k, slot).probe(fc)
-			if err != nil {
-				return nil, fmt.Errorf("jongler: probe %q: %w", keys[i], err)
+			l := flock.New(fc.slotPath(k, slot), flock.SetFlag(slotOpenFlag))
+			ok, err := l.TryLock()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // never leased (probing makes no file)
 			}
-			if held {
-				out[k.name]++
+			if err != nil {
+				return nil, fmt.Errorf("jongler: probe %q: %w", k, err)
+			}
+			if ok {
+				_ = l.Unlock()
+			} else {
+				out[k]++
 			}
 		}
 	}
@@ -554,13 +521,16 @@ func (s *FileStore) Load(ctx context.Context, connector string) ([]byte, error) 
 		return c.data, nil
 	}
 	path := filepath.Join(fc.dir, "state.json")
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.setCache(fc, cachedState{valid: true, gen: gen, checked: now})
 		return nil, nil
 	}
+	if err == nil {
+		err = ownFile(path, fi)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("jongler: state file: %w", err)
+		return nil, refusedLink(path, err)
 	}
 	ino := inode(fi)
 	if c.valid && c.mtime.Equal(fi.ModTime()) && c.size == fi.Size() && c.ino == ino {
@@ -568,12 +538,12 @@ func (s *FileStore) Load(ctx context.Context, connector string) ([]byte, error) 
 		s.setCache(fc, c)
 		return c.data, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readOwnFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jongler: state file: %w", err)
+		return nil, err
 	}
 	if err := checkStateFile(data); err != nil {
 		s.healDamaged(fc, path, err)
@@ -600,14 +570,14 @@ func checkStateFile(data []byte) error {
 // healDamaged sets the damaged state file at path aside, if the state lock
 // is free and the file is still damaged under it, and warns.
 func (s *FileStore) healDamaged(fc *fileConnector, path string, perr error) {
-	guard := flock.New(filepath.Join(fc.dir, "state.lock"))
-	if ok, err := guard.TryLock(); err != nil || !ok {
-		// Busy: its holder's Update sets the file aside.
+	guard := newStateLock(filepath.Join(fc.dir, "state.lock"))
+	if ok, err := guard.TryLock(); err != nil || !ok || checkLock(guard) != nil {
+		// Busy (its holder's Update sets the file aside) or refused.
 		s.logger.Warn("jongler: damaged state file read as empty", "file", path, "err", perr)
 		return
 	}
 	defer guard.Unlock()
-	data, err := os.ReadFile(path)
+	data, err := readOwnFile(path)
 	if err != nil {
 		return // gone meanwhile
 	}
@@ -652,13 +622,20 @@ func (s *FileStore) Update(ctx context.Context, connector string, fn func([]byte
 		return err
 	}
 	dir := fc.dir
-	guard := flock.New(filepath.Join(dir, "state.lock"))
+	lockPath := filepath.Join(dir, "state.lock")
+	guard := newStateLock(lockPath)
 	ok, err := guard.TryLockContext(ctx, time.Millisecond)
 	if err != nil {
+		if err := refusedLink(lockPath, err); isRefusal(err) {
+			return err
+		}
 		return fmt.Errorf("jongler: state lock: %w", err)
 	}
 	if !ok {
 		return fmt.Errorf("jongler: state lock: %w", ctx.Err())
+	}
+	if err := checkLock(guard); err != nil {
+		return err
 	}
 	defer guard.Unlock()
 	if !fc.swept.Swap(true) {
@@ -666,11 +643,11 @@ func (s *FileStore) Update(ctx context.Context, connector string, fn func([]byte
 	}
 
 	path := filepath.Join(dir, "state.json")
-	data, err := os.ReadFile(path)
+	data, err := readOwnFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("jongler: state file: %w", err)
+		return err
 	default:
 		if err := checkStateFile(data); err != nil {
 			if err := s.setAside(fc, path, err); err != nil {

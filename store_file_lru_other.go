@@ -3,6 +3,7 @@
 package jongler
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 )
@@ -19,7 +20,7 @@ func openUseTable(dir string, _ *slog.Logger) (*useTable, error) {
 	return &useTable{index: map[string]int{}}, nil
 }
 
-func (t *useTable) records(keys []string) ([]int, error) {
+func (t *useTable) records(_ context.Context, keys []string) ([]int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]int, len(keys))
@@ -41,16 +42,12 @@ func (t *useTable) load(r int) int64 {
 	return t.stamps[r]
 }
 
-func (t *useTable) leastUsed(recs []int) int {
+func (t *useTable) loadAll(recs []int, used []int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	best := 0
 	for i, r := range recs {
-		if t.stamps[r] < t.stamps[recs[best]] {
-			best = i
-		}
+		used[i] = t.stamps[r]
 	}
-	return best
 }
 
 func (t *useTable) store(r int, v int64) {
@@ -67,8 +64,8 @@ func (t *useTable) bump() {}
 // Lock files are opened for each lease here: no generation is needed.
 func (t *useTable) slotGeneration() (int64, bool) { return -1, false }
 func (t *useTable) bumpSlotGeneration()           {}
-func (t *useTable) epoch() int64                  { return 0 }
-func (t *useTable) close() error                  { return nil }
+
+func (t *useTable) close() error { return nil }
 
 // A process cannot outlive its own leases: none is ever held by the dead.
 func (t *useTable) hold(r, slots int) (int64, bool) { return 0, false }

@@ -3,6 +3,7 @@
 package jongler
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -16,8 +17,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-
-	"github.com/gofrs/flock"
 )
 
 // The use table is a small file that every process maps into memory: one
@@ -26,7 +25,7 @@ import (
 // recently used key is known across processes for free. Record 0 holds the
 // state file's generation, which every write of it bumps, so that readers
 // know without a system call whether their copy is current, and, in its
-// third word, the generation of the lock files (see slotFile.lock).
+// third word, the generation of the lock files (see slotHandle).
 //
 // After the records come 16 bytes per record for its key's leases: how
 // many are held (counted up after the flock is taken, down before it is
@@ -54,9 +53,8 @@ type useTable struct {
 	data   []byte // shared mapping of the file
 	logger *slog.Logger
 
-	broken  atomic.Bool // the mapping faults even after repair: not used
-	stale   atomic.Bool // the file was repaired: names must be claimed again
-	repairs atomic.Int64
+	broken atomic.Bool // the mapping faults even after repair: not used
+	stale  atomic.Bool // the file was repaired: names must be claimed again
 
 	mu    sync.Mutex
 	index map[string]int // key name → record
@@ -67,7 +65,7 @@ type useTable struct {
 
 func openUseTable(dir string, logger *slog.Logger) (*useTable, error) {
 	path := filepath.Join(dir, "use.table")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openOwnFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +149,7 @@ func (t *useTable) try(f func()) (ok bool) {
 // are claimed again, and the generation jumps to a value no reader has
 // cached, so that every process reads the state file again.
 func (t *useTable) repair() error {
-	f, err := os.OpenFile(t.path, os.O_RDWR, 0)
+	f, err := openOwnFile(t.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
@@ -160,7 +158,6 @@ func (t *useTable) repair() error {
 		return err
 	}
 	t.stale.Store(true)
-	t.repairs.Add(1)
 	t.logger.Warn("jongler: use table was truncated under this process; grown back, last-use times lost", "file", t.path)
 	if !t.try(func() { atomic.StoreInt64(t.stamp(0), time.Now().UnixNano()) }) {
 		return fmt.Errorf("use table %s still faults", t.path)
@@ -178,15 +175,50 @@ func recordName(key string) string {
 }
 
 // records returns the record of each key, claiming free ones for keys the
-// table does not hold yet, under a lock that keeps claims apart.
-func (t *useTable) records(keys []string) ([]int, error) {
+// table does not hold yet, under a lock that keeps claims apart; waiting for
+// that lock (held by another process, maybe stopped) ends with ctx.
+func (t *useTable) records(ctx context.Context, keys []string) ([]int, error) {
+	if out, missing := t.known(keys); len(missing) == 0 {
+		return out, nil
+	}
+	// The lock is waited for without t.mu held, so that every request of
+	// this process waits only as long as its own context allows.
+	guard := newStateLock(t.path + ".lock")
+	ok, err := guard.TryLockContext(ctx, time.Millisecond)
+	if ctx.Err() != nil {
+		if ok {
+			guard.Unlock()
+		}
+		return nil, fmt.Errorf("jongler: waiting for %s: %w", guard.Path(), ctx.Err())
+	}
+	if err != nil {
+		return nil, refusedLink(guard.Path(), err)
+	}
+	if err := checkLock(guard); err != nil {
+		return nil, err
+	}
+	defer guard.Unlock()
+	out, missing := t.known(keys)
+	if len(missing) == 0 {
+		return out, nil // claimed meanwhile by another goroutine
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.access(func() { err = t.claim(keys, missing, out) }) {
+		return nil, fmt.Errorf("use table %s cannot be read", t.path)
+	}
+	return out, err
+}
+
+// known returns the records of keys this process knows, and the indexes
+// in keys of those it does not.
+func (t *useTable) known(keys []string) (out, missing []int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stale.Swap(false) {
 		clear(t.index)
 	}
-	out := make([]int, len(keys))
-	var missing []int
+	out = make([]int, len(keys))
 	for i, k := range keys {
 		r, ok := t.index[k]
 		if !ok {
@@ -194,19 +226,7 @@ func (t *useTable) records(keys []string) ([]int, error) {
 		}
 		out[i] = r
 	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	guard := flock.New(t.path + ".lock")
-	if err := guard.Lock(); err != nil {
-		return nil, err
-	}
-	defer guard.Unlock()
-	var err error
-	if !t.access(func() { err = t.claim(keys, missing, out) }) {
-		return nil, fmt.Errorf("use table %s cannot be read", t.path)
-	}
-	return out, err
+	return out, missing
 }
 
 // claim finds or claims the records of keys[i] for i in missing, into
@@ -302,20 +322,17 @@ func (t *useTable) load(r int) int64 {
 	return v
 }
 
-// leastUsed returns the index in recs of the record with the oldest
-// last-use stamp, reading them all in one access; 0 if the table cannot be
-// read.
-func (t *useTable) leastUsed(recs []int) int {
-	best := 0
-	t.access(func() {
-		least := int64(0)
+// loadAll sets used[i] to record recs[i]'s last-use stamp, reading them
+// all in one access (each access costs a deferred recover); zeros if the
+// table cannot be read.
+func (t *useTable) loadAll(recs []int, used []int64) {
+	if !t.access(func() {
 		for i, r := range recs {
-			if used := atomic.LoadInt64(t.stamp(r)); i == 0 || used < least {
-				best, least = i, used
-			}
+			used[i] = atomic.LoadInt64(t.stamp(r))
 		}
-	})
-	return best
+	}) {
+		clear(used)
+	}
 }
 
 func (t *useTable) store(r int, v int64) {
@@ -331,7 +348,7 @@ func (t *useTable) generation() int64 {
 }
 
 // slotGeneration returns the connector's slot-file generation, which a
-// store bumps whenever it makes a lock file anew (see slotFile.lock), and
+// store bumps whenever it makes a lock file anew (see slotHandle), and
 // whether it could be read.
 func (t *useTable) slotGeneration() (int64, bool) {
 	v := int64(-1)
@@ -347,10 +364,6 @@ func (t *useTable) bumpSlotGeneration() {
 // slotGen is the slot-file generation's word: the third of record 0, which
 // holds no key.
 func (t *useTable) slotGen() *int64 { return (*int64)(unsafe.Pointer(&t.data[16])) }
-
-// epoch counts the repairs of the table, after which records must be
-// claimed again.
-func (t *useTable) epoch() int64 { return t.repairs.Load() }
 
 // bump marks the state file as rewritten.
 func (t *useTable) bump() {

@@ -20,3 +20,26 @@ func TestFileStoreConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestMemoryStoreShared(t *testing.T) {
+	storetest.TestShared(t, func(t *testing.T) (jongler.Store, jongler.Store) {
+		s := jongler.NewMemoryStore()
+		return s, s
+	})
+}
+
+func TestFileStoreShared(t *testing.T) {
+	storetest.TestShared(t, func(t *testing.T) (jongler.Store, jongler.Store) {
+		dir := t.TempDir()
+		var pair [2]jongler.Store
+		for i := range pair {
+			s, err := jongler.NewFileStore(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			pair[i] = s
+		}
+		return pair[0], pair[1]
+	})
+}

@@ -39,11 +39,20 @@ const errorBodyLimit = 1 << 20
 // other address is sent with no credential at all. The credential the
 // client sent (a placeholder in the connector's header, in
 // "Authorization: Bearer", or in the connector's query parameter) is
-// replaced in the same place.
+// replaced in the same place. The key never comes back: wherever the
+// upstream or the base transport wrote it (headers, trailers, a redirect's
+// or an error's body, errors), the answer and the error carry that
+// placeholder instead, raw or percent-encoded as the key was (see the
+// README's "Keys stay secret").
 //
 // A successful answer's body is passed through as it streams; the key's
-// lease ends when that body is read to EOF or closed, so callers must close
-// it, as always with [http.Client]. A Transport is safe for concurrent use.
+// lease ends when that body is read to its end, or 100 ms after it is
+// closed before its end (the upstream may still be serving it), or at once
+// for an answer with nothing to stream; a body never closed ends it when
+// it becomes unreachable, with a warning. Callers must close it all the
+// same, as always with [http.Client]. A 101 Switching Protocols answer's
+// upgraded connection holds the lease until closed. A Transport is safe
+// for concurrent use.
 type Transport struct {
 	connector  Connector
 	target     *url.URL
@@ -57,6 +66,10 @@ type Transport struct {
 	maxBody    int64
 	maxRetries int
 	ownStore   *FileStore // the store the transport opened, closed by Close
+	tel        *telemetry // nil: no metrics, no spans
+	// abandonRest is how long a key stays leased after its answer was
+	// closed before its end (see handOff).
+	abandonRest time.Duration
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -93,6 +106,8 @@ func newTransport(name string, o *options) (*Transport, error) {
 		logger:     logger,
 		maxBody:    o.maxBody,
 		maxRetries: o.maxRetries,
+
+		abandonRest: deadHolderRest,
 	}
 	if t.policy == nil {
 		t.policy = PolicyFor(c)
@@ -120,6 +135,9 @@ func newTransport(name string, o *options) (*Transport, error) {
 		return nil, err
 	}
 	t.slots = t.credentialSlots()
+	if t.tel, err = newTelemetry(c.Name, o.tel, t.clock); err != nil {
+		return nil, err
+	}
 
 	cfg, err := resolveConfig(c, o)
 	if err != nil {
@@ -143,6 +161,11 @@ func newTransport(name string, o *options) (*Transport, error) {
 	}
 	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, maxWait)
 	t.ring.budgets = cfg.Budgets
+	t.ring.tel = t.tel
+	if err := t.tel.watch(t.ring); err != nil {
+		t.Close()
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -289,12 +312,14 @@ func (t *Transport) Cleanup(ctx context.Context) error {
 // transport opened its own file store (no [WithStore]), frees that store's
 // mappings and files. Requests in flight finish; the transport must not be
 // used after Close. A store given with WithStore is the caller's to close.
+// Close also stops observing the key states for [WithMeterProvider].
 func (t *Transport) Close() error {
 	t.CloseIdleConnections()
+	err := t.tel.close()
 	if t.ownStore != nil {
-		return t.ownStore.Close()
+		return errors.Join(err, t.ownStore.Close())
 	}
-	return nil
+	return err
 }
 
 // CloseIdleConnections closes the idle connections of the base transport.
@@ -348,12 +373,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.ring == nil {
 		// The connector needs no key: nothing to add, nothing to guard.
 		reqBodyClosed = true
-		return t.base.RoundTrip(req)
+		rt := t.tel.begin(req)
+		resp, err := t.base.RoundTrip(req)
+		t.tel.end(rt, resp, err)
+		return resp, err
 	}
 	if !t.sameOrigin(req.URL) {
 		// Not ours to key: send it bare.
 		r2 := req.Clone(req.Context())
 		stripCredentials(r2, t.slots, -1)
+		t.scrubForeign(r2)
 		reqBodyClosed = true
 		return t.base.RoundTrip(r2)
 	}
@@ -363,7 +392,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.send(req, getBody)
+	rt := t.tel.begin(req)
+	resp, err := t.send(req, getBody, rt)
+	t.tel.end(rt, resp, err)
+	return resp, err
 }
 
 // replayableBody returns a function giving the request body afresh for each
@@ -388,25 +420,35 @@ func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, er
 }
 
 // send is RoundTrip's loop over keys.
-func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
-	ctx := req.Context()
+func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error), rt *reqTel) (*http.Response, error) {
+	ctx := rt.context(req.Context())
 	model := modelFromPath(req.URL.Path)
 	if model == "" && getBody != nil && strings.HasSuffix(req.URL.Path, "/chat/completions") {
 		model = modelFromBody(getBody)
 	}
+	rt.setModel(model)
 	var (
 		refused []tried
 		last    *http.Response // the last refusal, body in memory
 		retries int
+		held    *leased // the lease to end if a base, policy or store panics
 	)
+	defer func() {
+		if held != nil {
+			held.release() // a no-op unless panicking: every path releases
+		}
+	}()
 	for {
+		w := rt.waitStart()
 		l, err := t.ring.lease(ctx, model, refused)
+		rt.waitEnd(w, err)
 		if err != nil {
 			if last != nil && errors.Is(err, ErrNoKeys) {
 				return last, nil
 			}
 			return nil, err
 		}
+		held = l
 		r2 := req.Clone(l.watch(ctx))
 		if getBody != nil {
 			if r2.Body, err = getBody(); err != nil {
@@ -415,9 +457,11 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			r2.GetBody = getBody
 		}
-		t.setKey(r2, l.key.Value)
+		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
 		resp, err := t.base.RoundTrip(r2)
+		rt.sent(l.key.Name, resp, err)
 		if err != nil {
+			err = red.error(err)
 			l.release()
 			if errors.Is(context.Cause(r2.Context()), ErrLeaseLost) && ctx.Err() == nil {
 				return nil, fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, ErrLeaseLost)
@@ -434,30 +478,26 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue
 		}
-		resp.Request = req
-		if resp.StatusCode == http.StatusSwitchingProtocols {
-			// An upgraded connection is no request in flight; its body
-			// must stay writable, so it is not wrapped.
-			l.release()
-			return resp, nil
-		}
+		red.answer(resp, req)
 		if resp.StatusCode < 400 {
-			l.rc, resp.Body = resp.Body, l
-			return resp, nil
+			held = nil
+			return t.handOff(req, resp, l), nil
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
 		if err != nil || len(data) > errorBodyLimit {
 			// Too long to read, or broken: pass it on as it is.
-			l.rc = struct {
+			resp.Body = struct {
 				io.Reader
 				io.Closer
 			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
-			resp.Body = l
-			return resp, nil
+			held = nil
+			return t.handOff(req, resp, l), nil
 		}
 		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(data))
-		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.clock.Now()})
+		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})
+		red.body(resp, data)
+		v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
+		rt.judged(v.Action)
 		if v.Action != ActionAccept && v.Action != ActionRetry {
 			if err := t.ring.apply(ctx, l.key, v); err != nil {
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)

@@ -358,10 +358,15 @@ func TestSSEStreamsAndLeaseHeldUntilClose(t *testing.T) {
 		}
 		next <- struct{}{}
 	}
+	// Read to its end (a stream closed before is abandoned: its key
+	// rests, see TestAbandonedStreamRests).
+	if n, err := resp.Body.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("after the last chunk: %d, %v; want EOF", n, err)
+	}
 	resp.Body.Close()
 	ks, _ := tr.KeyStates(ctx)
 	if !slices.Equal(ks.Vacant, []string{"only"}) {
-		t.Fatalf("after Close: %+v, want the key VACANT", ks)
+		t.Fatalf("after EOF and Close: %+v, want the key VACANT", ks)
 	}
 }
 

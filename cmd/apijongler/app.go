@@ -9,10 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/iniconfig"
 )
 
 // Exit codes.
@@ -33,13 +37,19 @@ type app struct {
 
 	configPath string
 	logLevel   string
+	storeFlag  string // --store: see store.go
 	logger     *slog.Logger
+	ini        *iniconfig.File // the INI file of keys, once read
 
 	// Flags of the request command.
 	pretty     bool
 	tor        string
-	cleanup    string
-	cleanupAll bool
+	headers    []string      // -H 'Name: value'
+	include    bool          // -i: status line and headers on stdout
+	timeout    time.Duration // 0: none
+	baseURL    string
+	cleanup    string // compatibility alias of `cleanup CONNECTOR`
+	cleanupAll bool   // compatibility alias of `cleanup --all`
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -84,13 +94,67 @@ func (a *app) execute(args []string) int {
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, caught, stop := trapSignals(context.Background())
 	defer stop()
-	err := root.ExecuteContext(ctx)
-	code := a.report(err)
+	cmd, err := root.ExecuteContextC(ctx)
+	var code int
+	if sig, ok := caught(); ok && (cmd == nil || cmd.Annotations[signalEndsCleanly] == "") {
+		// The request was cancelled; exit as shells expect of a command
+		// a signal ended: 128 + its number (130 for Ctrl-C).
+		fmt.Fprintf(a.stderr, "apijongler: interrupted (%s)\n", sig)
+		code = 128 + int(sig)
+	} else {
+		code = a.report(err)
+	}
 	a.stdout.Flush()
 	a.stderr.Flush()
 	return code
+}
+
+// signalEndsCleanly is the annotation of a command for which SIGINT and
+// SIGTERM are the normal way to stop (a server that shuts down when its
+// context is cancelled): its own result gives the exit code, not the
+// signal.
+const signalEndsCleanly = "apijongler/signal-ends-cleanly"
+
+// trapSignals returns a context cancelled by SIGINT or SIGTERM, and a
+// function that says which one came, if any. After the first signal the
+// default handling is back, so that a second Ctrl-C kills at once; stop
+// ends the trap.
+func trapSignals(parent context.Context) (ctx context.Context, caught func() (syscall.Signal, bool), stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	var (
+		mu  sync.Mutex
+		got syscall.Signal
+		ok  bool
+	)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch)
+			mu.Lock()
+			got, ok = s.(syscall.Signal)
+			mu.Unlock()
+			cancel()
+		case <-done:
+		}
+	})
+	caught = func() (syscall.Signal, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		return got, ok
+	}
+	stop = func() {
+		signal.Stop(ch)
+		close(done)
+		wg.Wait()
+		cancel()
+	}
+	return ctx, caught, stop
 }
 
 // report prints err for a person and returns the exit code it means.
@@ -137,17 +201,19 @@ $APIJONGLER_CONNECTORS names a directory of
 connector files besides the bundled ones.
 
 Exit codes:
-  0  the answer was 2xx or 3xx
-  1  the answer was an HTTP error (its body is printed all the same)
-  2  usage or configuration error
-  3  no key is available now (the message says when one will be)
-  4  the request got no answer (network, proxy, interrupted)`,
+  0    the answer was 2xx or 3xx
+  1    the answer was an HTTP error (its body is printed all the same)
+  2    usage or configuration error
+  3    no key is available now (the message says when one will be)
+  4    the request got no answer (network, proxy, --timeout)
+  130  interrupted by Ctrl-C (SIGINT), the request cancelled; 143 for SIGTERM`,
 		Example: `  apijongler demo
   apijongler generativelanguage.googleapis.com POST /v1beta/models/gemini-2.5-flash:generateContent '{"contents":[{"parts":[{"text":"Hello"}]}]}' --pretty
-  apijongler generativelanguage.googleapis.com POST /v1beta/models/gemini-2.5-flash:generateContent @request.json
-  apijongler status
-  apijongler --cleanup generativelanguage.googleapis.com
-  apijongler --cleanup-all`,
+  apijongler generativelanguage.googleapis.com POST '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse' @request.json --pretty
+  apijongler -i -H 'X-Request-Id: 42' --timeout 30s generativelanguage.googleapis.com GET /v1beta/models
+  apijongler --base-url http://127.0.0.1:8080 generativelanguage.googleapis.com GET /v1beta/models
+  apijongler status -o wide
+  apijongler cleanup generativelanguage.googleapis.com`,
 		Args:                       cobra.ArbitraryArgs,
 		Version:                    versionString(),
 		SilenceErrors:              true,
@@ -158,19 +224,31 @@ Exit codes:
 		RunE:                       a.runRoot,
 	}
 	root.SetVersionTemplate(`apijongler {{.Version}}` + "\n")
+	// --version without cobra's -v shorthand: -v is verbosity elsewhere
+	// (kubectl), so it is no flag here.
+	root.Flags().Bool("version", false, "print the version (as 'apijongler version')")
 
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "INI file of keys (default $"+jongler.ConfigEnv+")")
 	pf.StringVar(&a.logLevel, "log-level", "warn", "log to standard error at this level: debug, info, warn or error")
+	pf.StringVar(&a.storeFlag, "store", "", storeFlagUsage)
 
 	f := root.Flags()
-	f.BoolVar(&a.pretty, "pretty", false, "indent a JSON answer")
+	f.BoolVar(&a.pretty, "pretty", false, "indent a JSON answer; with server-sent events, each event's JSON as it comes")
+	f.StringArrayVarP(&a.headers, "header", "H", nil, "add the request header `'Name: value'` (repeatable)")
+	f.BoolVarP(&a.include, "include", "i", false, "print the status line and headers (credentials redacted) before the body, on standard output")
+	f.DurationVar(&a.timeout, "timeout", 0, "give up after `DURATION` (waiting for a key included), e.g. 30s; 0: no limit")
+	f.StringVar(&a.baseURL, "base-url", "", "send to `URL` (http(s)://host[:port][/path]) instead of the connector's own address")
 	f.StringVar(&a.tor, "tor", "", "send through Tor's SOCKS5 proxy, at ADDR if given")
 	f.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
-	f.StringVar(&a.cleanup, "cleanup", "", "clear the lockdown and error states of `CONNECTOR`'s keys")
-	f.BoolVar(&a.cleanupAll, "cleanup-all", false, "clear the lockdown and error states of every connector's keys")
+	f.StringVar(&a.cleanup, "cleanup", "", "compatibility alias of 'apijongler cleanup `CONNECTOR`' (the original's flag)")
+	f.BoolVar(&a.cleanupAll, "cleanup-all", false, "compatibility alias of 'apijongler cleanup --all' (the original's flag)")
 
-	root.AddCommand(a.statusCmd(), a.cleanupCmd(), a.demoCmd())
+	// One line a command.
+	root.AddCommand(a.statusCmd())
+	root.AddCommand(a.cleanupCmd())
+	root.AddCommand(a.demoCmd())
+	root.AddCommand(a.versionCmd())
 	return root
 }
 

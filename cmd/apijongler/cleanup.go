@@ -19,7 +19,10 @@ func (a *app) cleanupCmd() *cobra.Command {
 		Short: "Clear the lockdown and error states of a connector's keys, or of every connector's",
 		Long: `cleanup makes the keys of CONNECTOR (or of every connector, with --all) ready
 again: it clears their cooldowns and refusals. Requests in flight keep their
-keys until they end. The same as --cleanup CONNECTOR and --cleanup-all.`,
+keys until they end.
+
+The original API Jongler's flags --cleanup CONNECTOR and --cleanup-all are
+kept as compatibility aliases of 'cleanup CONNECTOR' and 'cleanup --all'.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -41,9 +44,11 @@ keys until they end. The same as --cleanup CONNECTOR and --cleanup-all.`,
 // connector when it is "".
 func (a *app) doCleanup(connector string) error {
 	if connector != "" {
-		if _, err := lookupConnector(connector); err != nil {
+		c, err := lookupConnector(connector)
+		if err != nil {
 			return err
 		}
+		connector = c.Name // an alias clears its connector's states
 	}
 	if err := a.clearStates(connector); err != nil {
 		return configError(err)
@@ -59,15 +64,23 @@ func (a *app) doCleanup(connector string) error {
 // clearStates clears connector's records in the state directory, or every
 // known connector's when it is "".
 func (a *app) clearStates(connector string) error {
-	dir, err := jongler.DefaultStateDir()
+	store, closeStore, err := a.openStore()
 	if err != nil {
 		return err
 	}
-	store, err := jongler.NewFileStore(dir, a.logger)
-	if err != nil {
-		return err
+	defer closeStore()
+	if store == nil {
+		dir, err := jongler.DefaultStateDir()
+		if err != nil {
+			return err
+		}
+		fs, err := jongler.NewFileStore(dir, a.logger)
+		if err != nil {
+			return err
+		}
+		defer fs.Close()
+		store = fs
 	}
-	defer store.Close()
 	names := []string{connector}
 	if connector == "" {
 		all, err := jongler.Connectors(os.Getenv(jongler.ConnectorsDirEnv))

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/iniconfig"
 )
 
 // configFile returns the INI file of keys: --config, else $APIJONGLER_CONFIG.
@@ -31,38 +30,87 @@ func (a *app) connectorKeys(name string) (jongler.Connector, []jongler.Key, erro
 	if err != nil {
 		return c, nil, err
 	}
-	keys, err := a.keysFor(c)
+	keys, _, err := a.keysFor(c)
 	return c, keys, err
 }
 
 // lookupConnector returns the connector called name; an unknown name is
-// an error that lists the known ones.
+// an error that suggests the names it may be a typo of, and lists the
+// known ones.
 func lookupConnector(name string) (jongler.Connector, error) {
 	c, err := jongler.LookupConnector(name, connectorsDir())
-	if err != nil {
+	if err == nil {
+		return c, nil
+	}
+	all, lerr := jongler.Connectors(connectorsDir())
+	if lerr != nil {
+		return c, configError(lerr)
+	}
+	if _, ok := all[name]; ok { // known, yet not loaded: say why
 		return c, configError(err)
 	}
-	return c, nil
+	var names, aliases []string
+	for n, c := range all {
+		names = append(names, n)
+		aliases = append(aliases, c.Aliases...)
+	}
+	slices.Sort(names)
+	slices.Sort(aliases)
+	known := strings.Join(names, ", ")
+	if s := suggest(name, slices.Concat(aliases, names)); len(s) > 0 {
+		return c, configError(fmt.Errorf("unknown connector %q; did you mean %s? (known connectors: %s)", name, strings.Join(s, " or "), known))
+	}
+	return c, configError(fmt.Errorf("unknown connector %q; known connectors: %s", name, known))
 }
 
 // keysFor returns the keys of c from the configuration, none when c needs
-// none. Every key value read is redacted from the output from then on.
-func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, error) {
+// none, with the budgets the file gives c.
+func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, []jongler.Budget, error) {
 	if !c.RequiresAPIKey {
-		return nil, nil
+		return nil, nil, nil
+	}
+	f, err := a.iniFile(c.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	cc, err := f.Connector(c.Name, c.Aliases...)
+	if err != nil {
+		return nil, nil, configError(err)
+	}
+	var keys []jongler.Key
+	for _, k := range cc.Keys {
+		keys = append(keys, jongler.Key{Name: k.Name, Value: k.Value, Project: k.Project})
+	}
+	var budgets []jongler.Budget
+	for _, b := range cc.Budgets {
+		budgets = append(budgets, jongler.Budget{Model: b.Model, PerMinute: b.PerMinute, PerDay: b.PerDay})
+	}
+	return keys, budgets, nil
+}
+
+// iniFile reads the INI file of keys once a run. From then on, every text
+// of it that is or may be a key's value is redacted from the output,
+// whichever connector it belongs to. connector is the one the command is
+// about, for the example of a file to create.
+func (a *app) iniFile(connector string) (*iniconfig.File, error) {
+	if a.ini != nil {
+		return a.ini, nil
 	}
 	path := a.configFile()
 	if path == "" {
-		return nil, configError(missingConfig(c.Name))
+		return nil, configError(missingConfig(connector))
 	}
-	cfg, err := jongler.LoadConfig(path, c.Name)
+	f, err := iniconfig.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, configError(iniconfig.MissingError(path, connector))
+	}
 	if err != nil {
 		return nil, configError(err)
 	}
-	keys := cfg.Keys
-	a.stdout.addKeys(keys)
-	a.stderr.addKeys(keys)
-	return keys, nil
+	a.stdout.addSecrets(f.Secrets())
+	a.stderr.addSecrets(f.Secrets())
+	a.ini = f
+	return f, nil
 }
 
 // missingConfig explains how to give keys when no INI file is named.
@@ -78,42 +126,4 @@ key3 = your-api-key-3
 for instance:
   export %s=$HOME/.config/apijongler/APIJongler.ini`,
 		connector, jongler.ConfigEnv, connector, jongler.ConfigEnv)
-}
-
-// configSections returns the connector sections of the INI file at path,
-// in file order, without the "[CONNECTOR:projects]" ones. It reads only
-// section headers, so that no error of its own can quote a line holding a
-// key; jongler.LoadConfig then reads each section.
-func configSections(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("config file %s does not exist; create it with a section per connector, such as:\n%s", path, exampleSection("generativelanguage.googleapis.com"))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("config file: %w", err)
-	}
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(line, "[") || !strings.HasSuffix(line, "]") {
-			continue
-		}
-		name := strings.TrimSpace(line[1 : len(line)-1])
-		if name == "" || name == "DEFAULT" || strings.HasSuffix(name, ":projects") {
-			continue
-		}
-		if !slices.Contains(out, name) {
-			out = append(out, name)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
-	}
-	return out, nil
-}
-
-func exampleSection(connector string) string {
-	return fmt.Sprintf("[%s]\nkey1 = your-api-key-1\nkey2 = your-api-key-2", connector)
 }

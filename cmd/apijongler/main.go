@@ -4,13 +4,16 @@
 // runs a self-contained demo.
 //
 //	apijongler [--config PATH] CONNECTOR METHOD ENDPOINT [BODY] [--pretty] [--tor]
-//	apijongler status [CONNECTOR] [--json]
+//	           [-H 'Name: value']... [-i] [--timeout D] [--base-url URL]
+//	apijongler status [CONNECTOR] [-o wide|json]
 //	apijongler cleanup [CONNECTOR | --all]     (or --cleanup CONNECTOR, --cleanup-all)
 //	apijongler demo
+//	apijongler version                         (or --version)
 //
 // Exit codes: 0 for a 2xx or 3xx answer, 1 for an HTTP error answer (its
 // body is still printed), 2 for usage and configuration errors, 3 when no
-// key is available, 4 when the request got no answer at all.
+// key is available, 4 when the request got no answer at all, 130 (143)
+// when SIGINT (SIGTERM) cancelled it.
 package main
 
 import (

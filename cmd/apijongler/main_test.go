@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,8 +44,23 @@ import (
 //	                             testgemini2 that point at it
 //	jserver use LABEL N          spend N requests of key LABEL directly
 //	jserver echo                 start a server that echoes each request's
-//	                             headers and query back, and write the
-//	                             connector echo that points at it
+//	                             headers and query back (and sets a cookie
+//	                             and X-Echo-Key, the key it got), write the
+//	                             connector echo that points at it, and set
+//	                             $ECHO_URL
+//	jserver hang                 start a server that holds every request
+//	                             until the client goes, and write the
+//	                             connector hang
+//	jserver sse N                start a server that streams N server-sent
+//	                             events {"n":I,"text":"event I"}, each only
+//	                             when ajstream lets it go, and write the
+//	                             connector sse
+//	ajstream ARGS...             run apijongler against jserver sse: let
+//	                             event I go only once the output of event
+//	                             I-1 has been printed, pretty (fails if it
+//	                             is not within a minute)
+//	ajsignal SIGNAL ARGS...      run apijongler, send it SIGNAL (INT or
+//	                             TERM) once jserver hang holds its request
 //	jstats LABEL|total FIELD N   the server counted N (FIELD: requests,
 //	                             successes, ratelimited, failed)
 //	keystate CONNECTOR KEY STATE the last `status --json` shows KEY in STATE
@@ -78,11 +99,17 @@ func (l leakCheck) Run() int {
 }
 
 func TestScripts(t *testing.T) {
+	rs := startRedis(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
-		Setup:               setup,
+		Setup: func(env *testscript.Env) error {
+			if err := setup(env); err != nil {
+				return err
+			}
+			return rs.setup(env)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"aj":        cmdAJ,
 			"code":      cmdCode,
@@ -91,6 +118,9 @@ func TestScripts(t *testing.T) {
 			"jstats":    cmdStats,
 			"keystate":  cmdKeyState,
 			"nosecrets": cmdNoSecrets,
+			"redisscan": rs.cmdScan,
+			"ajstream":  cmdAJStream,
+			"ajsignal":  cmdAJSignal,
 		},
 	})
 }
@@ -103,6 +133,10 @@ type harness struct {
 	keys     map[string]string // label to value
 	srv      *jonglertest.Server
 	echo     *httptest.Server
+	hang     *httptest.Server
+	held     chan struct{} // a request reached hang
+	sse      *httptest.Server
+	release  chan struct{} // lets the next event of sse go
 	lastCode int
 	lastTook time.Duration
 }
@@ -116,8 +150,11 @@ func setup(env *testscript.Env) error {
 		if h.srv != nil {
 			h.srv.Close()
 		}
-		if h.echo != nil {
-			h.echo.Close()
+		for _, s := range []*httptest.Server{h.echo, h.hang, h.sse} {
+			if s != nil {
+				s.CloseClientConnections()
+				s.Close()
+			}
 		}
 	})
 	var ini strings.Builder
@@ -193,6 +230,128 @@ func cmdAJ(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// startAJ starts apijongler as a process of its own, in the script's
+// directory and environment, its stdout a pipe.
+func startAJ(ts *testscript.TestScript, args []string) (*exec.Cmd, io.Reader, *bytes.Buffer) {
+	bin := ""
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if p := filepath.Join(dir, "apijongler"); fileExists(p) {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		ts.Fatalf("no apijongler in $PATH")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, name := range []string{"PATH", "HOME", "TMPDIR", "WORK", jongler.ConfigEnv, jongler.ConnectorsDirEnv, jongler.StateDirEnv, jongler.TorEnv} {
+		cmd.Env = append(cmd.Env, name+"="+ts.Getenv(name))
+	}
+	stdout, err := cmd.StdoutPipe()
+	ts.Check(err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	ts.Check(cmd.Start())
+	return cmd, stdout, &stderr
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// finishAJ waits for cmd and records its outputs and exit code as aj does.
+func finishAJ(ts *testscript.TestScript, neg bool, cmd *exec.Cmd, stdout []byte, stderr *bytes.Buffer) {
+	h := getHarness(ts)
+	err := cmd.Wait()
+	h.lastCode = cmd.ProcessState.ExitCode()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		ts.Fatalf("apijongler: %v", err)
+	}
+	ts.Stdout().Write(stdout)
+	ts.Stderr().Write(stderr.Bytes())
+	for f, text := range map[string]string{"stdout": string(stdout), "stderr": stderr.String()} {
+		if what := h.leaks(text); what != "" {
+			ts.Fatalf("apijongler printed %s on %s", what, f)
+		}
+	}
+	if neg != (h.lastCode != 0) {
+		ts.Fatalf("apijongler exit code %d", h.lastCode)
+	}
+}
+
+// guard is how long ajstream and ajsignal wait for what must come; only
+// a broken command takes it.
+const guard = time.Minute
+
+func cmdAJStream(ts *testscript.TestScript, neg bool, args []string) {
+	h := getHarness(ts)
+	if h.sse == nil {
+		ts.Fatalf("ajstream: jserver sse first")
+	}
+	cmd, out, stderr := startAJ(ts, args)
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text() + "\n"
+		}
+	}()
+	var got strings.Builder
+	printed := func(i int) bool {
+		return strings.Contains(got.String(), fmt.Sprintf("  \"text\": \"event %d\"\n}\n", i))
+	}
+	next := 1 // the event to let go, once event next-1 is printed
+	for eof := false; !eof; {
+		release := h.release
+		if next > 1 && !printed(next-1) {
+			release = nil
+		}
+		select {
+		case release <- struct{}{}:
+			next++
+		case l, ok := <-lines:
+			got.WriteString(l)
+			eof = !ok
+		case <-time.After(guard):
+			cmd.Process.Kill()
+			ts.Fatalf("ajstream: event %d not printed within %v (nor the stream ended); so far:\n%s", next-1, guard, got.String())
+		}
+	}
+	finishAJ(ts, neg, cmd, []byte(got.String()), stderr)
+}
+
+func cmdAJSignal(ts *testscript.TestScript, neg bool, args []string) {
+	h := getHarness(ts)
+	if h.hang == nil || len(args) < 2 {
+		ts.Fatalf("usage: ajsignal INT|TERM ARGS..., after jserver hang")
+	}
+	sig := map[string]os.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM}[args[0]]
+	if sig == nil {
+		ts.Fatalf("ajsignal: signal %s: want INT or TERM", args[0])
+	}
+	for len(h.held) > 0 { // requests of earlier commands
+		<-h.held
+	}
+	cmd, out, stderr := startAJ(ts, args[1:])
+	stdout := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(out)
+		stdout <- b
+	}()
+	select {
+	case <-h.held:
+	case <-time.After(guard):
+		cmd.Process.Kill()
+		ts.Fatalf("ajsignal: no request reached the server within %v", guard)
+	}
+	ts.Check(cmd.Process.Signal(sig))
+	finishAJ(ts, neg, cmd, <-stdout, stderr)
+}
+
 func cmdCode(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: code N")
@@ -263,9 +422,45 @@ func cmdServer(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		h.echo = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Set-Cookie", "session="+litSecret+"cookie-0123456789")
+			w.Header().Set("X-Echo-Key", r.Header.Get("X-Goog-Api-Key"))
 			json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "headers": r.Header})
 		}))
 		writeConnector(ts, "echo", h.echo.URL)
+		ts.Setenv("ECHO_URL", h.echo.URL)
+	case "hang":
+		if h.hang != nil {
+			ts.Fatalf("jserver hang already started")
+		}
+		h.held = make(chan struct{}, 16)
+		h.hang = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.held <- struct{}{}
+			<-r.Context().Done()
+		}))
+		writeConnector(ts, "hang", h.hang.URL)
+	case "sse":
+		if h.sse != nil || len(args) != 2 {
+			ts.Fatalf("usage: jserver sse N, once")
+		}
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		h.release = make(chan struct{})
+		h.sse = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			for i := 1; i <= n; i++ {
+				select {
+				case <-h.release:
+				case <-r.Context().Done():
+					return
+				}
+				fmt.Fprintf(w, "data: {\"n\":%d,\"text\":\"event %d\"}\r\n\r\n", i, i)
+				w.(http.Flusher).Flush()
+			}
+			fmt.Fprint(w, ": done\n\ndata: [DONE]\n\n")
+		}))
+		writeConnector(ts, "sse", h.sse.URL)
 	case "use":
 		if h.srv == nil || len(args) != 3 {
 			ts.Fatalf("usage: jserver use LABEL N, after jserver start")

@@ -34,11 +34,20 @@ func newRedactor(w io.Writer) *redactor { return &redactor{w: w} }
 
 // addKeys adds the values of keys to those redacted.
 func (r *redactor) addKeys(keys []jongler.Key) {
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		vals[i] = k.Value
+	}
+	r.addSecrets(vals)
+}
+
+// addSecrets adds texts to those redacted.
+func (r *redactor) addSecrets(texts []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, k := range keys {
-		if len(k.Value) >= minSecret && !slices.ContainsFunc(r.secrets, func(s []byte) bool { return string(s) == k.Value }) {
-			r.secrets = append(r.secrets, []byte(k.Value))
+	for _, v := range texts {
+		if len(v) >= minSecret && !slices.ContainsFunc(r.secrets, func(s []byte) bool { return string(s) == v }) {
+			r.secrets = append(r.secrets, []byte(v))
 		}
 	}
 	slices.SortFunc(r.secrets, func(a, b []byte) int { return len(b) - len(a) })

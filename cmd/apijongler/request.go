@@ -1,18 +1,25 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/api-jongler/jongler"
 )
@@ -37,15 +44,31 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if err != nil {
 		return err
 	}
-	keys, err := a.keysFor(c)
+	hdr, host, err := parseHeaders(a.headers)
+	if err != nil {
+		return err
+	}
+	if a.timeout < 0 {
+		return usageErrorf("--timeout %s: want a positive duration, or 0 for none", a.timeout)
+	}
+	keys, budgets, err := a.keysFor(c)
 	if err != nil {
 		return err
 	}
 
-	opts := []jongler.Option{jongler.WithKeys(keys...), jongler.WithLogger(a.logger)}
+	opts := []jongler.Option{jongler.WithKeys(keys...), jongler.WithBudgets(budgets...), jongler.WithLogger(a.logger)}
 	if a.tor != "" {
 		opts = append(opts, jongler.WithTor(a.tor))
 	}
+	if a.baseURL != "" {
+		opts = append(opts, jongler.WithBaseURL(a.baseURL))
+	}
+	storeOpts, closeStore, err := a.storeOptions()
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	opts = append(opts, storeOpts...)
 	t, err := jongler.NewTransport(c.Name, opts...)
 	if err != nil {
 		return configError(err)
@@ -59,6 +82,11 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	if a.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, a.timeout, errTimeout{a.timeout})
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return usageErrorf("%s %s: %v", method, endpoint, err)
@@ -67,6 +95,12 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", "apijongler/"+versionString())
+	for name, vals := range hdr {
+		req.Header[name] = vals // -H replaces the defaults
+	}
+	if host != "" {
+		req.Host = host
+	}
 	client := &http.Client{
 		Transport: t,
 		// 3xx answers are shown as they are, not followed.
@@ -74,15 +108,22 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return requestError(err)
+		return requestError(ctx, err)
 	}
 	defer resp.Body.Close()
 
-	fmt.Fprintf(a.stderr, "%s %s\n", resp.Proto, resp.Status)
-	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		fmt.Fprintf(a.stderr, "Location: %s\n", loc)
+	if a.include {
+		a.writeHead(resp, c)
+	} else {
+		fmt.Fprintf(a.stderr, "%s %s\n", resp.Proto, resp.Status)
+		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			fmt.Fprintf(a.stderr, "Location: %s\n", loc)
+		}
 	}
-	if err := a.writeBody(resp.Body); err != nil {
+	if err := a.writeBody(resp); err != nil {
+		if ctx.Err() != nil {
+			return requestError(ctx, err)
+		}
 		return &exitError{code: exitNoAnswer, err: fmt.Errorf("answer cut short: %w", err)}
 	}
 	if resp.StatusCode >= 400 {
@@ -91,9 +132,79 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	return nil
 }
 
+// errTimeout is the cause of a request's end at --timeout.
+type errTimeout struct{ d time.Duration }
+
+func (e errTimeout) Error() string { return fmt.Sprintf("no answer within --timeout %s", e.d) }
+
+// parseHeaders reads -H values, "Name: value". A Host header sets the
+// request's host.
+func parseHeaders(hs []string) (http.Header, string, error) {
+	out := http.Header{}
+	host := ""
+	for _, h := range hs {
+		name, value, ok := strings.Cut(h, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" || !httpguts.ValidHeaderFieldName(name) {
+			return nil, "", usageErrorf("-H %s: want 'Name: value'", quoteHeader(h))
+		}
+		if !httpguts.ValidHeaderFieldValue(value) {
+			return nil, "", usageErrorf("-H %s: the value holds a character a header cannot", quoteHeader(h))
+		}
+		if http.CanonicalHeaderKey(name) == "Host" {
+			host = value
+			continue
+		}
+		out.Add(name, value)
+	}
+	return out, host, nil
+}
+
+// quoteHeader quotes a -H argument for an error, without its value, which
+// may be a credential.
+func quoteHeader(h string) string {
+	name, _, ok := strings.Cut(h, ":")
+	if !ok {
+		if len(h) > 20 {
+			return "(not shown: it may hold a credential)"
+		}
+		return strconv.Quote(h)
+	}
+	return strconv.Quote(strings.TrimSpace(name) + ": …")
+}
+
+// credentialHeaders are the headers whose values -i never shows.
+var credentialHeaders = []string{
+	"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
+	"X-Api-Key", "Api-Key", "X-Goog-Api-Key",
+}
+
+// writeHead prints the status line and headers, sorted, as curl -i does,
+// with credentials (and the connector's key header) redacted.
+func (a *app) writeHead(resp *http.Response, c jongler.Connector) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n", resp.Proto, resp.Status)
+	for _, name := range slices.Sorted(maps.Keys(resp.Header)) {
+		secret := slices.ContainsFunc(credentialHeaders, func(h string) bool { return strings.EqualFold(h, name) }) ||
+			c.APIKeyHeader != "" && strings.EqualFold(c.APIKeyHeader, name)
+		for _, v := range resp.Header[name] {
+			if secret {
+				v = redacted
+			}
+			fmt.Fprintf(&b, "%s: %s\n", name, v)
+		}
+	}
+	b.WriteString("\n")
+	io.WriteString(a.stdout, b.String())
+}
+
 // requestError turns the error of a request that got no answer into its
 // exit code and a message a person can act on.
-func requestError(err error) error {
+func requestError(ctx context.Context, err error) error {
+	var et errTimeout
+	if errors.As(context.Cause(ctx), &et) {
+		return &exitError{code: exitNoAnswer, err: et}
+	}
 	var nk *jongler.NoKeyError
 	if errors.As(err, &nk) {
 		msg := message(nk)
@@ -108,12 +219,17 @@ func requestError(err error) error {
 	return &exitError{code: exitNoAnswer, err: fmt.Errorf("no answer: %w", err)}
 }
 
-// writeBody copies the answer to stdout, indented with --pretty when it is
-// JSON.
-func (a *app) writeBody(r io.Reader) error {
+// writeBody copies the answer to stdout as it comes; with --pretty a JSON
+// answer is indented, and so is each JSON event of a stream of
+// server-sent events, as it comes.
+func (a *app) writeBody(resp *http.Response) error {
+	r := resp.Body
 	if !a.pretty {
 		_, err := io.Copy(a.stdout, r)
 		return err
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/event-stream" {
+		return prettySSE(a.stdout, r)
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -127,6 +243,46 @@ func (a *app) writeBody(r io.Reader) error {
 	}
 	buf.WriteByte('\n')
 	_, err = a.stdout.Write(buf.Bytes())
+	return err
+}
+
+// prettySSE copies a stream of server-sent events line by line, each
+// "data:" line whose payload is JSON indented, every line written as soon
+// as it is read.
+func prettySSE(w io.Writer, r io.Reader) error {
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			if werr := writeSSELine(w, line); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func writeSSELine(w io.Writer, line []byte) error {
+	text := bytes.TrimRight(line, "\r\n")
+	payload, ok := bytes.CutPrefix(text, []byte("data:"))
+	if ok {
+		payload = bytes.TrimPrefix(payload, []byte(" "))
+		var buf bytes.Buffer
+		if len(payload) > 0 && json.Indent(&buf, payload, "", "  ") == nil {
+			buf.WriteByte('\n')
+			_, err := w.Write(append([]byte("data: "), buf.Bytes()...))
+			return err
+		}
+	}
+	if len(text) < len(line) { // one "\n" for "\r\n" too
+		text = append(text[:len(text):len(text)], '\n')
+	}
+	_, err := w.Write(text)
 	return err
 }
 

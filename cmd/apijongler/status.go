@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/iniconfig"
 )
 
 // keyStatus is one key's line of `status`, and its JSON object.
@@ -29,9 +30,12 @@ type keyStatus struct {
 }
 
 func (a *app) statusCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		output string
+	)
 	cmd := &cobra.Command{
-		Use:   "status [CONNECTOR]",
+		Use:   "status [CONNECTOR] [-o wide|json]",
 		Short: "Show the state of every key, by name: ready, in use, cooling down or refused",
 		Long: `status shows every key of CONNECTOR, or of every connector in the INI file of
 keys, by name (never by value): its state, why it is held back and for which
@@ -40,16 +44,29 @@ process or any other.
 
 States: VACANT (ready), LOCKED (in use), LOCKDOWN (cooling down until it
 recovers by itself), ERROR (refused by the upstream; 'apijongler cleanup'
-clears it once the key is fixed).`,
+clears it once the key is fixed).
+
+The table has one line a key, its reason cut to fit; -o wide shows whole
+reasons, each key's project and when its lockdown ends; -o json (or
+--json) prints a JSON array, for scripts.`,
 		Example: `  apijongler status
-  apijongler status generativelanguage.googleapis.com --json | jq '.[] | select(.state != "VACANT")'`,
+  apijongler status -o wide
+  apijongler status generativelanguage.googleapis.com -o json | jq '.[] | select(.state != "VACANT")'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case asJSON && output != "" && output != "json":
+				return usageErrorf("give --json or -o %s, not both", output)
+			case asJSON:
+				output = "json"
+			case output != "" && output != "wide" && output != "json":
+				return usageErrorf("-o %q: want wide or json (or nothing, for the table)", output)
+			}
 			rows, err := a.gatherStatus(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			if output == "json" {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
 				if rows == nil {
@@ -57,11 +74,12 @@ clears it once the key is fixed).`,
 				}
 				return enc.Encode(rows)
 			}
-			a.printStatus(rows)
+			a.printStatus(rows, output == "wide")
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of keys, for scripts")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "`wide`: whole reasons, projects, end times; json: a JSON array")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of keys, for scripts (as -o json)")
 	return cmd
 }
 
@@ -72,30 +90,38 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 	if len(args) == 1 {
 		names = args
 	} else {
-		path := a.configFile()
-		if path == "" {
-			return nil, configError(missingConfig("generativelanguage.googleapis.com"))
-		}
-		sections, err := configSections(path)
+		f, err := a.iniFile(jongler.ConnectorGemini)
 		if err != nil {
-			return nil, configError(err)
+			return nil, err
 		}
-		known, err := jongler.Connectors(connectorsDir())
-		if err != nil {
-			return nil, configError(err)
-		}
-		for _, s := range sections {
-			if _, ok := known[s]; !ok {
+		for _, s := range f.Connectors() {
+			c, err := jongler.LookupConnector(s, connectorsDir())
+			if err != nil {
 				a.logger.Warn("config section names no known connector; skipped", "section", s)
 				continue
 			}
-			names = append(names, s)
+			if !slices.Contains(names, c.Name) { // [gemini] is generativelanguage.googleapis.com
+				names = append(names, c.Name)
+			}
+		}
+		for _, s := range f.Qualifiers() {
+			base, _ := strings.CutSuffix(s, iniconfig.ProjectsSuffix)
+			base, _ = strings.CutSuffix(base, iniconfig.BudgetsSuffix)
+			if c, err := jongler.LookupConnector(base, connectorsDir()); err == nil && slices.Contains(names, c.Name) {
+				continue // its connector's keys are under an alias or its name
+			}
+			a.logger.Warn("config section qualifies a connector without a section of keys; skipped", "section", s)
 		}
 		if len(names) == 0 {
-			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", path, exampleSection("generativelanguage.googleapis.com")))
+			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", f.Path, iniconfig.ExampleSection(jongler.ConnectorGemini)))
 		}
 	}
 	var rows []keyStatus
+	storeOpts, closeStore, err := a.storeOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore()
 	for _, name := range names {
 		c, keys, err := a.connectorKeys(name)
 		if err != nil {
@@ -105,13 +131,13 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			fmt.Fprintf(a.stderr, "%s needs no key\n", c.Name)
 			continue
 		}
-		t, err := jongler.NewTransport(c.Name, jongler.WithKeys(keys...), jongler.WithLogger(a.logger))
+		t, err := jongler.NewTransport(c.Name, append([]jongler.Option{jongler.WithKeys(keys...), jongler.WithLogger(a.logger)}, storeOpts...)...)
 		if err != nil {
 			return nil, configError(err)
 		}
 		ks, err := t.KeyStates(ctx)
 		if err != nil {
-			return nil, configError(err) // the state directory cannot be read
+			return nil, configError(err) // the state directory or store cannot be read
 		}
 		now := time.Now()
 		for _, n := range t.KeyNames() {
@@ -130,8 +156,9 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 	return rows, nil
 }
 
-// printStatus prints the keys as a table per connector.
-func (a *app) printStatus(rows []keyStatus) {
+// printStatus prints the keys as a table per connector, one line a key;
+// wide shows whole reasons, projects and end times.
+func (a *app) printStatus(rows []keyStatus, wide bool) {
 	for i := 0; i < len(rows); {
 		j := i
 		for j < len(rows) && rows[j].Connector == rows[i].Connector {
@@ -149,9 +176,22 @@ func (a *app) printStatus(rows []keyStatus) {
 		}
 		fmt.Fprintf(a.stdout, "%s: %s, %d ready\n", a.paint(ansiBold, group[0].Connector), plural(len(group), "key"), ready)
 		t := table{header: []string{"KEY", "STATE", "REASON", "MODEL", "RECOVERS IN", "IN FLIGHT"}}
+		if wide {
+			t.header = []string{"KEY", "PROJECT", "STATE", "MODEL", "RECOVERS IN", "UNTIL", "IN FLIGHT", "REASON"}
+		}
 		for _, r := range group {
-			t.add([]string{r.Key, string(r.State), orDash(shorten(r.Reason, 60)), orDash(r.Model), recovery(r), fmt.Sprint(r.InFlight)},
-				[]string{"", stateColor(r.State), "", "", "", ""})
+			reason := oneLine(r.Reason)
+			if !wide {
+				t.add([]string{r.Key, string(r.State), orDash(shorten(reason, 60)), orDash(r.Model), recovery(r), fmt.Sprint(r.InFlight)},
+					[]string{"", stateColor(r.State), "", "", "", ""})
+				continue
+			}
+			until := "-"
+			if !r.Until.IsZero() {
+				until = r.Until.Local().Format(time.DateTime)
+			}
+			t.add([]string{r.Key, orDash(r.Project), string(r.State), orDash(r.Model), recovery(r), until, fmt.Sprint(r.InFlight), orDash(reason)},
+				[]string{"", "", stateColor(r.State), "", "", "", "", ""})
 		}
 		t.print(a, "  ")
 		i = j
@@ -185,6 +225,11 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// oneLine keeps a reason on its line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func shorten(s string, n int) string {

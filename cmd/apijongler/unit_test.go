@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,56 @@ func TestHumanDuration(t *testing.T) {
 	} {
 		if got := humanDuration(d); got != want {
 			t.Errorf("humanDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	names := []string{"api-inference.huggingface.co", "gemini", "generativelanguage.googleapis.com", "hf", "httpbin.org", "router.huggingface.co"}
+	for _, tc := range []struct {
+		typed string
+		want  []string
+	}{
+		{"gemni", []string{"gemini"}},
+		{"GEMINI", []string{"gemini"}},
+		{"hg", []string{"hf"}},
+		{"generativelanguage", []string{"generativelanguage.googleapis.com"}},
+		{"huggingface", []string{"router.huggingface.co", "api-inference.huggingface.co"}},
+		{"htpbin.org", []string{"httpbin.org"}},
+		{"openai", nil},
+	} {
+		if got := suggest(tc.typed, names); !slices.Equal(got, tc.want) {
+			t.Errorf("suggest(%q) = %q, want %q", tc.typed, got, tc.want)
+		}
+	}
+	if d := editDistance("kitten", "sitting"); d != 3 {
+		t.Errorf("editDistance = %d, want 3", d)
+	}
+}
+
+func TestPrettySSE(t *testing.T) {
+	in := "event: x\r\ndata: {\"a\":1}\r\n\r\ndata: not json\n: comment\ndata:{\"b\":[2]}\n\ndata: [DONE]"
+	want := "event: x\ndata: {\n  \"a\": 1\n}\n\ndata: not json\n: comment\ndata: {\n  \"b\": [\n    2\n  ]\n}\n\ndata: [DONE]"
+	var out bytes.Buffer
+	if err := prettySSE(&out, strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", out.String(), want)
+	}
+}
+
+func TestParseHeaders(t *testing.T) {
+	h, host, err := parseHeaders([]string{"X-A: 1", "x-a:2", "Host: example.com", "Empty:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Values("X-A"); !slices.Equal(got, []string{"1", "2"}) || host != "example.com" || h.Get("Empty") != "" || len(h) != 2 {
+		t.Errorf("got %v, host %q", h, host)
+	}
+	for _, bad := range []string{"NoColon", ": v", "Bad Name: v", "X: a\nb"} {
+		if _, _, err := parseHeaders([]string{bad}); err == nil {
+			t.Errorf("parseHeaders(%q): no error", bad)
 		}
 	}
 }

@@ -1,9 +1,24 @@
 package main
 
 import (
+	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/cobra"
 )
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version and the Go toolchain that built it (as --version)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := fmt.Fprintf(a.stdout, "apijongler %s\n", versionString())
+			return err
+		},
+	}
+}
 
 // version is the release, set when building with
 //

@@ -85,7 +85,10 @@ func (k Kind) String() string {
 }
 
 // MaxDelay caps every Delay this package returns; a body asking for longer
-// is clamped, so a garbled or hostile body cannot park a key for years.
+// is clamped, so a garbled or hostile body cannot park a key for years. It
+// is the one cap on every delay an upstream asks for: the root package's
+// Retry-After parser uses it too, and so must any other hint (rate-limit
+// reset headers).
 const MaxDelay = 24 * time.Hour
 
 // Answer is the classification of one refusal.

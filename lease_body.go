@@ -1,0 +1,194 @@
+package jongler
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// A lease handed to the caller with an answer ends when the answer is done
+// with, and never later than the answer's body becomes unreachable:
+//
+//   - an answer with nothing to stream (HEAD, 204, 304, an empty body)
+//     ends it at once (handOff);
+//   - a body read to its end (EOF, or every byte its Content-Length
+//     announced) ends it at once;
+//   - a body closed before that was abandoned mid-way: the upstream may
+//     still be serving it until it sees the connection go, so the key stays
+//     leased for deadHolderRest more, as after a dead holder, in every
+//     process sharing the store;
+//   - a body never closed ends it, with a warning naming the request, when
+//     the garbage collector finds the body unreachable (a cleanup);
+//   - a 101 Switching Protocols answer's upgraded connection holds it until
+//     closed.
+
+// handOff returns resp for the caller, with l's lease tied to its body (see
+// above). req is the caller's request, named in the warning of a body
+// never closed.
+//
+// The answer returned is a copy: the base transport may keep the one it
+// made (net/http's connection reader does, until its body is done), and
+// the wrapped body must be reachable from the caller alone, so that its
+// cleanup runs when the caller drops it.
+func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased) *http.Response {
+	out := new(http.Response)
+	*out = *resp
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
+			out.Body = newUpgradeBody(rwc, l, t.abandonRest, req)
+			return out
+		}
+	}
+	if noBody(req, resp) {
+		if resp.Body != nil && resp.Body != http.NoBody {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+			resp.Body.Close()
+		}
+		out.Body = http.NoBody
+		l.release()
+		return out
+	}
+	b := newLeaseBody(resp.Body, resp.ContentLength, l, t.abandonRest, req)
+	b.src, b.out = resp, out
+	out.Body = b
+	return out
+}
+
+// noBody reports whether resp, the answer to req, has no body to stream.
+func noBody(req *http.Request, resp *http.Response) bool {
+	switch {
+	case req.Method == http.MethodHead,
+		resp.StatusCode == http.StatusNoContent,
+		resp.StatusCode == http.StatusNotModified,
+		resp.Body == nil,
+		resp.Body == http.NoBody,
+		resp.ContentLength == 0:
+		return true
+	}
+	return false
+}
+
+// leaseEnd is what ends a lease handed off with a body: shared by the body
+// and its cleanup, it never refers to the body itself, so that the body can
+// become unreachable.
+type leaseEnd struct {
+	rc      io.Closer
+	l       *leased
+	rest    time.Duration
+	request string // method and path, for the warning; never a query
+	done    atomic.Bool
+}
+
+// finish ends the lease: at once if the answer was read to its end, else
+// after rest.
+func (e *leaseEnd) finish() {
+	if e.done.Load() || e.rest <= 0 {
+		e.l.release()
+		return
+	}
+	e.l.releaseAfter(e.rest)
+}
+
+// unreachable is the cleanup of a body the caller dropped without closing.
+func unreachable(e *leaseEnd) {
+	e.rc.Close()
+	if e.done.Load() {
+		return // read to its end: the lease ended then
+	}
+	e.l.ring.logger.Warn("jongler: an answer's body was never closed; its lease ended when it was garbage collected (close every response body)",
+		"connector", e.l.ring.connector, "request", e.request, "key", e.l.key.Name)
+	e.finish()
+}
+
+func newLeaseEnd(rc io.Closer, l *leased, rest time.Duration, req *http.Request) *leaseEnd {
+	return &leaseEnd{rc: rc, l: l, rest: rest, request: req.Method + " " + req.URL.EscapedPath()}
+}
+
+// leaseBody holds a key's lease until the body is read to its end or
+// closed.
+type leaseBody struct {
+	rc      io.ReadCloser
+	left    int64 // bytes still due by Content-Length; negative if unknown
+	end     *leaseEnd
+	cleanup runtime.Cleanup
+	closed  atomic.Bool
+	// src is the answer the base transport made, out the copy handed to
+	// the caller: trailers the base sets on src only at the body's end
+	// (HTTP/2's undeclared ones) are passed on to out then. Neither refers
+	// back to src, so that net/http, which keeps src, keeps no lease alive.
+	src, out *http.Response
+}
+
+func newLeaseBody(rc io.ReadCloser, length int64, l *leased, rest time.Duration, req *http.Request) *leaseBody {
+	b := &leaseBody{rc: rc, left: length, end: newLeaseEnd(rc, l, rest, req)}
+	b.cleanup = runtime.AddCleanup(b, unreachable, b.end)
+	return b
+}
+
+func (b *leaseBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if b.left >= 0 {
+		b.left -= int64(n)
+	}
+	if err == io.EOF || b.left == 0 {
+		// Every byte is here: the upstream is done with the request.
+		b.end.done.Store(true)
+		b.end.l.release()
+	} else if err != nil && b.end.l.lost() {
+		// Say why the answer was cut: the lease lapsed (its holder paused
+		// past the store's TTL), and the key may serve another request.
+		err = fmt.Errorf("jongler: %s: key %s: %w", b.end.l.ring.connector, b.end.l.key.Name, ErrLeaseLost)
+	}
+	if err == io.EOF && b.src != nil && b.src.Trailer != nil {
+		b.out.Trailer = b.src.Trailer
+	}
+	return n, err
+}
+
+func (b *leaseBody) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	b.cleanup.Stop()
+	err := b.rc.Close()
+	b.end.finish()
+	return err
+}
+
+// upgradeBody is the connection of a 101 Switching Protocols answer: the
+// upgraded session is a request in flight until the caller closes it.
+type upgradeBody struct {
+	rwc     io.ReadWriteCloser
+	end     *leaseEnd
+	cleanup runtime.Cleanup
+	closed  atomic.Bool
+}
+
+func newUpgradeBody(rwc io.ReadWriteCloser, l *leased, rest time.Duration, req *http.Request) *upgradeBody {
+	b := &upgradeBody{rwc: rwc, end: newLeaseEnd(rwc, l, rest, req)}
+	b.cleanup = runtime.AddCleanup(b, unreachable, b.end)
+	return b
+}
+
+func (b *upgradeBody) Read(p []byte) (int, error) {
+	n, err := b.rwc.Read(p)
+	if err == io.EOF {
+		b.end.done.Store(true) // the upstream closed the session
+	}
+	return n, err
+}
+
+func (b *upgradeBody) Write(p []byte) (int, error) { return b.rwc.Write(p) }
+
+func (b *upgradeBody) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	b.cleanup.Stop()
+	err := b.rwc.Close()
+	b.end.finish()
+	return err
+}

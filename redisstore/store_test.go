@@ -1,0 +1,178 @@
+package redisstore_test
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/redistest"
+	"github.com/api-jongler/jongler/redisstore"
+	"github.com/api-jongler/jongler/storetest"
+)
+
+var prefixes atomic.Int64
+
+// freshPrefix returns a key prefix no other test uses.
+func freshPrefix() string {
+	return fmt.Sprintf("test%d-%d:", time.Now().UnixNano(), prefixes.Add(1))
+}
+
+// TestStoreConformance holds the Redis store to the contract every store
+// keeps, on a real redis-server.
+func TestStoreConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	storetest.TestStore(t, func(t *testing.T) jongler.Store {
+		// A fresh prefix is a fresh connector: no restart quiet for it,
+		// since no lease can predate it.
+		return redisstore.New(client, redisstore.WithPrefix(freshPrefix()), redisstore.WithRestartQuiet(0))
+	})
+}
+
+// TestStoreShared holds two clients with one prefix, as two machines, to
+// the rules between handles on one store.
+func TestStoreShared(t *testing.T) {
+	srv := redistest.Start(t)
+	storetest.TestShared(t, func(t *testing.T) (jongler.Store, jongler.Store) {
+		prefix := freshPrefix()
+		return redisstore.New(srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithRestartQuiet(0)),
+			redisstore.New(srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithRestartQuiet(0))
+	})
+}
+
+// TestLoadSeesOtherWriters: a store sees its own writes at once, another
+// client's within the state's max age, and after a lease at once (the
+// lease's reply names the current version).
+func TestLoadSeesOtherWriters(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := freshPrefix()
+	const maxAge = 200 * time.Millisecond
+	a := redisstore.New(srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithRestartQuiet(0), redisstore.WithStateMaxAge(maxAge))
+	b := redisstore.New(srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithRestartQuiet(0), redisstore.WithStateMaxAge(maxAge))
+	ctx := t.Context()
+	write := func(s *redisstore.Store, v string) {
+		t.Helper()
+		if err := s.Update(ctx, "c", func([]byte) ([]byte, error) { return []byte(v), nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func(s *redisstore.Store) string {
+		t.Helper()
+		got, err := s.Load(ctx, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(got)
+	}
+	write(a, "one")
+	if got := load(a); got != "one" {
+		t.Fatalf("a's own write: %q", got)
+	}
+	if got := load(b); got != "one" {
+		t.Fatalf("b's first load: %q", got)
+	}
+	write(a, "two")
+	// b's copy is fresh for maxAge at most...
+	time.Sleep(maxAge + 50*time.Millisecond)
+	if got := load(b); got != "two" {
+		t.Fatalf("b's load past the max age: %q, want two", got)
+	}
+	// ...and a lease's reply tells b at once that the state changed.
+	write(a, "three")
+	l, err := b.Acquire(ctx, "c", []string{"k"}, 1)
+	if err != nil || l == nil {
+		t.Fatalf("acquire: %v %v", l, err)
+	}
+	defer l.Release(ctx)
+	if got := load(b); got != "three" {
+		t.Fatalf("b's load after a lease: %q, want three", got)
+	}
+}
+
+// TestScriptsFlushed: a server that forgot the scripts (SCRIPT FLUSH, a
+// restart, a failover) gets them again by EVAL, unnoticed by callers.
+func TestScriptsFlushed(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	s := redisstore.New(c, redisstore.WithPrefix(freshPrefix()), redisstore.WithRestartQuiet(0))
+	ctx := t.Context()
+	for i := range 3 {
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Acquire(ctx, "c", []string{"k"}, 1)
+		if err != nil || l == nil {
+			t.Fatalf("round %d: acquire after SCRIPT FLUSH: %v %v", i, l, err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.InFlight(ctx, "c", []string{"k"}, 1); err != nil {
+			t.Fatalf("round %d: in flight after SCRIPT FLUSH: %v", i, err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Load(ctx, "c"); err != nil {
+			t.Fatalf("round %d: load after SCRIPT FLUSH: %v", i, err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("round %d: release after SCRIPT FLUSH: %v", i, err)
+		}
+	}
+}
+
+// TestRestartQuiet: a Redis that lost its data (restarted without
+// persistence) grants no lease until it has been up one TTL, so that a
+// lease granted before the restart, still renewed by its holder or not, is
+// never granted twice; the holder learns its lease is gone.
+func TestRestartQuiet(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	const ttl = time.Second
+	ctx := t.Context()
+	// The server is new: its first lease waits until it is up one TTL.
+	s := redisstore.New(c, redisstore.WithPrefix(freshPrefix()), redisstore.WithTTL(ttl))
+	var held jongler.Lease
+	for held == nil {
+		l, err := s.Acquire(ctx, "c", []string{"k"}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = l
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.Kill()
+	srv.Restart()
+	restarted := time.Now()
+	// Nothing is granted while a lease from before the restart may live.
+	var again jongler.Lease
+	for again == nil {
+		l, err := s.Acquire(ctx, "c", []string{"k"}, 1)
+		if err != nil {
+			// The client's pooled connection died with the server.
+			continue
+		}
+		again = l
+		if again == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	defer again.Release(ctx)
+	waited := time.Since(restarted)
+	select {
+	case <-held.Lost():
+	default:
+		t.Errorf("the lease granted before the restart was re-granted %v after it while its holder was not told it is lost", waited)
+	}
+	t.Logf("first lease %v after the restart; the holder from before knew its lease lost", waited)
+	if err := held.Release(ctx); !errors.Is(err, redisstore.ErrLeaseLapsed) {
+		t.Errorf("release of the lease from before the restart: %v; want ErrLeaseLapsed", err)
+	}
+}

@@ -187,6 +187,8 @@ func TestBackoffGetsRealBounds(t *testing.T) {
 	for name, b := range map[string]jongler.Backoff{
 		"DefaultBackoff":      retryablehttp.DefaultBackoff,
 		"LinearJitterBackoff": retryablehttp.LinearJitterBackoff,
+		// Retry-After on 429 and 503, else linear jitter: given the bounds.
+		"RateLimitLinearJitterBackoff": retryablehttp.RateLimitLinearJitterBackoff,
 	} {
 		t.Run(name, func(t *testing.T) {
 			var waits []time.Duration
@@ -212,10 +214,11 @@ func TestBackoffGetsRealBounds(t *testing.T) {
 			if len(waits) != 2 {
 				t.Fatalf("waits %v, want 2", waits)
 			}
+			// The linear ones scale both bounds by the attempt: attempt i
+			// (from 0) waits within [200ms, 5s] × (i+1) at most.
 			for i, w := range waits {
-				// LinearJitterBackoff multiplies its range by the attempt.
 				if w < 200*time.Millisecond || w > time.Duration(i+1)*5*time.Second {
-					t.Errorf("wait %d: %v outside [200ms, %d×5s]", i, w, i+1)
+					t.Errorf("wait %d: %v outside [200ms, %v]", i, w, time.Duration(i+1)*5*time.Second)
 				}
 			}
 		})

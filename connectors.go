@@ -34,6 +34,22 @@ const (
 	ConnectorHuggingFaceInference = "api-inference.huggingface.co"
 	// ConnectorHTTPBin is httpbin.org, which needs no key: for trying things.
 	ConnectorHTTPBin = "httpbin.org"
+	// ConnectorOpenAI is OpenAI's API; alias "openai".
+	ConnectorOpenAI = "api.openai.com"
+	// ConnectorAnthropic is Anthropic's API (key in x-api-key,
+	// anthropic-version sent as the client set it); alias "anthropic".
+	ConnectorAnthropic = "api.anthropic.com"
+	// ConnectorGroq is Groq's API, OpenAI-compatible under /openai/v1;
+	// alias "groq".
+	ConnectorGroq = "api.groq.com"
+	// ConnectorOpenRouter is OpenRouter, OpenAI-compatible under /api/v1;
+	// alias "openrouter".
+	ConnectorOpenRouter = "openrouter.ai"
+	// ConnectorMistral is Mistral's API; alias "mistral".
+	ConnectorMistral = "api.mistral.ai"
+	// ConnectorCerebras is Cerebras' inference API, OpenAI-compatible
+	// under /v1; alias "cerebras".
+	ConnectorCerebras = "api.cerebras.ai"
 )
 
 // Connector describes an upstream API: where it is and how a key is sent.
@@ -114,10 +130,8 @@ func (c *Connector) validate() error {
 	case c.Format != "" && c.Format != "json":
 		return fmt.Errorf(`field "format": %q, want "json"`, c.Format)
 	}
-	switch c.Policy {
-	case "", "gemini", "huggingface":
-	default:
-		return fmt.Errorf(`field "policy": %q, want "gemini", "huggingface" or ""`, c.Policy)
+	if c.Policy != "" && c.Policy != "gemini" && c.Policy != "huggingface" && !isHeaderPolicy(c.Policy) {
+		return fmt.Errorf(`field "policy": %q, want one of %s or ""`, c.Policy, policyNames)
 	}
 	for _, a := range c.Aliases {
 		if a == "" || strings.ContainsAny(a, "/ \t") {

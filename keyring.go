@@ -98,6 +98,7 @@ func (r *keyring) loadGen(ctx context.Context) (state, listGen, error) {
 		}
 		st = state{}
 	}
+	st.dropStaleErrors(r.keys)
 	c.set(raw, st)
 	c.damaged = err != nil
 	out, unw := r.withUnwrittenGen(st)
@@ -147,6 +148,7 @@ func (r *keyring) update(ctx context.Context, fn func(*state) error) error {
 				st = state{}
 			}
 		}
+		st.dropStaleErrors(r.keys)
 		if err := fn(&st); err != nil {
 			return nil, err
 		}
@@ -173,12 +175,19 @@ func (r *keyring) cachedCopy(raw []byte) (state, bool) {
 	if c.raw == nil || !sameBytes(raw, c.raw) {
 		return state{}, false
 	}
-	return state{
-		Records:   slices.Clone(c.st.Records),
-		Backoff:   c.st.Backoff,
-		Usage:     slices.Clone(c.st.Usage),
-		Throttles: slices.Clone(c.st.Throttles),
-	}, true
+	return deepCopy(c.st), true
+}
+
+// deepCopy returns st with every slice copied, so that changing the copy
+// leaves st as it is (TestDeepCopyCopiesEverySlice keeps it complete).
+func deepCopy(st state) state {
+	st.Records = slices.Clone(st.Records)
+	st.Usage = slices.Clone(st.Usage)
+	st.Throttles = slices.Clone(st.Throttles)
+	st.Learned = slices.Clone(st.Learned)
+	st.Secret = slices.Clone(st.Secret)
+	st.Owners = slices.Clone(st.Owners)
+	return st
 }
 
 // windows returns the budget windows holding now, computed again only
@@ -212,12 +221,13 @@ func newKeyring(connector string, keys []Key, store Store, slots int, clock Cloc
 // to its end or closed: one object for both.
 type leased struct {
 	Lease
-	key      *Key
+	key      Key
 	ring     *keyring
 	released atomic.Bool
 	ctx      context.Context // the request's, for the store's release
 	stop     func()          // ends the watch on the lease's loss; nil if none
 	wctx     context.Context // the context watch returned; nil if none
+	end      leaseEnd        // how the lease ends once handed off with an answer (lease_body.go)
 }
 
 // lost reports whether the store lost the lease while its request ran.
@@ -274,12 +284,12 @@ func (l *leased) releaseAfter(d time.Duration) {
 	time.AfterFunc(d, l.release)
 }
 
-func (r *keyring) key(name string) (*Key, bool) {
+func (r *keyring) key(name string) (Key, bool) {
 	i, ok := r.index[name]
 	if !ok {
-		return nil, false
+		return Key{}, false
 	}
-	return &r.keys[i], true
+	return r.keys[i], true
 }
 
 // tried is a key a request was refused with, and until when the refusal
@@ -295,20 +305,21 @@ type tried struct {
 // meanwhile; hopeful counts the keys that may yet serve the request.
 // Budgets are looked at if withBudgets.
 func (r *keyring) usable(st state, now time.Time, model string, refused []tried, withBudgets bool) (names []string, back time.Time, hopeful int) {
-	b, budgeted := budgetFor(r.budgets, model)
-	budgeted = budgeted && withBudgets
-	var counts budgetCounts
-	if budgeted {
-		counts = st.budgetCounts(model, r.windows(now))
-	}
+	var counts *budgetCounts // made at the first key with a budget
 	for i := range r.keys {
 		k := &r.keys[i]
-		blocked, until, never := r.blocked(st, k, now, model, refused, b, false, budgetWindow{})
+		blocked, until, never := r.blocked(st, k, now, model, refused, false)
 		if never {
 			continue
 		}
-		if budgeted && !blocked {
-			blocked, until = counts.blocked(b, k.Project)
+		if withBudgets && !blocked {
+			if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
+				if counts == nil {
+					c := st.budgetCounts(model, r.windows(now))
+					counts = &c
+				}
+				blocked, until = counts.blocked(b, k.Project)
+			}
 		}
 		hopeful++
 		if !blocked {
@@ -360,7 +371,7 @@ func (r *keyring) usableCached(st state, gen listGen, now time.Time, model strin
 // blocked reports whether k may not serve model at now, and until when
 // (zero: for good); never is set for a key the request was refused with
 // for good.
-func (r *keyring) blocked(st state, k *Key, now time.Time, model string, refused []tried, b Budget, budgeted bool, win budgetWindow) (blocked bool, until time.Time, never bool) {
+func (r *keyring) blocked(st state, k *Key, now time.Time, model string, refused []tried, withBudgets bool) (blocked bool, until time.Time, never bool) {
 	for _, t := range refused {
 		if t.name != k.Name {
 			continue
@@ -386,8 +397,10 @@ func (r *keyring) blocked(st state, k *Key, now time.Time, model string, refused
 	if !blocked && now.Before(st.Backoff) {
 		blocked, until = true, st.Backoff
 	}
-	if budgeted && !blocked {
-		blocked, until = st.budgetBlockedIn(b, k.Project, model, win)
+	if withBudgets && !blocked {
+		if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
+			blocked, until = st.budgetBlockedIn(b, k.Project, model, r.windows(now))
+		}
 	}
 	return blocked, until, false
 }
@@ -465,20 +478,17 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			now := r.now()
-			b, budgeted := budgetFor(r.budgets, model)
-			var win budgetWindow
-			if budgeted {
-				win = r.windows(now)
-			}
-			if blocked, _, _ := r.blocked(st, k, now, model, refused, b, budgeted, win); blocked {
+			if blocked, _, _ := r.blocked(st, &k, r.now(), model, refused, true); blocked {
 				lease.release()
 				full = true
 				continue
 			}
-			if budgeted {
+			if _, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
 				err := r.update(ctx, func(st *state) error {
-					return st.spend(b, k.Project, model, r.now())
+					if b, ok := budgetOf(r.budgets, st, k.Project, model); ok {
+						return st.spend(b, k.Project, model, r.now())
+					}
+					return nil
 				})
 				if err != nil {
 					lease.release()
@@ -552,7 +562,7 @@ func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
 
 // apply records a policy's verdict on key k, in memory if the store
 // cannot take it (see record).
-func (r *keyring) apply(ctx context.Context, k *Key, v Verdict) error {
+func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 	now := r.now()
 	switch v.Action {
 	case ActionLockdown:
@@ -572,7 +582,7 @@ func (r *keyring) apply(ctx context.Context, k *Key, v Verdict) error {
 	case ActionDisable:
 		r.record(ctx, func(st *state) error {
 			st.prune(now)
-			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason})
+			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason, Fingerprint: st.fingerprint(k.Value)})
 			return nil
 		})
 		r.logger.Info("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)
@@ -628,5 +638,7 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	return buildKeyStates(r.keys, st, inFlight, r.now()), nil
+	ks := buildKeyStates(r.keys, st, inFlight, r.now())
+	ks.Learned = learnedQuotas(&st)
+	return ks, nil
 }

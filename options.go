@@ -31,6 +31,7 @@ type options struct {
 	maxWait       time.Duration
 	budgets       []Budget
 	budgetsSet    bool
+	noKeyAnswer   bool
 	err           error // the first option given a value it cannot take
 	tel           telemetryOptions
 }

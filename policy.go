@@ -50,7 +50,10 @@ func (a Action) String() string {
 // Verdict is a [Policy]'s reading of one answer.
 type Verdict struct {
 	Action Action
-	// Until is when a lockdown or throttle ends.
+	// Until is when a lockdown or throttle ends. On an Accept verdict, an
+	// Until in the future rests the key (with Model and Project, as a
+	// lockdown would) while the answer is returned as it is: the answer's
+	// rate-limit headers say the key is spent until then.
 	Until time.Time
 	// Wait is how long to wait before a Retry; zero means the transport's
 	// backoff.
@@ -62,6 +65,10 @@ type Verdict struct {
 	Project bool
 	// Reason says why, for logs and key states. It must not hold secrets.
 	Reason string
+
+	// learn is a request quota the answer states, for the transport to
+	// learn (GeminiPolicy sets it).
+	learn quotaFact
 }
 
 // Answer is an upstream answer as a [Policy] sees it.
@@ -70,7 +77,9 @@ type Answer struct {
 	Status int
 	Header http.Header
 	// Body holds an error answer's body (up to the transport's bound); it
-	// is nil for answers below 400, which are not read.
+	// is nil for answers below 400, which are not read. A policy sees
+	// those too, for their headers: it must accept them, and may rest the
+	// key with Until.
 	Body []byte
 	// Model is the model named by the request path
 	// (/v1beta/models/{model}:...), or "".
@@ -186,13 +195,21 @@ const maxHintedDelay = upstream.MaxDelay
 
 // PolicyFor returns the policy that reads the answers of connector c, as
 // its "policy" field names it: [GeminiPolicy] for "gemini",
-// [HuggingFacePolicy] for "huggingface", else [StatusPolicy].
+// [HuggingFacePolicy] for "huggingface"; for "openai", "anthropic",
+// "groq", "openrouter", "mistral" and "cerebras", a policy that reads the
+// provider's rate-limit headers on every answer, 2xx included, and rests a
+// key whose requests or tokens are spent until the reset, before it gets a
+// 429 (a connector of your own for an OpenAI-compatible service may name
+// "openai"); else [StatusPolicy].
 func PolicyFor(c Connector) Policy {
 	switch c.Policy {
 	case "gemini":
 		return GeminiPolicy{}
 	case "huggingface":
 		return HuggingFacePolicy{}
+	}
+	if isHeaderPolicy(c.Policy) {
+		return headerPolicy{provider: c.Policy}
 	}
 	return StatusPolicy{}
 }

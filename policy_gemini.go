@@ -65,9 +65,9 @@ func (p GeminiPolicy) Classify(a *Answer) Verdict {
 				until = a.Now.Truncate(time.Minute).Add(time.Minute)
 			}
 		}
-		return Verdict{Action: ActionLockdown, Until: until, Model: model, Project: true, Reason: ans.Reason}
+		return Verdict{Action: ActionLockdown, Until: until, Model: model, Project: true, Reason: ans.Reason, learn: requestQuota(ans, "minute")}
 	case upstream.QuotaDay:
-		return Verdict{Action: ActionLockdown, Until: upstream.NextPacificMidnight(a.Now), Model: model, Project: true, Reason: ans.Reason}
+		return Verdict{Action: ActionLockdown, Until: upstream.NextPacificMidnight(a.Now), Model: model, Project: true, Reason: ans.Reason, learn: requestQuota(ans, "day")}
 	case upstream.QuotaZero:
 		return Verdict{Action: ActionLockdown, Until: a.Now.Add(orDefault(p.ZeroQuotaCooldown, defaultZeroQuotaCooldown)), Model: model, Project: true, Reason: ans.Reason}
 	case upstream.RateLimited:
@@ -80,6 +80,8 @@ func (p GeminiPolicy) Classify(a *Answer) Verdict {
 		return Verdict{Action: ActionDisable, Reason: ans.Reason}
 	case upstream.ModelDenied:
 		return Verdict{Action: ActionDisable, Model: model, Reason: ans.Reason}
+	case upstream.ResourceDenied:
+		return Verdict{Action: ActionAccept, Reason: ans.Reason}
 	case upstream.Transient:
 		return retryVerdict(a, ans.Delay, ans.Reason)
 	case upstream.Unknown:
@@ -142,4 +144,17 @@ func (p HuggingFacePolicy) Classify(a *Answer) Verdict {
 		}
 	}
 	return Verdict{Action: ActionAccept, Reason: ans.Reason}
+}
+
+// requestQuota is the request quota of window a refusal states, to be
+// learned; zero when it names tokens, or no value.
+func requestQuota(ans upstream.Answer, window string) quotaFact {
+	if !ans.Requests || ans.QuotaLimit <= 0 || ans.QuotaLimit > 1<<30 {
+		return quotaFact{}
+	}
+	from := ans.QuotaID
+	if from == "" {
+		from = ans.Reason
+	}
+	return quotaFact{window: window, limit: int(ans.QuotaLimit), from: from}
 }

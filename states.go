@@ -31,6 +31,9 @@ type KeyStates struct {
 	Error    []string // refused for good, for every model or one
 	// Keys holds the detail of every configured key.
 	Keys map[string]KeyDetail
+	// Learned lists the request quotas learned from the upstream's
+	// refusals, by project, model and window.
+	Learned []LearnedQuota
 }
 
 // KeyDetail is what is known of one key.

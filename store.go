@@ -84,6 +84,15 @@ type state struct {
 	// Throttles lists recent bare rate-limit answers by project, to tell a
 	// throttled caller from a busy project.
 	Throttles []throttleEvent `json:"throttles,omitempty"`
+	// Learned lists the request quotas learned from refusals; see
+	// LearnedQuota.
+	Learned []learned `json:"learned,omitempty"`
+	// Secret keys the fingerprints of key values; made at the first
+	// refusal, kept with the state (mode 0600 in a FileStore).
+	Secret []byte `json:"secret,omitempty"`
+	// Owners says which project created each Gemini file and cached
+	// content (see resources.go).
+	Owners []resourceOwner `json:"owners,omitempty"`
 }
 
 // throttleEvent is one bare rate-limit answer: no quota named, no hint given.
@@ -99,6 +108,10 @@ type record struct {
 	Model  string    `json:"model,omitempty"` // the model it applies to; "" for all
 	Until  time.Time `json:"until,omitzero"`  // when a lockdown ends
 	Reason string    `json:"reason,omitempty"`
+	// Fingerprint is the keyed hash of the value an ERROR was earned
+	// with (see state.fingerprint): another value under the same name
+	// starts afresh.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // usage counts the requests sent with a project's keys for a model in one
@@ -172,12 +185,14 @@ func updateState(ctx context.Context, s Store, connector string, fn func(*state)
 	})
 }
 
-// forget drops lockdowns, refusals and throttling; budget counts stay, as
-// they count requests the upstream has seen.
+// forget drops lockdowns, refusals, throttling and learned quotas (the
+// next refusal teaches them again); budget counts stay, as they count
+// requests the upstream has seen.
 func (s *state) forget() {
 	s.Records = nil
 	s.Backoff = time.Time{}
 	s.Throttles = nil
+	s.Learned = nil
 }
 
 // activeAt reports whether r holds its key back at now for model

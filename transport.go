@@ -14,9 +14,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
 // defaultMaxBodyBuffer bounds the request bodies without GetBody that a
@@ -66,10 +69,13 @@ type Transport struct {
 	maxBody    int64
 	maxRetries int
 	ownStore   *FileStore // the store the transport opened, closed by Close
+	publicOnce sync.Once  // warnPublicHost's
 	tel        *telemetry // nil: no metrics, no spans
 	// abandonRest is how long a key stays leased after its answer was
 	// closed before its end (see handOff).
 	abandonRest time.Duration
+	// noKeyAnswer: answer 429 rather than fail when no key can serve.
+	noKeyAnswer bool
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -108,6 +114,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 		maxRetries: o.maxRetries,
 
 		abandonRest: deadHolderRest,
+		noKeyAnswer: o.noKeyAnswer,
 	}
 	if t.policy == nil {
 		t.policy = PolicyFor(c)
@@ -221,7 +228,7 @@ func resolveConfig(c Connector, o *options) (Config, error) {
 		if path == "" {
 			return Config{}, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
 		}
-		cfg, err := LoadConfig(path, c.Name)
+		cfg, err := loadConfig(path, append([]string{c.Name}, c.Aliases...)...) // user connectors' aliases too
 		if err != nil {
 			return Config{}, err
 		}
@@ -380,6 +387,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if !t.sameOrigin(req.URL) {
 		// Not ours to key: send it bare.
+		t.warnPublicHost(req.URL)
 		r2 := req.Clone(req.Context())
 		stripCredentials(r2, t.slots, -1)
 		t.scrubForeign(r2)
@@ -423,13 +431,15 @@ func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, er
 func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error), rt *reqTel) (*http.Response, error) {
 	ctx := rt.context(req.Context())
 	model := modelFromPath(req.URL.Path)
-	if model == "" && getBody != nil && strings.HasSuffix(req.URL.Path, "/chat/completions") {
+	if model == "" && getBody != nil && bodyNamesModel(req.URL.Path) {
 		model = modelFromBody(getBody)
 	}
+	info := reqinfo.FromContext(ctx)
+	info.SetModel(model)
 	rt.setModel(model)
 	var (
-		refused []tried
-		last    *http.Response // the last refusal, body in memory
+		refused = t.ownerRefusals(ctx, req, getBody) // keys of projects that cannot see what it names
+		last    *http.Response                       // the last refusal, body in memory
 		retries int
 		held    *leased // the lease to end if a base, policy or store panics
 	)
@@ -443,8 +453,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		l, err := t.ring.lease(ctx, model, refused)
 		rt.waitEnd(w, err)
 		if err != nil {
-			if last != nil && errors.Is(err, ErrNoKeys) {
-				return last, nil
+			if errors.Is(err, ErrNoKeys) {
+				return t.noKey(req, last, err)
 			}
 			return nil, err
 		}
@@ -458,6 +468,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			r2.GetBody = getBody
 		}
 		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
+		info.Attempt(l.key.Name)
 		resp, err := t.base.RoundTrip(r2)
 		rt.sent(l.key.Name, resp, err)
 		if err != nil {
@@ -478,10 +489,15 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue
 		}
-		red.answer(resp, req)
+		if red.answer(resp, req) {
+			l.release() // a redirect, read in memory: nothing in flight
+			return resp, nil
+		}
 		if resp.StatusCode < 400 {
+			t.classifySuccess(ctx, l.key, resp, model, red)
+			t.learnOwner(ctx, l.key, req, resp)
 			held = nil
-			return t.handOff(req, resp, l), nil
+			return t.handOff(req, resp, l, red), nil
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
 		if err != nil || len(data) > errorBodyLimit {
@@ -491,7 +507,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 				io.Closer
 			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
 			held = nil
-			return t.handOff(req, resp, l), nil
+			return t.handOff(req, resp, l, red), nil
 		}
 		resp.Body.Close()
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})
@@ -503,6 +519,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)
 			}
 		}
+		t.noteVerdict(ctx, l.key, v)
 		l.release()
 		switch v.Action {
 		case ActionAccept:

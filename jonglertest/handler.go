@@ -360,8 +360,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rq *request) {
 	}
 	var ref *refusal
 	var win Window
+	var used windowUse // the (project, model)'s windows after the check
+	var now time.Time
 	if applied == 0 {
-		now := s.clock.Now()
+		now = s.clock.Now()
 		pm := projectModel{ks.project, rq.model}
 		u := s.usage[pm]
 		if u == nil {
@@ -369,6 +371,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rq *request) {
 			s.usage[pm] = u
 		}
 		ref = u.admit(quota, now, s.la)
+		used = *u
 		win = Window{Project: ks.project, Model: rq.model, Minute: s.window(now)}
 		if ref != nil {
 			s.windowCounts(win).RateLimited++
@@ -395,6 +398,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rq *request) {
 	}
 	if !s.pause(r.Context(), delay) {
 		return // canceled
+	}
+	if s.rlHeaders && applied == 0 {
+		s.setRateLimitHeaders(w.Header(), quota, used, now)
 	}
 
 	switch applied {

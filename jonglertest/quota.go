@@ -1,6 +1,8 @@
 package jonglertest
 
 import (
+	"net/http"
+	"strconv"
 	"time"
 	_ "time/tzdata" // quota days end at midnight America/Los_Angeles on any host
 )
@@ -148,4 +150,20 @@ func (u *windowUse) admit(q Quota, now time.Time, la *time.Location) *refusal {
 	u.minuteCount++
 	u.dayCount++
 	return nil
+}
+
+// setRateLimitHeaders writes the windows of a (project, model) with quota
+// q, as used after the request at now, in the headers of a header
+// provider; see Config.RateLimitHeaders.
+func (s *Server) setRateLimitHeaders(h http.Header, q Quota, u windowUse, now time.Time) {
+	if q.RPM >= 0 {
+		h.Set("x-ratelimit-limit-requests", strconv.Itoa(q.RPM))
+		h.Set("x-ratelimit-remaining-requests", strconv.Itoa(max(q.RPM-u.minuteCount, 0)))
+		h.Set("x-ratelimit-reset-requests", now.Truncate(time.Minute).Add(time.Minute).Sub(now).String())
+	}
+	if q.RPD >= 0 {
+		h.Set("x-ratelimit-limit-requests-day", strconv.Itoa(q.RPD))
+		h.Set("x-ratelimit-remaining-requests-day", strconv.Itoa(max(q.RPD-u.dayCount, 0)))
+		h.Set("x-ratelimit-reset-requests-day", strconv.FormatFloat(dayEnd(now, s.la).Sub(now).Seconds(), 'f', -1, 64))
+	}
 }

@@ -84,6 +84,21 @@ type Config struct {
 	// limit: 10, model: gemini-2.5-flash\nPlease retry in 39.006833842s.").
 	MessageOnly bool
 
+	// RateLimitHeaders makes the server a header provider as well: every
+	// answer to a quota check (200 and 429) carries the (project, model)'s
+	// windows in OpenAI's and Cerebras' headers, simulated time:
+	//
+	//	x-ratelimit-limit-requests: 10          (RPM)
+	//	x-ratelimit-remaining-requests: 0
+	//	x-ratelimit-reset-requests: 12.5s       (to the minute window's end)
+	//	x-ratelimit-limit-requests-day: 250     (RPD)
+	//	x-ratelimit-remaining-requests-day: 199
+	//	x-ratelimit-reset-requests-day: 41220.5 (seconds to midnight, Los Angeles)
+	//
+	// Google sends no such header; this simulates OpenAI, Groq or Cerebras
+	// with Gemini's quotas. Unlimited windows are left out.
+	RateLimitHeaders bool
+
 	// Reply, if set, returns the text of the answer to prompt, the text of
 	// the last message of a request. It may be called concurrently. The
 	// default answer quotes the model and the prompt.
@@ -137,6 +152,7 @@ type Server struct {
 	gap       time.Duration
 	slowBy    time.Duration
 	msgOnly   bool
+	rlHeaders bool
 	reply     func(model, prompt string) string
 	done      chan struct{} // closed by Close: ends all pauses
 	closeOnce sync.Once
@@ -163,9 +179,25 @@ type projectModel struct{ project, model string }
 // two keys with the same value or label, a negative Minute.
 func NewServer(cfg Config) *Server {
 	s := newServer(cfg)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a new server that does not listen yet: call
+// Start, or serve [Server.Handler] yourself, for instance in memory inside
+// a testing/synctest bubble, where simulated time then moves only when
+// every goroutine waits (no network goroutine may run in a bubble). URL is
+// "" and Client must not be called until Start.
+func NewUnstartedServer(cfg Config) *Server { return newServer(cfg) }
+
+// Start starts a server from [NewUnstartedServer] listening on 127.0.0.1,
+// as [NewServer] does. It panics if the server is started already.
+func (s *Server) Start() {
+	if s.ts != nil {
+		panic("jonglertest: Server started twice")
+	}
 	s.ts = httptest.NewServer(s.handler)
 	s.URL = s.ts.URL
-	return s
 }
 
 func newServer(cfg Config) *Server {
@@ -197,21 +229,22 @@ func newServer(cfg Config) *Server {
 		cfg.Reply = defaultReply
 	}
 	s := &Server{
-		clock:   newClock(cfg.Start, cfg.Minute),
-		la:      pacific(),
-		models:  make(map[string]Quota, len(cfg.Models)),
-		latency: cfg.Latency,
-		chunks:  cfg.StreamChunks,
-		gap:     cfg.StreamGap,
-		slowBy:  cfg.Faults.SlowBy,
-		msgOnly: cfg.MessageOnly,
-		reply:   cfg.Reply,
-		done:    make(chan struct{}),
-		keys:    map[string]*keyState{},
-		byLabel: map[string]*keyState{},
-		usage:   map[projectModel]*windowUse{},
-		faults:  newFaultState(cfg.Faults, cfg.Seed),
-		stats:   newStatsState(),
+		clock:     newClock(cfg.Start, cfg.Minute),
+		la:        pacific(),
+		models:    make(map[string]Quota, len(cfg.Models)),
+		latency:   cfg.Latency,
+		chunks:    cfg.StreamChunks,
+		gap:       cfg.StreamGap,
+		slowBy:    cfg.Faults.SlowBy,
+		msgOnly:   cfg.MessageOnly,
+		rlHeaders: cfg.RateLimitHeaders,
+		reply:     cfg.Reply,
+		done:      make(chan struct{}),
+		keys:      map[string]*keyState{},
+		byLabel:   map[string]*keyState{},
+		usage:     map[projectModel]*windowUse{},
+		faults:    newFaultState(cfg.Faults, cfg.Seed),
+		stats:     newStatsState(),
 	}
 	s.base = s.clock.start.Truncate(time.Minute)
 	for m, q := range cfg.Models {

@@ -135,3 +135,55 @@ func TestLeaseLostWhenRedisIsGone(t *testing.T) {
 		t.Fatalf("acquire with Redis down: %v; want an error naming the store", err)
 	}
 }
+
+// TestRestartQuiet: a Redis that lost its data (restarted without
+// persistence) grants no lease until it has been up one TTL. By then every
+// lease granted before the restart has lapsed where its holder counts it
+// (the TTL after its last renewal, which came before the crash), so no
+// lease is held twice; the holder learns its lease is lost.
+func TestRestartQuiet(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	const ttl = time.Second
+	ctx := t.Context()
+	// The server is new: its first lease waits until it is up one TTL.
+	s := New(c, WithPrefix(fmt.Sprintf("quiet%d:", time.Now().UnixNano())), WithTTL(ttl))
+	var held *lease
+	for held == nil {
+		held = mustLease(t, s, "k")
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.Kill()
+	srv.Restart()
+	var again *lease
+	for again == nil {
+		l, err := s.Acquire(ctx, "c", []string{"k"}, 1)
+		if err != nil {
+			continue // the pooled connections died with the server
+		}
+		if l != nil {
+			again = l.(*lease)
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	regranted := time.Now()
+	defer again.Release(ctx)
+	held.mu.Lock()
+	expiry := held.expiry
+	held.mu.Unlock()
+	if regranted.Before(expiry) {
+		t.Errorf("the key was leased again %v before the lease from before the restart lapsed for its holder", expiry.Sub(regranted))
+	}
+	select {
+	case <-held.Lost():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the holder from before the restart was never told its lease is lost")
+	}
+	if err := held.Release(ctx); !errors.Is(err, ErrLeaseLapsed) {
+		t.Errorf("release of the lease from before the restart: %v; want ErrLeaseLapsed", err)
+	}
+	if again.token <= held.token {
+		t.Errorf("fencing token %d after the restart, %d before: want it larger", again.token, held.token)
+	}
+}

@@ -58,9 +58,12 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('SET', KEYS[1], string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])))
   local quiet = tonumber(ARGV[3])
   if quiet > 0 then
+    -- Whole seconds between two truncated times: the server may have been
+    -- up for one second less than it says.
     local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')) or 0
-    if quiet - up * 1000 > 0 then
-      redis.call('SET', KEYS[5], '1', 'PX', quiet - up * 1000)
+    local left = quiet - math.max(up - 1, 0) * 1000
+    if left > 0 then
+      redis.call('SET', KEYS[5], '1', 'PX', left)
     end
   end
 end

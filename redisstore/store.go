@@ -96,8 +96,9 @@ func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefi
 // lost its data: restarted without persistence, the leases granted before
 // the restart may still be in use and lapse at most one TTL after it. Not
 // granting any meanwhile is what Redis's distributed-lock guidance calls a
-// delayed restart. A server up for longer than d grants at once. 0 never
-// waits, which is only safe when nothing can hold a lease from before.
+// delayed restart. A server up for longer than d grants at once (up to a
+// second later: Redis counts its uptime in whole seconds). 0 never waits,
+// which is only safe when nothing can hold a lease from before.
 //
 // Data lost otherwise (FLUSHALL on a running server, a failover to a
 // replica that missed the last writes) is not detected: leases then in

@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -125,54 +124,5 @@ func TestScriptsFlushed(t *testing.T) {
 		if err := l.Release(ctx); err != nil {
 			t.Fatalf("round %d: release after SCRIPT FLUSH: %v", i, err)
 		}
-	}
-}
-
-// TestRestartQuiet: a Redis that lost its data (restarted without
-// persistence) grants no lease until it has been up one TTL, so that a
-// lease granted before the restart, still renewed by its holder or not, is
-// never granted twice; the holder learns its lease is gone.
-func TestRestartQuiet(t *testing.T) {
-	srv := redistest.Start(t)
-	c := srv.Client(t)
-	const ttl = time.Second
-	ctx := t.Context()
-	// The server is new: its first lease waits until it is up one TTL.
-	s := redisstore.New(c, redisstore.WithPrefix(freshPrefix()), redisstore.WithTTL(ttl))
-	var held jongler.Lease
-	for held == nil {
-		l, err := s.Acquire(ctx, "c", []string{"k"}, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = l
-		time.Sleep(20 * time.Millisecond)
-	}
-	srv.Kill()
-	srv.Restart()
-	restarted := time.Now()
-	// Nothing is granted while a lease from before the restart may live.
-	var again jongler.Lease
-	for again == nil {
-		l, err := s.Acquire(ctx, "c", []string{"k"}, 1)
-		if err != nil {
-			// The client's pooled connection died with the server.
-			continue
-		}
-		again = l
-		if again == nil {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	defer again.Release(ctx)
-	waited := time.Since(restarted)
-	select {
-	case <-held.Lost():
-	default:
-		t.Errorf("the lease granted before the restart was re-granted %v after it while its holder was not told it is lost", waited)
-	}
-	t.Logf("first lease %v after the restart; the holder from before knew its lease lost", waited)
-	if err := held.Release(ctx); !errors.Is(err, redisstore.ErrLeaseLapsed) {
-		t.Errorf("release of the lease from before the restart: %v; want ErrLeaseLapsed", err)
 	}
 }

@@ -27,6 +27,17 @@ type keyStatus struct {
 	// RecoversIn is the seconds until then.
 	RecoversIn float64 `json:"recovers_in_seconds,omitempty"`
 	InFlight   int     `json:"in_flight"`
+	// Learned lists the request quotas learned for the key's project.
+	Learned []learnedStatus `json:"learned_quotas,omitempty"`
+}
+
+// learnedStatus is a quota learned from the upstream's refusals.
+type learnedStatus struct {
+	Model  string    `json:"model"`
+	Window string    `json:"window"`
+	Limit  int       `json:"limit"`
+	At     time.Time `json:"learned_at"`
+	From   string    `json:"from,omitempty"`
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -146,6 +157,11 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 				Connector: c.Name, Key: n, Project: d.Project, State: d.State,
 				Reason: d.Reason, Model: d.Model, InFlight: d.InFlight,
 			}
+			for _, l := range ks.Learned {
+				if l.Project == d.Project {
+					r.Learned = append(r.Learned, learnedStatus{Model: l.Model, Window: l.Window, Limit: l.Limit, At: l.At.UTC(), From: l.From})
+				}
+			}
 			if d.State == jongler.StateLockdown {
 				r.Until = d.Until.UTC()
 				r.RecoversIn = max(0, d.Until.Sub(now).Round(100*time.Millisecond).Seconds())
@@ -194,7 +210,24 @@ func (a *app) printStatus(rows []keyStatus, wide bool) {
 				[]string{"", "", stateColor(r.State), "", "", "", "", ""})
 		}
 		t.print(a, "  ")
+		a.printLearned(group)
 		i = j
+	}
+}
+
+// printLearned lists the quotas learned for the projects of a connector's
+// keys, once a project.
+func (a *app) printLearned(group []keyStatus) {
+	var seen []string
+	for _, r := range group {
+		if len(r.Learned) == 0 || slices.Contains(seen, r.Project) {
+			continue
+		}
+		seen = append(seen, r.Project)
+		for _, l := range r.Learned {
+			fmt.Fprintf(a.stdout, "  learned: %s %s %d/%s, at %s, from %s\n", orDash(r.Project), l.Model, l.Limit, l.Window,
+				l.At.Local().Format(time.DateTime), orDash(l.From))
+		}
 	}
 }
 

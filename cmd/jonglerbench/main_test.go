@@ -114,8 +114,8 @@ func TestQuotaSmoke(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("report does not parse: %v\n%s", err, out)
 	}
-	if len(rep.Results) != 3 {
-		t.Fatalf("%d results, want policy, budgets and naive", len(rep.Results))
+	if len(rep.Results) != 4 {
+		t.Fatalf("%d results, want policy, budgets, headers and naive", len(rep.Results))
 	}
 	// Per project: flash 4/min capped at 8/day, pro 2/min: in 3 windows
 	// 3 projects may have 3×8 + 3×2×3 = 42 successes.
@@ -134,7 +134,7 @@ func TestQuotaSmoke(t *testing.T) {
 			t.Errorf("%s: %d models", r.Mode, len(r.Models))
 		}
 		switch r.Mode {
-		case modePolicy, modeBudgets:
+		case modePolicy, modeBudgets, modeHeaders:
 			if r.GoalMet == nil || r.Goal == "" {
 				t.Errorf("%s: goal not checked", r.Mode)
 			}

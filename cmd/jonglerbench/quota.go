@@ -9,7 +9,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,6 +112,11 @@ const (
 	modePolicy  = "policy"
 	modeBudgets = "budgets"
 	modeNaive   = "naive"
+	// modeHeaders: the server also sends OpenAI-style rate-limit headers
+	// (jonglertest's Config.RateLimitHeaders) and jongler reads them with
+	// the "openai" policy of a connector of its own: a header provider
+	// with Gemini's quotas.
+	modeHeaders = "headers"
 )
 
 // ModelResult is one model's part of a mode's outcome.
@@ -147,8 +154,12 @@ type ModeResult struct {
 	RateLimited  int     `json:"rate_limited"`
 	MaxPerWindow int     `json:"max_429_per_window"`
 	MeanPerCell  float64 `json:"mean_429_per_window"`
-	OverOne      int     `json:"windows_over_one_429"`
-	Cells        int     `json:"windows"`
+	// MaxPerModel is the most 429s one (project, model) got in the run;
+	// Kinds the most quota kinds (per minute, per day) a model has.
+	MaxPerModel int `json:"max_429_per_project_model"`
+	Kinds       int `json:"quota_kinds"`
+	OverOne     int `json:"windows_over_one_429"`
+	Cells       int `json:"windows"`
 	// Overlaps is jonglertest's count of requests sent with a key that
 	// another request was using.
 	Overlaps int `json:"overlaps"`
@@ -217,14 +228,14 @@ func quotaCommand(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	cfg := QuotaConfig{}
 	models := defaultModels()
-	modes := modePolicy + "," + modeBudgets + "," + modeNaive
+	modes := modePolicy + "," + modeBudgets + "," + modeHeaders + "," + modeNaive
 	fs.IntVar(&cfg.Keys, "keys", 6, "keys in the pool")
 	fs.IntVar(&cfg.Projects, "projects", 0, "Google Cloud projects the keys are spread over (0: one per key)")
 	fs.Var(&models, "models", "models as NAME=RPM/RPD*WEIGHT,... (- for no limit; WEIGHT is the model's share of the goroutines)")
 	fs.DurationVar(&cfg.Minute, "minute", 250*time.Millisecond, "wall length of a simulated minute")
 	fs.IntVar(&cfg.Windows, "windows", 12, "quota-minute windows to run and measure")
 	fs.IntVar(&cfg.Workers, "workers", 32, "goroutines sending requests")
-	fs.StringVar(&modes, "modes", modes, "modes to run: policy (jongler), budgets (jongler with budgets), naive (rotate on 429, remember nothing)")
+	fs.StringVar(&modes, "modes", modes, "modes to run: policy (jongler, learning quotas), budgets (jongler with budgets), headers (a header provider with the same quotas), naive (rotate on 429, remember nothing)")
 	fs.StringVar(&cfg.Store, "store", "file", "jongler's store: file or memory")
 	fs.DurationVar(&cfg.Latency, "latency", 0, "the server's wall delay before each successful answer")
 	fs.DurationVar(&cfg.Pause, "pause", time.Second, "simulated pause of a caller after a failed request")
@@ -241,10 +252,10 @@ func quotaCommand(args []string, stdout, stderr io.Writer) error {
 	cfg.Models = models
 	for m := range strings.SplitSeq(modes, ",") {
 		switch m = strings.TrimSpace(m); m {
-		case modePolicy, modeBudgets, modeNaive:
+		case modePolicy, modeBudgets, modeHeaders, modeNaive:
 			cfg.Modes = append(cfg.Modes, m)
 		default:
-			return fmt.Errorf("unknown mode %q: want policy, budgets or naive", m)
+			return fmt.Errorf("unknown mode %q: want policy, budgets, headers or naive", m)
 		}
 	}
 	if cfg.Projects == 0 {
@@ -308,6 +319,7 @@ func runQuota(ctx context.Context, cfg QuotaConfig, mode string) (ModeResult, er
 	srv := jonglertest.NewServer(jonglertest.Config{
 		Keys: jk, Models: quotas, Minute: cfg.Minute, Start: start,
 		Latency: cfg.Latency, StreamGap: -1,
+		RateLimitHeaders: mode == modeHeaders,
 	})
 	defer srv.Close()
 	end := srv.WindowStart(int64(cfg.Windows))
@@ -346,7 +358,23 @@ func runQuota(ctx context.Context, cfg QuotaConfig, mode string) (ModeResult, er
 		if mode == modeBudgets {
 			opts = append(opts, jongler.WithBudgets(budgets...))
 		}
-		tr, err := jongler.NewTransport("generativelanguage.googleapis.com", opts...)
+		connector := jongler.ConnectorGemini
+		if mode == modeHeaders {
+			dir, err := os.MkdirTemp("", "jonglerbench-connectors-")
+			if err != nil {
+				return res, err
+			}
+			defer os.RemoveAll(dir)
+			u, _ := url.Parse(srv.URL)
+			conn := fmt.Sprintf(`{"name":"jonglertest-headers","host":%q,"port":%s,"protocol":"http","requires_api_key":true,"api_key_header":"x-goog-api-key","policy":"openai"}`,
+				u.Hostname(), u.Port())
+			if err := os.WriteFile(filepath.Join(dir, "jonglertest-headers.json"), []byte(conn), 0o600); err != nil {
+				return res, err
+			}
+			connector = "jonglertest-headers"
+			opts = append(opts, jongler.WithConnectorsDir(dir))
+		}
+		tr, err := jongler.NewTransport(connector, opts...)
 		if err != nil {
 			return res, err
 		}
@@ -490,6 +518,25 @@ func runQuota(ctx context.Context, cfg QuotaConfig, mode string) (ModeResult, er
 	})
 	res.Limited = res.Limited[:min(len(res.Limited), maxLimited)]
 	res.Cells = len(srv.Projects()) * len(cfg.Models) * cfg.Windows
+	perPM := map[[2]string]int{}
+	for w, c := range st.Windows {
+		if w.Minute >= 0 && w.Minute < int64(cfg.Windows) {
+			perPM[[2]string{w.Project, w.Model}] += c.RateLimited
+		}
+	}
+	for _, n := range perPM {
+		res.MaxPerModel = max(res.MaxPerModel, n)
+	}
+	for _, m := range cfg.Models {
+		kinds := 0
+		if m.RPM >= 0 {
+			kinds++
+		}
+		if m.RPD >= 0 {
+			kinds++
+		}
+		res.Kinds = max(res.Kinds, kinds)
+	}
 	res.MeanPerCell = float64(res.RateLimited) / float64(res.Cells)
 	for _, m := range cfg.Models {
 		mr := byModel[m.Name]
@@ -511,8 +558,14 @@ func runQuota(ctx context.Context, cfg QuotaConfig, mode string) (ModeResult, er
 	}
 	switch mode {
 	case modePolicy:
-		res.Goal = "≥ 95% of capacity, at most one 429 per (project, model, window)"
-		met := res.Utilisation >= 0.95 && res.MaxPerWindow <= 1
+		// One 429 teaches each (project, model, quota kind): the minute
+		// quota, and the day quota where the model has one.
+		res.Goal = "≥ 95% of capacity, at most one 429 per (project, model, quota kind) in the run"
+		met := res.Utilisation >= 0.95 && res.MaxPerModel <= res.Kinds
+		res.GoalMet = &met
+	case modeHeaders:
+		res.Goal = "≥ 95% of capacity, no 429"
+		met := res.Utilisation >= 0.95 && res.RateLimited == 0
 		res.GoalMet = &met
 	case modeBudgets:
 		res.Goal = "≥ 99% of capacity, no 429"
@@ -542,10 +595,10 @@ func printQuota(w io.Writer, rep *QuotaReport) {
 	fmt.Fprintf(w, "models (per project): %s\n", (*modelList)(&c.Models))
 	fmt.Fprintf(w, "machine: %s; jongler's store: %s; server latency %v\n\n", rep.Machine, c.Store, c.Latency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tutilisation\tsuccesses/usable\tcapacity\toffered\tsends\t429s\tmax 429/window\twindows >1 429\toverlaps\t")
+	fmt.Fprintln(tw, "mode\tutilisation\tsuccesses/usable\tcapacity\toffered\tsends\t429s\tmax 429/window\twindows >1 429\tmax 429/(project, model)\toverlaps\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%s\t%.2f%%\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t\n", r.Mode, 100*r.Utilisation, r.Successes, r.Usable,
-			r.Capacity, r.Offered, r.Sends, r.RateLimited, r.MaxPerWindow, r.OverOne, r.Cells, r.Overlaps)
+		fmt.Fprintf(tw, "%s\t%.2f%%\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%d\t\n", r.Mode, 100*r.Utilisation, r.Successes, r.Usable,
+			r.Capacity, r.Offered, r.Sends, r.RateLimited, r.MaxPerWindow, r.OverOne, r.Cells, r.MaxPerModel, r.Overlaps)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -26,7 +26,7 @@ var extraSeeds = []struct {
 // checkAnswer asserts what must hold for any Answer.
 func checkAnswer(t *testing.T, a Answer) {
 	t.Helper()
-	if a.Kind < Unknown || a.Kind > Loading || a.Kind.String() == "Kind(?)" {
+	if a.Kind < Unknown || a.Kind > ResourceDenied || a.Kind.String() == "Kind(?)" {
 		t.Errorf("Kind %d out of range", a.Kind)
 	}
 	if a.Delay < 0 || a.Delay > MaxDelay {

@@ -143,6 +143,7 @@ type quotaHit struct {
 	id       string
 	metric   string
 	model    string
+	limit    int64  // the quota's value; 0 when not given
 	anyModel string // first model named by any violation
 }
 
@@ -154,13 +155,13 @@ const (
 
 // add folds one violation in: a higher rank wins, and at equal rank one
 // that names a model beats one that does not.
-func (q *quotaHit) add(rank int, id, metric, model string) {
+func (q *quotaHit) add(rank int, id, metric, model string, limit int64) {
 	id, metric, model = ident(id), ident(metric), modelName(model)
 	if q.anyModel == "" {
 		q.anyModel = model
 	}
 	if rank > q.rank || rank == q.rank && q.model == "" && model != "" {
-		*q = quotaHit{rank: rank, id: id, metric: metric, model: model, anyModel: q.anyModel}
+		*q = quotaHit{rank: rank, id: id, metric: metric, model: model, limit: max(limit, 0), anyModel: q.anyModel}
 	}
 }
 
@@ -212,7 +213,7 @@ func (g *googleFacts) scanDetails(details []gDetail) {
 				if p == periodUnknown {
 					p = periodOf(v.Description)
 				}
-				g.quota.add(rankOf(hasVal && val == 0, p), v.QuotaID, v.QuotaMetric, v.QuotaDimensions.Model)
+				g.quota.add(rankOf(hasVal && val == 0, p), v.QuotaID, v.QuotaMetric, v.QuotaDimensions.Model, val)
 			}
 		case "RetryInfo":
 			if d, ok := retryDelay(d.RetryDelay); ok && !g.hasDelay {
@@ -243,7 +244,7 @@ func (g *googleFacts) errorInfo(d *gDetail) {
 		if p == periodUnknown {
 			p = periodOf(m.QuotaMetric)
 		}
-		g.quota.add(rankOf(hasVal && val == 0, p), m.QuotaLimit, m.QuotaMetric, "")
+		g.quota.add(rankOf(hasVal && val == 0, p), m.QuotaLimit, m.QuotaMetric, "", val)
 		return
 	default:
 		return
@@ -326,6 +327,11 @@ func (g *googleFacts) decide() Answer {
 			"it is disabled", "requires billing to be enabled"):
 			return Answer{Kind: KeyBlocked, Reason: "API key blocked"}
 		}
+		if containsAny(lower, "permission to access the file", "cachedcontent not found") {
+			// A file or cached content of another project: the key is
+			// fine, the resource is not this project's.
+			return Answer{Kind: ResourceDenied, Reason: "resource of another project (file or cached content)"}
+		}
 		return Answer{Kind: ModelDenied, Reason: "permission denied for the model"}
 	}
 
@@ -372,7 +378,7 @@ func (g *googleFacts) quotaAnswer() Answer {
 			return Answer{Kind: RateLimited, Reason: "rate limited, no quota named"}
 		}
 	}
-	a := Answer{Model: q.model, Delay: g.delay, QuotaID: q.id}
+	a := Answer{Model: q.model, Delay: g.delay, QuotaID: q.id, QuotaLimit: q.limit, Requests: requestQuota(q.id, q.metric)}
 	if a.Model == "" {
 		a.Model = q.anyModel
 	}
@@ -441,11 +447,13 @@ func (g *googleFacts) quotaLine(off int, seg string) {
 		model = g.msg[j : j+len(w)]
 	}
 	zero := false
+	var limit int64
 	if _, after, ok := strings.Cut(seg, "limit:"); ok {
 		v, ok := limitValue(word(after))
 		zero = ok && v == 0
+		limit = v
 	}
-	g.quota.add(rankOf(zero, periodOfLower(seg)), "", metric, model)
+	g.quota.add(rankOf(zero, periodOfLower(seg)), "", metric, model, limit)
 }
 
 // statusReason is prefix plus the canonical code, or the HTTP status.
@@ -462,4 +470,12 @@ func join(phrase, id string) string {
 		return phrase
 	}
 	return phrase + " " + id
+}
+
+// requestQuota reports whether a quota, by its ID or metric, counts
+// requests (GenerateRequestsPerMinutePerProjectPerModel-FreeTier,
+// generate_content_free_tier_requests) rather than tokens.
+func requestQuota(id, metric string) bool {
+	l := lowerASCII(id + " " + metric)
+	return strings.Contains(l, "request") && !strings.Contains(l, "token")
 }

@@ -47,16 +47,17 @@ func TestGoogleFixtures(t *testing.T) {
 	want := map[string]Answer{
 		"gemini/429-per-minute-tokens-free.json": {
 			Kind: QuotaMinute, Model: "gemini-2.5-flash", Delay: 26 * time.Second,
-			QuotaID: "GenerateContentInputTokensPerModelPerMinute-FreeTier",
-			Reason:  "per-minute quota GenerateContentInputTokensPerModelPerMinute-FreeTier",
+			QuotaID: "GenerateContentInputTokensPerModelPerMinute-FreeTier", QuotaLimit: 250000,
+			Reason: "per-minute quota GenerateContentInputTokensPerModelPerMinute-FreeTier",
 		},
 		"gemini/429-per-day-requests-free.json": {
 			Kind: QuotaDay, Model: "gemini-2.0-pro-exp", Delay: 5 * time.Second,
-			QuotaID: "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
-			Reason:  "per-day quota GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+			QuotaID: "GenerateRequestsPerDayPerProjectPerModel-FreeTier", QuotaLimit: 25, Requests: true,
+			Reason: "per-day quota GenerateRequestsPerDayPerProjectPerModel-FreeTier",
 		},
 		"gemini/429-per-minute-requests-message-only.json": {
 			Kind: QuotaMinute, Model: "gemini-2.5-flash", Delay: 39006833842 * time.Nanosecond,
+			QuotaLimit: 10, Requests: true,
 			Reason: "per-minute quota generate_content_free_tier_requests",
 		},
 		"gemini/429-bare.json":                {Kind: RateLimited, Reason: "rate limited, no quota named"},
@@ -100,6 +101,9 @@ func checkGoogle(t *testing.T, tests []gtest) {
 			got := Google(tt.status, []byte(tt.body))
 			if tt.want.Reason == "" {
 				got.Reason = ""
+			}
+			if tt.want.QuotaLimit == 0 && !tt.want.Requests { // not what the case is about
+				got.QuotaLimit, got.Requests = 0, false
 			}
 			if got != tt.want {
 				t.Errorf("Google(%d, %s)\n got %+v\nwant %+v", tt.status, tt.body, got, tt.want)
@@ -491,8 +495,13 @@ func TestGoogleDroppedFields(t *testing.T) {
 			e["details"] = kept
 			b, _ := json.Marshal(doc)
 			want := full
-			if drop == "RetryInfo" {
+			switch drop {
+			case "RetryInfo":
 				want.Delay = 0
+			case "quotaValue":
+				want.QuotaLimit = 0
+			case "quotaMetric":
+				want.Requests = requestQuota(want.QuotaID, "")
 			}
 			if got := Google(429, b); got != want {
 				t.Errorf("%s without %s:\n got %+v\nwant %+v", name, drop, got, want)
@@ -560,7 +569,7 @@ func TestGoogleEdges(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k := Unknown; k <= Loading; k++ {
+	for k := Unknown; k <= ResourceDenied; k++ {
 		if s := k.String(); s == "" || s == "Kind(?)" {
 			t.Errorf("Kind(%d).String() = %q", k, s)
 		}
@@ -568,7 +577,7 @@ func TestKindString(t *testing.T) {
 	if s := Kind(-1).String(); s != "Kind(?)" {
 		t.Errorf("Kind(-1).String() = %q", s)
 	}
-	if s := (Loading + 1).String(); s != "Kind(?)" {
-		t.Errorf("Kind(Loading+1).String() = %q", s)
+	if s := (ResourceDenied + 1).String(); s != "Kind(?)" {
+		t.Errorf("Kind(ResourceDenied+1).String() = %q", s)
 	}
 }

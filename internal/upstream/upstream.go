@@ -57,23 +57,29 @@ const (
 	// Loading means the model is being loaded (Hugging Face 503): wait
 	// Delay, the same key is fine.
 	Loading
+	// ResourceDenied is a 403 on a file or cached content that the key's
+	// project did not create ("You do not have permission to access the
+	// File", "CachedContent not found (or permission denied)"): the key is
+	// fine; the request belongs with the owner's keys.
+	ResourceDenied
 )
 
 var kindNames = [...]string{
-	Unknown:      "Unknown",
-	QuotaMinute:  "QuotaMinute",
-	QuotaDay:     "QuotaDay",
-	QuotaZero:    "QuotaZero",
-	RateLimited:  "RateLimited",
-	KeyInvalid:   "KeyInvalid",
-	KeyLeaked:    "KeyLeaked",
-	KeyBlocked:   "KeyBlocked",
-	ModelDenied:  "ModelDenied",
-	Transient:    "Transient",
-	BadRequest:   "BadRequest",
-	Unauthorized: "Unauthorized",
-	Credits:      "Credits",
-	Loading:      "Loading",
+	Unknown:        "Unknown",
+	QuotaMinute:    "QuotaMinute",
+	QuotaDay:       "QuotaDay",
+	QuotaZero:      "QuotaZero",
+	RateLimited:    "RateLimited",
+	KeyInvalid:     "KeyInvalid",
+	KeyLeaked:      "KeyLeaked",
+	KeyBlocked:     "KeyBlocked",
+	ModelDenied:    "ModelDenied",
+	Transient:      "Transient",
+	BadRequest:     "BadRequest",
+	Unauthorized:   "Unauthorized",
+	Credits:        "Credits",
+	Loading:        "Loading",
+	ResourceDenied: "ResourceDenied",
 }
 
 // String returns the constant's name, e.g. "QuotaDay".
@@ -105,6 +111,12 @@ type Answer struct {
 	// QuotaID names the quota that was hit, e.g.
 	// "GenerateRequestsPerDayPerProjectPerModel-FreeTier"; "" if none.
 	QuotaID string
+	// QuotaLimit is the quota's value when the answer gives it
+	// (QuotaFailure's quotaValue, "limit: 10" in the message), else 0; a
+	// zero quota is the QuotaZero kind.
+	QuotaLimit int64
+	// Requests says that the quota counts requests, not tokens.
+	Requests bool
 	// Reason is a short text for logs and status pages. It is built from
 	// fixed phrases and validated identifiers only, never from free text
 	// of the body, so it cannot echo request data.

@@ -1,0 +1,610 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/proxy"
+)
+
+// Environment variables of `serve`.
+const (
+	listenEnv     = "APIJONGLER_LISTEN"
+	tokensEnv     = "APIJONGLER_TOKENS"
+	keysEnvPrefix = "APIJONGLER_KEYS_"
+	defaultListen = "127.0.0.1:8787"
+)
+
+// serveFlags are the flags of `serve`.
+type serveFlags struct {
+	listen          string
+	tokens          []string
+	root            string
+	logFormat       string
+	shutdownTimeout time.Duration
+	maxBody         int64
+	tor             string
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve [CONNECTOR...]",
+		Short: "Serve the connectors over HTTP, as a key-rotating proxy any SDK or tool can use",
+		Long: `serve runs a reverse proxy that sends every request with a key from the pool,
+rotating away from rate-limited keys, so that any language, SDK or tool that
+lets you change a base URL and an API key gets key rotation.
+
+Each CONNECTOR (default: every connector with keys, and every keyless one) is
+served under /NAME/ and its aliases (/gemini/, /hf/); when one connector with
+keys is served, or one is named with --root, it is also served at /. Clients put a
+proxy token (--token, $` + tokensEnv + `, comma-separated) where they would
+put their API key; it never goes upstream. Without a token serve listens on
+loopback addresses only.
+
+Keys come from the INI file (--config, $` + jongler.ConfigEnv + `) and from
+environment variables ` + keysEnvPrefix + `<CONNECTOR>=name1=value1,name2=value2,
+CONNECTOR being the connector's name or alias in upper case with every
+character other than a letter or digit as '_' (` + keysEnvPrefix + `GEMINI,
+` + keysEnvPrefix + `GENERATIVELANGUAGE_GOOGLEAPIS_COM). Key states are shared
+with every other apijongler process and library user of the state directory.
+
+The first line on standard output is "listening on http://HOST:PORT". One
+access-log line per request goes to standard error. GET /healthz, /readyz
+(200 only when every connector has a key that can serve), /status (as
+'apijongler status --json') and /metrics (Prometheus text format); the last
+two need the token when there is one.
+SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
+--shutdown-timeout, exit 0. SIGHUP: read the INI file again; requests in
+flight finish with the keys they started with.`,
+		Example: `  apijongler serve gemini
+  APIJONGLER_TOKENS=s3cret apijongler serve --listen 0.0.0.0:8787
+  curl -s http://127.0.0.1:8787/gemini/v1beta/models/gemini-2.5-flash:generateContent \
+    -H 'Content-Type: application/json' -d '{"contents":[{"parts":[{"text":"Hello"}]}]}'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runServe(cmd, f, args)
+		},
+		// SIGINT and SIGTERM end a server normally: exit 0 once drained.
+		Annotations: map[string]string{signalEndsCleanly: "yes"},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", defaultListen, "listen on `ADDR` (host:port; port 0 picks one) (also $"+listenEnv+")")
+	fl.StringArrayVar(&f.tokens, "token", nil, "let in clients that send `TOKEN` as their API key; repeatable (also $"+tokensEnv+")")
+	fl.StringVar(&f.root, "root", "", "serve `CONNECTOR` at / too")
+	fl.StringVar(&f.logFormat, "log-format", "text", "access log format: text or json")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, let requests in flight finish for this long")
+	fl.Int64Var(&f.maxBody, "max-body", proxy.DefaultMaxBodyBytes, "largest request body, in bytes")
+	fl.StringVar(&f.tor, "tor", "", "send through Tor's SOCKS5 proxy, at ADDR if given")
+	fl.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
+	return cmd
+}
+
+// served is what one configuration serves: the handler and its transports.
+type served struct {
+	h          *proxy.Handler
+	transports []*jongler.Transport
+}
+
+// close closes the transports; requests in flight on them finish.
+func (s *served) close() {
+	for _, t := range s.transports {
+		t.Close()
+	}
+}
+
+func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
+	ctx := cmd.Context()
+	// Signals are caught from the start: a SIGHUP or SIGTERM that comes
+	// while the keys are read must not kill the process.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	listen := f.listen
+	if v := os.Getenv(listenEnv); v != "" && !cmd.Flags().Changed("listen") {
+		listen = v
+	}
+	tokens := slices.Clone(f.tokens)
+	for _, t := range strings.Split(os.Getenv(tokensEnv), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			tokens = append(tokens, t)
+		}
+	}
+	tokens = slices.DeleteFunc(tokens, func(t string) bool { return t == "" })
+	secrets := make([]jongler.Key, len(tokens))
+	for i, t := range tokens {
+		secrets[i] = jongler.Key{Name: "token", Value: t}
+	}
+	a.stdout.addKeys(secrets)
+	a.stderr.addKeys(secrets)
+	if len(tokens) == 0 && !isLoopback(listen) {
+		return usageErrorf("refusing to listen on %s without a token: anyone who can reach it could spend your keys; give --token (or $%s), or listen on 127.0.0.1", listen, tokensEnv)
+	}
+	var access *slog.Logger
+	switch f.logFormat {
+	case "text":
+		access = slog.New(slog.NewTextHandler(a.stderr, nil))
+	case "json":
+		access = slog.New(slog.NewJSONHandler(a.stderr, nil))
+	default:
+		return usageErrorf("--log-format %q: want text or json", f.logFormat)
+	}
+	if f.maxBody <= 0 {
+		return usageErrorf("--max-body %d: want a positive number of bytes", f.maxBody)
+	}
+
+	dir, err := jongler.DefaultStateDir()
+	if err != nil {
+		return configError(err)
+	}
+	store, err := jongler.NewFileStore(dir, a.logger)
+	if err != nil {
+		return configError(err)
+	}
+	defer store.Close()
+	metrics, topts, stopMetrics, err := a.serveMetrics()
+	if err != nil {
+		return configError(err)
+	}
+	defer stopMetrics()
+	build := func() (*served, error) {
+		a.ini = nil // read the INI file afresh: SIGHUP reloads it
+		return a.buildServed(args, f, store, tokens, access, topts)
+	}
+	first, err := build()
+	if err != nil {
+		return err
+	}
+	var cur atomic.Pointer[served]
+	cur.Store(first)
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		first.close()
+		return configError(fmt.Errorf("listen: %w", err))
+	}
+	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
+	a.stdout.Flush()
+	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "state_dir", dir, "tokens", len(tokens))
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		serveReady(w, r, cur.Load())
+	})
+	guard := tokenGuard(tokens)
+	mux.Handle("GET /status", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rows, err := statusRows(r.Context(), cur.Load().transports)
+		if err != nil {
+			http.Error(w, "apijongler: the state directory cannot be read", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(rows)
+	})))
+	mux.Handle("GET /metrics", guard(metrics))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur.Load().h.ServeHTTP(w, r)
+	}))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	for stop := false; !stop; {
+		select {
+		case err := <-served:
+			cur.Load().close()
+			return &exitError{code: exitNoAnswer, err: fmt.Errorf("serve: %w", err)}
+		case <-ctx.Done():
+			stop = true
+		case s := <-sig:
+			if s != syscall.SIGHUP {
+				stop = true
+				continue
+			}
+			next, err := build()
+			if err != nil {
+				access.Error("reload failed; still serving the configuration before", "err", message(err))
+				continue
+			}
+			old := cur.Swap(next)
+			access.Info("reloaded", "prefixes", strings.Join(next.h.Prefixes(), " "))
+			// Requests in flight finish on the old transports.
+			old.close()
+		}
+	}
+
+	access.Info("shutting down", "grace", f.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.shutdownTimeout)
+	defer cancel()
+	go func() {
+		// A second SIGINT or SIGTERM cuts the wait short.
+		for {
+			select {
+			case s := <-sig:
+				if s != syscall.SIGHUP {
+					cancel()
+					return
+				}
+			case <-sctx.Done():
+				return
+			}
+		}
+	}()
+	if err := srv.Shutdown(sctx); err != nil {
+		access.Warn("requests still in flight at the end of the grace period were cut", "grace", f.shutdownTimeout.String())
+		srv.Close()
+	}
+	<-served
+	cur.Load().close()
+	return nil
+}
+
+// buildServed makes the transports and the handler of the current
+// configuration.
+func (a *app) buildServed(args []string, f *serveFlags, store jongler.Store, tokens []string, access *slog.Logger, topts []jongler.Option) (*served, error) {
+	conns, err := a.servedConnectors(args)
+	if err != nil {
+		return nil, err
+	}
+	s := &served{}
+	for _, c := range conns {
+		cfg, err := a.serveConfig(c)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		opts := append([]jongler.Option{
+			jongler.WithStore(store),
+			jongler.WithLogger(a.logger),
+			jongler.WithNoKeyAnswer(),
+			jongler.WithMaxBodyBuffer(f.maxBody),
+		}, topts...)
+		if len(cfg.Keys) > 0 {
+			opts = append(opts, jongler.WithKeys(cfg.Keys...), jongler.WithBudgets(cfg.Budgets...))
+		}
+		if f.tor != "" {
+			opts = append(opts, jongler.WithTor(f.tor))
+		}
+		t, err := jongler.NewTransport(c.Name, opts...)
+		if err != nil {
+			s.close()
+			return nil, configError(err)
+		}
+		s.transports = append(s.transports, t)
+	}
+	popts := []proxy.Option{
+		proxy.WithTokens(tokens...),
+		proxy.WithAccessLog(access),
+		proxy.WithErrorLog(a.logger),
+		proxy.WithMaxBodyBytes(f.maxBody),
+	}
+	root := f.root
+	if keyed := slices.DeleteFunc(slices.Clone(s.transports), func(t *jongler.Transport) bool { return len(t.KeyNames()) == 0 }); root == "" && len(keyed) == 1 {
+		// The one connector with keys is served at / too, keyless ones
+		// (httpbin.org) aside: base_url = http://127.0.0.1:8787 works.
+		root = keyed[0].Connector().Name
+	}
+	if root != "" {
+		popts = append(popts, proxy.WithRoot(root))
+	}
+	if s.h, err = proxy.New(s.transports, popts...); err != nil {
+		s.close()
+		return nil, usageErrorf("%s", strings.TrimPrefix(err.Error(), "proxy: "))
+	}
+	return s, nil
+}
+
+// servedConnectors returns the connectors named in args or, with none,
+// every connector with keys in the INI file or the environment, then every
+// keyless one.
+func (a *app) servedConnectors(args []string) ([]jongler.Connector, error) {
+	var out []jongler.Connector
+	add := func(c jongler.Connector) {
+		if !slices.ContainsFunc(out, func(o jongler.Connector) bool { return o.Name == c.Name }) {
+			out = append(out, c)
+		}
+	}
+	if len(args) > 0 {
+		for _, n := range args {
+			c, err := lookupConnector(n)
+			if err != nil {
+				return nil, err
+			}
+			add(c)
+		}
+		return out, nil
+	}
+	all, err := jongler.Connectors(connectorsDir())
+	if err != nil {
+		return nil, configError(err)
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range all {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	if a.configFile() != "" {
+		f, err := a.iniFile(jongler.ConnectorGemini)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range f.Connectors() {
+			c, err := jongler.LookupConnector(s, connectorsDir())
+			if err != nil {
+				a.logger.Warn("config section names no known connector; skipped", "section", s)
+				continue
+			}
+			add(c) // [gemini] is generativelanguage.googleapis.com
+		}
+	}
+	for _, n := range names {
+		if _, ok := envKeys(all[n]); ok {
+			add(all[n])
+		}
+	}
+	keyed := len(out)
+	for _, n := range names {
+		if !all[n].RequiresAPIKey {
+			add(all[n])
+		}
+	}
+	if keyed == 0 {
+		return nil, configError(fmt.Errorf("no keys to serve: name an INI file of keys with --config or $%s, or give keys in $%sGEMINI=name1=value1,name2=value2", jongler.ConfigEnv, keysEnvPrefix))
+	}
+	return out, nil
+}
+
+// serveConfig returns the keys and budgets of c: those of its INI section,
+// if the file has one, and those of its environment variable.
+func (a *app) serveConfig(c jongler.Connector) (jongler.Config, error) {
+	var cfg jongler.Config
+	if !c.RequiresAPIKey {
+		return cfg, nil
+	}
+	if a.configFile() != "" {
+		f, err := a.iniFile(c.Name)
+		if err != nil {
+			return cfg, err
+		}
+		if slices.ContainsFunc(f.Connectors(), func(s string) bool { return s == c.Name || slices.Contains(c.Aliases, s) }) {
+			if cfg.Keys, cfg.Budgets, err = a.keysFor(c); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	env, _ := envKeys(c)
+	keys, err := parseEnvKeys(env)
+	if err != nil {
+		return cfg, configError(err)
+	}
+	for _, k := range keys {
+		if slices.ContainsFunc(cfg.Keys, func(o jongler.Key) bool { return o.Name == k.Name }) {
+			return cfg, configError(fmt.Errorf("%s: key %q is also in the INI file", env.name, k.Name))
+		}
+	}
+	cfg.Keys = append(cfg.Keys, keys...)
+	a.stdout.addKeys(cfg.Keys)
+	a.stderr.addKeys(cfg.Keys)
+	if len(cfg.Keys) == 0 {
+		return cfg, configError(fmt.Errorf("no keys for %s: add a section [%s] to the INI file, or set %s=name1=value1,name2=value2", c.Name, c.Name, envName(c.Name)))
+	}
+	return cfg, nil
+}
+
+// envVar is an environment variable and its value.
+type envVar struct{ name, value string }
+
+// envName is the variable that holds the keys of the connector called
+// name: APIJONGLER_KEYS_ and the name in upper case, with every character
+// other than a letter or digit as '_'.
+func envName(name string) string {
+	var b strings.Builder
+	b.WriteString(keysEnvPrefix)
+	for _, r := range strings.ToUpper(name) {
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// envKeys returns the variable holding c's keys, under its name or an
+// alias (the first set, in that order).
+func envKeys(c jongler.Connector) (envVar, bool) {
+	for _, n := range append([]string{c.Name}, c.Aliases...) {
+		if v, ok := os.LookupEnv(envName(n)); ok && strings.TrimSpace(v) != "" {
+			return envVar{envName(n), v}, true
+		}
+	}
+	return envVar{}, false
+}
+
+// parseEnvKeys reads "name1=value1,name2=value2". Errors name the
+// variable and the entry's place, never a value.
+func parseEnvKeys(v envVar) ([]jongler.Key, error) {
+	if strings.TrimSpace(v.value) == "" {
+		return nil, nil
+	}
+	var keys []jongler.Key
+	for i, entry := range strings.Split(v.value, ",") {
+		name, value, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		switch {
+		case !ok || name == "":
+			return nil, fmt.Errorf("%s: entry %d is not name=value (want name1=value1,name2=value2)", v.name, i+1)
+		case value == "":
+			return nil, fmt.Errorf("%s: key %q has an empty value", v.name, name)
+		case slices.ContainsFunc(keys, func(k jongler.Key) bool { return k.Name == name }):
+			return nil, fmt.Errorf("%s: key %q is given twice", v.name, name)
+		}
+		keys = append(keys, jongler.Key{Name: name, Value: value, Project: name})
+	}
+	return keys, nil
+}
+
+// isLoopback reports whether a listen address is on a loopback interface
+// only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// tokenGuard lets through requests with one of tokens as a Bearer token
+// or x-goog-api-key, when there are tokens.
+func tokenGuard(tokens []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if len(tokens) == 0 {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !hasToken(r, tokens) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="apijongler"`)
+				http.Error(w, "apijongler: missing or wrong token", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// hasToken reports, in constant time, whether r carries one of tokens as
+// a Bearer token or in x-goog-api-key.
+func hasToken(r *http.Request, tokens []string) bool {
+	got := []string{r.Header.Get("x-goog-api-key")}
+	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		got = append(got, strings.TrimSpace(tok))
+	}
+	ok := 0
+	for _, g := range got {
+		gd := sha256.Sum256([]byte(g))
+		for _, t := range tokens {
+			td := sha256.Sum256([]byte(t))
+			ok |= subtle.ConstantTimeCompare(gd[:], td[:])
+		}
+	}
+	return ok == 1
+}
+
+// readiness is the body of /readyz.
+type readiness struct {
+	Ready bool `json:"ready"`
+	// NotReady says, by connector, why it cannot serve now.
+	NotReady map[string]string `json:"not_ready,omitempty"`
+}
+
+// serveReady answers 200 when every served connector that needs keys has
+// one that can serve now (vacant, or in use by a request and so not held
+// back), else 503; the body says which cannot.
+func serveReady(w http.ResponseWriter, r *http.Request, s *served) {
+	rd := readiness{Ready: true}
+	for _, t := range s.transports {
+		if len(t.KeyNames()) == 0 {
+			continue
+		}
+		ks, err := t.KeyStates(r.Context())
+		why := ""
+		switch {
+		case err != nil:
+			why = "the state directory cannot be read"
+		case len(ks.Vacant)+len(ks.Locked) == 0:
+			why = fmt.Sprintf("every key is cooling down or refused (%d cooling down, %d refused)", len(ks.Lockdown), len(ks.Error))
+		}
+		if why != "" {
+			rd.Ready = false
+			if rd.NotReady == nil {
+				rd.NotReady = map[string]string{}
+			}
+			rd.NotReady[t.Connector().Name] = why
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !rd.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(rd)
+}
+
+// statusRows returns the rows of `status --json` for the transports' keys.
+func statusRows(ctx context.Context, transports []*jongler.Transport) ([]keyStatus, error) {
+	rows := []keyStatus{}
+	now := time.Now()
+	for _, t := range transports {
+		names := t.KeyNames()
+		if len(names) == 0 {
+			continue
+		}
+		ks, err := t.KeyStates(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c := t.Connector()
+		for _, n := range names {
+			d := ks.Keys[n]
+			r := keyStatus{
+				Connector: c.Name, Key: n, Project: d.Project, State: d.State,
+				Reason: d.Reason, Model: d.Model, InFlight: d.InFlight,
+			}
+			if d.State == jongler.StateLockdown {
+				r.Until = d.Until.UTC()
+				r.RecoversIn = max(0, d.Until.Sub(now).Round(100*time.Millisecond).Seconds())
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// serveMetrics returns the /metrics handler (metrics.go) and the options
+// that make each transport report to it, and a function that shuts the
+// meter provider down.
+func (a *app) serveMetrics() (http.Handler, []jongler.Option, func(), error) {
+	mp, h, err := newMetrics()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	shutdown := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		mp.Shutdown(ctx)
+	}
+	return h, []jongler.Option{jongler.WithMeterProvider(mp)}, shutdown, nil
+}

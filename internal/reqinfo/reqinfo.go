@@ -1,0 +1,83 @@
+// Package reqinfo lets the transport tell whoever sent a request what it
+// did with it (the model, the name of the last key it sent with, how many
+// times it sent) through the request's context, so that the proxy's access
+// log can say it with no exported API, no header on the wire, and never a
+// key value: only names.
+package reqinfo
+
+import (
+	"context"
+	"sync"
+)
+
+// Info is filled by the transport while it serves one request. It is safe
+// for concurrent use.
+type Info struct {
+	mu       sync.Mutex
+	model    string
+	key      string
+	attempts int
+	noKey    bool
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying i.
+func NewContext(ctx context.Context, i *Info) context.Context {
+	return context.WithValue(ctx, ctxKey{}, i)
+}
+
+// FromContext returns the Info ctx carries, or nil.
+func FromContext(ctx context.Context) *Info {
+	i, _ := ctx.Value(ctxKey{}).(*Info)
+	return i
+}
+
+// SetModel records the model the request asks for.
+func (i *Info) SetModel(model string) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.model = model
+	i.mu.Unlock()
+}
+
+// Attempt records one sending of the request with the key named key.
+func (i *Info) Attempt(key string) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.key = key
+	i.attempts++
+	i.mu.Unlock()
+}
+
+// NoKey records that no key could serve the request.
+func (i *Info) NoKey() {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.noKey = true
+	i.mu.Unlock()
+}
+
+// Snapshot is what an Info holds at one time.
+type Snapshot struct {
+	Model    string // the model asked for, "" if none
+	Key      string // the name of the last key sent with, "" if none
+	Attempts int    // how many times the request was sent upstream
+	NoKey    bool   // no key could serve the request
+}
+
+// Snapshot returns what i holds now.
+func (i *Info) Snapshot() Snapshot {
+	if i == nil {
+		return Snapshot{}
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return Snapshot{Model: i.model, Key: i.key, Attempts: i.attempts, NoKey: i.noKey}
+}

@@ -1,0 +1,32 @@
+// Package proxy serves API Jongler's key rotation over HTTP, so that any
+// language, SDK or tool that can change a base URL and an API key gets it:
+// a [Handler] is a reverse proxy (net/http/httputil.ReverseProxy) that
+// sends each request through a [jongler.Transport], which puts a leased key
+// in place of the client's credential.
+//
+// Each transport's connector is served under /NAME/ (the rest of the path
+// and the query go upstream unchanged), and under its aliases ("gemini",
+// "hf"); one of them, or the only one, may also be served at /. A path that
+// names no connector gets 404 with a JSON body listing the prefixes.
+//
+// Clients authenticate with a proxy token put exactly where they would put
+// their API key (x-goog-api-key, "Authorization: Bearer", the key query
+// parameter, or the connector's own header), so SDKs work unchanged: their
+// "API key" is the token. Tokens are compared in constant time, never sent
+// upstream and never logged; a missing or wrong one gets 401 in the
+// connector's error shape. Whatever credential a client sends, none of it
+// goes upstream: the transport sends a leased key in its place.
+//
+// Answers stream through as they come (server-sent events are flushed event
+// by event); a client that goes away cancels the upstream request, which
+// frees its key. Hop-by-hop headers, X-Forwarded-*, Forwarded and
+// X-Real-IP are dropped and the client's address is not sent. Errors of the
+// proxy itself are answered in the upstream's error shape, never with the
+// error's text: no key can serve (429 with Retry-After, or 503 when every
+// key is refused for good), request body too large (413), upstream timeout
+// (504), client gone (499, logged only), anything else (502).
+//
+// The [WithAccessLog] logger gets one line per request: method, path
+// (credentials in the query redacted), status, connector, model, key name,
+// attempts, bytes and duration. Never a key value, never a token.
+package proxy

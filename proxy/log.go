@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/api-jongler/jongler/internal/reqinfo"
+)
+
+// logWriter records what is answered, for the access log. It passes
+// flushes and hijacks on (Flush, Unwrap), so streams and upgrades work
+// through it.
+type logWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	note   string // why the proxy answered itself, if it did
+}
+
+func (w *logWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush sends what is buffered to the client.
+func (w *logWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// FlushError is Flush reporting failure, as http.ResponseController wants.
+func (w *logWriter) FlushError() error { return http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequest writes the access log line of one request. It runs deferred,
+// also when the handler panics (http.ErrAbortHandler for an answer cut
+// short), which it lets go on.
+func (h *Handler) logRequest(r *http.Request, w *logWriter, mp **mount, info *reqinfo.Info, start time.Time) {
+	p := recover()
+	m := *mp
+	status := w.status
+	if r.Context().Err() != nil && status < 400 {
+		// The client left; whatever was written did not all reach it.
+		w.note = "client gone"
+	}
+	if p != nil && w.note == "" {
+		w.note = "answer cut short"
+	}
+	if h.log.Enabled(r.Context(), slog.LevelInfo) {
+		s := info.Snapshot()
+		if s.NoKey && w.note == "" {
+			w.note = "no key"
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", redactedPath(r.URL, m)),
+			slog.Int("status", status),
+		}
+		if m != nil {
+			attrs = append(attrs, slog.String("connector", m.name))
+		}
+		if s.Model != "" {
+			attrs = append(attrs, slog.String("model", s.Model))
+		}
+		if s.Key != "" {
+			attrs = append(attrs, slog.String("key", s.Key))
+		}
+		attrs = append(attrs,
+			slog.Int("attempts", s.Attempts),
+			slog.Int64("bytes", w.bytes),
+			slog.Duration("duration", time.Since(start)))
+		if w.note != "" {
+			attrs = append(attrs, slog.String("note", w.note))
+		}
+		h.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request", attrs...)
+	}
+	if p != nil {
+		panic(p)
+	}
+}
+
+// secretParams are query parameters that carry credentials, whose values
+// are never logged.
+var secretParams = []string{"key", "api_key", "apikey", "token", "access_token", "auth", "password", "secret"}
+
+// redactedPath is the path and query of u with every credential's value
+// replaced by REDACTED.
+func redactedPath(u *url.URL, m *mount) string {
+	path := u.EscapedPath()
+	if u.RawQuery == "" {
+		return path
+	}
+	parts := strings.Split(u.RawQuery, "&")
+	for i, part := range parts {
+		k, _, hasValue := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			name = k
+		}
+		name = strings.ToLower(name)
+		secret := m != nil && m.query != "" && name == strings.ToLower(m.query)
+		for _, s := range secretParams {
+			secret = secret || name == s
+		}
+		if secret && hasValue {
+			parts[i] = k + "=REDACTED"
+		}
+	}
+	return path + "?" + strings.Join(parts, "&")
+}

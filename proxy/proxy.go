@@ -1,0 +1,336 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/errshape"
+	"github.com/api-jongler/jongler/internal/reqinfo"
+)
+
+// Handler is the proxy: an [http.Handler] serving each of its transports'
+// connectors. It is safe for concurrent use; its configuration does not
+// change once made (to change keys, make a new Handler over new transports
+// and switch to it: requests in flight finish on the old one).
+//
+// ServeHTTP changes nothing of the request it is given; it reads the body
+// (through an [http.MaxBytesReader]) and, as [httputil.ReverseProxy], leaves
+// closing it to the server. The upstream's answer body is always closed.
+type Handler struct {
+	mounts   map[string]*mount // by prefix name
+	root     *mount
+	prefixes []string // "/NAME/", sorted
+	tokens   [][sha256.Size]byte
+	maxBody  int64
+	log      *slog.Logger
+}
+
+// mount is one connector served by the handler.
+type mount struct {
+	name   string // the connector's canonical name
+	policy string
+	// header and prefix: the connector's own key header, besides the
+	// usual ones.
+	header string
+	prefix string
+	query  string
+	keyed  bool // the connector needs a key
+	rp     *httputil.ReverseProxy
+}
+
+// New returns a Handler serving each transport's connector under
+// /NAME/ and its aliases. Two transports for one connector are an error.
+// Requests go through the transports as they are configured; give them
+// [jongler.WithNoKeyAnswer] (the handler answers the same when they do not).
+func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
+	cfg := config{maxBody: DefaultMaxBodyBytes}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.maxBody <= 0 {
+		cfg.maxBody = DefaultMaxBodyBytes
+	}
+	if len(transports) == 0 {
+		return nil, errors.New("proxy: no transport to serve")
+	}
+	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	errorLog := cfg.errorLog
+	if errorLog == nil {
+		errorLog = slog.New(slog.DiscardHandler)
+	}
+	for _, tok := range cfg.tokens {
+		h.tokens = append(h.tokens, sha256.Sum256([]byte(tok)))
+	}
+	for _, t := range transports {
+		c := t.Connector()
+		target, err := url.Parse(t.BaseURL())
+		if err != nil {
+			return nil, fmt.Errorf("proxy: connector %s: base URL: %w", c.Name, err)
+		}
+		m := &mount{
+			name:   c.Name,
+			policy: c.Policy,
+			header: c.APIKeyHeader,
+			prefix: c.APIKeyPrefix,
+			query:  c.APIKeyQuery,
+			keyed:  len(t.KeyNames()) > 0,
+		}
+		m.rp = &httputil.ReverseProxy{
+			Rewrite:      func(pr *httputil.ProxyRequest) { m.rewrite(pr, target) },
+			Transport:    t,
+			ErrorHandler: m.errorHandler,
+			ErrorLog:     slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
+		}
+		for _, n := range append([]string{c.Name}, c.Aliases...) {
+			if _, dup := h.mounts[n]; dup {
+				return nil, fmt.Errorf("proxy: connector %s is served twice", n)
+			}
+			h.mounts[n] = m
+			h.prefixes = append(h.prefixes, "/"+n+"/")
+		}
+	}
+	slices.Sort(h.prefixes)
+	switch {
+	case cfg.root != "":
+		m, ok := h.mounts[cfg.root]
+		if !ok {
+			return nil, fmt.Errorf("proxy: root connector %q is not served; served: %s", cfg.root, strings.Join(h.prefixes, ", "))
+		}
+		h.root = m
+	case len(transports) == 1:
+		h.root = h.mounts[transports[0].Connector().Name]
+	}
+	return h, nil
+}
+
+// Prefixes returns the paths connectors are served under, "/NAME/",
+// sorted; "/" comes first when a connector is served there too.
+func (h *Handler) Prefixes() []string {
+	if h.root != nil {
+		return append([]string{"/"}, h.prefixes...)
+	}
+	return slices.Clone(h.prefixes)
+}
+
+// Root returns the name of the connector served at /, or "".
+func (h *Handler) Root() string {
+	if h.root == nil {
+		return ""
+	}
+	return h.root.name
+}
+
+// route returns the mount serving path and whether it was named by the
+// path's first segment (which is then not sent upstream), or served at /.
+func (h *Handler) route(path string) (*mount, bool) {
+	if rest, ok := strings.CutPrefix(path, "/"); ok {
+		name, _, _ := strings.Cut(rest, "/")
+		if m, ok := h.mounts[name]; ok {
+			return m, true
+		}
+	}
+	return h.root, false
+}
+
+// dropFirst returns path without its first segment: "/a/b" is "/b", "/a"
+// is "/".
+func dropFirst(path string) string {
+	_, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return "/" + rest
+}
+
+// ServeHTTP implements [http.Handler].
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &reqinfo.Info{}
+	lw := &logWriter{ResponseWriter: w}
+	var m *mount
+	defer h.logRequest(r, lw, &m, info, start)
+
+	m, byName := h.route(r.URL.Path)
+	u := *r.URL
+	if byName {
+		u.Path, u.RawPath = dropFirst(r.URL.Path), ""
+		if r.URL.RawPath != "" {
+			u.RawPath = dropFirst(r.URL.RawPath)
+		}
+	}
+	shape := errshape.OpenAI
+	if m != nil {
+		shape = errshape.For(m.policy, u.Path)
+	}
+	if len(h.tokens) > 0 && !h.authorized(r, m) {
+		lw.note = "unauthorized"
+		errshape.Write(lw, shape, http.StatusUnauthorized, "apijongler: missing or wrong proxy token: put the token where the API key goes", 0)
+		return
+	}
+	if m == nil {
+		h.notFound(lw, r)
+		return
+	}
+	r2 := r.WithContext(reqinfo.NewContext(r.Context(), info))
+	r2.URL = &u
+	if r.Body != nil && r.Body != http.NoBody {
+		r2.Body = http.MaxBytesReader(lw, r.Body, h.maxBody)
+	}
+	m.rp.ServeHTTP(lw, r2)
+}
+
+// authorized reports whether r carries one of the tokens in one of the
+// places an API key goes. Every candidate is compared with every token by
+// their SHA-256 digests, in constant time.
+func (h *Handler) authorized(r *http.Request, m *mount) bool {
+	ok := 0
+	try := func(v string) {
+		if v == "" {
+			return
+		}
+		d := sha256.Sum256([]byte(v))
+		for _, t := range h.tokens {
+			ok |= subtle.ConstantTimeCompare(d[:], t[:])
+		}
+	}
+	try(r.Header.Get("x-goog-api-key"))
+	if scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
+		try(strings.TrimSpace(tok))
+	}
+	q := r.URL.Query()
+	try(q.Get("key"))
+	if m != nil {
+		if m.header != "" && !strings.EqualFold(m.header, "Authorization") {
+			try(strings.TrimPrefix(r.Header.Get(m.header), m.prefix))
+		}
+		if m.query != "" && m.query != "key" {
+			try(q.Get(m.query))
+		}
+	}
+	return ok == 1
+}
+
+// credentialHeaders are where clients put an API key, besides the
+// connector's own header and query parameter.
+var credentialHeaders = [...]string{"X-Goog-Api-Key", "Authorization"}
+
+// rewrite aims the outbound request at the connector and takes every
+// credential the client sent out of it. The slot the client used keeps a
+// placeholder when it is one the connector takes a key in, so that the
+// transport puts its key there, as the client meant.
+func (m *mount) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
+	pr.SetURL(target)
+	out := pr.Out
+	h := out.Header
+	// The client's address and whatever a proxy before us said of it stay
+	// here (X-Forwarded-* are dropped by ReverseProxy).
+	h.Del("Forwarded")
+	h.Del("X-Real-Ip")
+
+	const placeholder = "apijongler"
+	var keep func()
+	for _, name := range credentialHeaders {
+		if h.Get(name) != "" && keep == nil && m.keyed {
+			switch {
+			case name == "Authorization":
+				keep = func() { h.Set("Authorization", "Bearer "+placeholder) }
+			case strings.EqualFold(name, m.header):
+				keep = func() { h.Set(name, placeholder) }
+			}
+		}
+		h.Del(name)
+	}
+	if m.header != "" {
+		if h.Get(m.header) != "" && keep == nil && m.keyed {
+			keep = func() { h.Set(m.header, m.prefix+placeholder) }
+		}
+		h.Del(m.header)
+	}
+	q := out.URL.Query()
+	for _, name := range []string{"key", m.query} {
+		if name == "" || !q.Has(name) {
+			continue
+		}
+		if keep == nil && m.keyed && name == m.query {
+			name := name
+			keep = func() {
+				q := out.URL.Query()
+				q.Set(name, placeholder)
+				out.URL.RawQuery = q.Encode()
+			}
+		}
+		q.Del(name)
+		out.URL.RawQuery = q.Encode()
+	}
+	if keep != nil {
+		keep()
+	}
+}
+
+// errorHandler answers a request that got no answer from the transport,
+// never with the error's text, which could name an address.
+func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	shape := errshape.For(m.policy, r.URL.Path)
+	lw, _ := w.(*logWriter)
+	note := func(s string) {
+		if lw != nil {
+			lw.note = s
+		}
+	}
+	var (
+		nk  *jongler.NoKeyError
+		mbe *http.MaxBytesError
+		ne  net.Error
+	)
+	switch {
+	case errors.As(err, &nk):
+		note("no key")
+		if nk.RetryAfter <= 0 {
+			errshape.Write(w, shape, http.StatusServiceUnavailable, "apijongler: "+strings.TrimPrefix(nk.Error(), "jongler: "), 0)
+			return
+		}
+		errshape.Write(w, shape, http.StatusTooManyRequests, "apijongler: "+strings.TrimPrefix(nk.Error(), "jongler: "), nk.RetryAfter)
+	case errors.As(err, &mbe):
+		note("body too large")
+		errshape.Write(w, shape, http.StatusRequestEntityTooLarge, fmt.Sprintf("apijongler: request body over %d bytes", mbe.Limit), 0)
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled), errors.Is(r.Context().Err(), context.Canceled):
+		note("client gone")
+		w.WriteHeader(499) // nobody reads it; the access log does
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		note("upstream timeout")
+		errshape.Write(w, shape, http.StatusGatewayTimeout, "apijongler: the upstream did not answer in time", 0)
+	default:
+		note("upstream unreachable")
+		errshape.Write(w, shape, http.StatusBadGateway, "apijongler: the upstream could not be reached", 0)
+	}
+}
+
+// notFound answers a path that names no connector, with the prefixes
+// served.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	body, _ := json.Marshal(map[string]any{
+		"error": map[string]any{
+			"code":    http.StatusNotFound,
+			"status":  "NOT_FOUND",
+			"message": "apijongler: no connector is served at this path; use one of the prefixes",
+		},
+		"prefixes": h.Prefixes(),
+	})
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusNotFound)
+	w.Write(append(body, '\n'))
+}

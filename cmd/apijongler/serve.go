@@ -23,6 +23,7 @@ import (
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/proxy"
+	"github.com/api-jongler/jongler/redisstore"
 )
 
 // Environment variables of `serve`.
@@ -65,7 +66,8 @@ environment variables ` + keysEnvPrefix + `<CONNECTOR>=name1=value1,name2=value2
 CONNECTOR being the connector's name or alias in upper case with every
 character other than a letter or digit as '_' (` + keysEnvPrefix + `GEMINI,
 ` + keysEnvPrefix + `GENERATIVELANGUAGE_GOOGLEAPIS_COM). Key states are shared
-with every other apijongler process and library user of the state directory.
+with every other apijongler process and library user of the state directory,
+or, with --store redis://..., of the Redis store, across machines.
 
 The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz
@@ -150,15 +152,26 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		return usageErrorf("--max-body %d: want a positive number of bytes", f.maxBody)
 	}
 
-	dir, err := jongler.DefaultStateDir()
+	// One store for every transport, across reloads: --store's Redis, or
+	// the file store of the state directory, shared with every process.
+	store, closeStore, err := a.openStore()
 	if err != nil {
-		return configError(err)
+		return err
 	}
-	store, err := jongler.NewFileStore(dir, a.logger)
-	if err != nil {
-		return configError(err)
+	defer closeStore()
+	where := redisstore.Redact(a.storeURL())
+	if store == nil {
+		dir, err := jongler.DefaultStateDir()
+		if err != nil {
+			return configError(err)
+		}
+		fs, err := jongler.NewFileStore(dir, a.logger)
+		if err != nil {
+			return configError(err)
+		}
+		defer fs.Close()
+		store, where = fs, dir
 	}
-	defer store.Close()
 	metrics, topts, stopMetrics, err := a.serveMetrics()
 	if err != nil {
 		return configError(err)
@@ -182,7 +195,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
 	a.stdout.Flush()
-	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "state_dir", dir, "tokens", len(tokens))
+	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "store", where, "tokens", len(tokens))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -222,9 +235,10 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		case err := <-served:
 			cur.Load().close()
 			return &exitError{code: exitNoAnswer, err: fmt.Errorf("serve: %w", err)}
-		case <-ctx.Done():
-			stop = true
 		case s := <-sig:
+			// SIGINT and SIGTERM also cancel ctx (app.go's trap); the
+			// signal itself is what counts here, so that the same one is
+			// not taken for a second one below.
 			if s != syscall.SIGHUP {
 				stop = true
 				continue

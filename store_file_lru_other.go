@@ -42,6 +42,20 @@ func (t *useTable) load(r int) int64 {
 	return t.stamps[r]
 }
 
+func (t *useTable) epoch() int64 { return 0 }
+
+func (t *useTable) leastUsed(recs []int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	best := 0
+	for i, r := range recs {
+		if t.stamps[r] < t.stamps[recs[best]] {
+			best = i
+		}
+	}
+	return best
+}
+
 func (t *useTable) loadAll(recs []int, used []int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

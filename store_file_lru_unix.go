@@ -55,6 +55,9 @@ type useTable struct {
 
 	broken atomic.Bool // the mapping faults even after repair: not used
 	stale  atomic.Bool // the file was repaired: names must be claimed again
+	// repairs counts repairs, after which records looked up before are
+	// looked up (claimed) again.
+	repairs atomic.Int64
 
 	mu    sync.Mutex
 	index map[string]int // key name → record
@@ -158,6 +161,7 @@ func (t *useTable) repair() error {
 		return err
 	}
 	t.stale.Store(true)
+	t.repairs.Add(1)
 	t.logger.Warn("jongler: use table was truncated under this process; grown back, last-use times lost", "file", t.path)
 	if !t.try(func() { atomic.StoreInt64(t.stamp(0), time.Now().UnixNano()) }) {
 		return fmt.Errorf("use table %s still faults", t.path)
@@ -320,6 +324,25 @@ func (t *useTable) load(r int) int64 {
 	var v int64
 	t.access(func() { v = atomic.LoadInt64(t.stamp(r)) })
 	return v
+}
+
+// epoch counts the table's repairs.
+func (t *useTable) epoch() int64 { return t.repairs.Load() }
+
+// leastUsed returns the index in recs of the record with the oldest
+// last-use stamp, reading them all in one access; 0 if the table cannot be
+// read.
+func (t *useTable) leastUsed(recs []int) int {
+	best := 0
+	t.access(func() {
+		least := int64(0)
+		for i, r := range recs {
+			if used := atomic.LoadInt64(t.stamp(r)); i == 0 || used < least {
+				best, least = i, used
+			}
+		}
+	})
+	return best
 }
 
 // loadAll sets used[i] to record recs[i]'s last-use stamp, reading them

@@ -23,6 +23,7 @@ import (
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/proxy"
+	"github.com/api-jongler/jongler/redisstore"
 )
 
 // Environment variables of `serve`.
@@ -150,15 +151,24 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		return usageErrorf("--max-body %d: want a positive number of bytes", f.maxBody)
 	}
 
-	dir, err := jongler.DefaultStateDir()
+	store, closeStore, err := a.openStore() // --store / $APIJONGLER_STORE: see store.go
 	if err != nil {
-		return configError(err)
+		return err
 	}
-	store, err := jongler.NewFileStore(dir, a.logger)
-	if err != nil {
-		return configError(err)
+	defer closeStore()
+	where := slog.String("store", redisstore.Redact(a.storeURL()))
+	if store == nil {
+		dir, err := jongler.DefaultStateDir()
+		if err != nil {
+			return configError(err)
+		}
+		fs, err := jongler.NewFileStore(dir, a.logger)
+		if err != nil {
+			return configError(err)
+		}
+		defer fs.Close()
+		store, where = fs, slog.String("state_dir", dir)
 	}
-	defer store.Close()
 	metrics, topts, stopMetrics, err := a.serveMetrics()
 	if err != nil {
 		return configError(err)
@@ -182,7 +192,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
 	a.stdout.Flush()
-	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "state_dir", dir, "tokens", len(tokens))
+	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), where, "tokens", len(tokens))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +206,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	mux.Handle("GET /status", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rows, err := statusRows(r.Context(), cur.Load().transports)
 		if err != nil {
-			http.Error(w, "apijongler: the state directory cannot be read", http.StatusInternalServerError)
+			http.Error(w, "apijongler: the key states cannot be read (state directory or store)", http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

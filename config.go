@@ -95,18 +95,24 @@ func (c Config) LogValue() slog.Value {
 // own. Errors name the file and line and never show a text that is a
 // key's value anywhere in the file.
 func LoadConfig(path, connector string) (Config, error) {
-	f, err := iniconfig.Read(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Config{}, iniconfig.MissingError(path, connector)
-	}
-	if err != nil {
-		return Config{}, err
-	}
 	names := []string{connector}
 	if all, err := Connectors(""); err == nil { // a bundled connector's sections may be named by alias
 		if bc, ok := resolveConnector(all, connector); ok {
 			names = append([]string{bc.Name}, bc.Aliases...)
 		}
+	}
+	return loadConfig(path, names...)
+}
+
+// loadConfig reads the connector whose name and aliases are names (the
+// name first) from the INI file at path.
+func loadConfig(path string, names ...string) (Config, error) {
+	f, err := iniconfig.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Config{}, iniconfig.MissingError(path, names[0])
+	}
+	if err != nil {
+		return Config{}, err
 	}
 	c, err := f.Connector(names[0], names[1:]...)
 	if err != nil {

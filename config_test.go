@@ -175,3 +175,23 @@ func TestLoadConfigAlias(t *testing.T) {
 		}
 	}
 }
+
+// TestUserConnectorAliasSection: a user connector's sections may be named
+// by its alias too, when the transport reads the INI file.
+func TestUserConnectorAliasSection(t *testing.T) {
+	dir := t.TempDir()
+	conn := `{"name": "llm.example.com", "aliases": ["mine"], "host": "llm.example.com", "port": 443, "protocol": "https",
+	"format": "json", "requires_api_key": true, "api_key_header": "x-api-key"}`
+	if err := os.WriteFile(filepath.Join(dir, "llm.example.com.json"), []byte(conn), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := writeFile(t, "k.ini", "[mine]\nk1 = sk-alias-secret-1\n")
+	tr, err := jongler.NewTransport("mine", jongler.WithConnectorsDir(dir), jongler.WithConfigFile(path), jongler.WithStateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if names := tr.KeyNames(); len(names) != 1 || names[0] != "k1" {
+		t.Fatalf("keys %v", names)
+	}
+}

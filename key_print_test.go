@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -49,6 +50,9 @@ func TestKeyPrintsNameOnly(t *testing.T) {
 		add(name+" json", string(data))
 		data, _ = json.MarshalIndent(v, "", " ")
 		add(name+" json indent", string(data))
+		if data, err := xml.Marshal(v); err == nil { // maps have no XML form
+			add(name+" xml", string(data))
+		}
 		var buf bytes.Buffer
 		for hname, hdl := range map[string]slog.Handler{
 			"json": slog.NewJSONHandler(&buf, nil),

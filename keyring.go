@@ -100,6 +100,7 @@ type leased struct {
 	once sync.Once
 	stop func()          // ends the watch on the lease's loss; nil if none
 	wctx context.Context // the context watch returned; nil if none
+	end  leaseEnd        // how the lease ends once handed off with an answer (lease_body.go)
 }
 
 // lost reports whether the store lost the lease while its request ran.

@@ -33,12 +33,12 @@ import (
 // made (net/http's connection reader does, until its body is done), and
 // the wrapped body must be reachable from the caller alone, so that its
 // cleanup runs when the caller drops it.
-func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased) *http.Response {
+func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, red redactor) *http.Response {
 	out := new(http.Response)
 	*out = *resp
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
-			out.Body = newUpgradeBody(rwc, l, t.abandonRest, req)
+			out.Body = newUpgradeBody(rwc, newLeaseEnd(rwc, l, t.abandonRest, req, red))
 			return out
 		}
 	}
@@ -51,7 +51,7 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased) *
 		l.release()
 		return out
 	}
-	b := newLeaseBody(resp.Body, resp.ContentLength, l, t.abandonRest, req)
+	b := newLeaseBody(resp.Body, resp.ContentLength, newLeaseEnd(resp.Body, l, t.abandonRest, req, red))
 	b.src, b.out = resp, out
 	out.Body = b
 	return out
@@ -75,11 +75,12 @@ func noBody(req *http.Request, resp *http.Response) bool {
 // and its cleanup, it never refers to the body itself, so that the body can
 // become unreachable.
 type leaseEnd struct {
-	rc      io.Closer
-	l       *leased
-	rest    time.Duration
-	request string // method and path, for the warning; never a query
-	done    atomic.Bool
+	rc   io.Closer
+	l    *leased
+	rest time.Duration
+	req  *http.Request // the caller's, named in the warning
+	red  redactor
+	done atomic.Bool
 }
 
 // finish ends the lease: at once if the answer was read to its end, else
@@ -98,13 +99,20 @@ func unreachable(e *leaseEnd) {
 	if e.done.Load() {
 		return // read to its end: the lease ended then
 	}
+	// Method and path only (never the query), with the key replaced
+	// should the caller have put it there.
+	request := e.red.string(e.req.Method + " " + e.req.URL.EscapedPath())
 	e.l.ring.logger.Warn("jongler: an answer's body was never closed; its lease ended when it was garbage collected (close every response body)",
-		"connector", e.l.ring.connector, "request", e.request, "key", e.l.key.Name)
+		"connector", e.l.ring.connector, "request", request, "key", e.l.key.Name)
 	e.finish()
 }
 
-func newLeaseEnd(rc io.Closer, l *leased, rest time.Duration, req *http.Request) *leaseEnd {
-	return &leaseEnd{rc: rc, l: l, rest: rest, request: req.Method + " " + req.URL.EscapedPath()}
+// newLeaseEnd returns l's end, set up: it lives in l, which is allocated
+// anyway, and refers to no body.
+func newLeaseEnd(rc io.Closer, l *leased, rest time.Duration, req *http.Request, red redactor) *leaseEnd {
+	e := &l.end
+	e.rc, e.l, e.rest, e.req, e.red = rc, l, rest, req, red
+	return e
 }
 
 // leaseBody holds a key's lease until the body is read to its end or
@@ -122,8 +130,8 @@ type leaseBody struct {
 	src, out *http.Response
 }
 
-func newLeaseBody(rc io.ReadCloser, length int64, l *leased, rest time.Duration, req *http.Request) *leaseBody {
-	b := &leaseBody{rc: rc, left: length, end: newLeaseEnd(rc, l, rest, req)}
+func newLeaseBody(rc io.ReadCloser, length int64, end *leaseEnd) *leaseBody {
+	b := &leaseBody{rc: rc, left: length, end: end}
 	b.cleanup = runtime.AddCleanup(b, unreachable, b.end)
 	return b
 }
@@ -173,8 +181,8 @@ type upgradeBody struct {
 	closed  atomic.Bool
 }
 
-func newUpgradeBody(rwc io.ReadWriteCloser, l *leased, rest time.Duration, req *http.Request) *upgradeBody {
-	b := &upgradeBody{rwc: rwc, end: newLeaseEnd(rwc, l, rest, req)}
+func newUpgradeBody(rwc io.ReadWriteCloser, end *leaseEnd) *upgradeBody {
+	b := &upgradeBody{rwc: rwc, end: end}
 	b.cleanup = runtime.AddCleanup(b, unreachable, b.end)
 	return b
 }

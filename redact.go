@@ -209,19 +209,20 @@ func (r redactor) header(h http.Header) {
 
 // answer makes resp, the answer to one attempt, fit to hand back to the
 // caller of req: the caller's own request, the key replaced in the status
-// line's reason phrase, in every header (in the trailers too, once the body has given them), and in a
-// redirect's body, which is read into memory (up to errorBodyLimit;
-// a longer one is dropped: a client following the redirect never reads
-// it). It does not touch an error answer's body (see body) nor an
-// upgraded connection's.
-func (r redactor) answer(resp *http.Response, req *http.Request) {
+// line's reason phrase, in every header, in the trailers (once the body
+// has given them), and in a redirect's body, which is read into memory
+// (up to errorBodyLimit; a longer one is dropped: a client following the
+// redirect never reads it). It reports whether it did read the body:
+// then the upstream is done with the request. It does not touch an error
+// answer's body (see body) nor an upgraded connection's.
+func (r redactor) answer(resp *http.Response, req *http.Request) (read bool) {
 	resp.Request = req
 	if r.index(resp.Status) >= 0 { // the reason phrase is the upstream's to write
 		resp.Status = r.string(resp.Status)
 	}
 	r.header(resp.Header)
 	if resp.StatusCode == http.StatusSwitchingProtocols || resp.Body == nil || resp.Body == http.NoBody {
-		return
+		return false
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
@@ -231,11 +232,12 @@ func (r redactor) answer(resp *http.Response, req *http.Request) {
 		}
 		r.body(resp, data)
 		r.header(resp.Trailer)
-		return
+		return true
 	}
 	if resp.Trailer != nil || resp.ProtoMajor >= 2 {
 		resp.Body = &trailerBody{ReadCloser: resp.Body, resp: resp, r: r}
 	}
+	return false
 }
 
 // body sets resp's body to data (read from it) with the key replaced, and

@@ -590,3 +590,35 @@ func TestHTTP2TrailersRedacted(t *testing.T) {
 		t.Errorf("trailer X-Echo = %q, want key=placeholder", got)
 	}
 }
+
+// TestRedirectAnswerHoldsNoKey: a redirect's body is read into memory to
+// be redacted, so the upstream is done with the request when the caller
+// gets the 3xx: its key is free at once, even if the caller never reads
+// or closes that body.
+func TestRedirectAnswerHoldsNoKey(t *testing.T) {
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, "/final?key="+url.QueryEscape(key)+"&"+strings.Repeat("pad=x&", 1000), http.StatusFound)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
+	tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "k", Value: redactSecrets[0]}))
+	noFollow := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, u.URL+"/moved?key=placeholder", nil)
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	ks, err := tr.KeyStates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ks.Locked) != 0 {
+		t.Errorf("key still leased while the 3xx body is unread: %+v", ks)
+	}
+}

@@ -86,6 +86,9 @@ func refuse(format string, a ...any) error { return &refusal{fmt.Sprintf(format,
 
 // isRefusal reports whether err is, or wraps, a refusal.
 func isRefusal(err error) bool {
+	if err == nil {
+		return false
+	}
 	var r *refusal
 	return errors.As(err, &r)
 }

@@ -83,7 +83,10 @@ type telemetryOptions struct {
 //     connector and key.
 //
 // Keys are named by their names from the configuration: no attribute ever
-// holds a key's value or a credential.
+// holds a key's value or a credential. Requests for another address than
+// the connector's, which go out bare, are not counted. Two transports for
+// one connector on one provider report the same key-state series: close
+// the one replaced.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(o *options) {
 		if mp != nil {
@@ -94,8 +97,10 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 
 // WithTracerProvider records a span per request with tp, with an
 // "attempt" event per request sent upstream (the key's name, the upstream
-// status, the policy's verdict). The span is the parent of the base
-// transport's spans (an otelhttp Transport's, say). Without it, or with
+// status, the policy's verdict); it ends when RoundTrip returns, at the
+// answer's headers. The span is the parent of the base transport's spans
+// (an otelhttp Transport's, say). An error's text is never recorded, only
+// its kind ("no_key", "canceled", "error"). Without it, or with
 // nil, nothing is recorded; pass otel.GetTracerProvider() to use the
 // global provider.
 func WithTracerProvider(tp trace.TracerProvider) Option {
@@ -316,10 +321,9 @@ type reqTel struct {
 // attemptTel is one request sent upstream.
 type attemptTel struct {
 	key     string
-	status  int            // 0: the send failed
-	resp    *http.Response // the answer, to tell the one the caller got
-	verdict string         // "" until the policy judged the answer
-	at      time.Time      // for the span event
+	status  int       // 0: the send failed
+	verdict string    // "" until the policy judged the answer
+	at      time.Time // for the span event
 }
 
 // begin starts recording req.
@@ -380,7 +384,7 @@ func (rt *reqTel) sent(key string, resp *http.Response, err error) {
 	if rt == nil {
 		return
 	}
-	a := attemptTel{key: key, resp: resp}
+	a := attemptTel{key: key}
 	if err == nil {
 		a.status = resp.StatusCode
 	}
@@ -412,17 +416,26 @@ func (tel *telemetry) end(rt *reqTel, resp *http.Response, err error) {
 	if n := len(rt.attempts); n > 0 {
 		req.key = rt.attempts[n-1].key
 	}
+	// The caller got the answer of the last attempt that had one, unless
+	// it got an error; every other error answer was absorbed.
+	seen := -1
+	for i := len(rt.attempts) - 1; err == nil && i >= 0; i-- {
+		if rt.attempts[i].status != 0 {
+			seen = i
+			break
+		}
+	}
 	if m := tel.m; m != nil {
 		ms := tel.measure(req)
 		m.requests.Add(rt.ctx, 1, ms.add...)
 		m.duration.Record(rt.ctx, time.Since(rt.start).Seconds(), ms.record...)
-		for _, a := range rt.attempts {
+		for i, a := range rt.attempts {
 			at := series{kind: seriesAttempt, key: a.key, model: rt.model, code: a.status, verdict: a.verdictText()}
 			if a.status == 0 {
 				at.word = "error"
 			}
 			m.attempts.Add(rt.ctx, 1, tel.measure(at).add...)
-			if a.status >= 400 && (err != nil || a.resp != resp) {
+			if a.status >= 400 && i != seen {
 				at.kind, at.verdict = seriesAbsorbed, ""
 				m.absorbed.Add(rt.ctx, 1, tel.measure(at).add...)
 			}

@@ -2,10 +2,13 @@ package jongler_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -496,4 +499,87 @@ func TestTelemetryKeyless(t *testing.T) {
 	if n := len(spans.Ended()); n != 1 {
 		t.Errorf("%d spans, want 1", n)
 	}
+}
+
+// TestTelemetryConcurrent: many requests at once, metrics and spans on
+// (run with -race): every request counted once, every lease given back,
+// and the caller's request left as it was.
+func TestTelemetryConcurrent(t *testing.T) {
+	r := newTelRig(t, nil, jongler.WithMaxInFlight(4))
+	const workers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				req, _ := http.NewRequest(http.MethodPost, r.srv.URL+genPath,
+					strings.NewReader(`{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}`))
+				req.Header.Set("x-goog-api-key", "caller-token-5be0")
+				before := req.Header.Clone()
+				resp, err := r.tr.RoundTrip(req)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || resp.Request != req || !reflect.DeepEqual(req.Header, before) || req.Context() != context.Background() {
+					errs <- fmt.Errorf("status %d, or the caller's request changed", resp.StatusCode)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	m := r.collect(t)
+	var total int64
+	for _, p := range m["jongler.requests"].Data.(metricdata.Sum[int64]).DataPoints {
+		total += p.Value
+	}
+	if total != workers*each {
+		t.Errorf("jongler.requests counts %d, want %d", total, workers*each)
+	}
+	metricdatatest.AssertAggregationsEqual(t, inFlightSum(0, 0), m["jongler.leases.in_flight"].Data, ignore...)
+	if n := len(r.spans.Ended()); n != workers*each {
+		t.Errorf("%d spans, want %d", n, workers*each)
+	}
+}
+
+// TestTelemetryAbsorbedLongError: a 429 sent again, then an error answer
+// too long to read, passed on as it streams: only the 429 was absorbed,
+// the caller saw the other.
+func TestTelemetryAbsorbedLongError(t *testing.T) {
+	big := strings.Repeat("x", 2<<20)
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+		if key == testKeys["key1"] {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, big)
+	})
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "key1", Value: testKeys["key1"]}, jongler.Key{Name: "key2", Value: testKeys["key2"]}),
+		jongler.WithMeterProvider(mp))
+	resp := post(t, tr, u.URL+genPath, "{}")
+	if body := readBody(t, resp); resp.StatusCode != http.StatusInternalServerError || len(body) != len(big) {
+		t.Fatalf("status %d, %d bytes; want the 500 and its whole body", resp.StatusCode, len(body))
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if m.Name == "jongler.upstream.absorbed" {
+			metricdatatest.AssertAggregationsEqual(t, counter(point(1, conn(), attribute.String("key", "key1"),
+				attribute.String("model", telModel), attribute.String("status", "429"))), m.Data, ignore...)
+			return
+		}
+	}
+	t.Error("no jongler.upstream.absorbed")
 }

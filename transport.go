@@ -228,7 +228,7 @@ func resolveConfig(c Connector, o *options) (Config, error) {
 		if path == "" {
 			return Config{}, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
 		}
-		cfg, err := LoadConfig(path, c.Name)
+		cfg, err := loadConfig(path, append([]string{c.Name}, c.Aliases...)...) // user connectors' aliases too
 		if err != nil {
 			return Config{}, err
 		}
@@ -487,12 +487,15 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue
 		}
-		red.answer(resp, req)
+		if red.answer(resp, req) {
+			l.release() // a redirect, read in memory: nothing in flight
+			return resp, nil
+		}
 		if resp.StatusCode < 400 {
 			t.classifySuccess(ctx, l.key, resp, model, red)
 			t.learnOwner(ctx, l.key, req, resp)
 			held = nil
-			return t.handOff(req, resp, l), nil
+			return t.handOff(req, resp, l, red), nil
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
 		if err != nil || len(data) > errorBodyLimit {
@@ -502,7 +505,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 				io.Closer
 			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
 			held = nil
-			return t.handOff(req, resp, l), nil
+			return t.handOff(req, resp, l, red), nil
 		}
 		resp.Body.Close()
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})

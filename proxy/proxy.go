@@ -187,7 +187,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := r.WithContext(reqinfo.NewContext(r.Context(), info))
 	r2.URL = &u
 	if r.Body != nil && r.Body != http.NoBody {
-		r2.Body = http.MaxBytesReader(lw, r.Body, h.maxBody)
+		// The server's own writer, so that it closes the connection after a
+		// body over the bound.
+		r2.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
 	m.rp.ServeHTTP(lw, r2)
 }

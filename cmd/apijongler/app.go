@@ -191,8 +191,10 @@ func (a *app) rootCmd() *cobra.Command {
 key is rate-limited it cools that key down and sends the request again with
 the next one. Key states are shared by every process on the machine.
 
-BODY is JSON text, @FILE to read it from a file, or - to read standard input.
-The answer's body goes to standard output, its status line to standard error.
+CONNECTOR is a connector's name or alias (gemini, hf). BODY is JSON text,
+@FILE to read it from a file, or - to read standard input. The answer's body
+goes to standard output as it comes, its status line to standard error (to
+standard output before the body, with its headers, under -i).
 
 Keys come from the INI file named by --config or $APIJONGLER_CONFIG, one
 section per connector; key states live in $APIJONGLER_STATE_DIR (default
@@ -209,9 +211,9 @@ Exit codes:
   130  interrupted by Ctrl-C (SIGINT), the request cancelled; 143 for SIGTERM`,
 		Example: `  apijongler demo
   apijongler generativelanguage.googleapis.com POST /v1beta/models/gemini-2.5-flash:generateContent '{"contents":[{"parts":[{"text":"Hello"}]}]}' --pretty
-  apijongler generativelanguage.googleapis.com POST '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse' @request.json --pretty
-  apijongler -i -H 'X-Request-Id: 42' --timeout 30s generativelanguage.googleapis.com GET /v1beta/models
-  apijongler --base-url http://127.0.0.1:8080 generativelanguage.googleapis.com GET /v1beta/models
+  apijongler gemini POST '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse' @request.json --pretty
+  apijongler -i -H 'X-Request-Id: 42' --timeout 30s gemini GET /v1beta/models
+  apijongler --base-url http://127.0.0.1:8080 gemini GET /v1beta/models
   apijongler status -o wide
   apijongler cleanup generativelanguage.googleapis.com`,
 		Args:                       cobra.ArbitraryArgs,

@@ -66,7 +66,8 @@ environment variables ` + keysEnvPrefix + `<CONNECTOR>=name1=value1,name2=value2
 CONNECTOR being the connector's name or alias in upper case with every
 character other than a letter or digit as '_' (` + keysEnvPrefix + `GEMINI,
 ` + keysEnvPrefix + `GENERATIVELANGUAGE_GOOGLEAPIS_COM). Key states are shared
-with every other apijongler process and library user of the state directory.
+with every other apijongler process and library user of the state directory,
+or, with --store redis://..., of the Redis store, across machines.
 
 The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz
@@ -151,12 +152,14 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		return usageErrorf("--max-body %d: want a positive number of bytes", f.maxBody)
 	}
 
-	store, closeStore, err := a.openStore() // --store / $APIJONGLER_STORE: see store.go
+	// One store for every transport, across reloads: --store's Redis, or
+	// the file store of the state directory, shared with every process.
+	store, closeStore, err := a.openStore()
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	where := slog.String("store", redisstore.Redact(a.storeURL()))
+	where := redisstore.Redact(a.storeURL())
 	if store == nil {
 		dir, err := jongler.DefaultStateDir()
 		if err != nil {
@@ -167,7 +170,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 			return configError(err)
 		}
 		defer fs.Close()
-		store, where = fs, slog.String("state_dir", dir)
+		store, where = fs, dir
 	}
 	metrics, topts, stopMetrics, err := a.serveMetrics()
 	if err != nil {
@@ -192,7 +195,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
 	a.stdout.Flush()
-	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), where, "tokens", len(tokens))
+	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "store", where, "tokens", len(tokens))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -206,7 +209,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	mux.Handle("GET /status", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rows, err := statusRows(r.Context(), cur.Load().transports)
 		if err != nil {
-			http.Error(w, "apijongler: the key states cannot be read (state directory or store)", http.StatusInternalServerError)
+			http.Error(w, "apijongler: the state directory cannot be read", http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -232,9 +235,10 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		case err := <-served:
 			cur.Load().close()
 			return &exitError{code: exitNoAnswer, err: fmt.Errorf("serve: %w", err)}
-		case <-ctx.Done():
-			stop = true
 		case s := <-sig:
+			// SIGINT and SIGTERM also cancel ctx (app.go's trap); the
+			// signal itself is what counts here, so that the same one is
+			// not taken for a second one below.
 			if s != syscall.SIGHUP {
 				stop = true
 				continue

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/redistest"
 	"github.com/api-jongler/jongler/jonglertest"
 )
 
@@ -505,4 +506,36 @@ func TestREADMECurl(t *testing.T) {
 		t.Fatalf("%s: %v\n%s", line, err, out)
 	}
 	p.stop(t, syscall.SIGTERM)
+}
+
+// TestServeRedisStore: two serve processes with state directories of
+// their own share leases through --store redis://: no key is used twice at
+// once, and /status shows the Redis store's states.
+func TestServeRedisStore(t *testing.T) {
+	rs := redistest.Start(t)
+	e := newServeEnv(t, jonglertest.Config{Latency: 3 * time.Millisecond, StreamGap: -1}, 2)
+	p1 := e.start([]string{jongler.StateDirEnv + "=" + t.TempDir()}, "--listen", "127.0.0.1:0", "--store", rs.URL())
+	p2 := e.start([]string{jongler.StateDirEnv + "=" + t.TempDir()}, "--listen", "127.0.0.1:0", "--store", rs.URL())
+	var wg sync.WaitGroup
+	const perWorker = 6
+	for _, p := range []*serveProc{p1, p2, p1, p2} {
+		wg.Go(func() {
+			for range perWorker {
+				if code, body, _ := call(t, "POST", p.url+serveGen, "", serveBody); code != 200 {
+					t.Errorf("%d %s", code, body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	p1.stop(t, syscall.SIGTERM)
+	p2.stop(t, syscall.SIGTERM)
+	st := e.srv.Stats()
+	if st.Successes != 4*perWorker || st.Overlaps != 0 {
+		t.Fatalf("upstream %+v, overlaps %d: want %d successes, no key used twice at once", st.Counts, st.Overlaps, 4*perWorker)
+	}
+	if !strings.Contains(p1.stderr.String(), "store=redis://") {
+		t.Errorf("serve does not say it uses the Redis store:\n%s", p1.stderr)
+	}
 }

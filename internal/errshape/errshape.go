@@ -2,9 +2,11 @@
 // transport make up themselves (401 for a wrong proxy token, 429 when no key
 // can serve, 502/504 when the upstream cannot be reached) in the shape the
 // upstream's own errors have, so that SDKs raise their usual error types:
-// Google's google.rpc.Status for the Gemini API's native paths, OpenAI's
+// Google's google.rpc.Status for the Gemini API's native paths, Anthropic's
+// {"type":"error","error":{"type","message"}} for Anthropic, OpenAI's
 // {"error":{"message","type","param","code"}} for OpenAI-compatible paths
-// and the other connectors.
+// and the other connectors (OpenAI, Groq, OpenRouter, Mistral, Cerebras,
+// Hugging Face).
 //
 // A body never holds the error that caused it (which could name an address
 // or a credential): only the fixed messages given by the caller.
@@ -29,6 +31,8 @@ const (
 	OpenAI Shape = iota
 	// Google is google.rpc.Status: {"error":{"code":..,"message":..,"status":..,"details":[..]}}.
 	Google
+	// Anthropic is {"type":"error","error":{"type":..,"message":..}}.
+	Anthropic
 )
 
 // For returns the shape of the errors of a connector with the given policy
@@ -37,8 +41,11 @@ const (
 // (/v1beta/openai/...) and for every other connector, most of which speak
 // OpenAI's API.
 func For(policy, path string) Shape {
-	if policy == "gemini" && !strings.Contains(path, "/openai/") {
+	switch {
+	case policy == "gemini" && !strings.Contains(path, "/openai/"):
 		return Google
+	case policy == "anthropic":
+		return Anthropic
 	}
 	return OpenAI
 }
@@ -67,6 +74,11 @@ func Body(s Shape, status int, msg string, retryAfter time.Duration) []byte {
 		v = struct {
 			Error googleStatus `json:"error"`
 		}{st}
+	case Anthropic:
+		v = struct {
+			Type  string         `json:"type"`
+			Error anthropicError `json:"error"`
+		}{"error", anthropicError{Type: anthropicType(status), Message: msg}}
 	default:
 		typ, code := openAIType(status)
 		v = struct {
@@ -114,6 +126,34 @@ type openAIError struct {
 	Type    string  `json:"type"`
 	Param   *string `json:"param"`
 	Code    string  `json:"code"`
+}
+
+type anthropicError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// anthropicType is the error type Anthropic's API sends with status.
+func anthropicType(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "invalid_request_error"
+	case http.StatusUnauthorized:
+		return "authentication_error"
+	case http.StatusForbidden:
+		return "permission_error"
+	case http.StatusNotFound:
+		return "not_found_error"
+	case http.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case http.StatusGatewayTimeout:
+		return "timeout_error"
+	case 529:
+		return "overloaded_error"
+	}
+	return "api_error"
 }
 
 // googleCode is the google.rpc.Code name Google's APIs send with status.

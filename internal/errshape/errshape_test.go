@@ -22,6 +22,9 @@ func TestFor(t *testing.T) {
 		{"gemini", "/v1beta/openai/chat/completions", OpenAI},
 		{"huggingface", "/v1/chat/completions", OpenAI},
 		{"", "/anything", OpenAI},
+		{"anthropic", "/v1/messages", Anthropic},
+		{"groq", "/openai/v1/chat/completions", OpenAI},
+		{"openrouter", "/api/v1/chat/completions", OpenAI},
 	} {
 		if got := For(c.policy, c.path); got != c.want {
 			t.Errorf("For(%q, %q) = %v, want %v", c.policy, c.path, got, c.want)
@@ -80,5 +83,20 @@ func TestGoogleCodes(t *testing.T) {
 		if got := googleCode(status); got != want {
 			t.Errorf("googleCode(%d) = %q, want %q", status, got, want)
 		}
+	}
+}
+
+func TestWriteAnthropic429(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Write(rec, Anthropic, http.StatusTooManyRequests, "no key", 2*time.Second)
+	var b struct {
+		Type  string
+		Error struct{ Type, Message string }
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" || b.Type != "error" || b.Error.Type != "rate_limit_error" || b.Error.Message != "no key" {
+		t.Fatalf("%d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body.Bytes())
 	}
 }

@@ -75,11 +75,11 @@ func (rs *scriptRedis) cmdScan(ts *testscript.TestScript, neg bool, args []strin
 	ts.Logf("redis database %d: %d entries, no key value", db, strings.Count(dump, "\n"))
 }
 
-// TestServeRedisStore runs two `serve` processes with state directories of
+// TestServeRedisStoreStatus runs two `serve` processes with state directories of
 // their own and one Redis (--store, $APIJONGLER_STORE): no key is used by
 // two requests at once across them, a refusal one records shows in the
 // other's /status, and Redis holds no key value.
-func TestServeRedisStore(t *testing.T) {
+func TestServeRedisStoreStatus(t *testing.T) {
 	e := newServeEnv(t, jonglertest.Config{Latency: 3 * time.Millisecond, StreamGap: -1}, 3)
 	rs := redistest.Start(t)
 	url := "redis://" + rs.Addr + "/0?lease_ttl=2s"

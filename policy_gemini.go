@@ -24,6 +24,9 @@ const defaultThrottleCooldown = 10 * time.Second
 //     the retry delay, else until the next minute;
 //   - a per-day quota cools it down until the next midnight in
 //     America/Los_Angeles, whatever the retry delay says;
+//   - either, when it counts requests and gives its value (quotaValue,
+//     "limit: N"), is learned: the transport spends it as a budget of the
+//     project for that model from then on (see [LearnedQuota]);
 //   - a quota of 0 cools it down for ZeroQuotaCooldown (24h) for that
 //     model only;
 //   - a 429 with no quota and no hint holds back the key's project briefly,
@@ -32,6 +35,9 @@ const defaultThrottleCooldown = 10 * time.Second
 //   - an invalid, expired, leaked, blocked or suspended key is refused for
 //     good (ERROR); "caller does not have permission" refuses it for that
 //     model only;
+//   - a 403 on a file or cached content of another project is returned at
+//     once, the key unharmed (the transport sends requests naming resources
+//     it saw created to their project's keys);
 //   - 500, 503 and 504 are retried with backoff, key state unchanged;
 //   - anything else (400 INVALID_ARGUMENT, FAILED_PRECONDITION, 404, ...) is
 //     returned at once.

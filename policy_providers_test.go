@@ -3,11 +3,14 @@ package jongler_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,5 +183,54 @@ func TestProviderAliases(t *testing.T) {
 		if _, status := jongler.PolicyFor(c).(jongler.StatusPolicy); status {
 			t.Fatalf("%s: StatusPolicy, want the provider's", alias)
 		}
+	}
+}
+
+// TestAnthropicKeyHeader: the key goes in x-api-key where the SDK put its
+// placeholder, anthropic-version goes as the client set it, and a 529
+// overloaded is retried, no key held back for it (the next send takes the
+// least recently used key, its state unchanged).
+func TestAnthropicKeyHeader(t *testing.T) {
+	var mu sync.Mutex
+	var seen []http.Header
+	u := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		n := len(seen)
+		mu.Unlock()
+		if n == 1 {
+			w.WriteHeader(529)
+			w.Write([]byte(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`))
+			return
+		}
+		w.Write([]byte(`{"id":"msg_1","type":"message","content":[]}`))
+	}))
+	defer u.Close()
+	clock := &fakeClock{now: time.Date(2026, 3, 10, 21, 20, 30, 0, time.UTC)}
+	tr, err := jongler.NewTransport("anthropic",
+		jongler.WithKeys(jongler.Key{Name: "a", Value: "sk-ant-test-aaaa"}, jongler.Key{Name: "b", Value: "sk-ant-test-bbbb"}),
+		jongler.WithStore(jongler.NewMemoryStore()), jongler.WithBaseURL(u.URL), jongler.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, u.URL+"/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[]}`))
+	req.Header.Set("x-api-key", "placeholder")
+	req.Header.Set("anthropic-version", "2023-06-01")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if resp.StatusCode != 200 || len(seen) != 2 {
+		t.Fatalf("status %d after %d sends, want 200 after the 529 was retried", resp.StatusCode, len(seen))
+	}
+	for i, h := range seen {
+		if h.Get("anthropic-version") != "2023-06-01" || h.Get("Authorization") != "" || !strings.HasPrefix(h.Get("x-api-key"), "sk-ant-test-") {
+			t.Fatalf("send %d headers %v", i, h)
+		}
+	}
+	if ks, _ := tr.KeyStates(context.Background()); len(ks.Vacant) != 2 {
+		t.Fatalf("states %+v: overloaded is the upstream's state, not a key's", ks)
 	}
 }

@@ -69,3 +69,38 @@ func TestRetryAfterCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryPolicyCapsHints: every bundled connector's policy, whatever
+// header or body says how long to wait, cools a key down (or waits) at
+// most 24 hours past the answer when the upstream asks for centuries.
+func TestEveryPolicyCapsHints(t *testing.T) {
+	conns, err := jongler.Connectors("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) // far from any midnight or month's end
+	headers := []http.Header{
+		{"Retry-After": {"9000000000"}},
+		{"Retry-After": {"Fri, 31 Dec 9999 23:59:59 GMT"}},
+		{"Retry-After-Ms": {"9000000000000000"}},
+		{"X-Ratelimit-Reset-Requests": {"9000000000s"}, "X-Ratelimit-Remaining-Requests": {"0"}},
+		{"X-Ratelimit-Reset": {"253402300799"}, "X-Ratelimit-Remaining": {"0"}},
+	}
+	bodies := []string{`{}`,
+		`{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"Please retry in 9000000000s.","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"9000000000s"}]}}`,
+		`{"error":"Model is currently loading","estimated_time":9e15}`,
+	}
+	for name, c := range conns {
+		p := jongler.PolicyFor(c)
+		for _, h := range headers {
+			for _, body := range bodies {
+				for _, status := range []int{429, 503} {
+					v := p.Classify(&jongler.Answer{Status: status, Header: h, Body: []byte(body), Now: now})
+					if !v.Until.IsZero() && v.Until.Sub(now) > maxHint || v.Wait > maxHint {
+						t.Errorf("%s (%T), %d, %v, body %.40s: %v until +%v, wait %v", name, p, status, h, body, v.Action, v.Until.Sub(now), v.Wait)
+					}
+				}
+			}
+		}
+	}
+}

@@ -38,6 +38,20 @@
 // [Server.Capacity] gives the most successes the quotas allow in an interval,
 // to compute utilisation.
 //
+// # A header provider
+//
+// [Config.RateLimitHeaders] adds OpenAI's and Cerebras' rate-limit headers
+// (x-ratelimit-{limit,remaining,reset}-requests and their -day variants) to
+// every answer of a quota check, so that the same quotas can stand for a
+// header provider such as OpenAI, Groq or Cerebras.
+//
+// # In a synctest bubble
+//
+// [NewUnstartedServer] returns a server that does not listen: serve its
+// [Server.Handler] in memory inside a testing/synctest bubble, and simulated
+// time moves only when every goroutine of the test waits, whatever the
+// machine's load.
+//
 // # Faults
 //
 // [Faults] injects 503 overloaded, 500 internal, connection resets, answers

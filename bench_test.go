@@ -174,3 +174,61 @@ func loop(b *testing.B, parallel int, do func()) {
 		}
 	})
 }
+
+// BenchmarkTransportKeys shows whether the transport's own cost grows with
+// the number of keys: no network (as BenchmarkTransportOverhead), one
+// request at a time, 8 and 1,000 keys, with and without a budget for the
+// model asked for (too large to bind). Run:
+//
+//	go test -run '^$' -bench BenchmarkTransportKeys -benchmem -count 6 .
+func BenchmarkTransportKeys(b *testing.B) {
+	const answer = `{"candidates":[{"content":{"parts":[{"text":"ok"}]}}]}`
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{
+			StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
+			Body: io.NopCloser(strings.NewReader(answer)), ContentLength: int64(len(answer)),
+		}, nil
+	})
+	const url = "http://127.0.0.1:9" + genPath // never dialled
+	for _, n := range []int{8, 1000} {
+		keys := make([]jongler.Key, n)
+		for i := range keys {
+			keys[i] = jongler.Key{Name: fmt.Sprintf("key%04d", i+1), Value: fmt.Sprintf("bench-secret-%d", i+1)}
+		}
+		for _, budgets := range []bool{false, true} {
+			for _, store := range []string{"memory", "file"} {
+				name := fmt.Sprintf("keys=%d/%s/plain", n, store)
+				if budgets {
+					name = fmt.Sprintf("keys=%d/%s/budgets", n, store)
+				}
+				b.Run(name, func(b *testing.B) {
+					opts := []jongler.Option{jongler.WithKeys(keys...), jongler.WithBaseURL("http://127.0.0.1:9"), jongler.WithBaseTransport(base)}
+					if store == "memory" {
+						opts = append(opts, jongler.WithStore(jongler.NewMemoryStore()))
+					} else {
+						opts = append(opts, jongler.WithStateDir(b.TempDir()))
+					}
+					if budgets {
+						opts = append(opts, jongler.WithBudgets(jongler.Budget{Model: "gemini-2.5-flash", PerMinute: 1 << 30, PerDay: 1 << 30}))
+					}
+					tr, err := jongler.NewTransport(gem, opts...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer tr.Close()
+					loop(b, 1, func() {
+						req, _ := http.NewRequest(http.MethodPost, url, http.NoBody)
+						req.Header.Set("x-goog-api-key", "placeholder")
+						resp, err := tr.RoundTrip(req)
+						if err != nil {
+							b.Fatal(err)
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					})
+				})
+			}
+		}
+	}
+}

@@ -55,6 +55,18 @@ func budgetWindows(now time.Time) (minStart, minEnd, dayStart, dayEnd time.Time)
 	return minStart, minStart.Add(time.Minute), dayStart, dayEnd
 }
 
+// budgetWindow is the minute and day windows holding an instant.
+type budgetWindow struct {
+	minStart, minEnd, dayStart, dayEnd time.Time
+}
+
+// windowsAt returns the windows holding now.
+func windowsAt(now time.Time) budgetWindow {
+	var w budgetWindow
+	w.minStart, w.minEnd, w.dayStart, w.dayEnd = budgetWindows(now)
+	return w
+}
+
 // usageCount returns the count of (project, model, window, start).
 func (s *state) usageCount(project, model, window string, start time.Time) int {
 	for _, u := range s.Usage {
@@ -65,15 +77,58 @@ func (s *state) usageCount(project, model, window string, start time.Time) int {
 	return 0
 }
 
+// budgetCounts is the requests counted for one model in the current
+// windows, by project: one pass over the usage for every key.
+type budgetCounts struct {
+	w           budgetWindow
+	minute, day map[string]int
+}
+
+func (s *state) budgetCounts(model string, w budgetWindow) budgetCounts {
+	c := budgetCounts{w: w, minute: map[string]int{}, day: map[string]int{}}
+	for _, u := range s.Usage {
+		if u.Model != model {
+			continue
+		}
+		// The first count of a window is the one spend adds to.
+		switch {
+		case u.Window == "minute" && u.Start.Equal(w.minStart):
+			if _, ok := c.minute[u.Project]; !ok {
+				c.minute[u.Project] = u.Count
+			}
+		case u.Window == "day" && u.Start.Equal(w.dayStart):
+			if _, ok := c.day[u.Project]; !ok {
+				c.day[u.Project] = u.Count
+			}
+		}
+	}
+	return c
+}
+
+// blocked is budgetBlockedIn, from the counts.
+func (c budgetCounts) blocked(b Budget, project string) (bool, time.Time) {
+	if b.PerDay > 0 && c.day[project] >= b.PerDay {
+		return true, c.w.dayEnd
+	}
+	if b.PerMinute > 0 && c.minute[project] >= b.PerMinute {
+		return true, c.w.minEnd
+	}
+	return false, time.Time{}
+}
+
 // budgetBlocked reports whether project's budget for model is spent at now,
 // and until when.
 func (s *state) budgetBlocked(b Budget, project, model string, now time.Time) (bool, time.Time) {
-	minStart, minEnd, dayStart, dayEnd := budgetWindows(now)
-	if b.PerDay > 0 && s.usageCount(project, model, "day", dayStart) >= b.PerDay {
-		return true, dayEnd
+	return s.budgetBlockedIn(b, project, model, windowsAt(now))
+}
+
+// budgetBlockedIn is budgetBlocked with the windows computed.
+func (s *state) budgetBlockedIn(b Budget, project, model string, w budgetWindow) (bool, time.Time) {
+	if b.PerDay > 0 && s.usageCount(project, model, "day", w.dayStart) >= b.PerDay {
+		return true, w.dayEnd
 	}
-	if b.PerMinute > 0 && s.usageCount(project, model, "minute", minStart) >= b.PerMinute {
-		return true, minEnd
+	if b.PerMinute > 0 && s.usageCount(project, model, "minute", w.minStart) >= b.PerMinute {
+		return true, w.minEnd
 	}
 	return false, time.Time{}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,33 +27,69 @@ type keyring struct {
 	budgets   []Budget
 	tel       *telemetry // counts leases in flight; nil: not
 
+	index map[string]int // key name → index in keys
+
+	// A release wakes this process's requests waiting for a key, if any:
+	// releases counts releases, waiters the requests registered on wake,
+	// which is closed and replaced only when some are.
+	releases  atomic.Uint64
+	waiters   atomic.Int64
 	mu        sync.Mutex
-	released  chan struct{} // closed and replaced when a lease of this process ends
+	wake      chan struct{}
 	cache     stateCache
 	unwritten unwritten
 }
 
-// stateCache holds the last state read from the store, decoded, and the
-// bytes it was decoded from.
+// stateCache holds the last state read from the store (or written by this
+// keyring), decoded, and the bytes it was decoded from; and, for requests
+// not refused yet, the list of usable keys per model, kept while neither
+// the records nor the clock say otherwise, so that a lease costs the same
+// with 8 keys or 1,000.
 type stateCache struct {
 	mu      sync.Mutex
 	raw     []byte
 	st      state
 	damaged bool
+	recGen  uint64 // bumped when st's records or backoff change
+	lists   map[string]*usableList
+	win     budgetWindow // the budget windows last computed
+}
+
+// listGen tells the records a usableList was made from: the generation of
+// the cached records and of those kept in memory, unwritten.
+type listGen struct {
+	rec uint64
+	unw int
+}
+
+// usableList is what usable found for a model, leaving budgets aside.
+type usableList struct {
+	gen      listGen
+	from, to time.Time // it holds for now in [from, to)
+	names    []string
+	back     time.Time
+	hopeful  int
 }
 
 // load returns the connector's state, decoding the store's bytes only when
 // they changed. The state returned is shared: it must not be modified.
 func (r *keyring) load(ctx context.Context) (state, error) {
+	st, _, err := r.loadGen(ctx)
+	return st, err
+}
+
+// loadGen is load, with the generation of the state's records.
+func (r *keyring) loadGen(ctx context.Context) (state, listGen, error) {
 	raw, err := r.store.Load(ctx, r.connector)
 	if err != nil {
-		return state{}, err
+		return state{}, listGen{}, err
 	}
 	c := &r.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sameBytes(raw, c.raw) {
-		return r.withUnwritten(c.st), nil
+		out, unw := r.withUnwrittenGen(c.st)
+		return out, listGen{c.recGen, unw}, nil
 	}
 	st, err := decodeState(raw)
 	if err != nil {
@@ -61,8 +99,26 @@ func (r *keyring) load(ctx context.Context) (state, error) {
 		st = state{}
 	}
 	st.dropStaleErrors(r.keys)
-	c.raw, c.st, c.damaged = raw, st, err != nil
-	return r.withUnwritten(st), nil
+	c.set(raw, st)
+	c.damaged = err != nil
+	out, unw := r.withUnwrittenGen(st)
+	return out, listGen{c.recGen, unw}, nil
+}
+
+// set caches st, decoded from raw; c.mu is held.
+func (c *stateCache) set(raw []byte, st state) {
+	if !sameRecords(c.st, st) {
+		c.recGen++
+	}
+	c.raw, c.st = raw, st
+}
+
+// sameRecords reports whether a and b hold the same records and backoff,
+// which is all a usableList depends on.
+func sameRecords(a, b state) bool {
+	return a.Backoff.Equal(b.Backoff) && slices.EqualFunc(a.Records, b.Records, func(x, y record) bool {
+		return x.Key == y.Key && x.State == y.State && x.Model == y.Model && x.Until.Equal(y.Until) && x.Reason == y.Reason
+	})
 }
 
 // sameBytes reports whether a and b hold the same bytes, looking first at
@@ -75,32 +131,103 @@ func sameBytes(a, b []byte) bool {
 	return len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b)
 }
 
-// update applies fn to the connector's state in the store.
+// update applies fn to the connector's state in the store. The state fn
+// gets is the cached one (a copy) when the store's bytes are those cached,
+// and what fn made is cached with the bytes written, so that neither this
+// update nor the next load decodes anything.
 func (r *keyring) update(ctx context.Context, fn func(*state) error) error {
-	return updateState(ctx, r.store, r.connector, func(st *state) error {
+	var (
+		out   []byte
+		outSt state
+	)
+	err := r.store.Update(ctx, r.connector, func(cur []byte) ([]byte, error) {
+		st, ok := r.cachedCopy(cur)
+		if !ok {
+			var err error
+			if st, err = decodeState(cur); err != nil {
+				st = state{}
+			}
+		}
 		st.dropStaleErrors(r.keys)
-		return fn(st)
+		if err := fn(&st); err != nil {
+			return nil, err
+		}
+		b, err := encodeState(&st)
+		out, outSt = b, st
+		return b, err
 	})
+	if err == nil && out != nil {
+		c := &r.cache
+		c.mu.Lock()
+		c.set(out, outSt)
+		c.damaged = false
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// cachedCopy returns a copy of the cached state if raw is what it was
+// decoded from.
+func (r *keyring) cachedCopy(raw []byte) (state, bool) {
+	c := &r.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.raw == nil || !sameBytes(raw, c.raw) {
+		return state{}, false
+	}
+	return deepCopy(c.st), true
+}
+
+// deepCopy returns st with every slice copied, so that changing the copy
+// leaves st as it is (TestDeepCopyCopiesEverySlice keeps it complete).
+func deepCopy(st state) state {
+	st.Records = slices.Clone(st.Records)
+	st.Usage = slices.Clone(st.Usage)
+	st.Throttles = slices.Clone(st.Throttles)
+	st.Learned = slices.Clone(st.Learned)
+	st.Secret = slices.Clone(st.Secret)
+	st.Owners = slices.Clone(st.Owners)
+	return st
+}
+
+// windows returns the budget windows holding now, computed again only
+// when now leaves the cached minute (day windows start and end on a
+// minute: Pacific time is a whole number of hours off UTC).
+func (r *keyring) windows(now time.Time) budgetWindow {
+	c := &r.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w := c.win; !now.Before(w.minStart) && now.Before(w.minEnd) {
+		return w
+	}
+	c.win = windowsAt(now)
+	return c.win
 }
 
 func newKeyring(connector string, keys []Key, store Store, slots int, clock Clock, logger *slog.Logger, maxWait time.Duration) *keyring {
+	index := make(map[string]int, len(keys))
+	for i, k := range keys {
+		index[k.Name] = i
+	}
 	return &keyring{
 		connector: connector, keys: keys, store: store, slots: max(slots, 1),
-		clock: clock, logger: logger, maxWait: maxWait,
-		released: make(chan struct{}),
+		clock: clock, logger: logger, maxWait: maxWait, index: index,
+		wake: make(chan struct{}),
 	}
 }
 
-// leased is a lease with the key it grants.
+// leased is a lease with the key it grants. It is also the body of the
+// answer sent with it (see Transport.send), which ends the lease when read
+// to its end or closed: one object for both.
 type leased struct {
 	Lease
-	key  Key
-	ring *keyring
-	ctx  context.Context // the request's, for the store's release
-	once sync.Once
-	stop func()          // ends the watch on the lease's loss; nil if none
-	wctx context.Context // the context watch returned; nil if none
-	end  leaseEnd        // how the lease ends once handed off with an answer (lease_body.go)
+	key      Key
+	ring     *keyring
+	released atomic.Bool
+	ctx      context.Context // the request's, for the store's release
+	stop     func()          // ends the watch on the lease's loss; nil if none
+	wctx     context.Context // the context watch returned; nil if none
+	end      leaseEnd        // how the lease ends once handed off with an answer (lease_body.go)
 }
 
 // lost reports whether the store lost the lease while its request ran.
@@ -131,19 +258,24 @@ func (l *leased) watch(ctx context.Context) context.Context {
 
 // release gives the lease back and wakes this process's waiters.
 func (l *leased) release() {
-	l.once.Do(func() {
-		if l.stop != nil {
-			l.stop()
-		}
-		if err := l.Lease.Release(context.WithoutCancel(l.ctx)); err != nil {
-			l.ring.logger.Warn("jongler: release lease", "connector", l.ring.connector, "key", l.key.Name, "err", err)
-		}
-		l.ring.tel.released(l.key.Name)
-		l.ring.mu.Lock()
-		close(l.ring.released)
-		l.ring.released = make(chan struct{})
-		l.ring.mu.Unlock()
-	})
+	if l.released.Swap(true) {
+		return
+	}
+	if l.stop != nil {
+		l.stop()
+	}
+	r := l.ring
+	if err := l.Lease.Release(context.WithoutCancel(l.ctx)); err != nil {
+		r.logger.Warn("jongler: release lease", "connector", r.connector, "key", l.key.Name, "err", err)
+	}
+	r.tel.released(l.key.Name)
+	r.releases.Add(1)
+	if r.waiters.Load() > 0 {
+		r.mu.Lock()
+		close(r.wake)
+		r.wake = make(chan struct{})
+		r.mu.Unlock()
+	}
 }
 
 // releaseAfter gives the lease back after d, in which the key stays
@@ -153,8 +285,8 @@ func (l *leased) releaseAfter(d time.Duration) {
 }
 
 func (r *keyring) key(name string) (Key, bool) {
-	i := slices.IndexFunc(r.keys, func(k Key) bool { return k.Name == name })
-	if i < 0 {
+	i, ok := r.index[name]
+	if !ok {
 		return Key{}, false
 	}
 	return r.keys[i], true
@@ -171,48 +303,106 @@ type tried struct {
 // held-back one comes back (zero if none will). A key a request was
 // refused with stays out until its refusal ends, whatever the store says
 // meanwhile; hopeful counts the keys that may yet serve the request.
-func (r *keyring) usable(st state, now time.Time, model string, refused []tried) (names []string, back time.Time, hopeful int) {
-	for _, k := range r.keys {
-		blocked, until := false, time.Time{}
-		if i := slices.IndexFunc(refused, func(t tried) bool { return t.name == k.Name }); i >= 0 {
-			if refused[i].until.IsZero() {
-				continue
-			}
-			if now.Before(refused[i].until) {
-				blocked, until = true, refused[i].until
+// Budgets are looked at if withBudgets.
+func (r *keyring) usable(st state, now time.Time, model string, refused []tried, withBudgets bool) (names []string, back time.Time, hopeful int) {
+	var counts *budgetCounts // made at the first key with a budget
+	for i := range r.keys {
+		k := &r.keys[i]
+		blocked, until, never := r.blocked(st, k, now, model, refused, false)
+		if never {
+			continue
+		}
+		if withBudgets && !blocked {
+			if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
+				if counts == nil {
+					c := st.budgetCounts(model, r.windows(now))
+					counts = &c
+				}
+				blocked, until = counts.blocked(b, k.Project)
 			}
 		}
 		hopeful++
-		for _, rec := range st.Records {
-			if rec.Key != k.Name || !rec.activeAt(now, model) {
-				continue
-			}
-			blocked = true
-			if rec.State == StateError {
-				until = time.Time{}
-				break
-			}
-			until = maxTime(until, rec.Until)
-		}
-		if blocked && until.IsZero() {
-			hopeful-- // refused for good
-			continue
-		}
-		if !blocked && now.Before(st.Backoff) {
-			blocked, until = true, st.Backoff
-		}
-		if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok && !blocked {
-			blocked, until = st.budgetBlocked(b, k.Project, model, now)
-		}
 		if !blocked {
 			names = append(names, k.Name)
 			continue
 		}
-		if !until.IsZero() && (back.IsZero() || until.Before(back)) {
+		if until.IsZero() {
+			hopeful-- // refused for good
+			continue
+		}
+		if back.IsZero() || until.Before(back) {
 			back = until
 		}
 	}
 	return names, back, hopeful
+}
+
+// usableCached is usable for a request not refused yet, budgets left
+// aside: computed once per model for as long as the records (generation
+// recGen of the cache) and the clock leave it as it is.
+func (r *keyring) usableCached(st state, gen listGen, now time.Time, model string) ([]string, time.Time, int) {
+	c := &r.cache
+	c.mu.Lock()
+	l := c.lists[model]
+	c.mu.Unlock()
+	if l != nil && l.gen == gen && !now.Before(l.from) && now.Before(l.to) {
+		return l.names, l.back, l.hopeful
+	}
+	l = &usableList{gen: gen, from: now, to: now.Add(time.Hour)}
+	l.names, l.back, l.hopeful = r.usable(st, now, model, nil, false)
+	// The list changes when a lockdown or the backoff ends.
+	for _, rec := range st.Records {
+		if rec.State == StateLockdown && now.Before(rec.Until) && rec.Until.Before(l.to) {
+			l.to = rec.Until
+		}
+	}
+	if now.Before(st.Backoff) && st.Backoff.Before(l.to) {
+		l.to = st.Backoff
+	}
+	c.mu.Lock()
+	if c.lists == nil || len(c.lists) > 64 {
+		c.lists = map[string]*usableList{}
+	}
+	c.lists[model] = l
+	c.mu.Unlock()
+	return l.names, l.back, l.hopeful
+}
+
+// blocked reports whether k may not serve model at now, and until when
+// (zero: for good); never is set for a key the request was refused with
+// for good.
+func (r *keyring) blocked(st state, k *Key, now time.Time, model string, refused []tried, withBudgets bool) (blocked bool, until time.Time, never bool) {
+	for _, t := range refused {
+		if t.name != k.Name {
+			continue
+		}
+		if t.until.IsZero() {
+			return true, time.Time{}, true
+		}
+		if now.Before(t.until) {
+			blocked, until = true, t.until
+		}
+		break
+	}
+	for _, rec := range st.Records {
+		if rec.Key != k.Name || !rec.activeAt(now, model) {
+			continue
+		}
+		blocked = true
+		if rec.State == StateError {
+			return true, time.Time{}, false
+		}
+		until = maxTime(until, rec.Until)
+	}
+	if !blocked && now.Before(st.Backoff) {
+		blocked, until = true, st.Backoff
+	}
+	if withBudgets && !blocked {
+		if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
+			blocked, until = st.budgetBlockedIn(b, k.Project, model, r.windows(now))
+		}
+	}
+	return blocked, until, false
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -229,13 +419,26 @@ func maxTime(a, b time.Time) time.Time {
 // with RetryAfter zero when no key may ever serve the request.
 func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*leased, error) {
 	poll := time.Millisecond
+	// Budgets are checked for the key leased; the list of keys asked for
+	// leaves them aside, until a key leased turns out to have spent its
+	// budget.
+	full := false
 	for {
-		st, err := r.load(ctx)
+		st, gen, err := r.loadGen(ctx)
 		if err != nil {
 			return nil, err
 		}
 		now := r.now()
-		names, back, hopeful := r.usable(st, now, model, refused)
+		var (
+			names   []string
+			back    time.Time
+			hopeful int
+		)
+		if len(refused) == 0 && !full {
+			names, back, hopeful = r.usableCached(st, gen, now, model)
+		} else {
+			names, back, hopeful = r.usable(st, now, model, refused, true)
+		}
 		if hopeful == 0 {
 			return nil, &NoKeyError{Connector: r.connector, Model: model}
 		}
@@ -247,21 +450,25 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				}
 				return nil, e
 			}
-			r.logger.Debug("jongler: waiting for a key to cool down", "connector", r.connector, "for", back.Sub(now))
+			if r.logger.Enabled(ctx, slog.LevelDebug) {
+				r.logger.Debug("jongler: waiting for a key to cool down", "connector", r.connector, "for", back.Sub(now))
+			}
 			if err := r.clock.Sleep(ctx, back.Sub(now)); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		r.mu.Lock()
-		wake := r.released
-		r.mu.Unlock()
+		seen := r.releases.Load()
 		l, err := r.store.Acquire(ctx, r.connector, names, r.slots)
 		if err != nil {
 			return nil, err
 		}
 		if l != nil {
-			k, _ := r.key(l.Key())
+			k, ok := r.key(l.Key())
+			if !ok {
+				l.Release(context.WithoutCancel(ctx))
+				return nil, fmt.Errorf("jongler: store leased key %q, which is not among the keys asked for", l.Key())
+			}
 			lease := &leased{Lease: l, key: k, ring: r, ctx: ctx}
 			r.tel.leased(k.Name)
 			// The lease's last holder may have put the key in lockdown
@@ -271,8 +478,9 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			if names, _, _ := r.usable(st, r.now(), model, refused); !slices.Contains(names, k.Name) {
+			if blocked, _, _ := r.blocked(st, &k, r.now(), model, refused, true); blocked {
 				lease.release()
+				full = true
 				continue
 			}
 			if _, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
@@ -285,27 +493,46 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				if err != nil {
 					lease.release()
 					if errors.Is(err, errBudgetSpent) {
+						full = true
 						continue // spent by another request meanwhile: look again
 					}
 					return nil, err
 				}
 			}
-			r.logger.Debug("jongler: key leased", "connector", r.connector, "key", k.Name)
+			if r.logger.Enabled(ctx, slog.LevelDebug) {
+				r.logger.Debug("jongler: key leased", "connector", r.connector, "key", k.Name)
+			}
 			return lease, nil
 		}
 		// Every usable key is in flight: wait for a release here, or poll
 		// for one in another process.
-		t := time.NewTimer(poll + rand.N(poll))
-		select {
-		case <-wake:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
+		if err := r.waitRelease(ctx, seen, poll+rand.N(poll)); err != nil {
+			return nil, err
 		}
-		t.Stop()
 		poll = min(poll*2, 20*time.Millisecond)
 	}
+}
+
+// waitRelease waits for a release of this process's leases after the
+// count seen, for at most d, or for ctx to end.
+func (r *keyring) waitRelease(ctx context.Context, seen uint64, d time.Duration) error {
+	r.waiters.Add(1)
+	defer r.waiters.Add(-1)
+	r.mu.Lock()
+	wake := r.wake
+	r.mu.Unlock()
+	if r.releases.Load() != seen {
+		return nil // released since the store was asked: ask again
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 // mayWaitUntil reports whether a request may wait for a key back at back:

@@ -62,16 +62,23 @@ func (r *keyring) record(ctx context.Context, fn func(*state) error) {
 // withUnwritten returns st with the verdicts kept in memory added; st
 // itself is not modified.
 func (r *keyring) withUnwritten(st state) state {
+	out, _ := r.withUnwrittenGen(st)
+	return out
+}
+
+// withUnwrittenGen is withUnwritten, with the generation of the verdicts
+// kept in memory.
+func (r *keyring) withUnwrittenGen(st state) (state, int) {
 	u := &r.unwritten
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.st.Records) == 0 && u.st.Backoff.IsZero() {
-		return st
+		return st, u.gen
 	}
 	out := st
 	out.Records = slices.Clone(st.Records)
 	foldState(&out, u.st)
-	return out
+	return out, u.gen
 }
 
 // foldState adds mem's records and backoff to st.

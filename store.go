@@ -22,7 +22,9 @@ import (
 type Store interface {
 	// Acquire leases one in-flight slot, out of slots, of the least
 	// recently used key among keys, without waiting. It returns a nil Lease
-	// and a nil error when every slot of every key is held.
+	// and a nil error when every slot of every key is held. keys is the
+	// caller's, often the same slice call after call: a store must not
+	// modify it (it may remember what it derived from it).
 	Acquire(ctx context.Context, connector string, keys []string, slots int) (Lease, error)
 
 	// InFlight reports how many slots of each key are leased now.

@@ -151,8 +151,10 @@ type fileConnector struct {
 	// Release, the garbage collector would otherwise close the descriptor,
 	// and so free the slot in the kernel, while this process still counts
 	// it held (and its use table count says so to every other process).
-	held    map[string]*flock.Flock
-	checked map[string]bool // slot files found regular files of this user
+	held     map[string]slotLock
+	handles  map[string]*slotHandle // slot files kept open (see slotHandle)
+	recLists [4]*recList            // the key lists last asked for, most recent first
+	checked  map[string]bool        // slot files found regular files of this user
 
 	// The slots per key this store leases with, declared to every process
 	// by a shared flock on slotsDecl (see declareSlots); 0 until the first
@@ -182,7 +184,7 @@ func (s *FileStore) connectorIn(name string) (*fileConnector, error) {
 		return fc, nil
 	}
 	dir := filepath.Join(s.dir, name)
-	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]*flock.Flock{}, checked: map[string]bool{}}
+	fc := &fileConnector{dir: dir, keysDir: filepath.Join(dir, "keys"), logger: s.logger, paths: map[string][]string{}, held: map[string]slotLock{}, handles: map[string]*slotHandle{}, checked: map[string]bool{}}
 	if err := os.MkdirAll(fc.keysDir, 0o700); err != nil {
 		return nil, fmt.Errorf("jongler: state directory: %w", err)
 	}
@@ -229,76 +231,153 @@ func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string
 	if err := fc.declareSlots(ctx, max(slots, 1)); err != nil {
 		return nil, err
 	}
-	type cand struct {
-		key  string
-		rec  int
-		used int64
-	}
-	cands := make([]cand, len(keys))
 	var recs []int
 	if fc.table != nil {
-		if recs, err = fc.table.records(ctx, keys); isRefusal(err) || ctx.Err() != nil {
+		if recs, err = fc.records(ctx, keys); isRefusal(err) || ctx.Err() != nil {
 			return nil, err
 		} else if err != nil {
 			s.logger.Warn("jongler: use table", "err", err)
 			recs = nil
 		}
 	}
-	for i, k := range keys {
-		cands[i] = cand{key: k, rec: -1}
-		if recs != nil {
-			cands[i].rec, cands[i].used = recs[i], fc.table.load(recs[i])
+	candAt := func(i int) fileCand {
+		if recs == nil {
+			return fileCand{keys[i], -1}
 		}
+		return fileCand{keys[i], recs[i]}
 	}
-	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.used, b.used) })
+	// The least recently used key first; the others, sorted, only if it
+	// cannot be had.
+	first := 0
+	if recs != nil {
+		first = fc.table.leastUsed(recs)
+	}
+	cands := []fileCand{candAt(first)}
 	slots = max(slots, 1)
 	now := time.Now()
-next:
-	for _, c := range cands {
-		if c.rec >= 0 && fc.resting(c.rec) {
-			continue
-		}
-		for slot := range slots {
-			l, err := fc.tryLock(c.key, slot)
-			if errors.Is(err, errDirReplaced) {
-				if _, err := s.reopen(ctx, fc, safeName(connector)); err != nil {
-					return nil, err
+	for pass := 0; pass < 2 && len(cands) > 0; pass++ {
+		if pass == 1 {
+			cands = cands[:0]
+			for i := range keys {
+				if i != first {
+					cands = append(cands, candAt(i))
 				}
-				return s.Acquire(ctx, connector, keys, slots)
 			}
-			if err != nil {
-				return nil, fmt.Errorf("jongler: lease %q: %w", c.key, err)
+			if recs != nil {
+				used := make([]int64, len(recs))
+				fc.table.loadAll(recs, used)
+				stamp := make(map[string]int64, len(keys))
+				for i, k := range keys {
+					stamp[k] = used[i]
+				}
+				slices.SortStableFunc(cands, func(a, b fileCand) int { return cmp.Compare(stamp[a.key], stamp[b.key]) })
 			}
-			if l == nil {
+		}
+	next:
+		for _, c := range cands {
+			if c.rec >= 0 && fc.resting(c.rec) {
 				continue
 			}
-			lease := &fileLease{key: c.key, lock: l, fc: fc, rec: c.rec}
-			if c.rec < 0 {
+			for slot := range slots {
+				l, err := fc.tryLock(c.key, slot)
+				if errors.Is(err, errDirReplaced) {
+					if _, err := s.reopen(ctx, fc, safeName(connector)); err != nil {
+						return nil, err
+					}
+					return s.Acquire(ctx, connector, keys, slots)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("jongler: lease %q: %w", c.key, err)
+				}
+				if l == nil {
+					continue
+				}
+				lease := &fileLease{key: c.key, lock: l, fc: fc, rec: c.rec}
+				if c.rec < 0 {
+					return lease, nil
+				}
+				dead, nonsense := fc.table.hold(c.rec, slots)
+				if nonsense {
+					s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", connector, "key", c.key)
+				}
+				if dead > 0 {
+					fc.table.rest(c.rec, time.Now().Add(deadHolderRest).UnixNano())
+					lease.Release(ctx)
+					s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
+						"connector", connector, "key", c.key, "for", deadHolderRest)
+					continue next
+				}
+				// Looked at again under the flock: a taker that found a dead
+				// holder sets the rest before it gives the flock back, maybe
+				// after this process first looked.
+				if fc.resting(c.rec) {
+					lease.Release(ctx)
+					continue next
+				}
+				fc.table.store(c.rec, now.UnixNano())
 				return lease, nil
 			}
-			dead, nonsense := fc.table.hold(c.rec, slots)
-			if nonsense {
-				s.logger.Warn("jongler: use table held a nonsense lease count; reset", "connector", connector, "key", c.key)
-			}
-			if dead > 0 {
-				fc.table.rest(c.rec, time.Now().Add(deadHolderRest).UnixNano())
-				lease.Release(ctx)
-				s.logger.Warn("jongler: a process died holding a key; the key rests, as its request may still be in flight upstream",
-					"connector", connector, "key", c.key, "for", deadHolderRest)
-				continue next
-			}
-			// Looked at again under the flock: a taker that found a dead
-			// holder sets the rest before it gives the flock back, maybe
-			// after this process first looked.
-			if fc.resting(c.rec) {
-				lease.Release(ctx)
-				continue next
-			}
-			fc.table.store(c.rec, now.UnixNano())
-			return lease, nil
 		}
 	}
 	return nil, nil
+}
+
+// fileCand is a key Acquire may lease, and its use table record (-1 if
+// none).
+type fileCand struct {
+	key string
+	rec int
+}
+
+// records returns the use table records of keys, looked up once per key
+// list: the transport asks with the same list request after request.
+func (fc *fileConnector) records(ctx context.Context, keys []string) ([]int, error) {
+	epoch := fc.table.epoch()
+	fc.mu.Lock()
+	for i, l := range fc.recLists {
+		if l != nil && l.epoch == epoch && sameNames(l.names, keys) {
+			copy(fc.recLists[1:i+1], fc.recLists[:i])
+			fc.recLists[0] = l
+			fc.mu.Unlock()
+			return l.recs, nil
+		}
+	}
+	fc.mu.Unlock()
+	recs, err := fc.table.records(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	l := &recList{names: slices.Clone(keys), recs: recs, epoch: epoch}
+	fc.mu.Lock()
+	copy(fc.recLists[1:], fc.recLists[:len(fc.recLists)-1])
+	fc.recLists[0] = l
+	fc.mu.Unlock()
+	return recs, nil
+}
+
+// recList is a key list with its use table records.
+type recList struct {
+	names []string // a copy: the caller's slice may change
+	recs  []int    // shared: never modified
+	epoch int64    // of the use table when looked up
+}
+
+// slotLock is a lock on one slot file: a slotHandle kept open where
+// descriptors can be, else a gofrs/flock opened for each lease.
+type slotLock interface {
+	TryLock() (bool, error)
+	Unlock() error
+	Path() string
+	Stat() (fs.FileInfo, error)
+}
+
+// slotGeneration returns the connector's slot-file generation and whether
+// it is known.
+func (fc *fileConnector) slotGeneration() (int64, bool) {
+	if fc.table == nil {
+		return -1, false
+	}
+	return fc.table.slotGeneration()
 }
 
 // resting reports whether record r's key rests now. A rest longer than
@@ -316,7 +395,7 @@ func (fc *fileConnector) resting(r int) bool {
 // deleted while leased, the next taker restores it from that name, so it
 // locks the very file the lease holds and waits its turn, instead of
 // creating a new file and using the key at the same time.
-func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
+func (fc *fileConnector) tryLock(key string, slot int) (slotLock, error) {
 	path := fc.slotPath(key, slot)
 	fc.mu.Lock()
 	if fc.held[path] != nil {
@@ -324,7 +403,7 @@ func (fc *fileConnector) tryLock(key string, slot int) (*flock.Flock, error) {
 		return nil, nil
 	}
 	fc.mu.Unlock()
-	l := flock.New(path, flock.SetFlag(slotOpenFlag))
+	l := fc.slotLock(path)
 	ok, err := l.TryLock()
 	if errors.Is(err, fs.ErrNotExist) {
 		if fc.replaced() {
@@ -374,7 +453,14 @@ func (fc *fileConnector) close() error {
 	fc.mu.Lock()
 	fc.closed = true
 	idle := len(fc.held) == 0
+	handles := make([]*slotHandle, 0, len(fc.handles))
+	for _, h := range fc.handles {
+		handles = append(handles, h)
+	}
 	fc.mu.Unlock()
+	for _, h := range handles {
+		h.closeIdle()
+	}
 	if idle && fc.table != nil {
 		return fc.table.close()
 	}
@@ -400,6 +486,11 @@ func (fc *fileConnector) restoreSlot(path string) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		f.Close()
+		// A new file: descriptors kept open on an old one at this path
+		// are checked before they are trusted again (see slotHandle).
+		if fc.table != nil {
+			fc.table.bumpSlotGeneration()
+		}
 	} else if !errors.Is(err, fs.ErrExist) {
 		return err
 	}
@@ -411,7 +502,7 @@ func (fc *fileConnector) restoreSlot(path string) error {
 
 type fileLease struct {
 	key  string
-	lock *flock.Flock
+	lock slotLock
 	fc   *fileConnector
 	rec  int // the key's use table record; -1 if none
 	once sync.Once

@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"slices"
-
-	"github.com/gofrs/flock"
 )
 
 // A state directory deleted (rm -r) or replaced under live leases takes
@@ -96,7 +94,7 @@ func (s *FileStore) reopen(ctx context.Context, old *fileConnector, name string)
 // lease of this process holds in the deleted one. It stays held until
 // that lease ends (see unheldShadow).
 func (fc *fileConnector) takeOver(path string) error {
-	l := flock.New(path, flock.SetFlag(slotOpenFlag))
+	l := fc.slotLock(path)
 	ok, err := l.TryLock()
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = fc.restoreSlot(path); err == nil {

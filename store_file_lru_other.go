@@ -42,6 +42,28 @@ func (t *useTable) load(r int) int64 {
 	return t.stamps[r]
 }
 
+func (t *useTable) epoch() int64 { return 0 }
+
+func (t *useTable) leastUsed(recs []int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	best := 0
+	for i, r := range recs {
+		if t.stamps[r] < t.stamps[recs[best]] {
+			best = i
+		}
+	}
+	return best
+}
+
+func (t *useTable) loadAll(recs []int, used []int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, r := range recs {
+		used[i] = t.stamps[r]
+	}
+}
+
 func (t *useTable) store(r int, v int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -52,6 +74,10 @@ func (t *useTable) store(r int, v int64) {
 func (t *useTable) generation() int64 { return -1 }
 
 func (t *useTable) bump() {}
+
+// Lock files are opened for each lease here: no generation is needed.
+func (t *useTable) slotGeneration() (int64, bool) { return -1, false }
+func (t *useTable) bumpSlotGeneration()           {}
 
 func (t *useTable) close() error { return nil }
 

@@ -24,7 +24,8 @@ import (
 // every key's stamp and stamping a lease cost no system call, so the least
 // recently used key is known across processes for free. Record 0 holds the
 // state file's generation, which every write of it bumps, so that readers
-// know without a system call whether their copy is current.
+// know without a system call whether their copy is current, and, in its
+// third word, the generation of the lock files (see slotHandle).
 //
 // After the records come 16 bytes per record for its key's leases: how
 // many are held (counted up after the flock is taken, down before it is
@@ -54,6 +55,9 @@ type useTable struct {
 
 	broken atomic.Bool // the mapping faults even after repair: not used
 	stale  atomic.Bool // the file was repaired: names must be claimed again
+	// repairs counts repairs, after which records looked up before are
+	// looked up (claimed) again.
+	repairs atomic.Int64
 
 	mu    sync.Mutex
 	index map[string]int // key name → record
@@ -157,6 +161,7 @@ func (t *useTable) repair() error {
 		return err
 	}
 	t.stale.Store(true)
+	t.repairs.Add(1)
 	t.logger.Warn("jongler: use table was truncated under this process; grown back, last-use times lost", "file", t.path)
 	if !t.try(func() { atomic.StoreInt64(t.stamp(0), time.Now().UnixNano()) }) {
 		return fmt.Errorf("use table %s still faults", t.path)
@@ -321,6 +326,38 @@ func (t *useTable) load(r int) int64 {
 	return v
 }
 
+// epoch counts the table's repairs.
+func (t *useTable) epoch() int64 { return t.repairs.Load() }
+
+// leastUsed returns the index in recs of the record with the oldest
+// last-use stamp, reading them all in one access; 0 if the table cannot be
+// read.
+func (t *useTable) leastUsed(recs []int) int {
+	best := 0
+	t.access(func() {
+		least := int64(0)
+		for i, r := range recs {
+			if used := atomic.LoadInt64(t.stamp(r)); i == 0 || used < least {
+				best, least = i, used
+			}
+		}
+	})
+	return best
+}
+
+// loadAll sets used[i] to record recs[i]'s last-use stamp, reading them
+// all in one access (each access costs a deferred recover); zeros if the
+// table cannot be read.
+func (t *useTable) loadAll(recs []int, used []int64) {
+	if !t.access(func() {
+		for i, r := range recs {
+			used[i] = atomic.LoadInt64(t.stamp(r))
+		}
+	}) {
+		clear(used)
+	}
+}
+
 func (t *useTable) store(r int, v int64) {
 	t.access(func() { atomic.StoreInt64(t.stamp(r), v) })
 }
@@ -332,6 +369,24 @@ func (t *useTable) generation() int64 {
 	t.access(func() { v = atomic.LoadInt64(t.stamp(0)) })
 	return v
 }
+
+// slotGeneration returns the connector's slot-file generation, which a
+// store bumps whenever it makes a lock file anew (see slotHandle), and
+// whether it could be read.
+func (t *useTable) slotGeneration() (int64, bool) {
+	v := int64(-1)
+	ok := t.access(func() { v = atomic.LoadInt64(t.slotGen()) })
+	return v, ok
+}
+
+// bumpSlotGeneration marks a lock file as made anew.
+func (t *useTable) bumpSlotGeneration() {
+	t.access(func() { atomic.AddInt64(t.slotGen(), 1) })
+}
+
+// slotGen is the slot-file generation's word: the third of record 0, which
+// holds no key.
+func (t *useTable) slotGen() *int64 { return (*int64)(unsafe.Pointer(&t.data[16])) }
 
 // bump marks the state file as rewritten.
 func (t *useTable) bump() {

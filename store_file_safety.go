@@ -64,7 +64,11 @@ func newStateLock(path string) *flock.Flock {
 
 // checkLock refuses the lock file of l, which l holds, unless it is a
 // regular file of this user; l is unlocked if so.
-func checkLock(l *flock.Flock) error {
+func checkLock(l interface {
+	Stat() (fs.FileInfo, error)
+	Path() string
+	Unlock() error
+}) error {
 	fi, err := l.Stat()
 	if err == nil {
 		err = ownFile(l.Path(), fi)

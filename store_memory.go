@@ -3,7 +3,9 @@ package jongler
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // MemoryStore is a [Store] that lives in one process: leases and records are
@@ -11,21 +13,114 @@ import (
 // the process ends. It suits tests and single-process services.
 type MemoryStore struct {
 	mu         sync.Mutex
-	inFlight   map[slotKey]int
-	lastUsed   map[slotKey]int64
-	seq        int64
+	leases     map[string]*memoryConnector // by connector
 	connectors map[string][]byte
 }
 
-type slotKey struct{ connector, key string }
+// memoryConnector holds the leases of one connector's keys, and their
+// order of last use: a queue, least recently leased first, so that Acquire
+// finds the key to lease at or near the head instead of looking at every
+// key. Keys are numbered in the order they were first asked for.
+type memoryConnector struct {
+	ids        map[string]int32
+	names      []string
+	inFlight   []int32
+	prev, next []int32 // the queue; -1 ends it
+	head, tail int32
+	lists      [4]*memoryList // the key lists last asked for, most recent first
+}
+
+// memoryList is a list of keys as Acquire was given it, looked up once:
+// the transport asks with the same list request after request.
+type memoryList struct {
+	names  []string // a copy: the caller's slice may change
+	ids    []int32
+	member []uint64 // bit set of ids
+}
+
+func (l *memoryList) has(id int32) bool { return l.member[id/64]&(1<<(id%64)) != 0 }
 
 // NewMemoryStore returns an empty [MemoryStore].
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		inFlight:   map[slotKey]int{},
-		lastUsed:   map[slotKey]int64{},
+		leases:     map[string]*memoryConnector{},
 		connectors: map[string][]byte{},
 	}
+}
+
+// list returns names looked up in connector's keys; m.mu is held.
+func (m *MemoryStore) list(connector string, names []string) (*memoryConnector, *memoryList) {
+	mc := m.leases[connector]
+	if mc == nil {
+		mc = &memoryConnector{ids: map[string]int32{}, head: -1, tail: -1}
+		m.leases[connector] = mc
+	}
+	for i, l := range mc.lists {
+		if l != nil && sameNames(l.names, names) {
+			copy(mc.lists[1:i+1], mc.lists[:i])
+			mc.lists[0] = l
+			return mc, l
+		}
+	}
+	l := &memoryList{names: slices.Clone(names), ids: make([]int32, len(names))}
+	var fresh []int32
+	for i, n := range names {
+		id, ok := mc.ids[n]
+		if !ok {
+			id = int32(len(mc.names))
+			mc.ids[n] = id
+			mc.names = append(mc.names, n)
+			mc.inFlight = append(mc.inFlight, 0)
+			mc.prev, mc.next = append(mc.prev, -1), append(mc.next, -1)
+			fresh = append(fresh, id)
+		}
+		l.ids[i] = id
+	}
+	// Keys never leased come first, in the order asked.
+	for i := len(fresh) - 1; i >= 0; i-- {
+		mc.pushFront(fresh[i])
+	}
+	l.member = make([]uint64, (len(mc.names)+63)/64)
+	for _, id := range l.ids {
+		l.member[id/64] |= 1 << (id % 64)
+	}
+	// Lists made before these keys existed have no bits for them.
+	for i, old := range mc.lists {
+		if old != nil && len(old.member) < len(l.member) {
+			mc.lists[i] = nil
+		}
+	}
+	copy(mc.lists[1:], mc.lists[:len(mc.lists)-1])
+	mc.lists[0] = l
+	return mc, l
+}
+
+func (mc *memoryConnector) pushFront(id int32) {
+	mc.prev[id], mc.next[id] = -1, mc.head
+	if mc.head >= 0 {
+		mc.prev[mc.head] = id
+	}
+	mc.head = id
+	if mc.tail < 0 {
+		mc.tail = id
+	}
+}
+
+// toBack moves id to the end of the queue: it is the most recently used.
+func (mc *memoryConnector) toBack(id int32) {
+	if mc.tail == id {
+		return
+	}
+	p, n := mc.prev[id], mc.next[id]
+	if p >= 0 {
+		mc.next[p] = n
+	} else {
+		mc.head = n
+	}
+	mc.prev[n] = p // id is not the tail, so n ≥ 0
+	mc.prev[id], mc.next[id] = mc.tail, -1
+	mc.next[mc.tail] = id
+	mc.tail = id
 }
 
 // Acquire implements [Store].
@@ -33,27 +128,18 @@ func (m *MemoryStore) Acquire(ctx context.Context, connector string, keys []stri
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	slots = max(slots, 1)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	best := -1
-	var bestUsed int64
-	for i, k := range keys {
-		sk := slotKey{connector, k}
-		if m.inFlight[sk] >= max(slots, 1) {
-			continue
-		}
-		if used := m.lastUsed[sk]; best < 0 || used < bestUsed {
-			best, bestUsed = i, used
+	mc, l := m.list(connector, keys)
+	for id := mc.head; id >= 0; id = mc.next[id] {
+		if int(mc.inFlight[id]) < slots && l.has(id) {
+			mc.inFlight[id]++
+			mc.toBack(id)
+			return &memoryLease{store: m, mc: mc, id: id, key: mc.names[id]}, nil
 		}
 	}
-	if best < 0 {
-		return nil, nil
-	}
-	sk := slotKey{connector, keys[best]}
-	m.inFlight[sk]++
-	m.seq++
-	m.lastUsed[sk] = m.seq
-	return &memoryLease{store: m, slot: sk}, nil
+	return nil, nil
 }
 
 // InFlight implements [Store].
@@ -61,9 +147,10 @@ func (m *MemoryStore) InFlight(ctx context.Context, connector string, keys []str
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make(map[string]int, len(keys))
-	for _, k := range keys {
-		if n := m.inFlight[slotKey{connector, k}]; n > 0 {
-			out[k] = n
+	mc, l := m.list(connector, keys)
+	for _, id := range l.ids {
+		if n := mc.inFlight[id]; n > 0 {
+			out[mc.names[id]] = int(n)
 		}
 	}
 	return out, nil
@@ -97,21 +184,24 @@ func (m *MemoryStore) Update(ctx context.Context, connector string, fn func([]by
 }
 
 type memoryLease struct {
-	store *MemoryStore
-	slot  slotKey
-	once  sync.Once
+	store    *MemoryStore
+	mc       *memoryConnector
+	id       int32
+	key      string
+	released atomic.Bool
 }
 
-func (l *memoryLease) Key() string { return l.slot.key }
+func (l *memoryLease) Key() string { return l.key }
 
 func (l *memoryLease) Lost() <-chan struct{} { return nil }
 
 func (l *memoryLease) Release(context.Context) error {
-	l.once.Do(func() {
-		l.store.mu.Lock()
-		l.store.inFlight[l.slot]--
-		l.store.mu.Unlock()
-	})
+	if l.released.Swap(true) {
+		return nil
+	}
+	l.store.mu.Lock()
+	l.mc.inFlight[l.id]--
+	l.store.mu.Unlock()
 	return nil
 }
 

@@ -486,7 +486,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			if ctx.Err() != nil || retries > t.maxRetries {
 				return nil, err
 			}
-			t.logger.Debug("jongler: send failed; trying again", "connector", t.connector.Name, "key", l.key.Name, "err", err)
+			if t.logger.Enabled(ctx, slog.LevelDebug) {
+				t.logger.Debug("jongler: send failed; trying again", "connector", t.connector.Name, "key", l.key.Name, "err", err)
+			}
 			if err := t.clock.Sleep(ctx, t.backoff(backoffMin, backoffMax, retries-1, nil)); err != nil {
 				return nil, err
 			}

@@ -209,7 +209,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	mux.Handle("GET /status", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rows, err := statusRows(r.Context(), cur.Load().transports)
 		if err != nil {
-			http.Error(w, "apijongler: the key store cannot be read", http.StatusInternalServerError)
+			http.Error(w, "apijongler: the key states cannot be read (state directory or store)", http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -558,7 +558,7 @@ func serveReady(w http.ResponseWriter, r *http.Request, s *served) {
 		why := ""
 		switch {
 		case err != nil:
-			why = "the key store cannot be read"
+			why = "the state directory cannot be read"
 		case len(ks.Vacant)+len(ks.Locked) == 0:
 			why = fmt.Sprintf("every key is cooling down or refused (%d cooling down, %d refused)", len(ks.Lockdown), len(ks.Error))
 		}

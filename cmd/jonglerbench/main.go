@@ -8,6 +8,7 @@
 //
 //	jonglerbench lease [-procs 1,4,16] [-inflight 1,4] [-keys 8] [-duration 3s] [-hold 0] [-json]
 //	jonglerbench quota [-modes policy,budgets,naive] [-minute 250ms] [-windows 12] [-workers 32] [-json]
+//	jonglerbench overhead [-net none,loopback] [-parallel 1,64] [-keys 8,1000] [-budgets] [-rounds 20] [-requests 2000] [-json]
 //
 // Run "jonglerbench lease -h" or "jonglerbench quota -h" for every flag.
 //
@@ -24,6 +25,12 @@
 // the next key on any 429 and remembers nothing ("naive"). It reports the
 // share of the quotas' capacity used, the 429s the upstream sent per
 // (project, model, quota-minute window), and request latency.
+//
+// overhead sends the same request through a bare transport, a hand-written
+// round-robin rotator (the floor) and jongler's Transport with each store,
+// interleaved in rounds in one process, and reports the median time per
+// request with its 95% confidence interval, the time added over bare, and
+// allocations.
 //
 // Each report ends with the goals of the benchmark issue and whether they
 // were met. -json prints the report as JSON instead.
@@ -52,7 +59,8 @@ func main() {
 const usage = `usage:
   jonglerbench lease [flags]   lease+release per second across processes on one state directory
   jonglerbench quota [flags]   quota utilisation against a simulated Gemini API
-Run "jonglerbench lease -h" or "jonglerbench quota -h" for the flags.
+  jonglerbench overhead [flags] time and allocations added per request, against a bare transport and a round-robin floor
+Run "jonglerbench COMMAND -h" for the flags.
 `
 
 // run runs the subcommand named by args[0] and returns the exit code.
@@ -67,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = leaseCommand(args[1:], stdout, stderr)
 	case "quota":
 		err = quotaCommand(args[1:], stdout, stderr)
+	case "overhead":
+		err = overheadCommand(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

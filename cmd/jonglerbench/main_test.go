@@ -252,3 +252,55 @@ func TestNaiveRotator(t *testing.T) {
 		t.Fatalf("all keys refused: status %d after %d sends, want 429 after 4", code, len(seen))
 	}
 }
+
+func TestOverheadSmoke(t *testing.T) {
+	out := runCmd(t, "overhead", "-net", "none,loopback", "-parallel", "1,4", "-keys", "8,20", "-budgets",
+		"-rounds", "3", "-requests", "20", "-warmup", "5", "-json")
+	var rep OverheadReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report does not parse: %v\n%s", err, out)
+	}
+	if rep.Benchmark != "overhead" || rep.Config.Machine.CPUs <= 0 {
+		t.Errorf("report header: %+v", rep.Config)
+	}
+	if len(rep.Scenarios) != 8 {
+		t.Fatalf("%d scenarios, want 8 (2 networks × 2 parallelisms × 2 key counts)", len(rep.Scenarios))
+	}
+	for _, sc := range rep.Scenarios {
+		if len(sc.Variants) != 4 {
+			t.Fatalf("%s: %d variants, want bare, floor, memory, file", sc.title(), len(sc.Variants))
+		}
+		for _, v := range sc.Variants {
+			if len(v.Samples) != 3 || v.NsPerOp.Median <= 0 || v.NsPerOp.Lo > v.NsPerOp.Median || v.NsPerOp.Hi < v.NsPerOp.Median || v.AllocsPerOp <= 0 {
+				t.Errorf("%s, %s: figures not computed: %+v", sc.title(), v.Name, v)
+			}
+		}
+	}
+	// 5 for 8 keys (two stores × time and allocations, and the loopback
+	// limit), then 2 stores × 2 networks × 2 parallelisms for 20 keys.
+	if len(rep.Goals) != 5+8 {
+		t.Errorf("%d goals checked, want 13: %+v", len(rep.Goals), rep.Goals)
+	}
+	text := runCmd(t, "overhead", "-net", "none", "-rounds", "3", "-requests", "10", "-warmup", "1", "-variants", "floor,memory")
+	for _, want := range []string{"machine:", "no network, serial, 8 keys", "floor", "memory", "added over bare", "goals:"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text report lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestMedianCI(t *testing.T) {
+	xs := make([]float64, 20)
+	for i := range xs {
+		xs[i] = float64(20 - i)
+	}
+	e := medianCI(xs)
+	// For n = 20, benchstat's 95% interval of the median is the 6th to
+	// the 15th order statistic.
+	if e.Median != 10.5 || e.Lo != 6 || e.Hi != 15 {
+		t.Errorf("medianCI = %+v, want median 10.5 in [6, 15]", e)
+	}
+	if e := medianCI([]float64{3, 1, 2}); e.Median != 2 || e.Lo != 1 || e.Hi != 3 {
+		t.Errorf("medianCI of 3 = %+v", e)
+	}
+}

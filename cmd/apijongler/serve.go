@@ -558,7 +558,7 @@ func serveReady(w http.ResponseWriter, r *http.Request, s *served) {
 		why := ""
 		switch {
 		case err != nil:
-			why = "the state directory cannot be read"
+			why = "the key states cannot be read (state directory or store)"
 		case len(ks.Vacant)+len(ks.Locked) == 0:
 			why = fmt.Sprintf("every key is cooling down or refused (%d cooling down, %d refused)", len(ks.Lockdown), len(ks.Error))
 		}

@@ -442,6 +442,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		refused = t.ownerRefusals(ctx, req, getBody) // keys of projects that cannot see what it names
 		last    *http.Response                       // the last refusal, body in memory
 		retries int
+		refusal int     // key refusals so far, bounded by maxRefusals
 		held    *leased // the lease to end if a base, policy or store panics
 	)
 	defer func() {
@@ -559,9 +560,21 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		case ActionDisable:
 			refused = append(refused, tried{name: l.key.Name})
 		}
+		if refusal++; refusal >= t.maxRefusals() {
+			// A policy whose cooldowns end before they start, or clocks
+			// that disagree, must not send one request for ever.
+			t.logger.Warn("jongler: a request was refused by keys too many times; its last answer is returned",
+				"connector", t.connector.Name, "refusals", refusal)
+			return resp, nil
+		}
 		last = resp
 	}
 }
+
+// maxRefusals bounds how many times keys may refuse one request: each key
+// several times over, for a request that waits for cooldowns to end, and
+// never without end.
+func (t *Transport) maxRefusals() int { return 4*len(t.ring.keys) + 4 }
 
 var _ http.RoundTripper = (*Transport)(nil)
 

@@ -616,3 +616,32 @@ func TestWaitsNeverOutlastTheCaller(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusalsAreBounded: a policy whose cooldowns end before they begin
+// (or clocks that disagree) must not make one request loop on the
+// upstream for ever; a hostile review saw 468,239 attempts for one request.
+func TestRefusalsAreBounded(t *testing.T) {
+	var hits atomic.Int64
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	past := jongler.PolicyFunc(func(a *jongler.Answer) jongler.Verdict {
+		return jongler.Verdict{Action: jongler.ActionLockdown, Until: a.Now.Add(-time.Second), Reason: "429"}
+	})
+	tr := newTransport(t, u, jongler.WithPolicy(past))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.URL+"/v1beta/models/m:generateContent", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("err %v (after %d attempts), want the last 429", err, hits.Load())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if n, max := hits.Load(), int64(4*len(testKeys)+4); n > max {
+		t.Fatalf("%d attempts for one request, want at most %d", n, max)
+	}
+}

@@ -152,33 +152,23 @@ func statusReason(code int) string {
 
 // retryAfter reads a Retry-After header, in seconds or as an HTTP date
 // (any of the three forms of RFC 9110), capped at 24 hours like every
-// delay an upstream asks for (see [maxHintedDelay]). It reports false when
-// the header is absent, unreadable, zero or in the past.
+// delay an upstream asks for (see [maxHintedDelay]), with the parser the
+// rate-limit headers use. It reports false when the header is absent,
+// unreadable, zero or in the past.
 func retryAfter(h http.Header) (time.Duration, bool) {
 	v := h["Retry-After"]
 	if len(v) == 0 {
 		return 0, false
 	}
 	s := strings.TrimSpace(v[0])
-	var d time.Duration
-	if s != "" && strings.Trim(s, "0123456789") == "" {
-		// delay-seconds: digits only; too many of them is the cap.
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil || n >= uint64(maxHintedDelay/time.Second) {
-			return maxHintedDelay, true
-		}
-		d = time.Duration(n) * time.Second
-	} else {
-		at, err := http.ParseTime(s)
-		if err != nil {
+	if strings.Trim(s, "0123456789") != "" {
+		// Not delay-seconds, which are digits only: it must be a date.
+		if _, err := http.ParseTime(s); err != nil {
 			return 0, false
 		}
-		d = time.Until(at) // saturates, for year 9999, at ~292 years
 	}
-	if d <= 0 {
-		return 0, false
-	}
-	return min(d, maxHintedDelay), true
+	d, ok := upstream.RetryAfter(s, time.Now())
+	return d, ok && d > 0
 }
 
 // maxHintedDelay caps every wait or cooldown an upstream asks for, whatever

@@ -80,12 +80,14 @@ func (t *Transport) ownerRefusals(ctx context.Context, req *http.Request, getBod
 	if !t.routesResources() || t.ring == nil {
 		return nil
 	}
-	names := resourcesOf(req, getBody)
-	if len(names) == 0 {
-		return nil
-	}
+	// The state is cached, and most have no owners: look there first, so
+	// that a request is not scanned (path, query, body) for nothing.
 	st, err := t.ring.load(ctx)
 	if err != nil || len(st.Owners) == 0 {
+		return nil
+	}
+	names := resourcesOf(req, getBody)
+	if len(names) == 0 {
 		return nil
 	}
 	project := ""

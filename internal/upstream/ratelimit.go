@@ -66,7 +66,7 @@ func ReadRateLimit(h http.Header, now time.Time) RateLimit {
 			if _, ms := h["Retry-After-Ms"]; ms {
 				continue // the finer one wins
 			}
-			if d, ok := retryAfterValue(vals[0], now); ok {
+			if d, ok := RetryAfter(vals[0], now); ok {
 				rl.RetryAfter, rl.HasRetryAfter = d, true
 			}
 			continue
@@ -172,9 +172,10 @@ func count(s string) int64 {
 	return int64(f)
 }
 
-// retryAfterValue reads a Retry-After: delta seconds (a float is
-// accepted) or an HTTP date.
-func retryAfterValue(v string, now time.Time) (time.Duration, bool) {
+// RetryAfter reads a Retry-After value sent at now: delta seconds (a
+// float is accepted) or an HTTP date, capped at [MaxDelay]. ok is false
+// when v is neither; a delay of 0 is ok (the upstream said "now").
+func RetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
 		return secondsDelay(f), !math.IsNaN(f) && f >= 0

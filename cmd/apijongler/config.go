@@ -127,3 +127,20 @@ for instance:
   export %s=$HOME/.config/apijongler/APIJongler.ini`,
 		connector, jongler.ConfigEnv, connector, jongler.ConfigEnv)
 }
+
+// sectionConnectors returns the connectors that f's sections of keys name,
+// by name or alias, each once, warning about sections that name none.
+func (a *app) sectionConnectors(f *iniconfig.File) []jongler.Connector {
+	var out []jongler.Connector
+	for _, s := range f.Connectors() {
+		c, err := jongler.LookupConnector(s, connectorsDir())
+		if err != nil {
+			a.logger.Warn("config section names no known connector; skipped", "section", s)
+			continue
+		}
+		if !slices.ContainsFunc(out, func(o jongler.Connector) bool { return o.Name == c.Name }) {
+			out = append(out, c) // [gemini] is generativelanguage.googleapis.com
+		}
+	}
+	return out
+}

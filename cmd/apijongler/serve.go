@@ -372,13 +372,8 @@ func (a *app) servedConnectors(args []string) ([]jongler.Connector, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range f.Connectors() {
-			c, err := jongler.LookupConnector(s, connectorsDir())
-			if err != nil {
-				a.logger.Warn("config section names no known connector; skipped", "section", s)
-				continue
-			}
-			add(c) // [gemini] is generativelanguage.googleapis.com
+		for _, c := range a.sectionConnectors(f) {
+			add(c)
 		}
 	}
 	for _, n := range names {

@@ -105,15 +105,8 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range f.Connectors() {
-			c, err := jongler.LookupConnector(s, connectorsDir())
-			if err != nil {
-				a.logger.Warn("config section names no known connector; skipped", "section", s)
-				continue
-			}
-			if !slices.Contains(names, c.Name) { // [gemini] is generativelanguage.googleapis.com
-				names = append(names, c.Name)
-			}
+		for _, c := range a.sectionConnectors(f) {
+			names = append(names, c.Name)
 		}
 		for _, s := range f.Qualifiers() {
 			base, _ := strings.CutSuffix(s, iniconfig.ProjectsSuffix)

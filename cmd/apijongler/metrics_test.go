@@ -15,15 +15,16 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/cmd/internal/serving"
 	"github.com/api-jongler/jongler/jonglertest"
 )
 
 // TestMetricsEndpoint sends requests through a transport recording with
-// newMetrics' provider (a bare 429 absorbed, then a success) and scrapes
+// serving.NewMetrics' provider (a bare 429 absorbed, then a success) and scrapes
 // the handler over HTTP: every jongler metric is there with its labels,
 // the exposition passes promlint, and no key value appears in it.
 func TestMetricsEndpoint(t *testing.T) {
-	mp, handler, err := newMetrics()
+	mp, handler, err := serving.NewMetrics(buildVersion(version, readBuildInfo))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/cmd/internal/serving"
 	"github.com/api-jongler/jongler/proxy"
 	"github.com/api-jongler/jongler/redisstore"
 )
@@ -139,14 +141,9 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	if len(tokens) == 0 && !isLoopback(listen) {
 		return usageErrorf("refusing to listen on %s without a token: anyone who can reach it could spend your keys; give --token (or $%s), or listen on 127.0.0.1", listen, tokensEnv)
 	}
-	var access *slog.Logger
-	switch f.logFormat {
-	case "text":
-		access = slog.New(slog.NewTextHandler(a.stderr, nil))
-	case "json":
-		access = slog.New(slog.NewJSONHandler(a.stderr, nil))
-	default:
-		return usageErrorf("--log-format %q: want text or json", f.logFormat)
+	access, err := serving.AccessLog(a.stderr, f.logFormat)
+	if err != nil {
+		return usageErrorf("%s", err)
 	}
 	if f.maxBody <= 0 {
 		return usageErrorf("--max-body %d: want a positive number of bytes", f.maxBody)
@@ -172,14 +169,15 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		defer fs.Close()
 		store, where = fs, dir
 	}
-	metrics, topts, stopMetrics, err := a.serveMetrics()
+	meters, metrics, stopMetrics, err := serveMetrics()
 	if err != nil {
 		return configError(err)
 	}
 	defer stopMetrics()
+	sc := serving.Config{Store: store, Logger: a.logger, Access: access, Meters: meters, Tokens: tokens, MaxBody: f.maxBody}
 	build := func() (*served, error) {
 		a.ini = nil // read the INI file afresh: SIGHUP reloads it
-		return a.buildServed(args, f, store, tokens, access, topts)
+		return a.buildServed(args, f, sc)
 	}
 	first, err := build()
 	if err != nil {
@@ -282,8 +280,8 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 }
 
 // buildServed makes the transports and the handler of the current
-// configuration.
-func (a *app) buildServed(args []string, f *serveFlags, store jongler.Store, tokens []string, access *slog.Logger, topts []jongler.Option) (*served, error) {
+// configuration, as sc says (cmd/proxybench builds them the same way).
+func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*served, error) {
 	conns, err := a.servedConnectors(args)
 	if err != nil {
 		return nil, err
@@ -295,12 +293,7 @@ func (a *app) buildServed(args []string, f *serveFlags, store jongler.Store, tok
 			s.close()
 			return nil, err
 		}
-		opts := append([]jongler.Option{
-			jongler.WithStore(store),
-			jongler.WithLogger(a.logger),
-			jongler.WithNoKeyAnswer(),
-			jongler.WithMaxBodyBuffer(f.maxBody),
-		}, topts...)
+		opts := sc.TransportOptions()
 		if len(cfg.Keys) > 0 {
 			opts = append(opts, jongler.WithKeys(cfg.Keys...), jongler.WithBudgets(cfg.Budgets...))
 		}
@@ -314,12 +307,7 @@ func (a *app) buildServed(args []string, f *serveFlags, store jongler.Store, tok
 		}
 		s.transports = append(s.transports, t)
 	}
-	popts := []proxy.Option{
-		proxy.WithTokens(tokens...),
-		proxy.WithAccessLog(access),
-		proxy.WithErrorLog(a.logger),
-		proxy.WithMaxBodyBytes(f.maxBody),
-	}
+	popts := sc.ProxyOptions()
 	root := f.root
 	if keyed := slices.DeleteFunc(slices.Clone(s.transports), func(t *jongler.Transport) bool { return len(t.KeyNames()) == 0 }); root == "" && len(keyed) == 1 {
 		// The one connector with keys is served at / too, keyless ones
@@ -602,11 +590,11 @@ func statusRows(ctx context.Context, transports []*jongler.Transport) ([]keyStat
 	return rows, nil
 }
 
-// serveMetrics returns the /metrics handler (metrics.go) and the options
-// that make each transport report to it, and a function that shuts the
-// meter provider down.
-func (a *app) serveMetrics() (http.Handler, []jongler.Option, func(), error) {
-	mp, h, err := newMetrics()
+// serveMetrics returns the meter provider of the transports, the
+// /metrics handler that exposes what they record (serving.NewMetrics) and a
+// function that shuts the provider down.
+func serveMetrics() (metric.MeterProvider, http.Handler, func(), error) {
+	mp, h, err := serving.NewMetrics(buildVersion(version, readBuildInfo))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -615,5 +603,5 @@ func (a *app) serveMetrics() (http.Handler, []jongler.Option, func(), error) {
 		defer cancel()
 		mp.Shutdown(ctx)
 	}
-	return h, []jongler.Option{jongler.WithMeterProvider(mp)}, shutdown, nil
+	return mp, h, shutdown, nil
 }

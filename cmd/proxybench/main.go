@@ -16,7 +16,8 @@
 //     while no connection is idle to be reused).
 //
 // Everything runs in this one process (clients, proxies, upstream), on
-// loopback, as `serve` builds its handler; the proxy has -keys keys, each
+// loopback, as `serve` builds its handler (package cmd/internal/serving:
+// metrics, access log, options); the proxy has -keys keys, each
 // usable by -conns/-keys requests at once, so no request waits for a key.
 //
 //	go run ./cmd/proxybench [-conns 64] [-duration 5s] [-streams 1000]
@@ -43,6 +44,7 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/cmd/internal/serving"
 	"github.com/api-jongler/jongler/proxy"
 )
 
@@ -208,20 +210,39 @@ func jonglerProxy(target string, store jongler.Store) (http.Handler, func()) {
 		keys = append(keys, jongler.Key{Name: fmt.Sprintf("key%02d", i), Value: fmt.Sprintf("value-%02d-0123456789", i)})
 	}
 	slots := max(1, (max(*conns, *streams)+*nkeys-1) / *nkeys)
-	t, err := jongler.NewTransport(jongler.ConnectorGemini,
-		jongler.WithKeys(keys...), jongler.WithStore(store), jongler.WithBaseURL(target),
-		jongler.WithBaseTransport(upstreamTransport()), jongler.WithNoKeyAnswer(), jongler.WithMaxInFlight(slots))
+	// serve's metrics (an OpenTelemetry SDK provider with its Prometheus
+	// exporter, never scraped here), access log (text, to nowhere) and
+	// logs: their cost is part of serve's.
+	mp, _, err := serving.NewMetrics("proxybench")
 	if err != nil {
 		log.Fatal(err)
 	}
-	// An access log formatted as serve's is, to nowhere: its cost is part
-	// of serve's.
-	access := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := proxy.New([]*jongler.Transport{t}, proxy.WithTokens("bench-token"), proxy.WithAccessLog(access))
+	access, err := serving.AccessLog(io.Discard, "text")
 	if err != nil {
 		log.Fatal(err)
 	}
-	return h, func() { t.Close() }
+	sc := serving.Config{
+		Store:   store,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Access:  access,
+		Meters:  mp,
+		Tokens:  []string{"bench-token"},
+		MaxBody: proxy.DefaultMaxBodyBytes,
+	}
+	t, err := jongler.NewTransport(jongler.ConnectorGemini, append(sc.TransportOptions(),
+		jongler.WithKeys(keys...), jongler.WithBaseURL(target),
+		jongler.WithBaseTransport(upstreamTransport()), jongler.WithMaxInFlight(slots))...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	h, err := proxy.New([]*jongler.Transport{t}, sc.ProxyOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return h, func() {
+		t.Close()
+		mp.Shutdown(context.Background())
+	}
 }
 
 type result struct {

@@ -1,4 +1,4 @@
-package main
+package serving
 
 import (
 	"fmt"
@@ -13,13 +13,13 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 )
 
-// newMetrics returns the MeterProvider that `serve` gives its transports
+// NewMetrics returns the MeterProvider that `serve` gives its transports
 // (jongler.WithMeterProvider) and the handler of GET /metrics that exposes
 // what they record, in Prometheus' text format, with the process's Go
-// runtime and process metrics. The metrics live in a registry of their
-// own, not Prometheus' global one. The caller shuts the provider down when
-// done.
-func newMetrics() (*sdkmetric.MeterProvider, http.Handler, error) {
+// runtime and process metrics; version is the service.version of the
+// resource. The metrics live in a registry of their own, not Prometheus'
+// global one. The caller shuts the provider down when done.
+func NewMetrics(version string) (*sdkmetric.MeterProvider, http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, nil, fmt.Errorf("metrics: %w", err)
@@ -33,7 +33,7 @@ func newMetrics() (*sdkmetric.MeterProvider, http.Handler, error) {
 	}
 	res := resource.NewSchemaless(
 		attribute.String("service.name", "apijongler"),
-		attribute.String("service.version", buildVersion(version, readBuildInfo)),
+		attribute.String("service.version", version),
 	)
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res))
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{

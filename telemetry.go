@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -80,7 +81,8 @@ type telemetryOptions struct {
 //     "LOCKED", "LOCKDOWN", "ERROR"), as [Transport.KeyStates] tells,
 //     across every process sharing the store; observed at each collection.
 //   - jongler.leases.in_flight: leases this process holds now, by
-//     connector and key.
+//     connector and key (every key, 0 included); observed at each
+//     collection.
 //
 // Keys are named by their names from the configuration: no attribute ever
 // holds a key's value or a credential. Requests for another address than
@@ -119,8 +121,8 @@ type telemetry struct {
 	tracer    trace.Tracer // nil: no spans
 	m         *instruments // nil: no metrics
 	meter     metric.Meter
-	reg       metric.Registration // the key states' callback, if any
-	inFlight  map[string]measure  // by key name
+	reg       metric.Registration  // the key states' and leases' callback, if any
+	inFlight  map[string]*inFlight // by key name
 
 	mu   sync.RWMutex
 	sets map[series]measure // built once per time series
@@ -199,7 +201,7 @@ const maxCachedSeries = 4096
 type instruments struct {
 	requests, attempts, absorbed metric.Int64Counter
 	duration, wait               metric.Float64Histogram
-	inFlight                     metric.Int64UpDownCounter
+	inFlight                     metric.Int64ObservableUpDownCounter
 	keys                         metric.Int64ObservableGauge
 }
 
@@ -241,7 +243,7 @@ func newTelemetry(connector string, o telemetryOptions, clock Clock) (*telemetry
 		metric.WithDescription("Time an attempt waited for a key."),
 		metric.WithExplicitBucketBoundaries(0.0001, 0.001, 0.01, 0.1, 1, 5, 10, 30, 60, 300))
 	err = errors.Join(err, e)
-	m.inFlight, e = tel.meter.Int64UpDownCounter(metricLeasesInFlight, metric.WithUnit("{lease}"),
+	m.inFlight, e = tel.meter.Int64ObservableUpDownCounter(metricLeasesInFlight, metric.WithUnit("{lease}"),
 		metric.WithDescription("Leases held by this process now."))
 	err = errors.Join(err, e)
 	m.keys, e = tel.meter.Int64ObservableGauge(metricKeys, metric.WithUnit("{key}"),
@@ -254,15 +256,24 @@ func newTelemetry(connector string, o telemetryOptions, clock Clock) (*telemetry
 	return tel, nil
 }
 
-// watch observes r's key states at each collection, and readies the
-// in-flight attributes of its keys.
+// inFlight counts the leases of one key this process holds; a collection
+// reads it (watch), so that a lease costs an atomic add, not a measurement.
+type inFlight struct {
+	n   atomic.Int64
+	set metric.ObserveOption // the key's attributes
+}
+
+// watch observes r's key states and this process's leases in flight at
+// each collection.
 func (tel *telemetry) watch(r *keyring) error {
 	if tel == nil || tel.m == nil {
 		return nil
 	}
-	tel.inFlight = make(map[string]measure, len(r.keys))
-	for _, k := range r.keys {
-		tel.inFlight[k.Name] = newMeasure(attribute.NewSet(tel.connector, attrKey.String(k.Name)))
+	tel.inFlight = make(map[string]*inFlight, len(r.keys))
+	leases := make([]*inFlight, len(r.keys)) // in the keys' order
+	for i, k := range r.keys {
+		leases[i] = &inFlight{set: metric.WithAttributeSet(attribute.NewSet(tel.connector, attrKey.String(k.Name)))}
+		tel.inFlight[k.Name] = leases[i]
 	}
 	states := [...]attribute.Set{
 		attribute.NewSet(tel.connector, attrState.String(string(StateVacant))),
@@ -270,8 +281,11 @@ func (tel *telemetry) watch(r *keyring) error {
 		attribute.NewSet(tel.connector, attrState.String(string(StateLockdown))),
 		attribute.NewSet(tel.connector, attrState.String(string(StateError))),
 	}
-	keys := tel.m.keys
+	keys, held := tel.m.keys, tel.m.inFlight
 	reg, err := tel.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		for _, l := range leases {
+			o.ObserveInt64(held, l.n.Load(), l.set)
+		}
 		ks, err := r.states(ctx)
 		if err != nil {
 			return err
@@ -280,7 +294,7 @@ func (tel *telemetry) watch(r *keyring) error {
 			o.ObserveInt64(keys, int64(len(l)), metric.WithAttributeSet(states[i]))
 		}
 		return nil
-	}, keys)
+	}, keys, held)
 	if err != nil {
 		return errors.New("jongler: metrics: " + err.Error())
 	}
@@ -304,7 +318,9 @@ func (tel *telemetry) addInFlight(key string, n int64) {
 	if tel == nil || tel.m == nil {
 		return
 	}
-	tel.m.inFlight.Add(context.Background(), n, tel.inFlight[key].add...)
+	if l := tel.inFlight[key]; l != nil {
+		l.n.Add(n)
+	}
 }
 
 // reqTel is what is recorded of one request; a nil *reqTel records nothing.

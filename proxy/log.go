@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
 // logWriter records what is answered, for the access log. It passes
@@ -50,9 +48,9 @@ func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // logRequest writes the access log line of one request. It runs deferred,
 // also when the handler panics (http.ErrAbortHandler for an answer cut
 // short), which it lets go on.
-func (h *Handler) logRequest(r *http.Request, w *logWriter, mp **mount, info *reqinfo.Info, start time.Time) {
+func (h *Handler) logRequest(r *http.Request, x *exchange) {
 	p := recover()
-	m := *mp
+	m, w := x.m, &x.lw
 	status := w.status
 	if r.Context().Err() != nil && status < 400 {
 		// The client left; whatever was written did not all reach it.
@@ -62,15 +60,15 @@ func (h *Handler) logRequest(r *http.Request, w *logWriter, mp **mount, info *re
 		w.note = "answer cut short"
 	}
 	if h.log.Enabled(r.Context(), slog.LevelInfo) {
-		s := info.Snapshot()
+		s := x.info.Snapshot()
 		if s.NoKey && w.note == "" {
 			w.note = "no key"
 		}
-		attrs := []slog.Attr{
+		attrs := make([]slog.Attr, 0, 11) // room for all: no growing
+		attrs = append(attrs,
 			slog.String("method", r.Method),
 			slog.String("path", redactedPath(r.URL, m)),
-			slog.Int("status", status),
-		}
+			slog.Int("status", status))
 		if m != nil {
 			attrs = append(attrs, slog.String("connector", m.name))
 		}
@@ -83,7 +81,7 @@ func (h *Handler) logRequest(r *http.Request, w *logWriter, mp **mount, info *re
 		attrs = append(attrs,
 			slog.Int("attempts", s.Attempts),
 			slog.Int64("bytes", w.bytes),
-			slog.Duration("duration", time.Since(start)))
+			slog.Duration("duration", time.Since(x.start)))
 		if w.note != "" {
 			attrs = append(attrs, slog.String("note", w.note))
 		}

@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/api-jongler/jongler"
@@ -36,14 +38,15 @@ type Handler struct {
 	tokens   [][sha256.Size]byte
 	maxBody  int64
 	log      *slog.Logger
+	buffers  bufferPool
 }
 
 // mount is one connector served by the handler.
 type mount struct {
 	name   string // the connector's canonical name
 	policy string
-	// header and prefix: the connector's own key header, besides the
-	// usual ones.
+	// header and prefix: the connector's own key header (canonical, so
+	// that looking it up allocates nothing), besides the usual ones.
 	header string
 	prefix string
 	query  string
@@ -86,7 +89,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 		m := &mount{
 			name:   c.Name,
 			policy: c.Policy,
-			header: c.APIKeyHeader,
+			header: canonicalHeader(c.APIKeyHeader),
 			prefix: c.APIKeyPrefix,
 			query:  c.APIKeyQuery,
 			keyed:  len(t.KeyNames()) > 0,
@@ -96,6 +99,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 			Transport:    t,
 			ErrorHandler: m.errorHandler,
 			ErrorLog:     slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
+			BufferPool:   &h.buffers,
 		}
 		for _, n := range append([]string{c.Name}, c.Aliases...) {
 			if _, dup := h.mounts[n]; dup {
@@ -155,28 +159,38 @@ func dropFirst(path string) string {
 	return "/" + rest
 }
 
+// exchange is what the handler keeps of one request, in one allocation.
+type exchange struct {
+	start time.Time
+	m     *mount // nil: no connector is served at the path
+	info  reqinfo.Info
+	lw    logWriter
+	url   url.URL // the outbound URL, before the rewrite
+}
+
 // ServeHTTP implements [http.Handler].
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	info := &reqinfo.Info{}
-	lw := &logWriter{ResponseWriter: w}
-	var m *mount
-	defer h.logRequest(r, lw, &m, info, start)
+	x := &exchange{start: time.Now()}
+	x.lw.ResponseWriter = w
+	lw := &x.lw
+	defer h.logRequest(r, x)
 
 	m, byName := h.route(r.URL.Path)
-	u := *r.URL
+	x.m = m
+	u := &x.url
+	*u = *r.URL
 	if byName {
 		u.Path, u.RawPath = dropFirst(r.URL.Path), ""
 		if r.URL.RawPath != "" {
 			u.RawPath = dropFirst(r.URL.RawPath)
 		}
 	}
-	shape := errshape.OpenAI
-	if m != nil {
-		shape = errshape.For(m.policy, u.Path)
-	}
 	if len(h.tokens) > 0 && !h.authorized(r, m) {
 		lw.note = "unauthorized"
+		shape := errshape.OpenAI
+		if m != nil {
+			shape = errshape.For(m.policy, u.Path)
+		}
 		errshape.Write(lw, shape, http.StatusUnauthorized, "apijongler: missing or wrong proxy token: put the token where the API key goes", 0)
 		return
 	}
@@ -184,8 +198,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.notFound(lw, r)
 		return
 	}
-	r2 := r.WithContext(reqinfo.NewContext(r.Context(), info))
-	r2.URL = &u
+	r2 := r.WithContext(reqinfo.NewContext(r.Context(), &x.info))
+	r2.URL = u
 	if r.Body != nil && r.Body != http.NoBody {
 		// The server's own writer, so that it closes the connection after a
 		// body over the bound.
@@ -208,21 +222,66 @@ func (h *Handler) authorized(r *http.Request, m *mount) bool {
 			ok |= subtle.ConstantTimeCompare(d[:], t[:])
 		}
 	}
-	try(r.Header.Get("x-goog-api-key"))
+	// Canonical header names: looking them up allocates nothing.
+	try(r.Header.Get("X-Goog-Api-Key"))
 	if scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
 		try(strings.TrimSpace(tok))
 	}
-	q := r.URL.Query()
-	try(q.Get("key"))
+	q := r.URL.RawQuery
+	key, _ := queryValue(q, "key")
+	try(key)
 	if m != nil {
 		if m.header != "" && !strings.EqualFold(m.header, "Authorization") {
 			try(strings.TrimPrefix(r.Header.Get(m.header), m.prefix))
 		}
 		if m.query != "" && m.query != "key" {
-			try(q.Get(m.query))
+			v, _ := queryValue(q, m.query)
+			try(v)
 		}
 	}
 	return ok == 1
+}
+
+// canonicalHeader returns name in canonical form, "" for "".
+func canonicalHeader(name string) string {
+	if name == "" {
+		return ""
+	}
+	return textproto.CanonicalMIMEHeaderKey(name)
+}
+
+// maxScannedParams bounds the parameters queryValue reads itself; a longer
+// query is left to url.ParseQuery, whose own bound (GODEBUG
+// urlmaxqueryparams) then applies as it does to [url.URL.Query].
+const maxScannedParams = 1000
+
+// queryValue returns the first value of the parameter name in the raw
+// query and whether there is one, as [url.ParseQuery]'s Get and Has would,
+// without building the map.
+func queryValue(raw, name string) (string, bool) {
+	if raw == "" {
+		return "", false
+	}
+	if strings.Count(raw, "&") >= maxScannedParams {
+		q, _ := url.ParseQuery(raw)
+		return q.Get(name), q.Has(name)
+	}
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" || strings.Contains(part, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil || k != name {
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err == nil {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // credentialHeaders are where clients put an API key, besides the
@@ -243,42 +302,78 @@ func (m *mount) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	h.Del("X-Real-Ip")
 
 	const placeholder = "apijongler"
-	var keep func()
+	// The slot that keeps a placeholder: a header (and its value) or a
+	// query parameter; the first one found, if any.
+	var keepHeader, keepValue, keepParam string
+	kept := func() bool { return keepHeader != "" || keepParam != "" }
 	for _, name := range credentialHeaders {
-		if h.Get(name) != "" && keep == nil && m.keyed {
+		if h.Get(name) != "" && !kept() && m.keyed {
 			switch {
 			case name == "Authorization":
-				keep = func() { h.Set("Authorization", "Bearer "+placeholder) }
+				keepHeader, keepValue = "Authorization", "Bearer "+placeholder
 			case strings.EqualFold(name, m.header):
-				keep = func() { h.Set(name, placeholder) }
+				keepHeader, keepValue = name, placeholder
 			}
 		}
 		h.Del(name)
 	}
 	if m.header != "" {
-		if h.Get(m.header) != "" && keep == nil && m.keyed {
-			keep = func() { h.Set(m.header, m.prefix+placeholder) }
+		if h.Get(m.header) != "" && !kept() && m.keyed {
+			keepHeader, keepValue = m.header, m.prefix+placeholder
 		}
 		h.Del(m.header)
 	}
-	q := out.URL.Query()
-	for _, name := range []string{"key", m.query} {
-		if name == "" || !q.Has(name) {
-			continue
-		}
-		if keep == nil && m.keyed && name == m.query {
-			name := name
-			keep = func() {
-				q := out.URL.Query()
-				q.Set(name, placeholder)
-				out.URL.RawQuery = q.Encode()
+	// The query is parsed and encoded again only when it holds a
+	// credential (most requests have none, or no query at all).
+	_, has := queryValue(out.URL.RawQuery, "key")
+	if !has && m.query != "" {
+		_, has = queryValue(out.URL.RawQuery, m.query)
+	}
+	if has {
+		q := out.URL.Query()
+		for _, name := range [...]string{"key", m.query} {
+			if name == "" || !q.Has(name) {
+				continue
 			}
+			if !kept() && m.keyed && name == m.query {
+				keepParam = name
+			}
+			q.Del(name)
+			out.URL.RawQuery = q.Encode()
 		}
-		q.Del(name)
+	}
+	switch {
+	case keepHeader != "":
+		h.Set(keepHeader, keepValue)
+	case keepParam != "":
+		q := out.URL.Query()
+		q.Set(keepParam, placeholder)
 		out.URL.RawQuery = q.Encode()
 	}
-	if keep != nil {
-		keep()
+}
+
+// copyBufferSize is the size of the buffers the reverse proxy copies
+// answers with, as its own default.
+const copyBufferSize = 32 << 10
+
+// bufferPool lends the reverse proxy its copy buffers, which it would
+// otherwise allocate (and the garbage collector sweep) for every answer.
+// A buffer is held for as long as its answer is copied: a stream holds
+// one until it ends.
+type bufferPool struct{ p sync.Pool }
+
+// Get returns a buffer of copyBufferSize bytes.
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return buf[:]
+	}
+	return new([copyBufferSize]byte)[:]
+}
+
+// Put takes back a buffer Get returned.
+func (b *bufferPool) Put(buf []byte) {
+	if len(buf) == copyBufferSize {
+		b.p.Put((*[copyBufferSize]byte)(buf))
 	}
 }
 

@@ -500,17 +500,23 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			r.tel.leased(k.Name)
 			// The lease's last holder may have put the key in lockdown
 			// after the state was read: a holder records a verdict before
-			// it releases, so reading again now tells.
-			if st, err = r.load(ctx); err != nil {
+			// it releases, so reading again now tells. Records that did
+			// not change since the list was made say nothing new; budgets
+			// are not in the list and are looked at.
+			st2, gen2, err := r.loadGen(ctx)
+			if err != nil {
 				lease.release()
 				return nil, err
 			}
-			if blocked, _, _ := r.blocked(st, &k, r.now(), model, refused, true); blocked {
-				lease.release()
-				full = true
-				continue
+			_, budgeted := budgetOf(r.budgets, &st2, k.Project, model)
+			if budgeted || gen2 != gen || len(refused) > 0 || full {
+				if blocked, _, _ := r.blocked(st2, &k, r.now(), model, refused, true); blocked {
+					lease.release()
+					full = true
+					continue
+				}
 			}
-			if _, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
+			if budgeted {
 				if err := r.spendBudget(ctx, k.Project, model); err != nil {
 					lease.release()
 					if errors.Is(err, errBudgetSpent) {

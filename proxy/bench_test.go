@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -25,6 +26,8 @@ import (
 //
 //   - reverseproxy: a bare httputil.ReverseProxy (Rewrite + SetURL), the
 //     floor any proxy pays;
+//   - reverseproxy-pool: the same with a pool of copy buffers, as the
+//     Handler has: the floor the Handler's own work adds to;
 //   - transport: the same ReverseProxy over the jongler.Transport that
 //     serve builds (memory store, 8 keys, an SDK MeterProvider), without
 //     the Handler's own work;
@@ -72,7 +75,7 @@ func BenchmarkHandler(b *testing.B) {
 		})
 		return tr
 	}
-	bare := func(rt http.RoundTripper) http.Handler {
+	bare := func(rt http.RoundTripper) *httputil.ReverseProxy {
 		u, _ := url.Parse(upstream)
 		return &httputil.ReverseProxy{
 			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
@@ -84,6 +87,11 @@ func BenchmarkHandler(b *testing.B) {
 		make func(b *testing.B) http.Handler
 	}{
 		{"reverseproxy", func(*testing.B) http.Handler { return bare(base) }},
+		{"reverseproxy-pool", func(*testing.B) http.Handler {
+			rp := bare(base)
+			rp.BufferPool = &testBufferPool{}
+			return rp
+		}},
 		{"transport", func(b *testing.B) http.Handler { return bare(newTransport(b)) }},
 		{"handler", func(b *testing.B) http.Handler {
 			h, err := proxy.New([]*jongler.Transport{newTransport(b)},
@@ -131,6 +139,18 @@ func BenchmarkHandler(b *testing.B) {
 		}
 	}
 }
+
+// testBufferPool lends 32 KiB buffers, as the Handler's pool does.
+type testBufferPool struct{ p sync.Pool }
+
+func (b *testBufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[32 << 10]byte); ok {
+		return buf[:]
+	}
+	return new([32 << 10]byte)[:]
+}
+
+func (b *testBufferPool) Put(buf []byte) { b.p.Put((*[32 << 10]byte)(buf)) }
 
 // roundTripFunc adapts a function to an http.RoundTripper.
 type roundTripFunc func(*http.Request) (*http.Response, error)

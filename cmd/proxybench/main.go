@@ -9,7 +9,9 @@
 //     and with a file store; the "added" latency of a front is its
 //     percentile minus the direct one; -rounds rounds interleave the
 //     fronts and the best round of each (by p50) is reported, every round
-//     listed after;
+//     listed after; with each, the process's CPU time per request, whose
+//     difference from the direct one is what a front costs a request in
+//     CPU, which other work on the machine disturbs less than throughput;
 //   - -streams idle server-sent-event streams (default 1,000) held open at
 //     once, directly and through the proxy: heap, goroutines and file
 //     descriptors per stream, the direct run's subtracted (measured first,
@@ -150,7 +152,7 @@ func compare(fronts []front, conns int) {
 		}
 	}
 	fmt.Printf("\n%d connections, best of %d interleaved rounds of %s (by p50):\n", conns, *rounds, *duration)
-	fmt.Printf("%-24s %12s %10s %10s %12s %12s %12s\n", "front", "requests/s", "p50", "p99", "p50 added", "p99 added", "rps vs bare")
+	fmt.Printf("%-24s %12s %10s %10s %12s %12s %12s %10s %10s\n", "front", "requests/s", "p50", "p99", "p50 added", "p99 added", "rps vs bare", "CPU/req", "CPU added")
 	for i, f := range fronts {
 		r := best[i]
 		added := func(a, b time.Duration) string {
@@ -163,13 +165,20 @@ func compare(fronts []front, conns int) {
 		if i >= 1 {
 			vsBare = fmt.Sprintf("%.1f%%", 100*r.rps/best[1].rps)
 		}
-		fmt.Printf("%-24s %12.0f %10s %10s %12s %12s %12s\n", f.name, r.rps, us(r.p50), us(r.p99), added(r.p50, best[0].p50), added(r.p99, best[0].p99), vsBare)
+		cpu, cpuAdded := "-", "-"
+		if r.cpu >= 0 {
+			cpu = us(r.cpu)
+			if i > 0 {
+				cpuAdded = added(r.cpu, best[0].cpu)
+			}
+		}
+		fmt.Printf("%-24s %12.0f %10s %10s %12s %12s %12s %10s %10s\n", f.name, r.rps, us(r.p50), us(r.p99), added(r.p50, best[0].p50), added(r.p99, best[0].p99), vsBare, cpu, cpuAdded)
 	}
-	fmt.Printf("\nevery round (requests/s, p50):\n")
+	fmt.Printf("\nevery round (requests/s, p50, CPU per request):\n")
 	for i, f := range fronts {
 		fmt.Printf("%-24s", f.name)
 		for _, r := range all[i] {
-			fmt.Printf(" %8.0f %10s", r.rps, us(r.p50))
+			fmt.Printf(" %8.0f %10s %8s", r.rps, us(r.p50), us(r.cpu))
 		}
 		fmt.Println()
 	}
@@ -248,6 +257,7 @@ func jonglerProxy(target string, store jongler.Store) (http.Handler, func()) {
 type result struct {
 	rps      float64
 	p50, p99 time.Duration
+	cpu      time.Duration // CPU time of the process per request, or -1
 }
 
 // load sends requests to base from conns goroutines, each with its own
@@ -265,6 +275,15 @@ func load(base string, conns int) result {
 	start := time.Now()
 	measureFrom := start.Add(*warmup)
 	end := measureFrom.Add(*duration)
+	// The process's CPU time over the measured span: clients, proxy and
+	// upstream together, so that a front's figure less the direct one's is
+	// what the proxy costs a request, which other work on the machine
+	// disturbs far less than the throughput.
+	cpu0 := make(chan time.Duration, 1)
+	time.AfterFunc(*warmup, func() {
+		c, _ := cpuTime()
+		cpu0 <- c
+	})
 	for range conns {
 		wg.Go(func() {
 			var mine []time.Duration
@@ -295,9 +314,14 @@ func load(base string, conns int) result {
 		})
 	}
 	wg.Wait()
+	cpu1, ok := cpuTime()
 	slices.Sort(lats)
 	pct := func(p float64) time.Duration { return lats[int(float64(len(lats)-1)*p)] }
-	return result{rps: float64(len(lats)) / duration.Seconds(), p50: pct(0.50), p99: pct(0.99)}
+	r := result{rps: float64(len(lats)) / duration.Seconds(), p50: pct(0.50), p99: pct(0.99), cpu: -1}
+	if ok {
+		r.cpu = (cpu1 - <-cpu0) / time.Duration(len(lats))
+	}
+	return r
 }
 
 type idleResult struct{ heap, goroutines, fds float64 }

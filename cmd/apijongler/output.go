@@ -59,9 +59,16 @@ func (r *redactor) Write(p []byte) (int, error) {
 	if len(r.secrets) == 0 {
 		return r.w.Write(p)
 	}
-	buf := append(r.pending, p...)
+	buf := p // written as is, unless changed: ReplaceAll makes a copy
+	if len(r.pending) > 0 {
+		buf = append(r.pending, p...)
+	}
 	for _, s := range r.secrets {
-		buf = bytes.ReplaceAll(buf, s, []byte(redacted))
+		// ReplaceAll copies buf even when s is not in it: every line
+		// of serve's access log, for every key.
+		if bytes.Contains(buf, s) {
+			buf = bytes.ReplaceAll(buf, s, []byte(redacted))
+		}
 	}
 	keep := r.partialTail(buf)
 	if _, err := r.w.Write(buf[:len(buf)-keep]); err != nil {
@@ -77,9 +84,15 @@ func (r *redactor) Write(p []byte) (int, error) {
 func (r *redactor) partialTail(buf []byte) int {
 	longest := 0
 	for _, s := range r.secrets {
-		for n := min(len(s)-1, len(buf)); n > longest; n-- {
-			if bytes.HasSuffix(buf, s[:n]) {
-				longest = n
+		// The leftmost start of a tail that begins s gives the longest;
+		// only where buf has s's first byte can one start.
+		for i := len(buf) - min(len(s)-1, len(buf)); i < len(buf)-longest; i++ {
+			j := bytes.IndexByte(buf[i:len(buf)-longest], s[0])
+			if j < 0 {
+				break
+			}
+			if i += j; bytes.HasPrefix(s, buf[i:]) {
+				longest = len(buf) - i
 				break
 			}
 		}

@@ -38,6 +38,9 @@ type keyring struct {
 	wake      chan struct{}
 	cache     stateCache
 	unwritten unwritten
+
+	budgetMu     sync.Mutex
+	budgetSeries map[seriesKey]*budgetSeries // see series
 }
 
 // stateCache holds the last state read from the store (or written by this
@@ -303,21 +306,17 @@ type tried struct {
 // held-back one comes back (zero if none will). A key a request was
 // refused with stays out until its refusal ends, whatever the store says
 // meanwhile; hopeful counts the keys that may yet serve the request.
-// Budgets are looked at if withBudgets.
-func (r *keyring) usable(st state, now time.Time, model string, refused []tried, withBudgets bool) (names []string, back time.Time, hopeful int) {
-	var counts *budgetCounts // made at the first key with a budget
+// Budgets are looked at if counts, the requests counted for model, is
+// not nil.
+func (r *keyring) usable(st state, now time.Time, model string, refused []tried, counts *budgetCounts) (names []string, back time.Time, hopeful int) {
 	for i := range r.keys {
 		k := &r.keys[i]
 		blocked, until, never := r.blocked(st, k, now, model, refused, false)
 		if never {
 			continue
 		}
-		if withBudgets && !blocked {
+		if counts != nil && !blocked {
 			if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
-				if counts == nil {
-					c := st.budgetCounts(model, r.windows(now))
-					counts = &c
-				}
 				blocked, until = counts.blocked(b, k.Project)
 			}
 		}
@@ -349,7 +348,7 @@ func (r *keyring) usableCached(st state, gen listGen, now time.Time, model strin
 		return l.names, l.back, l.hopeful
 	}
 	l = &usableList{gen: gen, from: now, to: now.Add(time.Hour)}
-	l.names, l.back, l.hopeful = r.usable(st, now, model, nil, false)
+	l.names, l.back, l.hopeful = r.usable(st, now, model, nil, nil)
 	// The list changes when a lockdown or the backoff ends.
 	for _, rec := range st.Records {
 		if rec.State == StateLockdown && now.Before(rec.Until) && rec.Until.Before(l.to) {
@@ -437,7 +436,15 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		if len(refused) == 0 && !full {
 			names, back, hopeful = r.usableCached(st, gen, now, model)
 		} else {
-			names, back, hopeful = r.usable(st, now, model, refused, true)
+			var counts *budgetCounts
+			if len(r.budgets) > 0 || len(st.Learned) > 0 {
+				c, err := r.budgetCountsAt(ctx, &st, model, now)
+				if err != nil {
+					return nil, err
+				}
+				counts = &c
+			}
+			names, back, hopeful = r.usable(st, now, model, refused, counts)
 		}
 		if hopeful == 0 {
 			return nil, &NoKeyError{Connector: r.connector, Model: model}
@@ -478,12 +485,27 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			if blocked, _, _ := r.blocked(st, &k, r.now(), model, refused, true); blocked {
+			// A BudgetStore's counters are spent below, not read from the
+			// state.
+			bs, counting := r.store.(BudgetStore)
+			now := r.now()
+			if blocked, _, _ := r.blocked(st, &k, now, model, refused, !counting); blocked {
 				lease.release()
 				full = true
 				continue
 			}
-			if _, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
+			if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok && counting {
+				spent, _, err := r.spendBudget(ctx, bs, &st, b, k.Project, model, now)
+				if err != nil {
+					lease.release()
+					return nil, err
+				}
+				if spent {
+					lease.release()
+					full = true
+					continue // spent, here or in another process: look again
+				}
+			} else if ok {
 				err := r.update(ctx, func(st *state) error {
 					if b, ok := budgetOf(r.budgets, st, k.Project, model); ok {
 						return st.spend(b, k.Project, model, r.now())

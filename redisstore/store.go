@@ -489,5 +489,5 @@ func (s *Store) SpendBudget(ctx context.Context, connector string, n int, counte
 var (
 	_ jongler.BudgetStore = (*Store)(nil)
 	_ jongler.StoreClock  = (*Store)(nil)
-	_ jongler.Lease      = (*lease)(nil)
+	_ jongler.Lease       = (*lease)(nil)
 )

@@ -1,0 +1,120 @@
+package jongler_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/api-jongler/jongler"
+)
+
+// noCounters hides a store's budget counters: the transport counts
+// budgets in the state, as with a third-party store without them.
+type noCounters struct{ jongler.Store }
+
+// budgetStores makes the stores budgets are tested on: with counters
+// (memory, file) and without.
+func budgetStores() map[string]func(t *testing.T) jongler.Store {
+	return map[string]func(t *testing.T) jongler.Store{
+		"memory": func(*testing.T) jongler.Store { return jongler.NewMemoryStore() },
+		"file": func(t *testing.T) jongler.Store {
+			s, err := jongler.NewFileStore(t.TempDir(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		"state only": func(*testing.T) jongler.Store { return noCounters{jongler.NewMemoryStore()} },
+	}
+}
+
+// TestBudgetsSharedByTransports: transports sharing a store (two file
+// stores on one directory, as two processes) send a project no more
+// requests per window than its budget, together, minute and day windows
+// alike, on the simulated clock; KeyStates says nothing of budgets, as
+// before.
+func TestBudgetsSharedByTransports(t *testing.T) {
+	for name, newStore := range budgetStores() {
+		t.Run(name, func(t *testing.T) {
+			clock := &fakeClock{now: time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}
+			var mu sync.Mutex
+			perMinute := map[string]int{} // by minute
+			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+				mu.Lock()
+				perMinute[clock.Now().Truncate(time.Minute).Format("15:04")]++
+				mu.Unlock()
+				fmt.Fprint(w, `{"candidates":[]}`)
+			})
+			a := newStore(t)
+			b := a
+			if fs, ok := a.(*jongler.FileStore); ok {
+				other, err := jongler.NewFileStore(fs.Dir(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { other.Close() })
+				b = other
+			}
+			open := func(s jongler.Store) *jongler.Transport {
+				return newTransport(t, u,
+					jongler.WithKeys(jongler.Key{Name: "key1", Value: testKeys["key1"], Project: "p"},
+						jongler.Key{Name: "key2", Value: testKeys["key2"], Project: "p"}),
+					jongler.WithBudgets(jongler.Budget{Model: "*", PerMinute: 3, PerDay: 7}),
+					jongler.WithStore(s), jongler.WithClock(clock), jongler.WithMaxWait(-1), jongler.WithMaxInFlight(4))
+			}
+			trs := []*jongler.Transport{open(a), open(b)}
+			send := func(tr http.RoundTripper) (int, time.Duration) {
+				req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, u.URL+genPath, strings.NewReader("{}"))
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					var nk *jongler.NoKeyError
+					if !errorsAs(err, &nk) {
+						t.Fatalf("send: %v", err)
+					}
+					return 0, nk.RetryAfter
+				}
+				readBody(t, resp)
+				return resp.StatusCode, 0
+			}
+			for minute := range 4 {
+				var wg sync.WaitGroup
+				var served, refused int
+				var retry time.Duration
+				for i := range 8 {
+					wg.Go(func() {
+						code, after := send(trs[i%2])
+						mu.Lock()
+						defer mu.Unlock()
+						if code == 200 {
+							served++
+						} else {
+							refused++
+							retry = after
+						}
+					})
+				}
+				wg.Wait()
+				want := min(3, 7-3*minute)
+				if minute == 3 {
+					want = 0
+				}
+				if served != want {
+					t.Fatalf("minute %d: %d served, want %d (budget 3 a minute, 7 a day)", minute, served, want)
+				}
+				if refused > 0 && retry <= 0 {
+					t.Fatalf("minute %d: refused without a Retry-After", minute)
+				}
+				clock.Sleep(context.Background(), time.Minute)
+			}
+			ks, err := trs[0].KeyStates(context.Background())
+			if err != nil || len(ks.Vacant) != 2 {
+				t.Fatalf("KeyStates %+v %v: both keys vacant, as budgets are not key states", ks, err)
+			}
+		})
+	}
+}

@@ -118,3 +118,13 @@ func TestBudgetsSharedByTransports(t *testing.T) {
 		})
 	}
 }
+
+// TestProjectIsNoKeyValue: a project names budget counters in the store,
+// so a key's value given as a project is refused, without showing it.
+func TestProjectIsNoKeyValue(t *testing.T) {
+	_, err := jongler.NewTransport(jongler.ConnectorGemini, jongler.WithStore(jongler.NewMemoryStore()),
+		jongler.WithKeys(jongler.Key{Name: "a", Value: "AIza-value-of-a"}, jongler.Key{Name: "b", Value: "AIza-value-of-b", Project: "AIza-value-of-a"}))
+	if err == nil || strings.Contains(err.Error(), "AIza-value") {
+		t.Fatalf("a key value as a project: %v; want an error naming no value", err)
+	}
+}

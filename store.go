@@ -212,7 +212,8 @@ func (r record) activeAt(now time.Time, model string) bool {
 	return false
 }
 
-// prune drops lockdowns that ended before now.
+// prune drops lockdowns that ended before now, and the request counts of
+// windows past (with a BudgetStore nothing else drops them).
 func (s *state) prune(now time.Time) {
 	kept := s.Records[:0]
 	for _, r := range s.Records {
@@ -222,6 +223,9 @@ func (s *state) prune(now time.Time) {
 		kept = append(kept, r)
 	}
 	s.Records = kept
+	if len(s.Usage) > 0 {
+		s.dropPastUsage(now)
+	}
 }
 
 // setRecord replaces the record of (r.Key, r.Model) with r.

@@ -96,10 +96,10 @@ func budgetCounters(st *state, s *budgetSeries, b Budget, project, model string,
 	return cs, false, time.Time{}
 }
 
-// spendBudget spends one request of project's budget b for model in bs,
+// spendCounters spends one request of project's budget b for model in bs,
 // the keyring's store. It reports whether the budget is spent (nothing
 // was counted then), and until when.
-func (r *keyring) spendBudget(ctx context.Context, bs BudgetStore, st *state, b Budget, project, model string, now time.Time) (spent bool, until time.Time, err error) {
+func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, b Budget, project, model string, now time.Time) (spent bool, until time.Time, err error) {
 	s := r.series(project, model)
 	limits := [2]int{b.PerMinute, b.PerDay}
 	r.budgetMu.Lock()

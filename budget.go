@@ -9,7 +9,8 @@ import (
 
 // Budget is a project's known request quota for a model: a key is not sent
 // a request its project's budget cannot take, so the upstream's 429 is
-// never needed. Counts are kept in the [Store], shared by every process;
+// never needed. Counts are kept in the [Store], shared by every process
+// (in its counters, if it is a [BudgetStore]: one small step per request);
 // minute windows start on the clock's minute, day windows at midnight in
 // America/Los_Angeles, as Google's daily quotas do. Zero means no limit.
 type Budget struct {

@@ -11,7 +11,8 @@ import (
 
 // A Store keeps the state of a connector's keys where every [Transport] that
 // uses it can see it: who holds a lease now, and the connector's saved
-// state (cooldowns, refusals, budget counts), which the transport encodes
+// state (cooldowns, refusals, budget counts unless it is a [BudgetStore]),
+// which the transport encodes
 // and the store keeps as opaque bytes. [NewFileStore] shares it between
 // the processes of one machine; [NewMemoryStore] within one process.
 // Package storetest holds the contract every Store must pass.

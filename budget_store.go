@@ -140,7 +140,30 @@ func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, 
 	r.budgetMu.Lock()
 	s.spentUntil, s.spentLimits = until, limits
 	r.budgetMu.Unlock()
+	r.budgetGen.Add(1) // the lists of usable keys leave it out now
 	return true, until, nil
+}
+
+// locallySpent reports whether this process found project's budget for
+// model spent, with the limits it has now, and until when.
+func (r *keyring) locallySpent(st *state, project, model string, now time.Time) (bool, time.Time) {
+	r.budgetMu.Lock()
+	s := r.budgetSeries[seriesKey{project, model}]
+	var (
+		until  time.Time
+		limits [2]int
+	)
+	if s != nil {
+		until, limits = s.spentUntil, s.spentLimits
+	}
+	r.budgetMu.Unlock()
+	if s == nil || !now.Before(until) {
+		return false, time.Time{}
+	}
+	if b, ok := budgetOf(r.budgets, st, project, model); !ok || [2]int{b.PerMinute, b.PerDay} != limits {
+		return false, time.Time{}
+	}
+	return true, until
 }
 
 // spendInState counts the request in the state, as stores without

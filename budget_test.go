@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,5 +127,67 @@ func TestProjectIsNoKeyValue(t *testing.T) {
 		jongler.WithKeys(jongler.Key{Name: "a", Value: "AIza-value-of-a"}, jongler.Key{Name: "b", Value: "AIza-value-of-b", Project: "AIza-value-of-a"}))
 	if err == nil || strings.Contains(err.Error(), "AIza-value") {
 		t.Fatalf("a key value as a project: %v; want an error naming no value", err)
+	}
+}
+
+// countingStore counts the spends asked of a MemoryStore.
+type countingStore struct {
+	*jongler.MemoryStore
+	spends, reads atomic.Int32
+}
+
+func (s *countingStore) SpendBudget(ctx context.Context, connector string, n int, cs []jongler.BudgetCounter) ([]int, bool, error) {
+	if n > 0 {
+		s.spends.Add(1)
+	} else {
+		s.reads.Add(1)
+	}
+	return s.MemoryStore.SpendBudget(ctx, connector, n, cs)
+}
+
+// TestSpentBudgetLeftOut: once a process found a project's budget spent,
+// its keys are left out of the keys leased until the window ends, so that
+// requests go to the other projects' keys without trying it again.
+func TestSpentBudgetLeftOut(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) { fmt.Fprint(w, `{"candidates":[]}`) })
+	store := &countingStore{MemoryStore: jongler.NewMemoryStore()}
+	tr := newTransport(t, u,
+		jongler.WithKeys(jongler.Key{Name: "key1", Value: testKeys["key1"], Project: "small"},
+			jongler.Key{Name: "key2", Value: testKeys["key2"], Project: "large"}),
+		jongler.WithBudgets(jongler.Budget{Model: "*", PerMinute: 1}),
+		jongler.WithStore(store), jongler.WithClock(clock), jongler.WithMaxWait(-1))
+	// Spend the small project's minute elsewhere (another process).
+	start := clock.Now().Truncate(time.Minute)
+	if _, ok, err := store.MemoryStore.SpendBudget(context.Background(), jongler.ConnectorGemini, 1, []jongler.BudgetCounter{
+		{Name: "minute/small/gemini-2.5-flash", Start: start, End: start.Add(time.Minute), Limit: 1}}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	send := func() int {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, u.URL+genPath, strings.NewReader("{}"))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return 0
+		}
+		readBody(t, resp)
+		return resp.StatusCode
+	}
+	// key1 is the least recently used: tried, found spent, left out; key2
+	// serves, and then its budget is spent too.
+	if got := []int{send(), send()}; fmt.Sprint(got) != "[200 0]" {
+		t.Fatalf("statuses %v, want [200 0]", got)
+	}
+	spends, reads := store.spends.Load(), store.reads.Load()
+	for range 5 {
+		if send() != 0 {
+			t.Fatal("a request was served with every budget spent")
+		}
+	}
+	if n, m := store.spends.Load()-spends, store.reads.Load()-reads; n != 0 || m != 0 {
+		t.Fatalf("%d spends and %d reads asked of the store once both budgets were found spent; want none", n, m)
+	}
+	clock.Sleep(context.Background(), time.Minute)
+	if got := send(); got != 200 {
+		t.Fatalf("next minute: %d, want 200", got)
 	}
 }

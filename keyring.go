@@ -43,6 +43,7 @@ type keyring struct {
 
 	budgetMu     sync.Mutex
 	budgetSeries map[seriesKey]*budgetSeries // see series
+	budgetGen    atomic.Uint64               // counts the budgets found spent
 }
 
 // stateCache holds the last state read from the store (or written by this
@@ -70,6 +71,7 @@ type listGen struct {
 // usableList is what usable found for a model, leaving budgets aside.
 type usableList struct {
 	gen      listGen
+	bud      uint64    // the keyring's budgetGen when made
 	from, to time.Time // it holds for now in [from, to)
 	names    []string
 	back     time.Time
@@ -335,7 +337,12 @@ type tried struct {
 // meanwhile; hopeful counts the keys that may yet serve the request.
 // Budgets are looked at if counts, the requests counted for model, is
 // not nil.
+//
+// Without counts, the budgets this process found spent in a BudgetStore
+// still hold their keys back (see budgetSeries): requests then go to the
+// keys whose budgets are left, without trying the others one by one.
 func (r *keyring) usable(st state, now time.Time, model string, refused []tried, counts *budgetCounts) (names []string, back time.Time, hopeful int) {
+	marked := r.budgetGen.Load() > 0
 	for i := range r.keys {
 		k := &r.keys[i]
 		blocked, until, never := r.blocked(st, k, now, model, refused, false)
@@ -346,6 +353,8 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried,
 			if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
 				blocked, until = counts.blocked(b, k.Project)
 			}
+		} else if !blocked && marked {
+			blocked, until = r.locallySpent(&st, k.Project, model, now)
 		}
 		hopeful++
 		if !blocked {
@@ -371,11 +380,17 @@ func (r *keyring) usableCached(st state, gen listGen, now time.Time, model strin
 	c.mu.Lock()
 	l := c.lists[model]
 	c.mu.Unlock()
-	if l != nil && l.gen == gen && !now.Before(l.from) && now.Before(l.to) {
+	bud := r.budgetGen.Load()
+	if l != nil && l.gen == gen && l.bud == bud && !now.Before(l.from) && now.Before(l.to) {
 		return l.names, l.back, l.hopeful
 	}
-	l = &usableList{gen: gen, from: now, to: now.Add(time.Hour)}
+	l = &usableList{gen: gen, bud: bud, from: now, to: now.Add(time.Hour)}
 	l.names, l.back, l.hopeful = r.usable(st, now, model, nil, nil)
+	// It changes when the first key held back comes back (a budget's
+	// window ends, say).
+	if !l.back.IsZero() && l.back.Before(l.to) {
+		l.to = l.back
+	}
 	// The list changes when a lockdown or the backoff ends.
 	for _, rec := range st.Records {
 		if rec.State == StateLockdown && now.Before(rec.Until) && rec.Until.Before(l.to) {

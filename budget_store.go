@@ -78,16 +78,17 @@ func (r *keyring) series(project, model string) *budgetSeries {
 // windows w, each limit lowered by what the state counts (learned quotas
 // mark a window spent there; a FileStore whose table is full counts there
 // too). blocked is set, with until, if the state alone spends it.
-func budgetCounters(st *state, s *budgetSeries, b Budget, project, model string, w budgetWindow) (cs []BudgetCounter, blocked bool, until time.Time) {
+func (r *keyring) budgetCounters(st *state, s *budgetSeries, b Budget, project, model string, w budgetWindow) (cs []BudgetCounter, blocked bool, until time.Time) {
+	cs = make([]BudgetCounter, 0, 2)
 	if b.PerDay > 0 {
-		left := b.PerDay - st.usageCount(project, model, "day", w.dayStart)
+		left := b.PerDay - r.usageCount(st, project, model, "day", w.dayStart)
 		if left <= 0 {
 			return nil, true, w.dayEnd
 		}
 		cs = append(cs, BudgetCounter{Name: s.day, Start: w.dayStart, End: w.dayEnd, Limit: left})
 	}
 	if b.PerMinute > 0 {
-		left := b.PerMinute - st.usageCount(project, model, "minute", w.minStart)
+		left := b.PerMinute - r.usageCount(st, project, model, "minute", w.minStart)
 		if left <= 0 {
 			return nil, true, w.minEnd
 		}
@@ -110,7 +111,7 @@ func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, 
 	}
 	r.budgetMu.Unlock()
 	w := r.windows(now)
-	cs, blocked, until := budgetCounters(st, s, b, project, model, w)
+	cs, blocked, until := r.budgetCounters(st, s, b, project, model, w)
 	if !blocked && len(cs) == 0 {
 		return false, time.Time{}, nil // no limit
 	}
@@ -160,7 +161,7 @@ func (r *keyring) locallySpent(st *state, project, model string, now time.Time) 
 	if s == nil || !now.Before(until) {
 		return false, time.Time{}
 	}
-	if b, ok := budgetOf(r.budgets, st, project, model); !ok || [2]int{b.PerMinute, b.PerDay} != limits {
+	if b, ok := r.budgetOf(st, project, model); !ok || [2]int{b.PerMinute, b.PerDay} != limits {
 		return false, time.Time{}
 	}
 	return true, until
@@ -218,7 +219,7 @@ func (r *keyring) storeBudgetCounts(ctx context.Context, bs BudgetStore, st *sta
 			continue
 		}
 		seen[p] = true
-		b, ok := budgetOf(r.budgets, st, p, model)
+		b, ok := r.budgetOf(st, p, model)
 		if !ok {
 			continue
 		}

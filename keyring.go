@@ -44,6 +44,7 @@ type keyring struct {
 	budgetMu     sync.Mutex
 	budgetSeries map[seriesKey]*budgetSeries // see series
 	budgetGen    atomic.Uint64               // counts the budgets found spent
+	stIndex      atomic.Pointer[stateIndex]  // see stateIndexOf
 }
 
 // stateCache holds the last state read from the store (or written by this
@@ -350,7 +351,7 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried,
 			continue
 		}
 		if counts != nil && !blocked {
-			if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
+			if b, ok := r.budgetOf(&st, k.Project, model); ok {
 				blocked, until = counts.blocked(b, k.Project)
 			}
 		} else if !blocked && marked {
@@ -439,7 +440,7 @@ func (r *keyring) blocked(st state, k *Key, now time.Time, model string, refused
 		blocked, until = true, st.Backoff
 	}
 	if withBudgets && !blocked {
-		if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
+		if b, ok := r.budgetOf(&st, k.Project, model); ok {
 			blocked, until = st.budgetBlockedIn(b, k.Project, model, r.windows(now))
 		}
 	}
@@ -534,7 +535,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			// state.
 			bs, counting := r.store.(BudgetStore)
 			now := r.now()
-			b, budgeted := budgetOf(r.budgets, &st2, k.Project, model)
+			b, budgeted := r.budgetOf(&st2, k.Project, model)
 			if (budgeted && !counting) || gen2 != gen || len(refused) > 0 || full {
 				if blocked, _, _ := r.blocked(st2, &k, now, model, refused, !counting); blocked {
 					lease.release()

@@ -64,7 +64,7 @@ func (r *keyring) series(project, model string) *budgetSeries {
 	defer r.budgetMu.Unlock()
 	s := r.budgetSeries[seriesKey{project, model}]
 	if s == nil {
-		if r.budgetSeries == nil || len(r.budgetSeries) > 4096 {
+		if r.budgetSeries == nil || len(r.budgetSeries) > 1<<16 {
 			r.budgetSeries = map[seriesKey]*budgetSeries{}
 		}
 		p, m := url.PathEscape(project), url.PathEscape(model)

@@ -8,6 +8,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -92,5 +94,30 @@ func TestFullCounterTableCountsInState(t *testing.T) {
 	w := windowsAt(time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC))
 	if n := st.usageCount("p", "m", "minute", w.minStart); n != 2 {
 		t.Fatalf("the state counts %d requests, want 2: %+v", n, st.Usage)
+	}
+}
+
+// TestTruncatedCounterTable: a counter table truncated under the mapping
+// (touching it would raise SIGBUS) is grown back, its counts lost, and
+// spends go on.
+func TestTruncatedCounterTable(t *testing.T) {
+	dir := t.TempDir()
+	fs, err := NewFileStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	ctx := context.Background()
+	start := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	c := []BudgetCounter{{Name: "minute/p/m", Start: start, End: start.Add(time.Minute), Limit: 5}}
+	if counts, ok, err := fs.SpendBudget(ctx, "c", 3, c); err != nil || !ok || counts[0] != 3 {
+		t.Fatalf("spend: %v %v %v", counts, ok, err)
+	}
+	if err := os.Truncate(filepath.Join(dir, "c", "budget.table"), 0); err != nil {
+		t.Fatal(err)
+	}
+	counts, ok, err := fs.SpendBudget(ctx, "c", 1, c)
+	if err != nil || !ok || counts[0] != 1 {
+		t.Fatalf("spend after truncation: %v %v %v; want the table grown back, counting afresh", counts, ok, err)
 	}
 }

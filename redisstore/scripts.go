@@ -178,8 +178,8 @@ return {t[1], t[2], v, redis.call('GET', KEYS[2])}
 // spendScript adds ARGV[1] to every budget counter of KEYS[2:] if each
 // then stays within its limit, else adds nothing. A counter's key names
 // its window's start, and expires at the window's end, or a window's
-// length from now if that is later (a simulated clock may run behind
-// the server's).
+// length from now if that end passed on the server's clock (a simulated
+// clock may run behind it).
 //
 // KEYS: ver, counters... ARGV: n, then per counter: limit (0: none),
 // window end ms, window length ms.
@@ -199,7 +199,10 @@ end
 if ok == 1 and n > 0 then
   for i = 2, #KEYS do
     counts[i - 1] = redis.call('INCRBY', KEYS[i], n)
-    local at = math.max(tonumber(ARGV[3 * (i - 2) + 3]), now + tonumber(ARGV[3 * (i - 2) + 4]))
+    local at = tonumber(ARGV[3 * (i - 2) + 3])
+    if at <= now then
+      at = now + tonumber(ARGV[3 * (i - 2) + 4])
+    end
     redis.call('PEXPIREAT', KEYS[i], string.format('%.0f', at))
   end
 end

@@ -9,7 +9,7 @@ import (
 
 // A BudgetStore is a [Store] that keeps budget counters apart from the
 // connector's state, so that spending a [Budget] costs one small atomic
-// step instead of an [Store.Update] of the whole state, whatever the
+// step instead of a [Store.Update] of the whole state, whatever the
 // number of keys. When a Transport's store is one, each request sent with
 // a budgeted project's key spends one unit of its counters here; other
 // stores count in the state, as before. [FileStore], [MemoryStore] and
@@ -33,8 +33,9 @@ type BudgetStore interface {
 // BudgetCounter names a count of requests in one window, and the most it
 // may reach.
 type BudgetCounter struct {
-	// Name is the same for every window of one budget: a window and a
-	// project and model, never a key value.
+	// Name is the counter's, the same in every window: its kind of
+	// window, project and model ("minute/my-project/gemini-2.5-flash"),
+	// never a key value.
 	Name       string
 	Start, End time.Time // the window counted
 	Limit      int       // the most the count may reach; 0: no limit

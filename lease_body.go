@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
 // A lease handed to the caller with an answer ends when the answer is done
@@ -54,6 +56,10 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 	b := newLeaseBody(resp.Body, resp.ContentLength, newLeaseEnd(resp.Body, l, t.abandonRest, req, red))
 	b.src, b.out = resp, out
 	out.Body = b
+	if reqinfo.FromContext(req.Context()).RedactsBodies() { // the proxy's client: redact_stream.go
+		out.Body, out.ContentLength = newRedactBody(b, red), -1
+		out.Header.Del("Content-Length")
+	}
 	return out
 }
 

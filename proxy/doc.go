@@ -19,7 +19,11 @@
 //
 // Answers stream through as they come (server-sent events are flushed event
 // by event); a client that goes away cancels the upstream request, which
-// frees its key. Hop-by-hop headers, X-Forwarded-*, Forwarded and
+// frees its key. A client never learns a key: where the upstream echoes the
+// key it was sent, in headers, errors or a streamed body (raw,
+// percent-encoded or JSON-escaped), the client reads the placeholder
+// instead (a successful answer's Content-Length is dropped, as its length
+// may change). Hop-by-hop headers, X-Forwarded-*, Forwarded and
 // X-Real-IP are dropped and the client's address is not sent. Errors of the
 // proxy itself are answered in the upstream's error shape, never with the
 // error's text: no key can serve (429 with Retry-After, or 503 when every

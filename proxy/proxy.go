@@ -159,6 +159,7 @@ func dropFirst(path string) string {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	info := &reqinfo.Info{}
+	info.RedactBodies() // the client must never learn a key, even one the upstream echoes
 	lw := &logWriter{ResponseWriter: w}
 	var m *mount
 	defer h.logRequest(r, lw, &m, info, start)

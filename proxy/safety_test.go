@@ -1,0 +1,87 @@
+package proxy_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEchoedKeyRedactedInStream: an upstream that echoes the key it got in
+// a successful answer, streamed, raw, percent-encoded and JSON-escaped,
+// split across the chunks it flushes, gives the client the placeholder
+// in every place; the events still arrive one by one.
+func TestEchoedKeyRedactedInStream(t *testing.T) {
+	ack := make(chan struct{})
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("X-Goog-Api-Key")
+		w.Header().Set("Content-Type", "text/event-stream")
+		half := len(key) / 2
+		json := strings.ReplaceAll(key, "-", `\u002d`)
+		for _, chunk := range []string{
+			"data: {\"n\":0}\n\n",
+			"data: {\"raw\":\"" + key[:half], key[half:] + "\"}\n\n",
+			"data: {\"url\":\"?key=" + url.QueryEscape(url.QueryEscape(key)) + "\"}\n\n",
+			"data: {\"json\":\"" + json[:3], json[3:] + "\"}\n\n",
+		} {
+			io.WriteString(w, chunk)
+			http.NewResponseController(w).Flush()
+			if strings.HasSuffix(chunk, "\n\n") {
+				select {
+				case <-ack:
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", ps.URL+"/v1beta/models/"+model+":streamGenerateContent?alt=sse", strings.NewReader(genBody))
+	req.Header.Set("x-goog-api-key", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	var all strings.Builder
+	for i, want := range []string{`{"n":0}`, `{"raw":"apijongler"}`, `{"url":"?key=apijongler"}`, `{"json":"apijongler"}`} {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event %d: %v (held back by the proxy?)", i, err)
+		}
+		all.WriteString(line)
+		if line != "data: "+want+"\n" {
+			t.Errorf("event %d: %q, want %q", i, line, "data: "+want+"\n")
+		}
+		br.ReadString('\n')
+		ack <- struct{}{}
+	}
+	rest, _ := io.ReadAll(br)
+	noSecrets(t, "the answer", all.String()+string(rest))
+}
+
+// TestEchoedKeyRedactedInBody: a whole JSON answer with the key in it, its
+// Content-Length announced, reaches the client with the placeholder and a
+// length that fits.
+func TestEchoedKeyRedactedInBody(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		body := `{"echo":"` + r.URL.Query().Get("key") + `"}`
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		io.WriteString(w, body)
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	resp, body := do(t, "POST", ps.URL+genPath+"?key="+token, "", genBody)
+	if resp.StatusCode != 200 || body != `{"echo":"apijongler"}` {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	noSecrets(t, "the answer", body)
+}

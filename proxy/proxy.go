@@ -136,23 +136,19 @@ func (h *Handler) Root() string {
 	return h.root.name
 }
 
-// route returns the mount serving path and whether it was named by the
-// path's first segment (which is then not sent upstream), or served at /.
-func (h *Handler) route(path string) (*mount, bool) {
-	if rest, ok := strings.CutPrefix(path, "/"); ok {
-		name, _, _ := strings.Cut(rest, "/")
+// route returns the mount serving escaped, a request's path as the client
+// sent it (URL.EscapedPath), and, when its first segment names the mount,
+// the rest, which goes upstream in its place, or else served at /. The
+// name is matched on the path as sent: "/gemini%2F..." and "/%67emini/"
+// name no connector, and the rest goes upstream byte for byte.
+func (h *Handler) route(escaped string) (m *mount, rest string, byName bool) {
+	if p, ok := strings.CutPrefix(escaped, "/"); ok {
+		name, after, _ := strings.Cut(p, "/")
 		if m, ok := h.mounts[name]; ok {
-			return m, true
+			return m, "/" + after, true
 		}
 	}
-	return h.root, false
-}
-
-// dropFirst returns path without its first segment: "/a/b" is "/b", "/a"
-// is "/".
-func dropFirst(path string) string {
-	_, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	return "/" + rest
+	return h.root, "", false
 }
 
 // ServeHTTP implements [http.Handler].
@@ -164,13 +160,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var m *mount
 	defer h.logRequest(r, lw, &m, info, start)
 
-	m, byName := h.route(r.URL.Path)
+	m, rest, byName := h.route(r.URL.EscapedPath())
 	u := *r.URL
 	if byName {
-		u.Path, u.RawPath = dropFirst(r.URL.Path), ""
-		if r.URL.RawPath != "" {
-			u.RawPath = dropFirst(r.URL.RawPath)
+		// The rest as sent: RawPath keeps its escapes (EscapedPath, which
+		// ReverseProxy sends, prefers it to Path when it spells Path).
+		p, err := url.PathUnescape(rest)
+		if err != nil {
+			p = rest // cannot be: EscapedPath is escaped
 		}
+		u.Path, u.RawPath = p, rest
 	}
 	shape := errshape.OpenAI
 	if m != nil {

@@ -85,3 +85,33 @@ func TestEchoedKeyRedactedInBody(t *testing.T) {
 	}
 	noSecrets(t, "the answer", body)
 }
+
+// TestRoutingOnEscapedPath: a connector is named by the path's first
+// segment as the client sent it, escapes and all, and the rest of the path
+// goes upstream byte for byte: "/gemini%2F..." and "/%67emini/..." name no
+// connector (the root connector serves them whole), "/gemini/a%2Fb" sends
+// "/a%2Fb".
+func TestRoutingOnEscapedPath(t *testing.T) {
+	rec := newRecorder(t, nil)
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	for _, c := range []struct{ path, upstream string }{
+		{"/gemini%2Fv1beta/models/" + model + ":generateContent", "/gemini%2Fv1beta/models/" + model + ":generateContent"},
+		{"/gemini%2F..%2Fv1beta/models/x", "/gemini%2F..%2Fv1beta/models/x"},
+		{"/%67emini/v1beta/models/x", "/%67emini/v1beta/models/x"},
+		{"/gemini/v1beta/files%2Fabc%2f..%2Fd", "/v1beta/files%2Fabc%2f..%2Fd"},
+		{"/gemini/v1beta/models/a%3Ab:generateContent", "/v1beta/models/a%3Ab:generateContent"},
+		{"/gemini/%2e%2e/x", "/%2e%2e/x"},
+		{"/gemini", "/"},
+	} {
+		resp, body := do(t, "POST", ps.URL+c.path, token, genBody)
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d %s", c.path, resp.StatusCode, body)
+			continue
+		}
+		reqs := rec.all()
+		got := reqs[len(reqs)-1].RequestURI
+		if p, _, _ := strings.Cut(got, "?"); p != c.upstream {
+			t.Errorf("%s went upstream as %s, want %s", c.path, got, c.upstream)
+		}
+	}
+}

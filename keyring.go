@@ -26,6 +26,8 @@ type keyring struct {
 	maxWait   time.Duration
 	budgets   []Budget
 	tel       *telemetry // counts leases in flight; nil: not
+	// storeClock is store, if it tells the time (see now).
+	storeClock StoreClock
 
 	index map[string]int // key name → index in keys
 
@@ -209,8 +211,10 @@ func newKeyring(connector string, keys []Key, store Store, slots int, clock Cloc
 	for i, k := range keys {
 		index[k.Name] = i
 	}
+	sc, _ := store.(StoreClock)
 	return &keyring{
-		connector: connector, keys: keys, store: store, slots: max(slots, 1),
+		storeClock: sc,
+		connector:  connector, keys: keys, store: store, slots: max(slots, 1),
 		clock: clock, logger: logger, maxWait: maxWait, index: index,
 		wake: make(chan struct{}),
 	}
@@ -228,6 +232,28 @@ type leased struct {
 	stop     func()          // ends the watch on the lease's loss; nil if none
 	wctx     context.Context // the context watch returned; nil if none
 	end      leaseEnd        // how the lease ends once handed off with an answer (lease_body.go)
+	answer   Answer          // the answer shown to the policy by classifySuccess
+	noCancel noCancel        // ctx without its cancellation, for the store's release
+}
+
+// noCancel is a context that is never cancelled and has no deadline, with
+// the values of the one it wraps, as context.WithoutCancel returns; it
+// lives in a leased, so that releasing allocates nothing.
+type noCancel struct{ context.Context }
+
+func (noCancel) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (noCancel) Done() <-chan struct{}       { return nil }
+func (noCancel) Err() error                  { return nil }
+
+// Value is the wrapped context's, except for the key the context package
+// finds a context's cancellation by (a *int), asked of context.Cause and
+// context.AfterFunc: for it, and any other *int key, the answer is
+// context.WithoutCancel's.
+func (c noCancel) Value(key any) any {
+	if _, ok := key.(*int); ok {
+		return context.WithoutCancel(c.Context).Value(key)
+	}
+	return c.Context.Value(key)
 }
 
 // lost reports whether the store lost the lease while its request ran.
@@ -265,7 +291,8 @@ func (l *leased) release() {
 		l.stop()
 	}
 	r := l.ring
-	if err := l.Lease.Release(context.WithoutCancel(l.ctx)); err != nil {
+	l.noCancel.Context = l.ctx
+	if err := l.Lease.Release(&l.noCancel); err != nil {
 		r.logger.Warn("jongler: release lease", "connector", r.connector, "key", l.key.Name, "err", err)
 	}
 	r.tel.released(l.key.Name)
@@ -473,24 +500,24 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			r.tel.leased(k.Name)
 			// The lease's last holder may have put the key in lockdown
 			// after the state was read: a holder records a verdict before
-			// it releases, so reading again now tells.
-			if st, err = r.load(ctx); err != nil {
+			// it releases, so reading again now tells. Records that did
+			// not change since the list was made say nothing new; budgets
+			// are not in the list and are looked at.
+			st2, gen2, err := r.loadGen(ctx)
+			if err != nil {
 				lease.release()
 				return nil, err
 			}
-			if blocked, _, _ := r.blocked(st, &k, r.now(), model, refused, true); blocked {
-				lease.release()
-				full = true
-				continue
+			_, budgeted := budgetOf(r.budgets, &st2, k.Project, model)
+			if budgeted || gen2 != gen || len(refused) > 0 || full {
+				if blocked, _, _ := r.blocked(st2, &k, r.now(), model, refused, true); blocked {
+					lease.release()
+					full = true
+					continue
+				}
 			}
-			if _, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
-				err := r.update(ctx, func(st *state) error {
-					if b, ok := budgetOf(r.budgets, st, k.Project, model); ok {
-						return st.spend(b, k.Project, model, r.now())
-					}
-					return nil
-				})
-				if err != nil {
+			if budgeted {
+				if err := r.spendBudget(ctx, k.Project, model); err != nil {
 					lease.release()
 					if errors.Is(err, errBudgetSpent) {
 						full = true
@@ -511,6 +538,17 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		}
 		poll = min(poll*2, 20*time.Millisecond)
 	}
+}
+
+// spendBudget counts a request of project for model against its budget,
+// failing with errBudgetSpent when the budget cannot take it.
+func (r *keyring) spendBudget(ctx context.Context, project, model string) error {
+	return r.update(ctx, func(st *state) error {
+		if b, ok := budgetOf(r.budgets, st, project, model); ok {
+			return st.spend(b, project, model, r.now())
+		}
+		return nil
+	})
 }
 
 // waitRelease waits for a release of this process's leases after the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -19,6 +20,9 @@ type unwritten struct {
 	st      state // records and backoff not written; zero if none
 	gen     int   // counts the changes to st
 	failing string
+	// held says st holds records or a backoff: read without mu, so that
+	// a keyring that writes fine pays nothing for it.
+	held atomic.Bool
 }
 
 // record applies fn to the connector's state in the store and, if the
@@ -39,6 +43,7 @@ func (r *keyring) record(ctx context.Context, fn func(*state) error) {
 	if err == nil {
 		if u.gen == gen {
 			u.st = state{} // all of it written
+			u.held.Store(false)
 		}
 		if u.failing != "" {
 			r.logger.Info("jongler: key states are written again", "connector", r.connector)
@@ -48,6 +53,7 @@ func (r *keyring) record(ctx context.Context, fn func(*state) error) {
 	}
 	_ = fn(&u.st)
 	u.gen++
+	u.held.Store(len(u.st.Records) > 0 || !u.st.Backoff.IsZero())
 	if ctx.Err() != nil {
 		r.logger.Debug("jongler: key state kept in memory: the request ended before it was written", "connector", r.connector, "err", err)
 		return
@@ -70,6 +76,11 @@ func (r *keyring) withUnwritten(st state) state {
 // kept in memory.
 func (r *keyring) withUnwrittenGen(st state) (state, int) {
 	u := &r.unwritten
+	if !u.held.Load() {
+		// Nothing kept in memory: the generation, which only says whether
+		// what is kept changed, is 0 for any list made meanwhile.
+		return st, 0
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.st.Records) == 0 && u.st.Backoff.IsZero() {

@@ -36,10 +36,10 @@ import (
 // the wrapped body must be reachable from the caller alone, so that its
 // cleanup runs when the caller drops it.
 func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, red redactor) *http.Response {
-	out := new(http.Response)
-	*out = *resp
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
+			out := new(http.Response)
+			*out = *resp
 			out.Body = newUpgradeBody(rwc, newLeaseEnd(rwc, l, t.abandonRest, req, red))
 			return out
 		}
@@ -49,18 +49,23 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 			resp.Body.Close()
 		}
+		out := new(http.Response)
+		*out = *resp
 		out.Body = http.NoBody
 		l.release()
 		return out
 	}
+	// The copy lives in the body's allocation: the caller holds both or
+	// neither.
 	b := newLeaseBody(resp.Body, resp.ContentLength, newLeaseEnd(resp.Body, l, t.abandonRest, req, red))
-	b.src, b.out = resp, out
-	out.Body = b
+	b.src = resp
+	b.out = *resp
+	b.out.Body = b
 	if reqinfo.FromContext(req.Context()).RedactsBodies() { // the proxy's client: redact_stream.go
-		out.Body, out.ContentLength = newRedactBody(b, red), -1
-		out.Header.Del("Content-Length")
+		b.out.Body, b.out.ContentLength = newRedactBody(b, red), -1
+		b.out.Header.Del("Content-Length")
 	}
-	return out
+	return &b.out
 }
 
 // noBody reports whether resp, the answer to req, has no body to stream.
@@ -133,7 +138,8 @@ type leaseBody struct {
 	// the caller: trailers the base sets on src only at the body's end
 	// (HTTP/2's undeclared ones) are passed on to out then. Neither refers
 	// back to src, so that net/http, which keeps src, keeps no lease alive.
-	src, out *http.Response
+	src *http.Response
+	out http.Response
 }
 
 func newLeaseBody(rc io.ReadCloser, length int64, end *leaseEnd) *leaseBody {
@@ -158,12 +164,6 @@ func (b *leaseBody) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF && b.src != nil && b.src.Trailer != nil {
 		b.out.Trailer = b.src.Trailer
-	}
-	if err != nil && err != io.EOF && b.end.l.lost() {
-		// Say why the answer was cut: the lease lapsed (its holder paused
-		// past the store's TTL), and the key may serve another request.
-		l := b.end.l
-		err = fmt.Errorf("jongler: %s: key %s: %w", l.ring.connector, l.key.Name, ErrLeaseLost)
 	}
 	return n, err
 }

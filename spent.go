@@ -10,10 +10,12 @@ import (
 // that rate-limit headers saying the key is spent rest it before it is
 // sent another request; the answer itself is returned whatever the
 // verdict.
-func (t *Transport) classifySuccess(ctx context.Context, k Key, resp *http.Response, model string, red redactor) {
-	v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Model: model, Now: t.ring.now()})
+func (t *Transport) classifySuccess(ctx context.Context, l *leased, resp *http.Response, model string, red redactor) {
+	// The answer shown lives in the lease, allocated anyway.
+	l.answer = Answer{Status: resp.StatusCode, Header: resp.Header, Model: model, Now: t.ring.now()}
+	v := t.policy.Classify(&l.answer)
 	v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
-	t.noteVerdict(ctx, k, v)
+	t.noteVerdict(ctx, &l.key, &v)
 }
 
 // noteVerdict records what a verdict says beyond its action: the quota an
@@ -21,27 +23,35 @@ func (t *Transport) classifySuccess(ctx context.Context, k Key, resp *http.Respo
 // and an accepting verdict's Until, if it has one in the future, as a
 // lockdown of the key: the answer goes back to the caller and the key
 // rests.
-func (t *Transport) noteVerdict(ctx context.Context, k Key, v Verdict) {
-	if q := v.learn; q.limit > 0 && v.Model != "" {
-		now := t.ring.now()
-		err := t.ring.update(ctx, func(st *state) error {
-			st.learn(k.Project, v.Model, q, now)
-			return nil
-		})
-		if err != nil {
-			t.logger.Warn("jongler: could not record a learned quota", "connector", t.connector.Name, "err", err)
-		} else {
-			t.logger.Info("jongler: quota learned", "connector", t.connector.Name, "project", k.Project, "model", v.Model,
-				"window", q.window, "limit", q.limit, "from", q.from)
-		}
+func (t *Transport) noteVerdict(ctx context.Context, k *Key, v *Verdict) {
+	if v.learn.limit > 0 && v.Model != "" {
+		t.learnQuota(ctx, k.Project, v.Model, v.learn)
 	}
-	if v.Action != ActionAccept || !v.Until.After(t.ring.now()) {
+	if v.Action != ActionAccept || v.Until.IsZero() || !v.Until.After(t.ring.now()) {
 		return
 	}
-	v.Action = ActionLockdown
-	if err := t.ring.apply(ctx, k, v); err != nil {
+	lock := *v
+	lock.Action = ActionLockdown
+	if err := t.ring.apply(ctx, *k, lock); err != nil {
 		t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", k.Name, "err", err)
 	}
+}
+
+// learnQuota records quota q, stated by an answer, for project and model.
+// Apart from noteVerdict, so that what its closure captures is allocated
+// only when there is a quota to learn.
+func (t *Transport) learnQuota(ctx context.Context, project, model string, q quotaFact) {
+	now := t.ring.now()
+	err := t.ring.update(ctx, func(st *state) error {
+		st.learn(project, model, q, now)
+		return nil
+	})
+	if err != nil {
+		t.logger.Warn("jongler: could not record a learned quota", "connector", t.connector.Name, "err", err)
+		return
+	}
+	t.logger.Info("jongler: quota learned", "connector", t.connector.Name, "project", project, "model", model,
+		"window", q.window, "limit", q.limit, "from", q.from)
 }
 
 // bodyNamesModel reports whether a request to path names its model in a

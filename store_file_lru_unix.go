@@ -330,20 +330,39 @@ func (t *useTable) load(r int) int64 {
 func (t *useTable) epoch() int64 { return t.repairs.Load() }
 
 // leastUsed returns the index in recs of the record with the oldest
-// last-use stamp, reading them all in one access; 0 if the table cannot be
-// read.
+// last-use stamp among at most lruWindow of them, reading them in one
+// access; 0 if the table cannot be read. With more keys than the window,
+// the window starts at a cursor shared by every process (the fourth word
+// of record 0), which each call moves on by one: a lease looks at a fixed
+// number of keys however many there are, and the keys are still used in
+// turn, the least recently used of each window first.
 func (t *useTable) leastUsed(recs []int) int {
 	best := 0
 	t.access(func() {
+		n, start, span := len(recs), 0, len(recs)
+		if n > lruWindow {
+			start = int(uint64(atomic.AddInt64(t.cursor(), 1)) % uint64(n))
+			span = lruWindow
+		}
 		least := int64(0)
-		for i, r := range recs {
-			if used := atomic.LoadInt64(t.stamp(r)); i == 0 || used < least {
+		for j := range span {
+			i := start + j
+			if i >= n {
+				i -= n
+			}
+			if used := atomic.LoadInt64(t.stamp(recs[i])); j == 0 || used < least {
 				best, least = i, used
 			}
 		}
 	})
 	return best
 }
+
+// lruWindow is how many keys leastUsed looks at, at most.
+const lruWindow = 16
+
+// cursor is the word of record 0 where leastUsed's windows start.
+func (t *useTable) cursor() *int64 { return (*int64)(unsafe.Pointer(&t.data[24])) }
 
 // loadAll sets used[i] to record recs[i]'s last-use stamp, reading them
 // all in one access (each access costs a deferred recover); zeros if the

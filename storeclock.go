@@ -21,8 +21,8 @@ type StoreClock interface {
 // now returns the time the keyring records and compares: its store's when
 // the store tells one, else its clock's.
 func (r *keyring) now() time.Time {
-	if sc, ok := r.store.(StoreClock); ok {
-		return sc.Now()
+	if r.storeClock != nil {
+		return r.storeClock.Now()
 	}
 	return r.clock.Now()
 }

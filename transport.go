@@ -500,7 +500,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			return resp, nil
 		}
 		if resp.StatusCode < 400 {
-			t.classifySuccess(ctx, l.key, resp, model, red)
+			t.classifySuccess(ctx, l, resp, model, red)
 			t.learnOwner(ctx, l.key, req, resp)
 			held = nil
 			return t.handOff(req, resp, l, red), nil
@@ -534,7 +534,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)
 			}
 		}
-		t.noteVerdict(ctx, l.key, v)
+		t.noteVerdict(ctx, &l.key, &v)
 		l.release()
 		switch v.Action {
 		case ActionAccept:

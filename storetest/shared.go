@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/api-jongler/jongler"
 )
@@ -53,6 +54,41 @@ func TestShared(t *testing.T, newPair func(t *testing.T) (a, b jongler.Store)) {
 		second := mustAcquire(t, b, "c", keys, 1)
 		if second == nil || second.Key() == first.Key() {
 			t.Fatalf("the other handle leased %v after %s was used: want the least recently used key", leaseKey(second), first.Key())
+		}
+	})
+
+	t.Run("ManyKeysUsedInTurnAcrossHandles", func(t *testing.T) {
+		// With many keys, handles taking turns use every key once before
+		// any twice (a store may look at only some keys per lease, but
+		// must still spread the use).
+		a, b := newPair(t)
+		many := make([]string, 100)
+		for i := range many {
+			many[i] = fmt.Sprintf("k%03d", i)
+		}
+		uses := map[string]int{}
+		for round := range 2 {
+			for i := range many {
+				s := a
+				if i%2 == 1 {
+					s = b
+				}
+				l := mustAcquire(t, s, "many", many, 1)
+				if l == nil {
+					t.Fatal("no lease")
+				}
+				uses[l.Key()]++
+				if n := uses[l.Key()]; n > round+1 {
+					t.Fatalf("round %d: %s leased %d times while others were not yet", round+1, l.Key(), n)
+				}
+				l.Release(ctx)
+				time.Sleep(time.Millisecond) // stores may order by a clock
+			}
+		}
+		for _, k := range many {
+			if uses[k] != 2 {
+				t.Fatalf("%s leased %d times in 2 rounds; want 2", k, uses[k])
+			}
 		}
 	})
 

@@ -241,6 +241,9 @@ func (m *mount) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	// here (X-Forwarded-* are dropped by ReverseProxy).
 	h.Del("Forwarded")
 	h.Del("X-Real-Ip")
+	// The answer must come in clear for the key to be found in it: net/http
+	// asks for gzip itself when the request does not, and decompresses.
+	h.Del("Accept-Encoding")
 
 	const placeholder = "apijongler"
 	var keep func()

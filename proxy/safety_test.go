@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -113,5 +114,44 @@ func TestRoutingOnEscapedPath(t *testing.T) {
 		if p, _, _ := strings.Cut(got, "?"); p != c.upstream {
 			t.Errorf("%s went upstream as %s, want %s", c.path, got, c.upstream)
 		}
+	}
+}
+
+// TestEchoedKeyRedactedCompressed: a client asking for gzip must not get
+// the key compressed, out of the redactor's sight: the upstream's answer
+// comes to the proxy decompressed, key replaced.
+func TestEchoedKeyRedactedCompressed(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		body := `{"echo":"` + r.Header.Get("X-Goog-Api-Key") + `"}`
+		status := http.StatusOK
+		if strings.Contains(r.URL.Path, "fail") {
+			status = http.StatusBadRequest
+		}
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.WriteHeader(status)
+			zw := gzip.NewWriter(w)
+			io.WriteString(zw, body)
+			zw.Close()
+			return
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	for _, path := range []string{genPath, "/v1beta/models/fail:generateContent"} {
+		resp, body := do(t, "POST", ps.URL+path, token, genBody, "Accept-Encoding", "gzip")
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(zr)
+			body = string(data)
+		}
+		if body != `{"echo":"apijongler"}` {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, body)
+		}
+		noSecrets(t, "the answer", body)
 	}
 }

@@ -155,3 +155,27 @@ func TestEchoedKeyRedactedCompressed(t *testing.T) {
 		noSecrets(t, "the answer", body)
 	}
 }
+
+// TestEchoedKeyInHeaderName: net/http writes a header's name in its
+// canonical case, so a key the upstream echoes as a header's name comes
+// back with its letters' case changed: it is found all the same.
+func TestEchoedKeyInHeaderName(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("X-Goog-Api-Key")
+		w.Header().Set("X-"+key, "1")
+		w.Header().Set("X-Echo-"+strings.ToUpper(key)+"-End", "2")
+		io.WriteString(w, "{}")
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	resp, _ := do(t, "POST", ps.URL+genPath, token, genBody)
+	for name := range resp.Header {
+		for _, k := range testKeys {
+			if strings.Contains(strings.ToLower(name), strings.ToLower(k.Value)) {
+				t.Errorf("header %q spells key %s", name, k.Label)
+			}
+		}
+	}
+	if resp.Header.Get("X-Apijongler") != "1" || resp.Header.Get("X-Echo-Apijongler-End") != "2" {
+		t.Errorf("headers %v, want the key's place taken by the placeholder", resp.Header)
+	}
+}

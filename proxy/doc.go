@@ -15,7 +15,9 @@
 // "API key" is the token. Tokens are compared in constant time, never sent
 // upstream and never logged; a missing or wrong one gets 401 in the
 // connector's error shape. Whatever credential a client sends, none of it
-// goes upstream: the transport sends a leased key in its place.
+// goes upstream: the transport sends a leased key in its place; a header or
+// query parameter holding a token elsewhere (another SDK's key header, a
+// cookie) is not sent either.
 //
 // Answers stream through as they come (server-sent events are flushed event
 // by event); a client that goes away cancels the upstream request, which

@@ -34,6 +34,7 @@ type Handler struct {
 	root     *mount
 	prefixes []string // "/NAME/", sorted
 	tokens   [][sha256.Size]byte
+	texts    []string // the tokens themselves, kept from going upstream
 	maxBody  int64
 	log      *slog.Logger
 }
@@ -76,6 +77,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 	}
 	for _, tok := range cfg.tokens {
 		h.tokens = append(h.tokens, sha256.Sum256([]byte(tok)))
+		h.texts = append(h.texts, tok)
 	}
 	for _, t := range transports {
 		c := t.Connector()
@@ -92,7 +94,10 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 			keyed:  len(t.KeyNames()) > 0,
 		}
 		m.rp = &httputil.ReverseProxy{
-			Rewrite:      func(pr *httputil.ProxyRequest) { m.rewrite(pr, target) },
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				m.rewrite(pr, target)
+				dropTokens(pr.Out, h.texts)
+			},
 			Transport:    t,
 			ErrorHandler: m.errorHandler,
 			ErrorLog:     slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
@@ -282,6 +287,43 @@ func (m *mount) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	}
 	if keep != nil {
 		keep()
+	}
+}
+
+// dropTokens takes out of out every header and query parameter that holds
+// a token: a client may put its token in other places than the ones an API
+// key goes (another SDK's header, a cookie), and the token must never go
+// upstream. A token shorter than 8 bytes is looked for as a whole value
+// only.
+func dropTokens(out *http.Request, tokens []string) {
+	if len(tokens) == 0 {
+		return
+	}
+	holds := func(v string) bool {
+		for _, t := range tokens {
+			if v == t || len(t) >= 8 && strings.Contains(v, t) {
+				return true
+			}
+		}
+		return false
+	}
+	for name, vs := range out.Header {
+		if slices.ContainsFunc(vs, holds) {
+			delete(out.Header, name)
+		}
+	}
+	if out.URL.RawQuery == "" {
+		return
+	}
+	q, changed := out.URL.Query(), false
+	for name, vs := range q {
+		if holds(name) || slices.ContainsFunc(vs, holds) {
+			q.Del(name)
+			changed = true
+		}
+	}
+	if changed || holds(out.URL.RawQuery) {
+		out.URL.RawQuery = q.Encode()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -177,5 +178,25 @@ func TestEchoedKeyInHeaderName(t *testing.T) {
 	}
 	if resp.Header.Get("X-Apijongler") != "1" || resp.Header.Get("X-Echo-Apijongler-End") != "2" {
 		t.Errorf("headers %v, want the key's place taken by the placeholder", resp.Header)
+	}
+}
+
+// TestTokenNeverUpstream: a client that puts its token in other places
+// than the credential slots (another API key header, a cookie, a query
+// parameter) does not send it upstream.
+func TestTokenNeverUpstream(t *testing.T) {
+	rec := newRecorder(t, nil)
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	resp, body := do(t, "POST", ps.URL+genPath+"?alt=sse&api_key="+token+"&q=x"+token+"x", token, genBody,
+		"X-Api-Key", token, "Cookie", "session="+token, "X-Other", "kept")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	r := rec.all()[0]
+	if strings.Contains(r.URL.RawQuery, token) || strings.Contains(fmt.Sprint(r.Header), token) {
+		t.Errorf("the token went upstream: %s %v", r.URL.RawQuery, r.Header)
+	}
+	if r.Header.Get("X-Other") != "kept" || r.URL.Query().Get("alt") != "sse" {
+		t.Errorf("more than the token was dropped: %s %v", r.URL.RawQuery, r.Header)
 	}
 }

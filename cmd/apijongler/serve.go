@@ -208,7 +208,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		// which connector is not ready, and why, is for token holders.
 		serveReady(w, r, cur.Load(), len(tokens) == 0 || hasToken(r, tokens))
 	})
-	guard := tokenGuard(tokens)
+	guard := func(h http.Handler) http.Handler { return tokenGuard(tokens)(a.scrubbed(h)) }
 	mux.Handle("GET /status", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rows, err := statusRows(r.Context(), cur.Load().transports)
 		if err != nil {
@@ -517,6 +517,31 @@ func tokenGuard(tokens []string) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// scrubbed returns h writing its answers with every key value and token
+// replaced: what /metrics and /status say comes in part from clients (the
+// model a request names), and one token holder must not read another's
+// token there. The answer is not compressed, so that nothing hides.
+func (a *app) scrubbed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rd := newRedactor(w)
+		a.stderr.mu.Lock()
+		rd.secrets = slices.Clone(a.stderr.secrets)
+		a.stderr.mu.Unlock()
+		r2 := r.Clone(r.Context())
+		r2.Header.Del("Accept-Encoding")
+		h.ServeHTTP(scrubWriter{w, rd}, r2)
+		rd.Flush()
+	})
+}
+
+// scrubWriter is a ResponseWriter writing its body through a redactor.
+type scrubWriter struct {
+	http.ResponseWriter
+	rd *redactor
+}
+
+func (w scrubWriter) Write(p []byte) (int, error) { return w.rd.Write(p) }
 
 // hasToken reports, in constant time, whether r carries one of tokens as
 // a Bearer token or in x-goog-api-key.

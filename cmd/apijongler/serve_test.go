@@ -567,3 +567,24 @@ func TestServeReadyzTokens(t *testing.T) {
 	}
 	p.stop(t, syscall.SIGTERM)
 }
+
+// TestServeMetricsScrubbed: a client that names its token as the model
+// does not put it in /metrics or /status, which other token holders read.
+func TestServeMetricsScrubbed(t *testing.T) {
+	e := newServeEnv(t, jonglertest.Config{}, 1)
+	p := e.start(nil, "--listen", "127.0.0.1:0", "--token", serveToken, "--token", "other-token-8c1f")
+	call(t, "POST", p.url+"/v1beta/models/"+serveToken+":generateContent", serveToken, serveBody)
+	call(t, "POST", p.url+"/v1beta/openai/chat/completions", serveToken, `{"model":"`+serveToken+`","messages":[]}`)
+	for _, path := range []string{"/metrics", "/status"} {
+		code, body, _ := call(t, "GET", p.url+path, "other-token-8c1f", "")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		e.noSecrets(path, body)
+	}
+	code, body, _ := call(t, "GET", p.url+"/metrics", "other-token-8c1f", "")
+	if code != 200 || !strings.Contains(body, `model="[redacted]"`) {
+		t.Errorf("/metrics: %d, no model=\"[redacted]\":\n%s", code, body)
+	}
+	p.stop(t, syscall.SIGTERM)
+}

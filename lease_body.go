@@ -41,6 +41,9 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 			out := new(http.Response)
 			*out = *resp
 			out.Body = newUpgradeBody(rwc, newLeaseEnd(rwc, l, t.abandonRest, req, red))
+			if reqinfo.FromContext(req.Context()).RedactsBodies() {
+				out.Body = newRedactConn(out.Body.(io.ReadWriteCloser), red)
+			}
 			return out
 		}
 	}

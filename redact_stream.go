@@ -40,6 +40,9 @@ type streamMatcher struct {
 	key    []byte
 	with   []byte
 	starts []byte // the bytes a form may start with
+	// sameLen: a form is replaced by as many '*' (an upgraded
+	// connection's protocol frames its messages by their length).
+	sameLen bool
 	// cur and next are the positions reached in a form so far, reused.
 	cur, next []int
 }
@@ -204,7 +207,14 @@ func (m *streamMatcher) scan(data []byte, eof bool, out []byte) ([]byte, int) {
 		case more:
 			return append(out, data[last:c]...), c
 		case n > 0:
-			out = append(append(out, data[last:c]...), m.with...)
+			out = append(out, data[last:c]...)
+			if m.sameLen {
+				for range n {
+					out = append(out, '*')
+				}
+			} else {
+				out = append(out, m.with...)
+			}
 			i, last = c+n, c+n
 		default:
 			i = c + 1
@@ -315,3 +325,21 @@ func (b *redactBody) Read(p []byte) (int, error) {
 
 // Close closes the body read.
 func (b *redactBody) Close() error { return b.rc.Close() }
+
+// redactConn is the connection of a 101 Switching Protocols answer, read
+// with the key's every form replaced by as many '*': the upgraded
+// protocol (WebSocket) frames its messages by their length. What the
+// caller writes goes as it is.
+type redactConn struct {
+	*redactBody
+	w io.Writer
+}
+
+// newRedactConn returns rwc with r's key replaced in what is read.
+func newRedactConn(rwc io.ReadWriteCloser, r redactor) *redactConn {
+	b := newRedactBody(rwc, r)
+	b.m.sameLen = true
+	return &redactConn{b, rwc}
+}
+
+func (c *redactConn) Write(p []byte) (int, error) { return c.w.Write(p) }

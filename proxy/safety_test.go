@@ -200,3 +200,48 @@ func TestTokenNeverUpstream(t *testing.T) {
 		t.Errorf("more than the token was dropped: %s %v", r.URL.RawQuery, r.Header)
 	}
 }
+
+// TestEchoedKeyRedactedUpgraded: over an upgraded connection (WebSocket)
+// the key the upstream echoes is replaced by as many '*', so that the
+// protocol's message lengths still hold.
+func TestEchoedKeyRedactedUpgraded(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		key := r.URL.Query().Get("key")
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		w.WriteHeader(http.StatusSwitchingProtocols)
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		line, _ := brw.ReadString('\n') // the client speaks first
+		brw.WriteString(`{"echo":"` + key[:5])
+		brw.Flush()
+		brw.WriteString(key[5:] + `","said":"` + strings.TrimSpace(line) + "\"}\n")
+		brw.Flush()
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	req, _ := http.NewRequest("GET", ps.URL+"/ws?key="+token, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	conn := resp.Body.(io.ReadWriter)
+	io.WriteString(conn, "hello\n")
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"echo":"` + strings.Repeat("*", len(testKeys[0].Value)) + `","said":"hello"}` + "\n"
+	if line != want {
+		t.Errorf("read %q, want %q", line, want)
+	}
+	noSecrets(t, "the upgraded connection", line)
+}

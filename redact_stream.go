@@ -37,20 +37,31 @@ const streamFormMax = max(1+2*streamDepth, 6)
 
 // streamMatcher finds the forms of one key in a stream's bytes.
 type streamMatcher struct {
-	key    []byte
-	with   []byte
-	starts []byte // the bytes a form may start with
+	key    string
+	with   string
+	starts []byte // the bytes a form may start with, in buf
+	buf    [4]byte
 	// sameLen: a form is replaced by as many '*' (an upgraded
 	// connection's protocol frames its messages by their length).
 	sameLen bool
-	// cur and next are the positions reached in a form so far, reused.
+	// cur and next are the positions reached in a form so far, reused;
+	// their first home is pos.
 	cur, next []int
+	pos       [8]int
 }
 
 func newStreamMatcher(key, with string) *streamMatcher {
-	m := &streamMatcher{key: []byte(key), with: []byte(with)}
+	m := &streamMatcher{}
+	m.init(key, with)
+	return m
+}
+
+// init sets m up for key, to be replaced by with.
+func (m *streamMatcher) init(key, with string) {
+	m.key, m.with = key, with
+	m.cur, m.next = m.pos[:0:4], m.pos[4:4]
 	k0 := key[0]
-	m.starts = append(m.starts, k0)
+	m.starts = append(m.buf[:0], k0)
 	for _, c := range []byte{'%', '\\', '+'} {
 		switch {
 		case c == k0,
@@ -60,7 +71,6 @@ func newStreamMatcher(key, with string) *streamMatcher {
 		}
 		m.starts = append(m.starts, c)
 	}
-	return m
 }
 
 // match returns the length of the longest form of the key that s starts
@@ -70,7 +80,8 @@ func newStreamMatcher(key, with string) *streamMatcher {
 func (m *streamMatcher) match(s []byte, eof bool) (n int, more bool) {
 	cur := append(m.cur[:0], 0)
 	next := m.next[:0]
-	for _, b := range m.key {
+	for j := 0; j < len(m.key); j++ {
+		b := m.key[j]
 		next = next[:0]
 		for _, p := range cur {
 			var short bool
@@ -267,7 +278,7 @@ func (m *streamMatcher) replaceAll(data []byte) []byte {
 // Closing it closes the body it reads.
 type redactBody struct {
 	rc   io.ReadCloser
-	m    *streamMatcher
+	m    streamMatcher
 	held []byte // read, not yet decided: it may start a form
 	out  []byte // decided, not yet read
 	off  int    // out[off:] is still to read
@@ -276,7 +287,9 @@ type redactBody struct {
 
 // newRedactBody returns rc with r's key replaced, as it streams.
 func newRedactBody(rc io.ReadCloser, r redactor) *redactBody {
-	return &redactBody{rc: rc, m: newStreamMatcher(r.key, r.with)}
+	b := &redactBody{rc: rc}
+	b.m.init(r.key, r.with)
+	return b
 }
 
 func (b *redactBody) Read(p []byte) (int, error) {

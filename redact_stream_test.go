@@ -185,40 +185,49 @@ func TestRedactStreamPrompt(t *testing.T) {
 	}
 }
 
-// BenchmarkRedactStream reads a stream of Gemini-like events (JSON with
-// escapes, and letters the key starts with) as the proxy copies it, in
-// chunks of one event, bare and through a redactBody.
+// BenchmarkRedactStream reads, as the proxy copies it (32 KiB reads), a
+// stream of Gemini-like events (JSON with escapes, and letters the key
+// starts with) arriving one event per read, and a small whole answer, bare
+// and through a redactBody (allocations included).
 func BenchmarkRedactStream(b *testing.B) {
 	const key = "AIzaSyD-0123456789abcdef0123456789abcde"
 	event := `data: {"candidates":[{"content":{"parts":[{"text":"And so Alice\nasked: \"Are 100% of these Answers right?\" A+ work."}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":40},"modelVersion":"gemini-2.5-flash"}` + "\n\n"
-	body := []byte(strings.Repeat(event, 200))
-	sizes := []byte{byte(len(event))}
+	answer := `{"candidates":[{"content":{"parts":[{"text":"ok"}],"role":"model"},"finishReason":"STOP","index":0}]}`
 	red := newRedactor(key, "apijongler")
 	buf := make([]byte, 32<<10) // httputil.ReverseProxy's
-	for _, c := range []struct {
-		name string
-		wrap func(io.ReadCloser) io.ReadCloser
+	for _, body := range []struct {
+		name  string
+		data  []byte
+		sizes []byte
 	}{
-		{"bare", func(rc io.ReadCloser) io.ReadCloser { return rc }},
-		{"redacted", func(rc io.ReadCloser) io.ReadCloser { return newRedactBody(rc, red) }},
+		{"stream", []byte(strings.Repeat(event, 200)), []byte{byte(len(event))}},
+		{"answer", []byte(answer), nil},
 	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				rc := c.wrap(&chunkReader{data: body, sizes: sizes})
-				n := 0
-				for {
-					k, err := rc.Read(buf)
-					n += k
-					if err != nil {
-						break
+		for _, c := range []struct {
+			name string
+			wrap func(io.ReadCloser) io.ReadCloser
+		}{
+			{"bare", func(rc io.ReadCloser) io.ReadCloser { return rc }},
+			{"redacted", func(rc io.ReadCloser) io.ReadCloser { return newRedactBody(rc, red) }},
+		} {
+			b.Run(body.name+"/"+c.name, func(b *testing.B) {
+				b.SetBytes(int64(len(body.data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					rc := c.wrap(&chunkReader{data: body.data, sizes: body.sizes})
+					n := 0
+					for {
+						k, err := rc.Read(buf)
+						n += k
+						if err != nil {
+							break
+						}
+					}
+					if n != len(body.data) {
+						b.Fatalf("read %d of %d bytes", n, len(body.data))
 					}
 				}
-				if n != len(body) {
-					b.Fatalf("read %d of %d bytes", n, len(body))
-				}
-			}
-		})
+			})
+		}
 	}
 }

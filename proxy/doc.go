@@ -29,7 +29,8 @@
 // X-Real-IP are dropped and the client's address is not sent. Errors of the
 // proxy itself are answered in the upstream's error shape, never with the
 // error's text: no key can serve (429 with Retry-After, or 503 when every
-// key is refused for good), request body too large (413), upstream timeout
+// key is refused for good), request body too large (413) or stalled for a
+// minute (408), upstream timeout
 // (504), client gone (499, logged only), anything else (502).
 //
 // The [WithAccessLog] logger gets one line per request: method, path

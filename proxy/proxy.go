@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +38,9 @@ type Handler struct {
 	tokens   [][sha256.Size]byte
 	texts    []string // the tokens themselves, kept from going upstream
 	maxBody  int64
+	// bodyIdle bounds the wait for each read of a request body, so that
+	// a client trickling its body cannot hold a connection for ever.
+	bodyIdle time.Duration
 	log      *slog.Logger
 }
 
@@ -67,7 +72,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 	if len(transports) == 0 {
 		return nil, errors.New("proxy: no transport to serve")
 	}
-	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log}
+	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log, bodyIdle: bodyIdleTimeout}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -195,6 +200,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The server's own writer, so that it closes the connection after a
 		// body over the bound.
 		r2.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		r2.Body = &idleBody{ReadCloser: r2.Body, rc: http.NewResponseController(w), idle: h.bodyIdle}
 	}
 	m.rp.ServeHTTP(lw, r2)
 }
@@ -327,6 +333,35 @@ func dropTokens(out *http.Request, tokens []string) {
 	}
 }
 
+// bodyIdleTimeout is how long a request body's read may wait for bytes,
+// as nginx's client_body_timeout.
+const bodyIdleTimeout = 60 * time.Second
+
+// errBodyIdle says a client sent no byte of its body for too long.
+var errBodyIdle = errors.New("proxy: the request body stalled")
+
+// idleBody is a request body each read of which must get bytes within
+// idle (the connection's read deadline, cleared after each read so that
+// the server's watch for a client going away is not cut short).
+type idleBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.rc.SetReadDeadline(time.Now().Add(b.idle)) // fails only where it cannot be
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The deadline stays past: the server's own read of the rest of
+		// the body, before it answers, fails at once too, and it closes
+		// the connection after the answer.
+		return n, fmt.Errorf("%w: no byte for %v", errBodyIdle, b.idle)
+	}
+	b.rc.SetReadDeadline(time.Time{})
+	return n, err
+}
+
 // errorHandler answers a request that got no answer from the transport,
 // never with the error's text, which could name an address.
 func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -357,6 +392,9 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 			return
 		}
 		errshape.Write(w, shape, http.StatusTooManyRequests, "apijongler: "+strings.TrimPrefix(nk.Error(), "jongler: "), nk.RetryAfter)
+	case errors.Is(err, errBodyIdle):
+		note("body stalled")
+		errshape.Write(w, shape, http.StatusRequestTimeout, "apijongler: the request body stalled", 0)
 	case errors.As(err, &mbe):
 		note("body too large")
 		errshape.Write(w, shape, http.StatusRequestEntityTooLarge, fmt.Sprintf("apijongler: request body over %d bytes", mbe.Limit), 0)

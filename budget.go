@@ -9,7 +9,8 @@ import (
 
 // Budget is a project's known request quota for a model: a key is not sent
 // a request its project's budget cannot take, so the upstream's 429 is
-// never needed. Counts are kept in the [Store], shared by every process;
+// never needed. Counts are kept in the [Store], shared by every process
+// (in its counters, if it is a [BudgetStore]: one small step per request);
 // minute windows start on the clock's minute, day windows at midnight in
 // America/Los_Angeles, as Google's daily quotas do. Zero means no limit.
 type Budget struct {
@@ -133,6 +134,21 @@ func (s *state) budgetBlockedIn(b Budget, project, model string, w budgetWindow)
 	return false, time.Time{}
 }
 
+// dropPastUsage drops the counts of windows that ended before now, and
+// returns the windows holding now.
+func (s *state) dropPastUsage(now time.Time) (minStart, minEnd, dayStart, dayEnd time.Time) {
+	minStart, minEnd, dayStart, dayEnd = budgetWindows(now)
+	kept := s.Usage[:0]
+	for _, u := range s.Usage {
+		if u.Window == "minute" && u.Start.Before(minStart) || u.Window == "day" && u.Start.Before(dayStart) {
+			continue
+		}
+		kept = append(kept, u)
+	}
+	s.Usage = kept
+	return minStart, minEnd, dayStart, dayEnd
+}
+
 // errBudgetSpent means another process spent the budget first.
 var errBudgetSpent = errors.New("jongler: budget spent")
 
@@ -142,15 +158,7 @@ func (s *state) spend(b Budget, project, model string, now time.Time) error {
 	if blocked, _ := s.budgetBlocked(b, project, model, now); blocked {
 		return errBudgetSpent
 	}
-	minStart, _, dayStart, _ := budgetWindows(now)
-	kept := s.Usage[:0]
-	for _, u := range s.Usage {
-		if u.Window == "minute" && u.Start.Before(minStart) || u.Window == "day" && u.Start.Before(dayStart) {
-			continue
-		}
-		kept = append(kept, u)
-	}
-	s.Usage = kept
+	minStart, _, dayStart, _ := s.dropPastUsage(now)
 	for _, w := range []struct {
 		name  string
 		start time.Time

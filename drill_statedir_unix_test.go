@@ -135,7 +135,8 @@ func TestDrillPlantedSymlinks(t *testing.T) {
 		}
 	}
 	send := func(t *testing.T, dir string) error {
-		tr, err := jongler.NewTransport(gem, jongler.WithKeys(keyList(testKeys)...), jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL))
+		tr, err := jongler.NewTransport(gem, jongler.WithKeys(keyList(testKeys)...), jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL),
+			jongler.WithBudgets(jongler.Budget{Model: "*", PerMinute: 1000})) // budgets open budget.table
 		if err != nil {
 			return err
 		}
@@ -166,7 +167,7 @@ func TestDrillPlantedSymlinks(t *testing.T) {
 		}
 		intact(t)
 	})
-	for _, name := range []string{"use.table", "use.table.lock", "state.lock", "state.json"} {
+	for _, name := range []string{"use.table", "use.table.lock", "state.lock", "state.json", "budget.table"} {
 		t.Run(name+" a link in the user's own directory", func(t *testing.T) {
 			fresh(t)
 			target := "victim"

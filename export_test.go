@@ -39,3 +39,6 @@ func LoadState(ctx context.Context, s Store, connector string) (State, error) {
 	}
 	return decodeState(raw)
 }
+
+// MaxModelLabels bounds the models the metrics name.
+const MaxModelLabels = maxModelLabels

@@ -40,6 +40,11 @@ type keyring struct {
 	wake      chan struct{}
 	cache     stateCache
 	unwritten unwritten
+
+	budgetMu     sync.Mutex
+	budgetSeries map[seriesKey]*budgetSeries // see series
+	budgetGen    atomic.Uint64               // counts the budgets found spent
+	stIndex      atomic.Pointer[stateIndex]  // see stateIndexOf
 }
 
 // stateCache holds the last state read from the store (or written by this
@@ -67,6 +72,7 @@ type listGen struct {
 // usableList is what usable found for a model, leaving budgets aside.
 type usableList struct {
 	gen      listGen
+	bud      uint64    // the keyring's budgetGen when made
 	from, to time.Time // it holds for now in [from, to)
 	names    []string
 	back     time.Time
@@ -330,23 +336,26 @@ type tried struct {
 // held-back one comes back (zero if none will). A key a request was
 // refused with stays out until its refusal ends, whatever the store says
 // meanwhile; hopeful counts the keys that may yet serve the request.
-// Budgets are looked at if withBudgets.
-func (r *keyring) usable(st state, now time.Time, model string, refused []tried, withBudgets bool) (names []string, back time.Time, hopeful int) {
-	var counts *budgetCounts // made at the first key with a budget
+// Budgets are looked at if counts, the requests counted for model, is
+// not nil.
+//
+// Without counts, the budgets this process found spent in a BudgetStore
+// still hold their keys back (see budgetSeries): requests then go to the
+// keys whose budgets are left, without trying the others one by one.
+func (r *keyring) usable(st state, now time.Time, model string, refused []tried, counts *budgetCounts) (names []string, back time.Time, hopeful int) {
+	marked := r.budgetGen.Load() > 0
 	for i := range r.keys {
 		k := &r.keys[i]
 		blocked, until, never := r.blocked(st, k, now, model, refused, false)
 		if never {
 			continue
 		}
-		if withBudgets && !blocked {
-			if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
-				if counts == nil {
-					c := st.budgetCounts(model, r.windows(now))
-					counts = &c
-				}
+		if counts != nil && !blocked {
+			if b, ok := r.budgetOf(&st, k.Project, model); ok {
 				blocked, until = counts.blocked(b, k.Project)
 			}
+		} else if !blocked && marked {
+			blocked, until = r.locallySpent(&st, k.Project, model, now)
 		}
 		hopeful++
 		if !blocked {
@@ -372,11 +381,17 @@ func (r *keyring) usableCached(st state, gen listGen, now time.Time, model strin
 	c.mu.Lock()
 	l := c.lists[model]
 	c.mu.Unlock()
-	if l != nil && l.gen == gen && !now.Before(l.from) && now.Before(l.to) {
+	bud := r.budgetGen.Load()
+	if l != nil && l.gen == gen && l.bud == bud && !now.Before(l.from) && now.Before(l.to) {
 		return l.names, l.back, l.hopeful
 	}
-	l = &usableList{gen: gen, from: now, to: now.Add(time.Hour)}
-	l.names, l.back, l.hopeful = r.usable(st, now, model, nil, false)
+	l = &usableList{gen: gen, bud: bud, from: now, to: now.Add(time.Hour)}
+	l.names, l.back, l.hopeful = r.usable(st, now, model, nil, nil)
+	// It changes when the first key held back comes back (a budget's
+	// window ends, say).
+	if !l.back.IsZero() && l.back.Before(l.to) {
+		l.to = l.back
+	}
 	// The list changes when a lockdown or the backoff ends.
 	for _, rec := range st.Records {
 		if rec.State == StateLockdown && now.Before(rec.Until) && rec.Until.Before(l.to) {
@@ -425,7 +440,7 @@ func (r *keyring) blocked(st state, k *Key, now time.Time, model string, refused
 		blocked, until = true, st.Backoff
 	}
 	if withBudgets && !blocked {
-		if b, ok := budgetOf(r.budgets, &st, k.Project, model); ok {
+		if b, ok := r.budgetOf(&st, k.Project, model); ok {
 			blocked, until = st.budgetBlockedIn(b, k.Project, model, r.windows(now))
 		}
 	}
@@ -464,7 +479,15 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		if len(refused) == 0 && !full {
 			names, back, hopeful = r.usableCached(st, gen, now, model)
 		} else {
-			names, back, hopeful = r.usable(st, now, model, refused, true)
+			var counts *budgetCounts
+			if len(r.budgets) > 0 || len(st.Learned) > 0 {
+				c, err := r.budgetCountsAt(ctx, &st, model, now)
+				if err != nil {
+					return nil, err
+				}
+				counts = &c
+			}
+			names, back, hopeful = r.usable(st, now, model, refused, counts)
 		}
 		if hopeful == 0 {
 			return nil, &NoKeyError{Connector: r.connector, Model: model}
@@ -508,15 +531,30 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				lease.release()
 				return nil, err
 			}
-			_, budgeted := budgetOf(r.budgets, &st2, k.Project, model)
-			if budgeted || gen2 != gen || len(refused) > 0 || full {
-				if blocked, _, _ := r.blocked(st2, &k, r.now(), model, refused, true); blocked {
+			// A BudgetStore's counters are spent below, not read from the
+			// state.
+			bs, counting := r.store.(BudgetStore)
+			now := r.now()
+			b, budgeted := r.budgetOf(&st2, k.Project, model)
+			if (budgeted && !counting) || gen2 != gen || len(refused) > 0 || full {
+				if blocked, _, _ := r.blocked(st2, &k, now, model, refused, !counting); blocked {
 					lease.release()
 					full = true
 					continue
 				}
 			}
-			if budgeted {
+			if budgeted && counting {
+				spent, _, err := r.spendCounters(ctx, bs, &st2, b, k.Project, model, now)
+				if err != nil {
+					lease.release()
+					return nil, err
+				}
+				if spent {
+					lease.release()
+					full = true
+					continue // spent, here or in another process: look again
+				}
+			} else if budgeted {
 				if err := r.spendBudget(ctx, k.Project, model); err != nil {
 					lease.release()
 					if errors.Is(err, errBudgetSpent) {

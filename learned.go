@@ -82,7 +82,7 @@ func (s *state) learn(project, model string, q quotaFact, now time.Time) {
 	} else {
 		s.Learned[i] = l
 	}
-	minStart, _, dayStart, _ := budgetWindows(now)
+	minStart, _, dayStart, _ := s.dropPastUsage(now)
 	start := minStart
 	if q.window == "day" {
 		start = dayStart

@@ -25,6 +25,12 @@ func quota429(value int) string {
 // more than that per window, a configured budget below it wins, a later
 // refusal with another value replaces it, and KeyStates shows it.
 func TestLearnedQuota(t *testing.T) {
+	for name, newStore := range budgetStores() {
+		t.Run(name, func(t *testing.T) { testLearnedQuota(t, newStore(t)) })
+	}
+}
+
+func testLearnedQuota(t *testing.T, store jongler.Store) {
 	clock := &fakeClock{now: time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}
 	var mu sync.Mutex
 	limit, calls := 3, 0
@@ -39,7 +45,6 @@ func TestLearnedQuota(t *testing.T) {
 		}
 		fmt.Fprint(w, `{"candidates":[]}`)
 	})
-	store := jongler.NewMemoryStore()
 	open := func(opts ...jongler.Option) *jongler.Transport {
 		tr := newTransport(t, u, append([]jongler.Option{
 			jongler.WithKeys(jongler.Key{Name: "key1", Value: testKeys["key1"], Project: "p"}),

@@ -202,11 +202,47 @@ func (r redactor) header(h http.Header) {
 				vs[i] = r.string(v)
 			}
 		}
-		if r.index(name) >= 0 {
-			delete(h, name)
-			h[r.string(name)] = vs
+		if len(name) >= len(r.key) { // no shorter name can hold it
+			if n, ok := r.name(name); ok {
+				delete(h, name)
+				h[textproto.CanonicalMIMEHeaderKey(n)] = vs
+			}
 		}
 	}
+}
+
+// name returns a header's name with the key replaced, and whether it held
+// it, in any case of its letters: net/http changes a name's case to its
+// canonical form ("X-Aiza..." for "X-AIza..."), and a name's case means
+// nothing.
+func (r redactor) name(name string) (string, bool) {
+	fold := redactor{key: lowerASCII(r.key), with: r.with}
+	lower := lowerASCII(name)
+	i, n := fold.find(lower)
+	if i < 0 {
+		return name, false
+	}
+	var b strings.Builder
+	for i >= 0 {
+		b.WriteString(name[:i])
+		b.WriteString(r.with)
+		name, lower = name[i+n:], lower[i+n:]
+		i, n = fold.find(lower)
+	}
+	b.WriteString(name)
+	return b.String(), true
+}
+
+// lowerASCII returns s with its ASCII letters in lower case, every byte
+// where it was.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // answer makes resp, the answer to one attempt, fit to hand back to the

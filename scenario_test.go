@@ -186,6 +186,9 @@ func TestFreeTierScenario(t *testing.T) {
 		{"no budgets: the quota is learned", nil, 1, false},
 		{"with budgets", []jongler.Option{jongler.WithBudgets(
 			jongler.Budget{Model: modelA, PerMinute: 10}, jongler.Budget{Model: modelB, PerMinute: 2})}, 0, false},
+		{"with budgets, counted in the state", []jongler.Option{jongler.WithBudgets(
+			jongler.Budget{Model: modelA, PerMinute: 10}, jongler.Budget{Model: modelB, PerMinute: 2}),
+			jongler.WithStore(noCounters{jongler.NewMemoryStore()})}, 0, false},
 		{"header provider, no budgets", nil, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,7 +11,8 @@ import (
 
 // A Store keeps the state of a connector's keys where every [Transport] that
 // uses it can see it: who holds a lease now, and the connector's saved
-// state (cooldowns, refusals, budget counts), which the transport encodes
+// state (cooldowns, refusals, budget counts unless it is a [BudgetStore]),
+// which the transport encodes
 // and the store keeps as opaque bytes. [NewFileStore] shares it between
 // the processes of one machine; [NewMemoryStore] within one process.
 // Package storetest holds the contract every Store must pass.
@@ -212,7 +213,8 @@ func (r record) activeAt(now time.Time, model string) bool {
 	return false
 }
 
-// prune drops lockdowns that ended before now.
+// prune drops lockdowns that ended before now, and the request counts of
+// windows past (with a BudgetStore nothing else drops them).
 func (s *state) prune(now time.Time) {
 	kept := s.Records[:0]
 	for _, r := range s.Records {
@@ -222,6 +224,9 @@ func (s *state) prune(now time.Time) {
 		kept = append(kept, r)
 	}
 	s.Records = kept
+	if len(s.Usage) > 0 {
+		s.dropPastUsage(now)
+	}
 }
 
 // setRecord replaces the record of (r.Key, r.Model) with r.

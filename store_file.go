@@ -61,6 +61,7 @@ func DefaultStateDir() (string, error) {
 //	DIR/CONNECTOR/state.lock        guards writes of state.json
 //	DIR/CONNECTOR/keys/KEY.N.lock   slot N of KEY
 //	DIR/CONNECTOR/use.table         each key's last lease, mapped in memory
+//	DIR/CONNECTOR/budget.table      budget counters, mapped in memory (see SpendBudget)
 type FileStore struct {
 	dir    string
 	logger *slog.Logger
@@ -168,6 +169,9 @@ type fileConnector struct {
 	closed    bool           // the store was closed: unmap the table when the last lease ends
 
 	cache cachedState // guarded by the FileStore's mu
+
+	counters    *counterTable // budget counters, opened at their first use; guarded by mu
+	countersErr error         // why they cannot be had, if so
 
 	swept atomic.Bool // temporary files of dead writers removed
 }
@@ -460,6 +464,12 @@ func (fc *fileConnector) close() error {
 	fc.mu.Unlock()
 	for _, h := range handles {
 		h.closeIdle()
+	}
+	fc.mu.Lock()
+	counters := fc.counters
+	fc.mu.Unlock()
+	if counters != nil {
+		_ = counters.close()
 	}
 	if idle && fc.table != nil {
 		return fc.table.close()

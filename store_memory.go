@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // MemoryStore is a [Store] that lives in one process: leases and records are
@@ -15,6 +16,13 @@ type MemoryStore struct {
 	mu         sync.Mutex
 	leases     map[string]*memoryConnector // by connector
 	connectors map[string][]byte
+	counts     map[string]map[string]*memoryCount // budget counters, by connector and name
+}
+
+// memoryCount is a budget counter's count in its window.
+type memoryCount struct {
+	start, end time.Time
+	n          int
 }
 
 // memoryConnector holds the leases of one connector's keys, and their
@@ -205,4 +213,47 @@ func (l *memoryLease) Release(context.Context) error {
 	return nil
 }
 
-var _ Store = (*MemoryStore)(nil)
+// SpendBudget implements [BudgetStore].
+func (m *MemoryStore) SpendBudget(ctx context.Context, connector string, n int, counters []BudgetCounter) ([]int, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	byName := m.counts[connector]
+	if byName == nil {
+		if m.counts == nil {
+			m.counts = map[string]map[string]*memoryCount{}
+		}
+		byName = map[string]*memoryCount{}
+		m.counts[connector] = byName
+	}
+	counts := make([]int, len(counters))
+	ok := true
+	for i, c := range counters {
+		if e := byName[c.Name]; e != nil && !e.start.Before(c.Start) {
+			counts[i] = e.n // this window, or a later one
+		}
+		if n > 0 && c.Limit > 0 && counts[i]+n > c.Limit {
+			ok = false
+		}
+	}
+	if !ok || n == 0 {
+		return counts, ok, nil
+	}
+	for i, c := range counters {
+		e := byName[c.Name]
+		if e == nil || e.start.Before(c.Start) {
+			e = &memoryCount{start: c.Start, end: c.End}
+			byName[c.Name] = e
+		}
+		e.n += n
+		counts[i] = e.n
+	}
+	return counts, true, nil
+}
+
+var (
+	_ Store       = (*MemoryStore)(nil)
+	_ BudgetStore = (*MemoryStore)(nil)
+)

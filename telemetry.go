@@ -84,6 +84,13 @@ type telemetryOptions struct {
 //     connector and key (every key, 0 included); observed at each
 //     collection.
 //
+// The model attribute is the model the request names (its path, or an
+// OpenAI-style body's "model"), which the caller chooses: the metrics name
+// at most 64 models per transport, the first named, each at most 128
+// bytes long; any other is "other" (spans keep the name). The key attribute
+// names a configured key, and the status one an HTTP status or one of a
+// few words: neither grows without end.
+//
 // Keys are named by their names from the configuration: no attribute ever
 // holds a key's value or a credential. Requests for another address than
 // the connector's, which go out bare, are not counted. Two transports for
@@ -126,7 +133,20 @@ type telemetry struct {
 
 	mu   sync.RWMutex
 	sets map[series]measure // built once per time series
+
+	models  sync.Map     // the model names the metrics say, as keys
+	nModels atomic.Int32 // how many
 }
+
+// maxModelLabels bounds the models the metrics name (the model comes from
+// the caller's path or body: a client of the proxy naming a new one in
+// each request must not make new time series without end); maxModelLen
+// bounds a name's length. Beyond either, the metrics say otherModel.
+const (
+	maxModelLabels = 64
+	maxModelLen    = 128
+	otherModel     = "other"
+)
 
 // measure holds the options of a measurement of one time series, built
 // once: passing them as they are allocates nothing.
@@ -329,7 +349,8 @@ type reqTel struct {
 	ctx      context.Context
 	span     trace.Span // nil without a tracer
 	start    time.Time
-	model    string
+	model    string // for the span
+	label    string // model, or otherModel, for the metrics
 	attempts []attemptTel
 	buf      [2]attemptTel // attempts' first home: most requests take one or two
 }
@@ -369,8 +390,26 @@ func (rt *reqTel) context(ctx context.Context) context.Context {
 // setModel notes the model the request names.
 func (rt *reqTel) setModel(model string) {
 	if rt != nil {
-		rt.model = model
+		rt.model, rt.label = model, rt.tel.modelLabel(model)
 	}
+}
+
+// modelLabel returns model if the metrics may name it (one of the first
+// maxModelLabels named, and not too long), else otherModel.
+func (tel *telemetry) modelLabel(model string) string {
+	if model == "" || tel.m == nil {
+		return model
+	}
+	if _, ok := tel.models.Load(model); ok {
+		return model
+	}
+	if len(model) > maxModelLen || tel.nModels.Add(1) > maxModelLabels {
+		return otherModel
+	}
+	if _, loaded := tel.models.LoadOrStore(model, struct{}{}); loaded {
+		tel.nModels.Add(-1) // another request named it first
+	}
+	return model
 }
 
 // waitStart returns the clock's time before asking for a key.
@@ -391,7 +430,7 @@ func (rt *reqTel) waitEnd(start time.Time, err error) {
 		outcome = errorStatus(err)
 	}
 	d := rt.tel.clock.Now().Sub(start)
-	ms := rt.tel.measure(series{kind: seriesWait, model: rt.model, word: outcome})
+	ms := rt.tel.measure(series{kind: seriesWait, model: rt.label, word: outcome})
 	rt.tel.m.wait.Record(rt.ctx, max(d, 0).Seconds(), ms.record...)
 }
 
@@ -423,7 +462,7 @@ func (tel *telemetry) end(rt *reqTel, resp *http.Response, err error) {
 	if rt == nil {
 		return
 	}
-	req := series{kind: seriesRequest, model: rt.model}
+	req := series{kind: seriesRequest, model: rt.label}
 	if err != nil {
 		req.word = errorStatus(err)
 	} else {
@@ -446,7 +485,7 @@ func (tel *telemetry) end(rt *reqTel, resp *http.Response, err error) {
 		m.requests.Add(rt.ctx, 1, ms.add...)
 		m.duration.Record(rt.ctx, time.Since(rt.start).Seconds(), ms.record...)
 		for i, a := range rt.attempts {
-			at := series{kind: seriesAttempt, key: a.key, model: rt.model, code: a.status, verdict: a.verdictText()}
+			at := series{kind: seriesAttempt, key: a.key, model: rt.label, code: a.status, verdict: a.verdictText()}
 			if a.status == 0 {
 				at.word = "error"
 			}

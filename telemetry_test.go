@@ -585,3 +585,61 @@ func TestTelemetryAbsorbedLongError(t *testing.T) {
 	}
 	t.Error("no jongler.upstream.absorbed")
 }
+
+// TestTelemetryModelsBounded: the model attribute comes from the caller's
+// path or body, so a caller naming a new model in every request must not
+// make a new time series each time: past the bound, and for a name too
+// long, metrics say "other"; spans keep the name.
+func TestTelemetryModelsBounded(t *testing.T) {
+	r := newTelRig(t, nil)
+	const n = 100
+	long := strings.Repeat("m", 200)
+	for i := range n + 1 {
+		model := fmt.Sprintf("model-%03d", i)
+		if i == n {
+			model = long
+		}
+		req, err := http.NewRequest(http.MethodPost, r.srv.URL+"/v1beta/models/"+model+":generateContent",
+			strings.NewReader(`{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := r.tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	models := map[string]int64{}
+	for _, name := range []string{"jongler.requests", "jongler.upstream.attempts"} {
+		sum, ok := r.collect(t)[name].Data.(metricdata.Sum[int64])
+		if !ok {
+			t.Fatalf("%s: no sum", name)
+		}
+		for _, dp := range sum.DataPoints {
+			v, _ := dp.Attributes.Value("model")
+			models[v.AsString()] += dp.Value
+		}
+	}
+	if len(models) != jongler.MaxModelLabels+1 {
+		t.Errorf("%d model labels, want %d and \"other\": %v", len(models), jongler.MaxModelLabels, models)
+	}
+	if got, want := models["other"], int64(2*(n+1-jongler.MaxModelLabels)); got != want {
+		t.Errorf("%d counted as other, want %d", got, want)
+	}
+	if models["model-000"] != 2 {
+		t.Errorf("model-000 counted %d times, want 2 (a request and an attempt)", models["model-000"])
+	}
+	spans := r.spans.Ended()
+	if len(spans) != n+1 {
+		t.Fatalf("%d spans, want %d", len(spans), n+1)
+	}
+	found := false
+	for _, kv := range spans[len(spans)-1].Attributes() {
+		found = found || kv.Key == "model" && kv.Value.AsString() == long
+	}
+	if !found {
+		t.Error("the span lost the model's name")
+	}
+}

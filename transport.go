@@ -252,6 +252,18 @@ func resolveConfig(c Connector, o *options) (Config, error) {
 			keys[i].Project = k.Name
 		}
 	}
+	// Projects name budget counters and learned quotas in the store: a
+	// key's value must not be one (a key's own name is one by default,
+	// and shown everywhere anyway).
+	values := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		values[k.Value] = true
+	}
+	for _, k := range keys {
+		if k.Project != k.Name && values[k.Project] {
+			return Config{}, fmt.Errorf("jongler: key %q: its project is a key's value; name the project", k.Name)
+		}
+	}
 	return Config{Keys: keys, Budgets: budgets}, nil
 }
 

@@ -15,15 +15,22 @@
 // "API key" is the token. Tokens are compared in constant time, never sent
 // upstream and never logged; a missing or wrong one gets 401 in the
 // connector's error shape. Whatever credential a client sends, none of it
-// goes upstream: the transport sends a leased key in its place.
+// goes upstream: the transport sends a leased key in its place; a header or
+// query parameter holding a token elsewhere (another SDK's key header, a
+// cookie) is not sent either.
 //
 // Answers stream through as they come (server-sent events are flushed event
 // by event); a client that goes away cancels the upstream request, which
-// frees its key. Hop-by-hop headers, X-Forwarded-*, Forwarded and
+// frees its key. A client never learns a key: where the upstream echoes the
+// key it was sent, in headers, errors or a streamed body (raw,
+// percent-encoded or JSON-escaped), the client reads the placeholder
+// instead (a successful answer's Content-Length is dropped, as its length
+// may change). Hop-by-hop headers, X-Forwarded-*, Forwarded and
 // X-Real-IP are dropped and the client's address is not sent. Errors of the
 // proxy itself are answered in the upstream's error shape, never with the
 // error's text: no key can serve (429 with Retry-After, or 503 when every
-// key is refused for good), request body too large (413), upstream timeout
+// key is refused for good), request body too large (413) or stalled for a
+// minute (408), upstream timeout
 // (504), client gone (499, logged only), anything else (502).
 //
 // The [WithAccessLog] logger gets one line per request: method, path

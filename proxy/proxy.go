@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -36,7 +38,11 @@ type Handler struct {
 	root     *mount
 	prefixes []string // "/NAME/", sorted
 	tokens   [][sha256.Size]byte
+	texts    []string // the tokens themselves, kept from going upstream
 	maxBody  int64
+	// bodyIdle bounds the wait for each read of a request body, so that
+	// a client trickling its body cannot hold a connection for ever.
+	bodyIdle time.Duration
 	log      *slog.Logger
 	buffers  bufferPool
 }
@@ -69,7 +75,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 	if len(transports) == 0 {
 		return nil, errors.New("proxy: no transport to serve")
 	}
-	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log}
+	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log, bodyIdle: bodyIdleTimeout}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,6 +85,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 	}
 	for _, tok := range cfg.tokens {
 		h.tokens = append(h.tokens, sha256.Sum256([]byte(tok)))
+		h.texts = append(h.texts, tok)
 	}
 	for _, t := range transports {
 		c := t.Connector()
@@ -95,7 +102,10 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 			keyed:  len(t.KeyNames()) > 0,
 		}
 		m.rp = &httputil.ReverseProxy{
-			Rewrite:      func(pr *httputil.ProxyRequest) { m.rewrite(pr, target) },
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				m.rewrite(pr, target)
+				dropTokens(pr.Out, h.texts)
+			},
 			Transport:    t,
 			ErrorHandler: m.errorHandler,
 			ErrorLog:     slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
@@ -140,23 +150,19 @@ func (h *Handler) Root() string {
 	return h.root.name
 }
 
-// route returns the mount serving path and whether it was named by the
-// path's first segment (which is then not sent upstream), or served at /.
-func (h *Handler) route(path string) (*mount, bool) {
-	if rest, ok := strings.CutPrefix(path, "/"); ok {
-		name, _, _ := strings.Cut(rest, "/")
+// route returns the mount serving escaped, a request's path as the client
+// sent it (URL.EscapedPath), and, when its first segment names the mount,
+// the rest, which goes upstream in its place, or else served at /. The
+// name is matched on the path as sent: "/gemini%2F..." and "/%67emini/"
+// name no connector, and the rest goes upstream byte for byte.
+func (h *Handler) route(escaped string) (m *mount, rest string, byName bool) {
+	if p, ok := strings.CutPrefix(escaped, "/"); ok {
+		name, after, _ := strings.Cut(p, "/")
 		if m, ok := h.mounts[name]; ok {
-			return m, true
+			return m, "/" + after, true
 		}
 	}
-	return h.root, false
-}
-
-// dropFirst returns path without its first segment: "/a/b" is "/b", "/a"
-// is "/".
-func dropFirst(path string) string {
-	_, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	return "/" + rest
+	return h.root, "", false
 }
 
 // exchange is what the handler keeps of one request, in one allocation.
@@ -171,31 +177,38 @@ type exchange struct {
 // ServeHTTP implements [http.Handler].
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{start: time.Now()}
+	x.info.RedactBodies() // the client must never learn a key, even one the upstream echoes
 	x.lw.ResponseWriter = w
 	lw := &x.lw
 	defer h.logRequest(r, x)
 
-	m, byName := h.route(r.URL.Path)
+	m, rest, byName := h.route(r.URL.EscapedPath())
 	x.m = m
 	u := &x.url
 	*u = *r.URL
 	if byName {
-		u.Path, u.RawPath = dropFirst(r.URL.Path), ""
-		if r.URL.RawPath != "" {
-			u.RawPath = dropFirst(r.URL.RawPath)
+		// The rest as sent: RawPath keeps its escapes (EscapedPath, which
+		// ReverseProxy sends, prefers it to Path when it spells Path).
+		p, err := url.PathUnescape(rest)
+		if err != nil {
+			p = rest // cannot be: EscapedPath is escaped
 		}
+		u.Path, u.RawPath = p, rest
 	}
 	if len(h.tokens) > 0 && !h.authorized(r, m) {
 		lw.note = "unauthorized"
-		shape := errshape.OpenAI
-		if m != nil {
-			shape = errshape.For(m.policy, u.Path)
-		}
-		errshape.Write(lw, shape, http.StatusUnauthorized, "apijongler: missing or wrong proxy token: put the token where the API key goes", 0)
+		errshape.Write(lw, shapeOf(m, u.Path), http.StatusUnauthorized, "apijongler: missing or wrong proxy token: put the token where the API key goes", 0)
 		return
 	}
 	if m == nil {
 		h.notFound(lw, r)
+		return
+	}
+	if h.tokenInPath(r.URL) {
+		// Never sent upstream, nor kept as a model's name in the key
+		// states: the path is not a place for a credential.
+		lw.note = "token in path"
+		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be in the URL path; put it where the API key goes", 0)
 		return
 	}
 	r2 := r.WithContext(reqinfo.NewContext(r.Context(), &x.info))
@@ -204,8 +217,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The server's own writer, so that it closes the connection after a
 		// body over the bound.
 		r2.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		r2.Body = &idleBody{ReadCloser: r2.Body, rc: http.NewResponseController(w), idle: h.bodyIdle}
 	}
 	m.rp.ServeHTTP(lw, r2)
+}
+
+// shapeOf is the shape of the errors the handler answers for m (nil: no
+// connector) at path.
+func shapeOf(m *mount, path string) errshape.Shape {
+	if m == nil {
+		return errshape.OpenAI
+	}
+	return errshape.For(m.policy, path)
 }
 
 // authorized reports whether r carries one of the tokens in one of the
@@ -300,6 +323,9 @@ func (m *mount) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	// here (X-Forwarded-* are dropped by ReverseProxy).
 	h.Del("Forwarded")
 	h.Del("X-Real-Ip")
+	// The answer must come in clear for the key to be found in it: net/http
+	// asks for gzip itself when the request does not, and decompresses.
+	h.Del("Accept-Encoding")
 
 	const placeholder = "apijongler"
 	// The slot that keeps a placeholder: a header (and its value) or a
@@ -377,6 +403,83 @@ func (b *bufferPool) Put(buf []byte) {
 	}
 }
 
+// dropTokens takes out of out every header and query parameter that holds
+// a token: a client may put its token in other places than the ones an API
+// key goes (another SDK's header, a cookie), and the token must never go
+// upstream. A token shorter than 8 bytes is looked for as a whole value
+// only.
+func dropTokens(out *http.Request, tokens []string) {
+	if len(tokens) == 0 {
+		return
+	}
+	holds := func(v string) bool {
+		for _, t := range tokens {
+			if v == t || len(t) >= 8 && strings.Contains(v, t) {
+				return true
+			}
+		}
+		return false
+	}
+	for name, vs := range out.Header {
+		if slices.ContainsFunc(vs, holds) {
+			delete(out.Header, name)
+		}
+	}
+	if out.URL.RawQuery == "" {
+		return
+	}
+	q, changed := out.URL.Query(), false
+	for name, vs := range q {
+		if holds(name) || slices.ContainsFunc(vs, holds) {
+			q.Del(name)
+			changed = true
+		}
+	}
+	if changed || holds(out.URL.RawQuery) {
+		out.URL.RawQuery = q.Encode()
+	}
+}
+
+// tokenInPath reports whether a token (8 bytes or more) is in u's path,
+// as sent or unescaped.
+func (h *Handler) tokenInPath(u *url.URL) bool {
+	for _, t := range h.texts {
+		if len(t) >= 8 && (strings.Contains(u.Path, t) || strings.Contains(u.EscapedPath(), t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyIdleTimeout is how long a request body's read may wait for bytes,
+// as nginx's client_body_timeout.
+const bodyIdleTimeout = 60 * time.Second
+
+// errBodyIdle says a client sent no byte of its body for too long.
+var errBodyIdle = errors.New("proxy: the request body stalled")
+
+// idleBody is a request body each read of which must get bytes within
+// idle (the connection's read deadline, cleared after each read so that
+// the server's watch for a client going away is not cut short).
+type idleBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.rc.SetReadDeadline(time.Now().Add(b.idle)) // fails only where it cannot be
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The deadline stays past: the server's own read of the rest of
+		// the body, before it answers, fails at once too, and it closes
+		// the connection after the answer.
+		return n, fmt.Errorf("%w: no byte for %v", errBodyIdle, b.idle)
+	}
+	b.rc.SetReadDeadline(time.Time{})
+	return n, err
+}
+
 // errorHandler answers a request that got no answer from the transport,
 // never with the error's text, which could name an address.
 func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -407,6 +510,9 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 			return
 		}
 		errshape.Write(w, shape, http.StatusTooManyRequests, "apijongler: "+strings.TrimPrefix(nk.Error(), "jongler: "), nk.RetryAfter)
+	case errors.Is(err, errBodyIdle):
+		note("body stalled")
+		errshape.Write(w, shape, http.StatusRequestTimeout, "apijongler: the request body stalled", 0)
 	case errors.As(err, &mbe):
 		note("body too large")
 		errshape.Write(w, shape, http.StatusRequestEntityTooLarge, fmt.Sprintf("apijongler: request body over %d bytes", mbe.Limit), 0)

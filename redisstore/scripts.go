@@ -16,6 +16,7 @@ import "github.com/redis/go-redis/v9"
 //	T:quiet     present, after the fence counter was found missing, until the server has been up one TTL (restart guard)
 //	T:state     the core's encoded state (names and times only, never a key value)
 //	T:ver       counter: bumped by every write of T:state
+//	T:budget:NAME:START  a budget counter in the window starting at START (ms); expires when it ends
 //
 // Times come from the server's TIME, so clients' clocks never matter.
 
@@ -172,4 +173,42 @@ if v == ARGV[1] then
   return {t[1], t[2], v}
 end
 return {t[1], t[2], v, redis.call('GET', KEYS[2])}
+`)
+
+// spendScript adds ARGV[1] to every budget counter of KEYS[2:] if each
+// then stays within its limit, else adds nothing. A counter's key names
+// its window's start, and expires at the window's end, or a window's
+// length from now if that end passed on the server's clock (a simulated
+// clock may run behind it).
+//
+// KEYS: ver, counters... ARGV: n, then per counter: limit (0: none),
+// window end ms, window length ms.
+// Returns {1 spent | 0 refused, sec, µs, ver, count...}.
+var spendScript = redis.NewScript(common + `
+local n = tonumber(ARGV[1])
+local counts = {}
+local ok = 1
+for i = 2, #KEYS do
+  local c = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  counts[i - 1] = c
+  local limit = tonumber(ARGV[3 * (i - 2) + 2])
+  if n > 0 and limit > 0 and c + n > limit then
+    ok = 0
+  end
+end
+if ok == 1 and n > 0 then
+  for i = 2, #KEYS do
+    counts[i - 1] = redis.call('INCRBY', KEYS[i], n)
+    local at = tonumber(ARGV[3 * (i - 2) + 3])
+    if at <= now then
+      at = now + tonumber(ARGV[3 * (i - 2) + 4])
+    end
+    redis.call('PEXPIREAT', KEYS[i], string.format('%.0f', at))
+  end
+end
+local out = {ok, t[1], t[2], ver(KEYS[1])}
+for i = 1, #counts do
+  out[#out + 1] = counts[i]
+end
+return out
 `)

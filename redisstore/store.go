@@ -455,7 +455,39 @@ func toInt(v any) int64 {
 	return 0
 }
 
+// SpendBudget implements [jongler.BudgetStore] in one round trip: each
+// counter is a Redis key under the connector's hash tag, named after the
+// counter and its window's start, that expires when the window ends.
+func (s *Store) SpendBudget(ctx context.Context, connector string, n int, counters []jongler.BudgetCounter) ([]int, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	keys := make([]string, 1, 1+len(counters))
+	keys[0] = s.key(connector, "ver")
+	args := make([]any, 1, 1+3*len(counters))
+	args[0] = n
+	for _, c := range counters {
+		keys = append(keys, s.key(connector, "budget:"+c.Name+":"+strconv.FormatInt(c.Start.UnixMilli(), 10)))
+		args = append(args, max(c.Limit, 0), c.End.UnixMilli(), max(c.End.Sub(c.Start).Milliseconds(), 1))
+	}
+	sent := time.Now()
+	res, err := spendScript.Run(ctx, s.client, keys, args...).Slice()
+	if err != nil {
+		return nil, false, s.fail(ctx, "spend budget", connector, err)
+	}
+	if len(res) != 4+len(counters) {
+		return nil, false, s.fail(ctx, "spend budget", connector, fmt.Errorf("unexpected reply of %d values", len(res)))
+	}
+	s.sync(connector, sent, res[1], res[2], res[3])
+	counts := make([]int, len(counters))
+	for i := range counts {
+		counts[i] = int(toInt(res[4+i]))
+	}
+	return counts, toInt(res[0]) == 1, nil
+}
+
 var (
-	_ jongler.StoreClock = (*Store)(nil)
-	_ jongler.Lease      = (*lease)(nil)
+	_ jongler.BudgetStore = (*Store)(nil)
+	_ jongler.StoreClock  = (*Store)(nil)
+	_ jongler.Lease       = (*lease)(nil)
 )

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,6 +124,42 @@ func TestScriptsFlushed(t *testing.T) {
 		}
 		if err := l.Release(ctx); err != nil {
 			t.Fatalf("round %d: release after SCRIPT FLUSH: %v", i, err)
+		}
+	}
+}
+
+// TestBudgetCountersExpire: a budget counter is a key under the
+// connector's hash tag that expires when its window ends, or a window's
+// length from now when the window (on a simulated clock) ended already.
+func TestBudgetCountersExpire(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	prefix := freshPrefix()
+	s := redisstore.New(c, redisstore.WithPrefix(prefix), redisstore.WithRestartQuiet(0))
+	ctx := t.Context()
+	now := time.Now()
+	for _, tc := range []struct {
+		name       string
+		start, end time.Time
+	}{
+		{"minute/p/m", now.Add(-10 * time.Second), now.Add(50 * time.Second)},
+		{"day/p/m", now.Add(-48 * time.Hour), now.Add(-24 * time.Hour)}, // a simulated past
+	} {
+		counts, ok, err := s.SpendBudget(ctx, "conn", 1, []jongler.BudgetCounter{{Name: tc.name, Start: tc.start, End: tc.end, Limit: 2}})
+		if err != nil || !ok || counts[0] != 1 {
+			t.Fatalf("%s: %v %v %v", tc.name, counts, ok, err)
+		}
+		key := prefix + "{conn}:budget:" + tc.name + ":" + strconv.FormatInt(tc.start.UnixMilli(), 10)
+		ttl, err := c.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tc.end.Sub(now)
+		if want <= 0 {
+			want = tc.end.Sub(tc.start)
+		}
+		if ttl <= 0 || ttl > want+time.Second || ttl < want-5*time.Second {
+			t.Fatalf("%s: %s expires in %v, want about %v", tc.name, key, ttl, want)
 		}
 	}
 }

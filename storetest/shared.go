@@ -133,6 +133,8 @@ func TestShared(t *testing.T, newPair func(t *testing.T) (a, b jongler.Store)) {
 		}
 	})
 
+	t.Run("Budget", func(t *testing.T) { sharedBudgetRules(t, newPair) })
+
 	t.Run("WritesSeenAfterALease", func(t *testing.T) {
 		a, b := newPair(t)
 		if got, _ := b.Load(ctx, "c"); len(got) != 0 {

@@ -290,6 +290,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) jongler.Store) {
 		}
 	})
 
+	t.Run("Budget", func(t *testing.T) { budgetRules(t, newStore) })
+
 	t.Run("CancelledContext", func(t *testing.T) {
 		s := newStore(t)
 		cctx, cancel := context.WithCancel(ctx)

@@ -75,7 +75,8 @@ The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz
 (200 only when every connector has a key that can serve), /status (as
 'apijongler status --json') and /metrics (Prometheus text format); the last
-two need the token when there is one.
+two need the token when there is one, and /readyz says which connector is
+not ready only to a token holder.
 SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
 --shutdown-timeout, exit 0. SIGHUP: read the INI file again; requests in
 flight finish with the keys they started with.`,
@@ -201,9 +202,11 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		serveReady(w, r, cur.Load())
+		// A probe without the token gets the status and ready or not;
+		// which connector is not ready, and why, is for token holders.
+		serveReady(w, r, cur.Load(), len(tokens) == 0 || hasToken(r, tokens))
 	})
-	guard := tokenGuard(tokens)
+	guard := func(h http.Handler) http.Handler { return tokenGuard(tokens)(a.scrubbed(h)) }
 	mux.Handle("GET /status", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rows, err := statusRows(r.Context(), cur.Load().transports)
 		if err != nil {
@@ -503,6 +506,31 @@ func tokenGuard(tokens []string) func(http.Handler) http.Handler {
 	}
 }
 
+// scrubbed returns h writing its answers with every key value and token
+// replaced: what /metrics and /status say comes in part from clients (the
+// model a request names), and one token holder must not read another's
+// token there. The answer is not compressed, so that nothing hides.
+func (a *app) scrubbed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rd := newRedactor(w)
+		a.stderr.mu.Lock()
+		rd.secrets = slices.Clone(a.stderr.secrets)
+		a.stderr.mu.Unlock()
+		r2 := r.Clone(r.Context())
+		r2.Header.Del("Accept-Encoding")
+		h.ServeHTTP(scrubWriter{w, rd}, r2)
+		rd.Flush()
+	})
+}
+
+// scrubWriter is a ResponseWriter writing its body through a redactor.
+type scrubWriter struct {
+	http.ResponseWriter
+	rd *redactor
+}
+
+func (w scrubWriter) Write(p []byte) (int, error) { return w.rd.Write(p) }
+
 // hasToken reports, in constant time, whether r carries one of tokens as
 // a Bearer token or in x-goog-api-key.
 func hasToken(r *http.Request, tokens []string) bool {
@@ -530,8 +558,8 @@ type readiness struct {
 
 // serveReady answers 200 when every served connector that needs keys has
 // one that can serve now (vacant, or in use by a request and so not held
-// back), else 503; the body says which cannot.
-func serveReady(w http.ResponseWriter, r *http.Request, s *served) {
+// back), else 503; the body says which cannot, when detail.
+func serveReady(w http.ResponseWriter, r *http.Request, s *served, detail bool) {
 	rd := readiness{Ready: true}
 	for _, t := range s.transports {
 		if len(t.KeyNames()) == 0 {
@@ -552,6 +580,9 @@ func serveReady(w http.ResponseWriter, r *http.Request, s *served) {
 			}
 			rd.NotReady[t.Connector().Name] = why
 		}
+	}
+	if !detail {
+		rd.NotReady = nil
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if !rd.Ready {

@@ -539,3 +539,52 @@ func TestServeRedisStore(t *testing.T) {
 		t.Errorf("serve does not say it uses the Redis store:\n%s", p1.stderr)
 	}
 }
+
+// TestServeReadyzTokens: with tokens, /readyz tells a probe without one
+// only whether serve is ready (its status, and "ready"), never which
+// connector or keys are not; a token holder gets why.
+func TestServeReadyzTokens(t *testing.T) {
+	e := newServeEnv(t, jonglertest.Config{
+		Models: map[string]jonglertest.Quota{serveModel: {RPM: 1, RPD: jonglertest.Unlimited}},
+		Start:  time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC),
+		Minute: time.Hour, // the minute's quota stays spent while the test runs
+	}, 1)
+	p := e.start(nil, "--listen", "127.0.0.1:0", "--token", serveToken)
+	for range 2 { // the second one spends the only key's minute
+		call(t, "POST", p.url+serveGen, serveToken, serveBody)
+	}
+	code, body, _ := call(t, "GET", p.url+"/readyz", "", "")
+	if code != http.StatusServiceUnavailable || strings.TrimSpace(body) != `{"ready":false}` {
+		t.Errorf("/readyz without the token: %d %s; want 503 {\"ready\":false}", code, body)
+	}
+	code, body, _ = call(t, "GET", p.url+"/readyz", serveToken, "")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"testgemini":"every key is cooling down`) {
+		t.Errorf("/readyz with the token: %d %s; want 503 and why", code, body)
+	}
+	code, body, _ = call(t, "GET", p.url+"/nowhere", "", "")
+	if code != http.StatusUnauthorized || strings.Contains(body, "testgemini") {
+		t.Errorf("a path naming no connector, without the token: %d %s; want 401 without the prefixes", code, body)
+	}
+	p.stop(t, syscall.SIGTERM)
+}
+
+// TestServeMetricsScrubbed: a client that names its token as the model
+// does not put it in /metrics or /status, which other token holders read.
+func TestServeMetricsScrubbed(t *testing.T) {
+	e := newServeEnv(t, jonglertest.Config{}, 1)
+	p := e.start(nil, "--listen", "127.0.0.1:0", "--token", serveToken, "--token", "other-token-8c1f")
+	call(t, "POST", p.url+"/v1beta/models/"+serveToken+":generateContent", serveToken, serveBody)
+	call(t, "POST", p.url+"/v1beta/openai/chat/completions", serveToken, `{"model":"`+serveToken+`","messages":[]}`)
+	for _, path := range []string{"/metrics", "/status"} {
+		code, body, _ := call(t, "GET", p.url+path, "other-token-8c1f", "")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		e.noSecrets(path, body)
+	}
+	code, body, _ := call(t, "GET", p.url+"/metrics", "other-token-8c1f", "")
+	if code != 200 || !strings.Contains(body, `model="[redacted]"`) {
+		t.Errorf("/metrics: %d, no model=\"[redacted]\":\n%s", code, body)
+	}
+	p.stop(t, syscall.SIGTERM)
+}

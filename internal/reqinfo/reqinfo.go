@@ -19,6 +19,9 @@ type Info struct {
 	attempts int
 	noKey    bool
 	storeErr bool
+	// redact is set by the sender before the request goes: it must never
+	// learn a key, not even one the upstream echoes in a successful body.
+	redact bool
 }
 
 type ctxKey struct{}
@@ -33,6 +36,19 @@ func FromContext(ctx context.Context) *Info {
 	i, _ := ctx.Value(ctxKey{}).(*Info)
 	return i
 }
+
+// RedactBodies asks the transport to replace the key in the answer's body
+// as it streams, as it does in an error answer's: the sender (the proxy)
+// hands the body to a client who must never learn a key. It is called
+// before the request is sent, and never after.
+func (i *Info) RedactBodies() {
+	if i != nil {
+		i.redact = true
+	}
+}
+
+// RedactsBodies reports whether RedactBodies was called.
+func (i *Info) RedactsBodies() bool { return i != nil && i.redact }
 
 // SetModel records the model the request asks for.
 func (i *Info) SetModel(model string) {

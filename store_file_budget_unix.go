@@ -1,0 +1,291 @@
+//go:build unix
+
+package jongler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// The counter table keeps a connector's budget counters (see BudgetStore)
+// in DIR/CONNECTOR/budget.table, a file every process maps into memory:
+// after a 64-byte header (its version), 32-byte entries of a name's
+// 64-bit hash (0: never used), its window's start and end (Unix
+// nanoseconds) and its count. A name is found by open addressing from its
+// hash, at most counterProbe entries on; an entry whose window ended
+// before the window asked for starts is taken for another name, so the
+// table holds the budgets in use in the last day. Two names of one hash
+// would share a count (1 chance in 2^64 per pair).
+//
+// A spend reads and writes its entries under an exclusive flock on the
+// file, kept open for the store's life: two system calls, whatever the
+// number of keys. A holder killed in its midst leaves at most one of its
+// counters counted. When a counter finds no room (more than about 8,000
+// budgets in use at once) or the file cannot be had, the keyring counts
+// in state.json instead (errNoCounterRoom), and adds both.
+const (
+	counterHeader    = 64
+	counterEntrySize = 32
+	counterEntries   = 1 << 14
+	counterProbe     = 64
+	counterTableSize = counterHeader + counterEntries*counterEntrySize
+	counterVersion   = 1
+)
+
+type counterTable struct {
+	path string
+	f    *os.File // kept open, O_CLOEXEC: its flock guards the entries
+	fd   int
+	data []byte // shared mapping of the file
+
+	// sem is held with the flock: a flock belongs to the open file, which
+	// every goroutine of the process shares, so it keeps other processes
+	// out, and sem this one's other goroutines.
+	sem    chan struct{}
+	closed bool // guarded by sem
+
+	cleanup runtime.Cleanup
+}
+
+// openCounterTable opens (making it if need be) the counter table of the
+// connector directory dir.
+func openCounterTable(dir string) (*counterTable, error) {
+	path := filepath.Join(dir, "budget.table")
+	f, err := openOwnFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := growCounterTable(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	fd := int(f.Fd())
+	data, err := syscall.Mmap(fd, 0, counterTableSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	t := &counterTable{path: path, f: f, fd: fd, data: data, sem: make(chan struct{}, 1)}
+	t.cleanup = runtime.AddCleanup(t, unmap, data)
+	return t, nil
+}
+
+func growCounterTable(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < counterTableSize {
+		return f.Truncate(counterTableSize)
+	}
+	return nil
+}
+
+// close unmaps the table and closes its file; spends after it find no
+// room.
+func (t *counterTable) close() error {
+	t.sem <- struct{}{}
+	defer func() { <-t.sem }()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	t.cleanup.Stop()
+	return errors.Join(syscall.Munmap(t.data), t.f.Close())
+}
+
+// lock takes the table, waiting at most as long as ctx allows.
+func (t *counterTable) lock(ctx context.Context) error {
+	select {
+	case t.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if t.closed {
+		<-t.sem
+		return errNoCounterRoom
+	}
+	wait := 20 * time.Microsecond
+	for i := 0; ; i++ {
+		err := syscall.Flock(t.fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+			<-t.sem
+			return fmt.Errorf("%w: flock %s: %v", errNoCounterRoom, t.path, err)
+		}
+		if i < 8 {
+			runtime.Gosched() // held for microseconds, as a rule
+			continue
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			<-t.sem
+			return ctx.Err()
+		}
+		wait = min(2*wait, time.Millisecond)
+	}
+}
+
+func (t *counterTable) unlock() {
+	_ = syscall.Flock(t.fd, syscall.LOCK_UN)
+	<-t.sem
+}
+
+// spend is SpendBudget on the table.
+func (t *counterTable) spend(ctx context.Context, n int, cs []BudgetCounter) ([]int, bool, error) {
+	if err := t.lock(ctx); err != nil {
+		return nil, false, err
+	}
+	defer t.unlock()
+	counts := make([]int, len(cs))
+	var ok bool
+	var err error
+	if !t.try(func() { ok, err = t.spendLocked(n, cs, counts) }) {
+		// Truncated under the mapping: grow it back, once.
+		if gerr := growCounterTable(t.f); gerr != nil || !t.try(func() { ok, err = t.spendLocked(n, cs, counts) }) {
+			return nil, false, fmt.Errorf("%w: %s cannot be read", errNoCounterRoom, t.path)
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return counts, ok, nil
+}
+
+// try runs f with faults turned into panics, and reports whether f ran
+// without one (see useTable.access).
+func (t *counterTable) try(f func()) (ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+func (t *counterTable) word(off int) *int64 {
+	return (*int64)(unsafe.Pointer(&t.data[off]))
+}
+
+// entry returns the words of entry i: hash, start, end, count.
+func (t *counterTable) entry(i int) (h, start, end, count *int64) {
+	off := counterHeader + i*counterEntrySize
+	return t.word(off), t.word(off + 8), t.word(off + 16), t.word(off + 24)
+}
+
+// counterHash is FNV-1a of name, never 0 (an empty entry's).
+func counterHash(name string) int64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= 1099511628211
+	}
+	if h == 0 {
+		h = 1
+	}
+	return int64(h)
+}
+
+// find returns the entry of hash h, and true, or else the entry to take
+// for it in a window starting at start (-1 if none), skipping those in
+// taken.
+func (t *counterTable) find(h, start int64, taken []int) (int, bool) {
+	free := -1
+	home := int(uint64(h) % counterEntries)
+	for p := range counterProbe {
+		i := (home + p) % counterEntries
+		eh, _, end, _ := t.entry(i)
+		v := atomic.LoadInt64(eh)
+		if v == h {
+			return i, true
+		}
+		if isTaken(taken, i) {
+			continue
+		}
+		if v == 0 {
+			if free < 0 {
+				free = i
+			}
+			break // the end of the chain: h is not further on
+		}
+		if free < 0 && atomic.LoadInt64(end) <= start {
+			free = i // another name's window that ended
+		}
+	}
+	return free, false
+}
+
+func isTaken(taken []int, i int) bool {
+	for _, j := range taken {
+		if j == i {
+			return true
+		}
+	}
+	return false
+}
+
+// spendLocked is spend, under the lock.
+func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (bool, error) {
+	if v := atomic.LoadInt64(t.word(0)); v == 0 {
+		atomic.StoreInt64(t.word(0), counterVersion)
+	} else if v != counterVersion {
+		return false, fmt.Errorf("%w: %s has version %d", errNoCounterRoom, t.path, v)
+	}
+	var buf [4]int
+	slots := buf[:0]
+	ok := true
+	for i, c := range cs {
+		h, start := counterHash(c.Name), c.Start.UnixNano()
+		e, found := t.find(h, start, slots)
+		if e < 0 && n > 0 {
+			return false, fmt.Errorf("%w: %s is full", errNoCounterRoom, t.path)
+		}
+		slots = append(slots, e)
+		if found {
+			_, es, _, ec := t.entry(e)
+			if atomic.LoadInt64(es) >= start { // this window, or a later one
+				counts[i] = int(atomic.LoadInt64(ec))
+			}
+		}
+		if n > 0 && c.Limit > 0 && counts[i]+n > c.Limit {
+			ok = false
+		}
+	}
+	if !ok || n == 0 {
+		return ok, nil
+	}
+	for i, c := range cs {
+		eh, es, ee, ec := t.entry(slots[i])
+		h, start := counterHash(c.Name), c.Start.UnixNano()
+		if atomic.LoadInt64(eh) == h && atomic.LoadInt64(es) >= start {
+			counts[i] = int(atomic.AddInt64(ec, int64(n)))
+			continue
+		}
+		// A new window, or a new name: its hash last.
+		atomic.StoreInt64(es, start)
+		atomic.StoreInt64(ee, c.End.UnixNano())
+		atomic.StoreInt64(ec, int64(n))
+		atomic.StoreInt64(eh, h)
+		counts[i] = n
+	}
+	return true, nil
+}

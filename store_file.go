@@ -171,7 +171,11 @@ type fileConnector struct {
 	cache cachedState // guarded by the FileStore's mu
 
 	counters    *counterTable // budget counters, opened at their first use; guarded by mu
-	countersErr error         // why they cannot be had, if so
+	countersErr error         // why they cannot be had, if so, until countersRetry
+	// countersRetry is when to try opening them again: a failure may
+	// pass (EMFILE, ENOMEM), and while it lasts this process cannot see
+	// what other processes count in the table.
+	countersRetry time.Time
 
 	swept atomic.Bool // temporary files of dead writers removed
 }

@@ -4,10 +4,13 @@ package jongler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -111,5 +114,115 @@ func TestUnusableCounterTableInOneProcess(t *testing.T) {
 	}
 	if n := served.Load(); n > 3 {
 		t.Fatalf("%d requests served on a budget of 3 a day", n)
+	}
+}
+
+// TestCountsLostAfterBudgetFoundSpent: counts lost after this process found
+// a budget spent (budget.table truncated, a Redis restarted empty) leave
+// the process's mark and the store's counts at odds; a request then gets
+// an answer at once (served, or told the budget is spent), never a loop
+// of leases until its deadline.
+func TestCountsLostAfterBudgetFoundSpent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	fs, err := NewFileStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	const connector = "generativelanguage.googleapis.com"
+	tr, err := NewTransport(connector, WithKeys(Key{Name: "k", Value: "v-k-7731", Project: "p"}), WithStore(fs),
+		WithBaseURL(srv.URL), WithClock(stillClock{time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}), WithMaxWait(-1),
+		WithBudgets(Budget{Model: "m", PerMinute: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.CloseIdleConnections()
+	send := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1beta/models/m:generateContent", strings.NewReader("{}"))
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := send(); err != nil {
+		t.Fatal(err)
+	}
+	var nk *NoKeyError
+	if err := send(); !errors.As(err, &nk) {
+		t.Fatalf("second request: %v, want a NoKeyError (budget of 1 spent)", err)
+	}
+	if err := os.Truncate(filepath.Join(dir, connector, "budget.table"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(); err != nil && !errors.As(err, &nk) {
+		t.Fatalf("after the counts were lost: %v; want an answer or a NoKeyError at once", err)
+	}
+}
+
+// TestCountsLostAfterBudgetFoundSpentRetry is the same, for a request
+// retried after another key was refused: its lease looks at the store's
+// counts, which no longer say the budget is spent, while the process's
+// mark still does.
+func TestCountsLostAfterBudgetFoundSpentRetry(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	fs, err := NewFileStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	const connector = "generativelanguage.googleapis.com"
+	tr, err := NewTransport(connector, WithKeys(Key{Name: "k1", Value: "v-k1-7731", Project: "p"}, Key{Name: "k2", Value: "v-k2-7731", Project: "q"}),
+		WithStore(fs), WithBaseURL(srv.URL), WithClock(stillClock{time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}), WithMaxWait(-1),
+		WithBudgets(Budget{Model: "m", PerMinute: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.CloseIdleConnections()
+	r := tr.ring
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// p's and q's budgets spent (k1, then k2, the least recently used),
+	// and p's found spent by this process: k1, least recently used, is
+	// leased and its spend refused.
+	later := []tried{{name: "k2", until: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}}
+	for i, refused := range [][]tried{later, nil, nil} {
+		l, err := r.lease(ctx, "m", refused)
+		if i < 2 {
+			if err != nil || l.key.Name != []string{"k1", "k2"}[i] {
+				t.Fatalf("lease %d: %v %v", i, l, err)
+			}
+			l.release()
+			continue
+		}
+		var nk *NoKeyError
+		if !errors.As(err, &nk) {
+			t.Fatalf("lease %d: %v, want a NoKeyError", i, err)
+		}
+	}
+	if ok, _ := r.locallySpent(&state{}, "p", "m", time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)); !ok {
+		t.Fatal("p's budget not found spent by this process")
+	}
+	if err := os.Truncate(filepath.Join(dir, connector, "budget.table"), 0); err != nil {
+		t.Fatal(err)
+	}
+	before := r.releases.Load()
+	l, err := r.lease(ctx, "m", later)
+	if l != nil {
+		l.release()
+	}
+	var nk *NoKeyError
+	if err != nil && !errors.As(err, &nk) {
+		t.Fatalf("after the counts were lost: %v, after %d leases taken and given back; want an answer at once", err, r.releases.Load()-before)
 	}
 }

@@ -194,6 +194,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.notFound(lw, r)
 		return
 	}
+	if h.tokenInPath(r.URL) {
+		// Never sent upstream, nor kept as a model's name in the key
+		// states: the path is not a place for a credential.
+		lw.note = "token in path"
+		errshape.Write(lw, shape, http.StatusBadRequest, "apijongler: the proxy token must not be in the URL path; put it where the API key goes", 0)
+		return
+	}
 	r2 := r.WithContext(reqinfo.NewContext(r.Context(), info))
 	r2.URL = &u
 	if r.Body != nil && r.Body != http.NoBody {
@@ -331,6 +338,17 @@ func dropTokens(out *http.Request, tokens []string) {
 	if changed || holds(out.URL.RawQuery) {
 		out.URL.RawQuery = q.Encode()
 	}
+}
+
+// tokenInPath reports whether a token (8 bytes or more) is in u's path,
+// as sent or unescaped.
+func (h *Handler) tokenInPath(u *url.URL) bool {
+	for _, t := range h.texts {
+		if len(t) >= 8 && (strings.Contains(u.Path, t) || strings.Contains(u.EscapedPath(), t)) {
+			return true
+		}
+	}
+	return false
 }
 
 // bodyIdleTimeout is how long a request body's read may wait for bytes,

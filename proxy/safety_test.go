@@ -245,3 +245,23 @@ func TestEchoedKeyRedactedUpgraded(t *testing.T) {
 	}
 	noSecrets(t, "the upgraded connection", line)
 }
+
+// TestTokenInPathRefused: a token in the URL path (where a model's name
+// goes) is refused with 400, never sent upstream nor recorded as a model.
+func TestTokenInPathRefused(t *testing.T) {
+	rec := newRecorder(t, nil)
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	for _, path := range []string{
+		"/v1beta/models/" + token + ":generateContent",
+		"/v1beta/models/x" + url.PathEscape(token) + ":generateContent",
+	} {
+		resp, body := do(t, "POST", ps.URL+path, token, genBody)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "must not be in the URL path") {
+			t.Errorf("%s: %d %s; want 400 naming the path", path, resp.StatusCode, body)
+		}
+		noSecrets(t, "the answer", body)
+	}
+	if n := len(rec.all()); n != 0 {
+		t.Errorf("%d requests went upstream; want none", n)
+	}
+}

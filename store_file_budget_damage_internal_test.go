@@ -226,3 +226,56 @@ func TestCountsLostAfterBudgetFoundSpentRetry(t *testing.T) {
 		t.Fatalf("after the counts were lost: %v, after %d leases taken and given back; want an answer at once", err, r.releases.Load()-before)
 	}
 }
+
+// TestCounterTableSameHomeSlot: names whose entries start at the same slot
+// keep their own counts, whichever window each is in, and one name's
+// window ending gives its entry to the other without losing either count.
+func TestCounterTableSameHomeSlot(t *testing.T) {
+	home := func(name string) int { return int(uint64(counterHash(name)) % counterEntries) }
+	seen := map[int]string{}
+	var a, b string
+	for i := 0; b == ""; i++ {
+		n := fmt.Sprintf("minute/p%d/m", i)
+		if o, ok := seen[home(n)]; ok {
+			a, b = o, n
+		}
+		seen[home(n)] = n
+	}
+	tab, err := openCounterTable(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.close()
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	spend := func(name string, start time.Time, n, limit int) ([]int, bool) {
+		t.Helper()
+		counts, ok, err := tab.spend(ctx, n, []BudgetCounter{{Name: name, Start: start, End: start.Add(time.Minute), Limit: limit}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counts, ok
+	}
+	spend(a, t0, 3, 5)
+	spend(b, t0, 4, 5)
+	if c, ok := spend(a, t0, 2, 5); !ok || c[0] != 5 {
+		t.Fatalf("%s: %v %v, want 5", a, c, ok)
+	}
+	if c, ok := spend(b, t0, 2, 5); ok || c[0] != 4 {
+		t.Fatalf("%s: %v %v, want refused at 4", b, c, ok)
+	}
+	// a's window ends; b's goes on (its own, a later minute counted anew).
+	t1 := t0.Add(time.Minute)
+	if c, ok := spend(b, t1, 1, 5); !ok || c[0] != 1 {
+		t.Fatalf("%s next minute: %v %v, want 1", b, c, ok)
+	}
+	if c, ok := spend(a, t1, 0, 5); !ok || c[0] != 0 {
+		t.Fatalf("%s next minute: %v %v, want 0", a, c, ok)
+	}
+	if c, ok := spend(a, t1, 5, 5); !ok || c[0] != 5 {
+		t.Fatalf("%s next minute: %v %v, want 5", a, c, ok)
+	}
+	if c, _ := spend(b, t1, 0, 5); c[0] != 1 {
+		t.Fatalf("%s: count %v, want 1", b, c)
+	}
+}

@@ -178,6 +178,8 @@ type fileConnector struct {
 	countersRetry time.Time
 
 	swept atomic.Bool // temporary files of dead writers removed
+	// fullWarned: the warning that the counter table had no room was given.
+	fullWarned atomic.Bool
 }
 
 func (s *FileStore) connector(connector string) (*fileConnector, error) {

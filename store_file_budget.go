@@ -2,6 +2,7 @@ package jongler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -22,7 +23,13 @@ func (s *FileStore) SpendBudget(ctx context.Context, connector string, n int, co
 	if err != nil {
 		return nil, false, err
 	}
-	return t.spend(ctx, n, counters)
+	counts, ok, err := t.spend(ctx, n, counters)
+	if errors.Is(err, errNoCounterRoom) && counterTables && fc.fullWarned.CompareAndSwap(false, true) {
+		// Counting goes on in state.json, at the cost of a write of it per
+		// budgeted request: say so once.
+		fc.logger.Warn("jongler: budget counter table cannot take a counter; budgets are counted in the state file for such counters", "dir", fc.dir, "err", err)
+	}
+	return counts, ok, err
 }
 
 // counterTable returns the connector's counter table, opened at its first

@@ -304,3 +304,6 @@ func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (boo
 	}
 	return true, nil
 }
+
+// counterTables: this system has counter tables.
+const counterTables = true

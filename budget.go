@@ -49,10 +49,9 @@ func budgetFor(budgets []Budget, model string) (Budget, bool) {
 func budgetWindows(now time.Time) (minStart, minEnd, dayStart, dayEnd time.Time) {
 	minStart = now.Truncate(time.Minute)
 	dayEnd = upstream.NextPacificMidnight(now)
-	dayStart = upstream.NextPacificMidnight(now.Add(-24 * time.Hour))
-	if !dayStart.Before(dayEnd) { // a 25-hour day
-		dayStart = upstream.NextPacificMidnight(now.Add(-25 * time.Hour))
-	}
+	// Not the midnight after now-24h: in the first hour after a 23-hour
+	// day, that is the start of the day before.
+	dayStart = upstream.PacificDayStart(now)
 	return minStart, minStart.Add(time.Minute), dayStart, dayEnd
 }
 

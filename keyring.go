@@ -339,9 +339,9 @@ type tried struct {
 // Budgets are looked at if counts, the requests counted for model, is
 // not nil.
 //
-// Without counts, the budgets this process found spent in a BudgetStore
-// still hold their keys back (see budgetSeries): requests then go to the
-// keys whose budgets are left, without trying the others one by one.
+// With or without counts, the budgets this process found spent in a
+// BudgetStore hold their keys back (see budgetSeries): requests then go to
+// the keys whose budgets are left, without trying the others one by one.
 func (r *keyring) usable(st state, now time.Time, model string, refused []tried, counts *budgetCounts) (names []string, back time.Time, hopeful int) {
 	marked := r.budgetGen.Load() > 0
 	for i := range r.keys {
@@ -354,7 +354,12 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried,
 			if b, ok := r.budgetOf(&st, k.Project, model); ok {
 				blocked, until = counts.blocked(b, k.Project)
 			}
-		} else if !blocked && marked {
+		}
+		// Found spent here holds even where the counts now say otherwise
+		// (lost: a table truncated, a Redis restarted, a counter expired by
+		// a clock ahead): the spend would be refused, and the lease taken
+		// again and again.
+		if !blocked && marked {
 			blocked, until = r.locallySpent(&st, k.Project, model, now)
 		}
 		hopeful++

@@ -171,9 +171,15 @@ type fileConnector struct {
 	cache cachedState // guarded by the FileStore's mu
 
 	counters    *counterTable // budget counters, opened at their first use; guarded by mu
-	countersErr error         // why they cannot be had, if so
+	countersErr error         // why they cannot be had, if so, until countersRetry
+	// countersRetry is when to try opening them again: a failure may
+	// pass (EMFILE, ENOMEM), and while it lasts this process cannot see
+	// what other processes count in the table.
+	countersRetry time.Time
 
 	swept atomic.Bool // temporary files of dead writers removed
+	// fullWarned: the warning that the counter table had no room was given.
+	fullWarned atomic.Bool
 }
 
 func (s *FileStore) connector(connector string) (*fileConnector, error) {

@@ -2,7 +2,9 @@ package jongler
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 )
 
 // SpendBudget implements [BudgetStore]: the counters live in
@@ -21,30 +23,47 @@ func (s *FileStore) SpendBudget(ctx context.Context, connector string, n int, co
 	if err != nil {
 		return nil, false, err
 	}
-	return t.spend(ctx, n, counters)
+	counts, ok, err := t.spend(ctx, n, counters)
+	if errors.Is(err, errNoCounterRoom) && counterTables && fc.fullWarned.CompareAndSwap(false, true) {
+		// Counting goes on in state.json, at the cost of a write of it per
+		// budgeted request: say so once.
+		fc.logger.Warn("jongler: budget counter table cannot take a counter; budgets are counted in the state file for such counters", "dir", fc.dir, "err", err)
+	}
+	return counts, ok, err
 }
 
 // counterTable returns the connector's counter table, opened at its first
 // use. A refusal (a link planted in its place) is an error; any other
-// failure to open it makes budgets count in state.json, for good in this
-// process.
+// failure to open it makes budgets count in state.json, and is tried again
+// a minute on: while it lasts, this process does not see what others count
+// in the table, and the budget may be overspent by up to what it counts.
 func (fc *fileConnector) counterTable() (*counterTable, error) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	if fc.counters != nil || fc.countersErr != nil {
-		return fc.counters, fc.countersErr
+	if fc.counters != nil {
+		return fc.counters, nil
 	}
 	if fc.closed {
 		return nil, errNoCounterRoom
+	}
+	if fc.countersErr != nil && time.Now().Before(fc.countersRetry) {
+		return nil, fc.countersErr
 	}
 	t, err := openCounterTable(fc.dir)
 	switch {
 	case isRefusal(err):
 		return nil, err
 	case err != nil:
-		fc.logger.Warn("jongler: no budget counter table: budgets are counted in the state file", "dir", fc.dir, "err", err)
+		if fc.countersErr == nil { // warned once, not every minute
+			fc.logger.Warn("jongler: no budget counter table: budgets are counted in the state file", "dir", fc.dir, "err", err)
+		}
 		fc.countersErr = fmt.Errorf("%w: %v", errNoCounterRoom, err)
+		fc.countersRetry = time.Now().Add(time.Minute)
 		return nil, fc.countersErr
+	}
+	if fc.countersErr != nil {
+		fc.logger.Info("jongler: budget counter table opened: budgets are counted in it again", "dir", fc.dir)
+		fc.countersErr = nil
 	}
 	fc.counters = t
 	return t, nil

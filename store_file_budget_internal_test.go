@@ -3,8 +3,10 @@
 package jongler
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +36,8 @@ func TestFullCounterTableCountsInState(t *testing.T) {
 		w.Write([]byte(`{}`))
 	}))
 	defer srv.Close()
-	fs, err := NewFileStore(t.TempDir(), nil)
+	var logs bytes.Buffer
+	fs, err := NewFileStore(t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +97,9 @@ func TestFullCounterTableCountsInState(t *testing.T) {
 	w := windowsAt(time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC))
 	if n := st.usageCount("p", "m", "minute", w.minStart); n != 2 {
 		t.Fatalf("the state counts %d requests, want 2: %+v", n, st.Usage)
+	}
+	if n := strings.Count(logs.String(), "cannot take a counter"); n != 1 {
+		t.Fatalf("%d warnings that the table is full, want 1:\n%s", n, logs.String())
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -243,6 +244,18 @@ func isTaken(taken []int, i int) bool {
 	return false
 }
 
+// maxCount is the most a count is read as: more (or less than 0) is
+// garbage written over the table, which must neither wrap around nor let
+// a spend past its limit.
+const maxCount = math.MaxInt32
+
+// saneCount is a count read from the table: a negative one (damage) is
+// read as 0 and written over, like a count lost; a huge one as maxCount,
+// which spends any budget.
+func saneCount(v int64) int {
+	return int(min(max(v, 0), maxCount))
+}
+
 // spendLocked is spend, under the lock.
 func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (bool, error) {
 	if v := atomic.LoadInt64(t.word(0)); v == 0 {
@@ -263,10 +276,10 @@ func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (boo
 		if found {
 			_, es, _, ec := t.entry(e)
 			if atomic.LoadInt64(es) >= start { // this window, or a later one
-				counts[i] = int(atomic.LoadInt64(ec))
+				counts[i] = saneCount(atomic.LoadInt64(ec))
 			}
 		}
-		if n > 0 && c.Limit > 0 && counts[i]+n > c.Limit {
+		if n > 0 && c.Limit > 0 && counts[i] > c.Limit-n {
 			ok = false
 		}
 	}
@@ -277,7 +290,9 @@ func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (boo
 		eh, es, ee, ec := t.entry(slots[i])
 		h, start := counterHash(c.Name), c.Start.UnixNano()
 		if atomic.LoadInt64(eh) == h && atomic.LoadInt64(es) >= start {
-			counts[i] = int(atomic.AddInt64(ec, int64(n)))
+			// Every writer holds the flock: a load and a store are one step.
+			counts[i] = saneCount(atomic.LoadInt64(ec)) + n
+			atomic.StoreInt64(ec, int64(counts[i]))
 			continue
 		}
 		// A new window, or a new name: its hash last.
@@ -289,3 +304,6 @@ func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (boo
 	}
 	return true, nil
 }
+
+// counterTables: this system has counter tables.
+const counterTables = true

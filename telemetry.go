@@ -403,7 +403,11 @@ func (tel *telemetry) modelLabel(model string) string {
 	if _, ok := tel.models.Load(model); ok {
 		return model
 	}
-	if len(model) > maxModelLen || tel.nModels.Add(1) > maxModelLabels {
+	if len(model) > maxModelLen || tel.nModels.Load() >= maxModelLabels {
+		return otherModel // no count for it: it would grow by one a request
+	}
+	if tel.nModels.Add(1) > maxModelLabels { // another request took the last place
+		tel.nModels.Add(-1)
 		return otherModel
 	}
 	if _, loaded := tel.models.LoadOrStore(model, struct{}{}); loaded {

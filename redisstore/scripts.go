@@ -176,7 +176,10 @@ return {t[1], t[2], v, redis.call('GET', KEYS[2])}
 `)
 
 // spendScript adds ARGV[1] to every budget counter of KEYS[2:] if each
-// then stays within its limit, else adds nothing. A counter's key names
+// then stays within its limit, else adds nothing. A counter's value that
+// is not a count (negative, garbage, beyond INCRBY) is read as 0, or as
+// spent if a huge number, and written over: no spend past a limit, and no
+// error halfway through the counters. A counter's key names
 // its window's start, and expires at the window's end, or a window's
 // length from now if that end passed on the server's clock (a simulated
 // clock may run behind it).
@@ -187,9 +190,18 @@ return {t[1], t[2], v, redis.call('GET', KEYS[2])}
 var spendScript = redis.NewScript(common + `
 local n = tonumber(ARGV[1])
 local counts = {}
+local set = {} -- a damaged count: written over, not added to
 local ok = 1
 for i = 2, #KEYS do
-  local c = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  local raw = redis.call('GET', KEYS[i]) or '0'
+  local c = 0
+  if not string.match(raw, '^%d+$') then
+    set[i] = true -- negative, or not a count: read as lost
+  elseif #raw > 15 then
+    c, set[i] = 1e15, true -- beyond any budget, and INCRBY's range
+  else
+    c = tonumber(raw)
+  end
   counts[i - 1] = c
   local limit = tonumber(ARGV[3 * (i - 2) + 2])
   if n > 0 and limit > 0 and c + n > limit then
@@ -198,7 +210,12 @@ for i = 2, #KEYS do
 end
 if ok == 1 and n > 0 then
   for i = 2, #KEYS do
-    counts[i - 1] = redis.call('INCRBY', KEYS[i], n)
+    if set[i] then
+      counts[i - 1] = counts[i - 1] + n
+      redis.call('SET', KEYS[i], string.format('%.0f', counts[i - 1]))
+    else
+      counts[i - 1] = redis.call('INCRBY', KEYS[i], n)
+    end
     local at = tonumber(ARGV[3 * (i - 2) + 3])
     if at <= now then
       at = now + tonumber(ARGV[3 * (i - 2) + 4])

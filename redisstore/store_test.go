@@ -163,3 +163,44 @@ func TestBudgetCountersExpire(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetCounterDamaged: a counter written over in Redis (negative, or
+// not a number) never lets a spend past its limit, and a spend refused or
+// failed adds to no counter of the set (all or nothing).
+func TestBudgetCounterDamaged(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := t.Context()
+	now := time.Now()
+	for _, planted := range []string{"-1000", "garbage", "1e30", "99999999999999999999999"} {
+		prefix := freshPrefix()
+		s := redisstore.New(c, redisstore.WithPrefix(prefix), redisstore.WithRestartQuiet(0))
+		cs := []jongler.BudgetCounter{
+			{Name: "day/p/m", Start: now.Add(-time.Hour), End: now.Add(time.Hour), Limit: 100},
+			{Name: "minute/p/m", Start: now.Add(-time.Second), End: now.Add(time.Minute), Limit: 3},
+		}
+		key := func(i int) string {
+			return prefix + "{conn}:budget:" + cs[i].Name + ":" + strconv.FormatInt(cs[i].Start.UnixMilli(), 10)
+		}
+		if err := c.Set(ctx, key(1), planted, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		spent := 0
+		for range 10 {
+			_, ok, err := s.SpendBudget(ctx, "conn", 1, cs)
+			if err != nil {
+				t.Fatalf("%s planted: %v", planted, err)
+			}
+			if ok {
+				spent++
+			}
+		}
+		if spent > 3 {
+			t.Errorf("%s planted: %d spends through a limit of 3", planted, spent)
+		}
+		day, _ := c.Get(ctx, key(0)).Int()
+		if day != spent {
+			t.Errorf("%s planted: the day counts %d, %d spends went through", planted, day, spent)
+		}
+	}
+}

@@ -31,6 +31,14 @@ func NextPacificMidnight(now time.Time) time.Time {
 	return time.Date(y, m, d+1, 0, 0, 0, 0, pacific)
 }
 
+// PacificDayStart returns the 00:00 in America/Los_Angeles that began now's
+// day there (now itself at midnight), whatever the day's length (23 or 25
+// hours when daylight saving time starts or ends).
+func PacificDayStart(now time.Time) time.Time {
+	y, m, d := now.In(pacific).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, pacific)
+}
+
 // NextMonthUTC returns 00:00 UTC on the first day of the month after now's
 // month in UTC, when Hugging Face's monthly credits are renewed.
 func NextMonthUTC(now time.Time) time.Time {

@@ -38,8 +38,9 @@ func (t *Transport) setKey(r *http.Request, key string) (placeholder string) {
 	chosen := -1
 	for i, c := range t.slots {
 		if c.header != "" {
-			if v := r.Header.Get(c.header); v != "" {
-				chosen, placeholder = i, strings.TrimPrefix(v, c.prefix)
+			// Slot names are canonical: the map is read directly.
+			if vs := r.Header[c.header]; len(vs) > 0 && vs[0] != "" {
+				chosen, placeholder = i, strings.TrimPrefix(vs[0], c.prefix)
 				break
 			}
 		}
@@ -54,7 +55,10 @@ func (t *Transport) setKey(r *http.Request, key string) (placeholder string) {
 	c := t.slots[chosen]
 	stripCredentials(r, t.slots, chosen)
 	if c.header != "" {
-		r.Header.Set(c.header, c.prefix+key)
+		if r.Header == nil { // a request made by hand, sent without a Client
+			r.Header = http.Header{}
+		}
+		r.Header[c.header] = []string{c.prefix + key}
 		return placeholder
 	}
 	u := *r.URL
@@ -87,7 +91,7 @@ func stripCredentials(r *http.Request, slots []credential, keep int) {
 			continue
 		}
 		if c.header != "" {
-			r.Header.Del(c.header)
+			delete(r.Header, c.header)
 		}
 		if c.query != "" && hasQueryParam(r.URL.RawQuery, c.query) {
 			u := *r.URL

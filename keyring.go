@@ -55,7 +55,7 @@ type keyring struct {
 type stateCache struct {
 	mu      sync.Mutex
 	raw     []byte
-	st      state
+	st      *state // never modified once cached: readers share it
 	damaged bool
 	recGen  uint64 // bumped when st's records or backoff change
 	lists   map[string]*usableList
@@ -81,20 +81,23 @@ type usableList struct {
 
 // load returns the connector's state, decoding the store's bytes only when
 // they changed. The state returned is shared: it must not be modified.
-func (r *keyring) load(ctx context.Context) (state, error) {
+func (r *keyring) load(ctx context.Context) (*state, error) {
 	st, _, err := r.loadGen(ctx)
 	return st, err
 }
 
 // loadGen is load, with the generation of the state's records.
-func (r *keyring) loadGen(ctx context.Context) (state, listGen, error) {
+func (r *keyring) loadGen(ctx context.Context) (*state, listGen, error) {
 	raw, err := r.store.Load(ctx, r.connector)
 	if err != nil {
-		return state{}, listGen{}, err
+		return nil, listGen{}, err
 	}
 	c := &r.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.st == nil {
+		c.st = &state{}
+	}
 	if sameBytes(raw, c.raw) {
 		out, unw := r.withUnwrittenGen(c.st)
 		return out, listGen{c.recGen, unw}, nil
@@ -107,15 +110,16 @@ func (r *keyring) loadGen(ctx context.Context) (state, listGen, error) {
 		st = state{}
 	}
 	st.dropStaleErrors(r.keys)
-	c.set(raw, st)
+	c.set(raw, &st)
 	c.damaged = err != nil
-	out, unw := r.withUnwrittenGen(st)
+	out, unw := r.withUnwrittenGen(&st)
 	return out, listGen{c.recGen, unw}, nil
 }
 
-// set caches st, decoded from raw; c.mu is held.
-func (c *stateCache) set(raw []byte, st state) {
-	if !sameRecords(c.st, st) {
+// set caches st, decoded from raw, which nobody modifies after; c.mu is
+// held.
+func (c *stateCache) set(raw []byte, st *state) {
+	if c.st == nil || !sameRecords(c.st, st) {
 		c.recGen++
 	}
 	c.raw, c.st = raw, st
@@ -123,7 +127,7 @@ func (c *stateCache) set(raw []byte, st state) {
 
 // sameRecords reports whether a and b hold the same records and backoff,
 // which is all a usableList depends on.
-func sameRecords(a, b state) bool {
+func sameRecords(a, b *state) bool {
 	return a.Backoff.Equal(b.Backoff) && slices.EqualFunc(a.Records, b.Records, func(x, y record) bool {
 		return x.Key == y.Key && x.State == y.State && x.Model == y.Model && x.Until.Equal(y.Until) && x.Reason == y.Reason
 	})
@@ -167,7 +171,7 @@ func (r *keyring) update(ctx context.Context, fn func(*state) error) error {
 	if err == nil && out != nil {
 		c := &r.cache
 		c.mu.Lock()
-		c.set(out, outSt)
+		c.set(out, &outSt)
 		c.damaged = false
 		c.mu.Unlock()
 	}
@@ -183,7 +187,7 @@ func (r *keyring) cachedCopy(raw []byte) (state, bool) {
 	if c.raw == nil || !sameBytes(raw, c.raw) {
 		return state{}, false
 	}
-	return deepCopy(c.st), true
+	return deepCopy(*c.st), true
 }
 
 // deepCopy returns st with every slice copied, so that changing the copy
@@ -342,7 +346,7 @@ type tried struct {
 // With or without counts, the budgets this process found spent in a
 // BudgetStore hold their keys back (see budgetSeries): requests then go to
 // the keys whose budgets are left, without trying the others one by one.
-func (r *keyring) usable(st state, now time.Time, model string, refused []tried, counts *budgetCounts) (names []string, back time.Time, hopeful int) {
+func (r *keyring) usable(st *state, now time.Time, model string, refused []tried, counts *budgetCounts) (names []string, back time.Time, hopeful int) {
 	marked := r.budgetGen.Load() > 0
 	for i := range r.keys {
 		k := &r.keys[i]
@@ -351,7 +355,7 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried,
 			continue
 		}
 		if counts != nil && !blocked {
-			if b, ok := r.budgetOf(&st, k.Project, model); ok {
+			if b, ok := r.budgetOf(st, k.Project, model); ok {
 				blocked, until = counts.blocked(b, k.Project)
 			}
 		}
@@ -360,7 +364,7 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried,
 		// a clock ahead): the spend would be refused, and the lease taken
 		// again and again.
 		if !blocked && marked {
-			blocked, until = r.locallySpent(&st, k.Project, model, now)
+			blocked, until = r.locallySpent(st, k.Project, model, now)
 		}
 		hopeful++
 		if !blocked {
@@ -381,7 +385,7 @@ func (r *keyring) usable(st state, now time.Time, model string, refused []tried,
 // usableCached is usable for a request not refused yet, budgets left
 // aside: computed once per model for as long as the records (generation
 // recGen of the cache) and the clock leave it as it is.
-func (r *keyring) usableCached(st state, gen listGen, now time.Time, model string) ([]string, time.Time, int) {
+func (r *keyring) usableCached(st *state, gen listGen, now time.Time, model string) ([]string, time.Time, int) {
 	c := &r.cache
 	c.mu.Lock()
 	l := c.lists[model]
@@ -418,7 +422,7 @@ func (r *keyring) usableCached(st state, gen listGen, now time.Time, model strin
 // blocked reports whether k may not serve model at now, and until when
 // (zero: for good); never is set for a key the request was refused with
 // for good.
-func (r *keyring) blocked(st state, k *Key, now time.Time, model string, refused []tried, withBudgets bool) (blocked bool, until time.Time, never bool) {
+func (r *keyring) blocked(st *state, k *Key, now time.Time, model string, refused []tried, withBudgets bool) (blocked bool, until time.Time, never bool) {
 	for _, t := range refused {
 		if t.name != k.Name {
 			continue
@@ -445,7 +449,7 @@ func (r *keyring) blocked(st state, k *Key, now time.Time, model string, refused
 		blocked, until = true, st.Backoff
 	}
 	if withBudgets && !blocked {
-		if b, ok := r.budgetOf(&st, k.Project, model); ok {
+		if b, ok := r.budgetOf(st, k.Project, model); ok {
 			blocked, until = st.budgetBlockedIn(b, k.Project, model, r.windows(now))
 		}
 	}
@@ -486,7 +490,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		} else {
 			var counts *budgetCounts
 			if len(r.budgets) > 0 || len(st.Learned) > 0 {
-				c, err := r.budgetCountsAt(ctx, &st, model, now)
+				c, err := r.budgetCountsAt(ctx, st, model, now)
 				if err != nil {
 					return nil, err
 				}
@@ -540,7 +544,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			// state.
 			bs, counting := r.store.(BudgetStore)
 			now := r.now()
-			b, budgeted := r.budgetOf(&st2, k.Project, model)
+			b, budgeted := r.budgetOf(st2, k.Project, model)
 			if (budgeted && !counting) || gen2 != gen || len(refused) > 0 || full {
 				if blocked, _, _ := r.blocked(st2, &k, now, model, refused, !counting); blocked {
 					lease.release()
@@ -549,7 +553,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				}
 			}
 			if budgeted && counting {
-				spent, _, err := r.spendCounters(ctx, bs, &st2, b, k.Project, model, now)
+				spent, _, err := r.spendCounters(ctx, bs, st2, b, k.Project, model, now)
 				if err != nil {
 					lease.release()
 					return nil, err
@@ -719,7 +723,7 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	ks := buildKeyStates(r.keys, st, inFlight, r.now())
-	ks.Learned = learnedQuotas(&st)
+	ks := buildKeyStates(r.keys, *st, inFlight, r.now())
+	ks.Learned = learnedQuotas(st)
 	return ks, nil
 }

@@ -67,14 +67,14 @@ func (r *keyring) record(ctx context.Context, fn func(*state) error) {
 
 // withUnwritten returns st with the verdicts kept in memory added; st
 // itself is not modified.
-func (r *keyring) withUnwritten(st state) state {
+func (r *keyring) withUnwritten(st *state) *state {
 	out, _ := r.withUnwrittenGen(st)
 	return out
 }
 
 // withUnwrittenGen is withUnwritten, with the generation of the verdicts
 // kept in memory.
-func (r *keyring) withUnwrittenGen(st state) (state, int) {
+func (r *keyring) withUnwrittenGen(st *state) (*state, int) {
 	u := &r.unwritten
 	if !u.held.Load() {
 		// Nothing kept in memory: the generation, which only says whether
@@ -86,10 +86,10 @@ func (r *keyring) withUnwrittenGen(st state) (state, int) {
 	if len(u.st.Records) == 0 && u.st.Backoff.IsZero() {
 		return st, u.gen
 	}
-	out := st
+	out := *st
 	out.Records = slices.Clone(st.Records)
 	foldState(&out, u.st)
-	return out, u.gen
+	return &out, u.gen
 }
 
 // foldState adds mem's records and backoff to st.

@@ -28,6 +28,8 @@ type keyring struct {
 	tel       *telemetry // counts leases in flight; nil: not
 	// storeClock is store, if it tells the time (see now).
 	storeClock StoreClock
+	// budgetStore is store, if it counts budgets itself (see lease).
+	budgetStore BudgetStore
 
 	index map[string]int // key name → index in keys
 
@@ -222,9 +224,10 @@ func newKeyring(connector string, keys []Key, store Store, slots int, clock Cloc
 		index[k.Name] = i
 	}
 	sc, _ := store.(StoreClock)
+	bs, _ := store.(BudgetStore)
 	return &keyring{
-		storeClock: sc,
-		connector:  connector, keys: keys, store: store, slots: max(slots, 1),
+		storeClock: sc, budgetStore: bs,
+		connector: connector, keys: keys, store: store, slots: max(slots, 1),
 		clock: clock, logger: logger, maxWait: maxWait, index: index,
 		wake: make(chan struct{}),
 	}
@@ -542,18 +545,18 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			}
 			// A BudgetStore's counters are spent below, not read from the
 			// state.
-			bs, counting := r.store.(BudgetStore)
-			now := r.now()
+			bs := r.budgetStore
+			counting := bs != nil
 			b, budgeted := r.budgetOf(st2, k.Project, model)
 			if (budgeted && !counting) || gen2 != gen || len(refused) > 0 || full {
-				if blocked, _, _ := r.blocked(st2, &k, now, model, refused, !counting); blocked {
+				if blocked, _, _ := r.blocked(st2, &k, r.now(), model, refused, !counting); blocked {
 					lease.release()
 					full = true
 					continue
 				}
 			}
 			if budgeted && counting {
-				spent, _, err := r.spendCounters(ctx, bs, st2, b, k.Project, model, now)
+				spent, _, err := r.spendCounters(ctx, bs, st2, b, k.Project, model, r.now())
 				if err != nil {
 					lease.release()
 					return nil, err

@@ -12,8 +12,9 @@ import (
 // verdict.
 func (t *Transport) classifySuccess(ctx context.Context, l *leased, resp *http.Response, model string, red redactor) {
 	// The answer shown lives in the lease, allocated anyway.
-	l.answer = Answer{Status: resp.StatusCode, Header: resp.Header, Model: model, Now: t.ring.now()}
-	v := t.policy.Classify(&l.answer)
+	a := &l.answer // zero until now: set field by field, not moved whole
+	a.Status, a.Header, a.Model, a.Now = resp.StatusCode, resp.Header, model, t.ring.now()
+	v := t.policy.Classify(a)
 	v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
 	t.noteVerdict(ctx, &l.key, &v)
 }

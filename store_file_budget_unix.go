@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -169,19 +168,7 @@ func (t *counterTable) spend(ctx context.Context, n int, cs []BudgetCounter) ([]
 
 // try runs f with faults turned into panics, and reports whether f ran
 // without one (see useTable.access).
-func (t *counterTable) try(f func()) (ok bool) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault {
-				panic(r)
-			}
-			ok = false
-		}
-	}()
-	f()
-	return true
-}
+func (t *counterTable) try(f func()) bool { return tryMapped(f) }
 
 func (t *counterTable) word(off int) *int64 {
 	return (*int64)(unsafe.Pointer(&t.data[off]))

@@ -133,7 +133,12 @@ func (t *useTable) access(f func()) bool {
 
 // try runs f with faults turned into panics, and reports whether f ran
 // without one.
-func (t *useTable) try(f func()) (ok bool) {
+func (t *useTable) try(f func()) bool { return tryMapped(f) }
+
+// tryMapped runs f, which touches a shared mapping of a file someone may
+// have truncated, with faults turned into panics, and reports whether f
+// ran without one; any other panic goes on.
+func tryMapped(f func()) (ok bool) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {

@@ -17,6 +17,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/cputime"
 	"github.com/api-jongler/jongler/proxy"
 )
 
@@ -119,7 +120,7 @@ func BenchmarkHandler(b *testing.B) {
 			b.Run(mode+"/"+f.name, func(b *testing.B) {
 				h := f.make(b)
 				b.ReportAllocs()
-				cpu0, ok := cpuTime()
+				cpu0, ok := cputime.Process()
 				if mode == "serial" {
 					for b.Loop() {
 						serve(b, h)
@@ -131,7 +132,7 @@ func BenchmarkHandler(b *testing.B) {
 						}
 					})
 				}
-				if cpu1, _ := cpuTime(); ok {
+				if cpu1, _ := cputime.Process(); ok {
 					// On a machine shared with other work, the CPU time a
 					// request takes (GC included) says more than ns/op.
 					b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")

@@ -47,6 +47,7 @@ import (
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/cmd/internal/serving"
+	"github.com/api-jongler/jongler/internal/cputime"
 	"github.com/api-jongler/jongler/proxy"
 )
 
@@ -281,7 +282,7 @@ func load(base string, conns int) result {
 	// disturbs far less than the throughput.
 	cpu0 := make(chan time.Duration, 1)
 	time.AfterFunc(*warmup, func() {
-		c, _ := cpuTime()
+		c, _ := cputime.Process()
 		cpu0 <- c
 	})
 	for range conns {
@@ -314,7 +315,7 @@ func load(base string, conns int) result {
 		})
 	}
 	wg.Wait()
-	cpu1, ok := cpuTime()
+	cpu1, ok := cputime.Process()
 	slices.Sort(lats)
 	pct := func(p float64) time.Duration { return lats[int(float64(len(lats)-1)*p)] }
 	r := result{rps: float64(len(lats)) / duration.Seconds(), p50: pct(0.50), p99: pct(0.99), cpu: -1}

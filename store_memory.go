@@ -19,10 +19,11 @@ type MemoryStore struct {
 	counts     map[string]map[string]*memoryCount // budget counters, by connector and name
 }
 
-// memoryCount is a budget counter's count in its window.
+// memoryCount is a budget counter's count in the window starting at
+// start.
 type memoryCount struct {
-	start, end time.Time
-	n          int
+	start time.Time
+	n     int
 }
 
 // memoryConnector holds the leases of one connector's keys, and their
@@ -244,7 +245,7 @@ func (m *MemoryStore) SpendBudget(ctx context.Context, connector string, n int, 
 	for i, c := range counters {
 		e := byName[c.Name]
 		if e == nil || e.start.Before(c.Start) {
-			e = &memoryCount{start: c.Start, end: c.End}
+			e = &memoryCount{start: c.Start}
 			byName[c.Name] = e
 		}
 		e.n += n

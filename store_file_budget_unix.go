@@ -154,9 +154,10 @@ func (t *counterTable) spend(ctx context.Context, n int, cs []BudgetCounter) ([]
 	counts := make([]int, len(cs))
 	var ok bool
 	var err error
-	if !t.try(func() { ok, err = t.spendLocked(n, cs, counts) }) {
+	run := func() { ok, err = t.spendLocked(n, cs, counts) }
+	if !tryMapped(run) {
 		// Truncated under the mapping: grow it back, once.
-		if gerr := growCounterTable(t.f); gerr != nil || !t.try(func() { ok, err = t.spendLocked(n, cs, counts) }) {
+		if gerr := growCounterTable(t.f); gerr != nil || !tryMapped(run) {
 			return nil, false, fmt.Errorf("%w: %s cannot be read", errNoCounterRoom, t.path)
 		}
 	}
@@ -165,10 +166,6 @@ func (t *counterTable) spend(ctx context.Context, n int, cs []BudgetCounter) ([]
 	}
 	return counts, ok, nil
 }
-
-// try runs f with faults turned into panics, and reports whether f ran
-// without one (see useTable.access).
-func (t *counterTable) try(f func()) bool { return tryMapped(f) }
 
 func (t *counterTable) word(off int) *int64 {
 	return (*int64)(unsafe.Pointer(&t.data[off]))

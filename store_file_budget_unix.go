@@ -64,7 +64,7 @@ func openCounterTable(dir string) (*counterTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := growCounterTable(f); err != nil {
+	if err := growFile(f, counterTableSize); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -77,17 +77,6 @@ func openCounterTable(dir string) (*counterTable, error) {
 	t := &counterTable{path: path, f: f, fd: fd, data: data, sem: make(chan struct{}, 1)}
 	t.cleanup = runtime.AddCleanup(t, unmap, data)
 	return t, nil
-}
-
-func growCounterTable(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() < counterTableSize {
-		return f.Truncate(counterTableSize)
-	}
-	return nil
 }
 
 // close unmaps the table and closes its file; spends after it find no
@@ -157,7 +146,7 @@ func (t *counterTable) spend(ctx context.Context, n int, cs []BudgetCounter) ([]
 	run := func() { ok, err = t.spendLocked(n, cs, counts) }
 	if !tryMapped(run) {
 		// Truncated under the mapping: grow it back, once.
-		if gerr := growCounterTable(t.f); gerr != nil || !tryMapped(run) {
+		if gerr := growFile(t.f, counterTableSize); gerr != nil || !tryMapped(run) {
 			return nil, false, fmt.Errorf("%w: %s cannot be read", errNoCounterRoom, t.path)
 		}
 	}

@@ -73,7 +73,7 @@ func openUseTable(dir string, logger *slog.Logger) (*useTable, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if err := growUseTable(f); err != nil {
+	if err := growFile(f, useTableSize); err != nil {
 		return nil, err
 	}
 	data, err := syscall.Mmap(int(f.Fd()), 0, useTableSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
@@ -98,14 +98,14 @@ func (t *useTable) close() error {
 	return err
 }
 
-// growUseTable makes the file at least useTableSize long.
-func growUseTable(f *os.File) error {
+// growFile makes f at least size bytes long, as a mapped table needs.
+func growFile(f *os.File, size int64) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	if fi.Size() < useTableSize {
-		return f.Truncate(useTableSize)
+	if fi.Size() < size {
+		return f.Truncate(size)
 	}
 	return nil
 }
@@ -162,7 +162,7 @@ func (t *useTable) repair() error {
 		return err
 	}
 	defer f.Close()
-	if err := growUseTable(f); err != nil {
+	if err := growFile(f, useTableSize); err != nil {
 		return err
 	}
 	t.stale.Store(true)

@@ -63,6 +63,11 @@ type seriesKey struct{ project, model string }
 func (r *keyring) series(project, model string) *budgetSeries {
 	r.budgetMu.Lock()
 	defer r.budgetMu.Unlock()
+	return r.seriesLocked(project, model)
+}
+
+// seriesLocked is series, with r.budgetMu held.
+func (r *keyring) seriesLocked(project, model string) *budgetSeries {
 	s := r.budgetSeries[seriesKey{project, model}]
 	if s == nil {
 		if r.budgetSeries == nil || len(r.budgetSeries) > 1<<16 {
@@ -102,9 +107,9 @@ func (r *keyring) budgetCounters(st *state, s *budgetSeries, b Budget, project, 
 // the keyring's store. It reports whether the budget is spent (nothing
 // was counted then), and until when.
 func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, b Budget, project, model string, now time.Time) (spent bool, until time.Time, err error) {
-	s := r.series(project, model)
 	limits := [2]int{b.PerMinute, b.PerDay}
-	r.budgetMu.Lock()
+	r.budgetMu.Lock() // one lock for the series and what is known of it
+	s := r.seriesLocked(project, model)
 	if now.Before(s.spentUntil) && s.spentLimits == limits {
 		until = s.spentUntil
 		r.budgetMu.Unlock()

@@ -122,26 +122,21 @@ func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, 
 		return false, time.Time{}, nil // no limit
 	}
 	if !blocked {
-		var counts []int
-		var ok bool
-		counts, ok, err = bs.SpendBudget(ctx, r.connector, 1, cs)
-		if errors.Is(err, errNoCounterRoom) {
-			return r.spendInState(ctx, bs, cs, b, project, model, now)
-		}
-		if err != nil {
+		counts, ok, err := bs.SpendBudget(ctx, r.connector, 1, cs)
+		switch {
+		case errors.Is(err, errNoCounterRoom):
+			return r.spendInState(ctx, bs, cs, s, w, b, project, model, now)
+		case err != nil:
 			return false, time.Time{}, err
-		}
-		if ok {
+		case ok:
 			return false, time.Time{}, nil
 		}
+		until = cs[len(cs)-1].End
 		for i, c := range cs { // the day's first, as budgetBlocked does
 			if i < len(counts) && c.Limit > 0 && counts[i] >= c.Limit {
 				until = c.End
 				break
 			}
-		}
-		if until.IsZero() {
-			until = cs[len(cs)-1].End
 		}
 	}
 	r.budgetMu.Lock()
@@ -177,17 +172,15 @@ func (r *keyring) locallySpent(st *state, project, model string, now time.Time) 
 // counters do, for a FileStore whose counter table has no room for cs:
 // what the table counts already (read first, so not atomically with the
 // update) lowers the budget.
-func (r *keyring) spendInState(ctx context.Context, bs BudgetStore, cs []BudgetCounter, b Budget, project, model string, now time.Time) (bool, time.Time, error) {
-	w := r.windows(now)
-	day := r.series(project, model).day
+func (r *keyring) spendInState(ctx context.Context, bs BudgetStore, cs []BudgetCounter, s *budgetSeries, w budgetWindow, b Budget, project, model string, now time.Time) (bool, time.Time, error) {
 	if counts, _, err := bs.SpendBudget(ctx, r.connector, 0, cs); err == nil && len(counts) == len(cs) {
 		for i, c := range cs {
 			switch {
-			case c.Name == day && b.PerDay > 0:
+			case c.Name == s.day && b.PerDay > 0:
 				if b.PerDay -= counts[i]; b.PerDay <= 0 {
 					return true, w.dayEnd, nil
 				}
-			case c.Name != day && b.PerMinute > 0:
+			case c.Name != s.day && b.PerMinute > 0:
 				if b.PerMinute -= counts[i]; b.PerMinute <= 0 {
 					return true, w.minEnd, nil
 				}

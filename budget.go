@@ -44,17 +44,6 @@ func budgetFor(budgets []Budget, model string) (Budget, bool) {
 	return Budget{}, false
 }
 
-// budgetWindows returns the starts and ends of the minute and day windows
-// holding now.
-func budgetWindows(now time.Time) (minStart, minEnd, dayStart, dayEnd time.Time) {
-	minStart = now.Truncate(time.Minute)
-	dayEnd = upstream.NextPacificMidnight(now)
-	// Not the midnight after now-24h: in the first hour after a 23-hour
-	// day, that is the start of the day before.
-	dayStart = upstream.PacificDayStart(now)
-	return minStart, minStart.Add(time.Minute), dayStart, dayEnd
-}
-
 // budgetWindow is the minute and day windows holding an instant.
 type budgetWindow struct {
 	minStart, minEnd, dayStart, dayEnd time.Time
@@ -62,9 +51,15 @@ type budgetWindow struct {
 
 // windowsAt returns the windows holding now.
 func windowsAt(now time.Time) budgetWindow {
-	var w budgetWindow
-	w.minStart, w.minEnd, w.dayStart, w.dayEnd = budgetWindows(now)
-	return w
+	minStart := now.Truncate(time.Minute)
+	return budgetWindow{
+		minStart: minStart,
+		minEnd:   minStart.Add(time.Minute),
+		// Not the midnight after now-24h: in the first hour after a
+		// 23-hour day, that is the start of the day before.
+		dayStart: upstream.PacificDayStart(now),
+		dayEnd:   upstream.NextPacificMidnight(now),
+	}
 }
 
 // usageCount returns the count of (project, model, window, start).
@@ -116,13 +111,8 @@ func (c budgetCounts) blocked(b Budget, project string) (bool, time.Time) {
 	return false, time.Time{}
 }
 
-// budgetBlocked reports whether project's budget for model is spent at now,
-// and until when.
-func (s *state) budgetBlocked(b Budget, project, model string, now time.Time) (bool, time.Time) {
-	return s.budgetBlockedIn(b, project, model, windowsAt(now))
-}
-
-// budgetBlockedIn is budgetBlocked with the windows computed.
+// budgetBlockedIn reports whether project's budget for model is spent in
+// the windows w, and until when.
 func (s *state) budgetBlockedIn(b Budget, project, model string, w budgetWindow) (bool, time.Time) {
 	if b.PerDay > 0 && s.usageCount(project, model, "day", w.dayStart) >= b.PerDay {
 		return true, w.dayEnd
@@ -135,34 +125,40 @@ func (s *state) budgetBlockedIn(b Budget, project, model string, w budgetWindow)
 
 // dropPastUsage drops the counts of windows that ended before now, and
 // returns the windows holding now.
-func (s *state) dropPastUsage(now time.Time) (minStart, minEnd, dayStart, dayEnd time.Time) {
-	minStart, minEnd, dayStart, dayEnd = budgetWindows(now)
+func (s *state) dropPastUsage(now time.Time) budgetWindow {
+	w := windowsAt(now)
+	s.dropUsageBefore(w)
+	return w
+}
+
+// dropUsageBefore drops the counts of windows that ended before w.
+func (s *state) dropUsageBefore(w budgetWindow) {
 	kept := s.Usage[:0]
 	for _, u := range s.Usage {
-		if u.Window == "minute" && u.Start.Before(minStart) || u.Window == "day" && u.Start.Before(dayStart) {
+		if u.Window == "minute" && u.Start.Before(w.minStart) || u.Window == "day" && u.Start.Before(w.dayStart) {
 			continue
 		}
 		kept = append(kept, u)
 	}
 	s.Usage = kept
-	return minStart, minEnd, dayStart, dayEnd
 }
 
 // errBudgetSpent means another process spent the budget first.
 var errBudgetSpent = errors.New("jongler: budget spent")
 
-// spend counts one request of project for model, failing with
-// errBudgetSpent when the budget cannot take it. Windows past are dropped.
-func (s *state) spend(b Budget, project, model string, now time.Time) error {
-	if blocked, _ := s.budgetBlocked(b, project, model, now); blocked {
+// spend counts one request of project for model in the windows win,
+// failing with errBudgetSpent when the budget cannot take it. Windows
+// past are dropped.
+func (s *state) spend(b Budget, project, model string, win budgetWindow) error {
+	if blocked, _ := s.budgetBlockedIn(b, project, model, win); blocked {
 		return errBudgetSpent
 	}
-	minStart, _, dayStart, _ := s.dropPastUsage(now)
+	s.dropUsageBefore(win)
 	for _, w := range []struct {
 		name  string
 		start time.Time
 		limit int
-	}{{"minute", minStart, b.PerMinute}, {"day", dayStart, b.PerDay}} {
+	}{{"minute", win.minStart, b.PerMinute}, {"day", win.dayStart, b.PerDay}} {
 		if w.limit == 0 {
 			continue
 		}

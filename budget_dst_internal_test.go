@@ -24,7 +24,8 @@ func TestBudgetDayAroundDST(t *testing.T) {
 		{time.Date(2026, 11, 2, 0, 30, 0, 0, la), time.Date(2026, 11, 2, 0, 0, 0, 0, la), time.Date(2026, 11, 3, 0, 0, 0, 0, la)},
 	} {
 		for _, now := range []time.Time{tc.now, tc.now.UTC()} {
-			_, _, start, end := budgetWindows(now)
+			w := windowsAt(now)
+			start, end := w.dayStart, w.dayEnd
 			if !start.Equal(tc.start) || !end.Equal(tc.end) {
 				t.Errorf("at %v: day window %v to %v, want %v to %v", now, start, end, tc.start, tc.end)
 			}

@@ -125,14 +125,14 @@ func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, 
 		counts, ok, err := bs.SpendBudget(ctx, r.connector, 1, cs)
 		switch {
 		case errors.Is(err, errNoCounterRoom):
-			return r.spendInState(ctx, bs, cs, s, w, b, project, model, now)
+			return r.spendInState(ctx, bs, cs, s, w, b, project, model)
 		case err != nil:
 			return false, time.Time{}, err
 		case ok:
 			return false, time.Time{}, nil
 		}
 		until = cs[len(cs)-1].End
-		for i, c := range cs { // the day's first, as budgetBlocked does
+		for i, c := range cs { // the day's first, as budgetBlockedIn does
 			if i < len(counts) && c.Limit > 0 && counts[i] >= c.Limit {
 				until = c.End
 				break
@@ -172,7 +172,7 @@ func (r *keyring) locallySpent(st *state, project, model string, now time.Time) 
 // counters do, for a FileStore whose counter table has no room for cs:
 // what the table counts already (read first, so not atomically with the
 // update) lowers the budget.
-func (r *keyring) spendInState(ctx context.Context, bs BudgetStore, cs []BudgetCounter, s *budgetSeries, w budgetWindow, b Budget, project, model string, now time.Time) (bool, time.Time, error) {
+func (r *keyring) spendInState(ctx context.Context, bs BudgetStore, cs []BudgetCounter, s *budgetSeries, w budgetWindow, b Budget, project, model string) (bool, time.Time, error) {
 	if counts, _, err := bs.SpendBudget(ctx, r.connector, 0, cs); err == nil && len(counts) == len(cs) {
 		for i, c := range cs {
 			switch {
@@ -191,8 +191,8 @@ func (r *keyring) spendInState(ctx context.Context, bs BudgetStore, cs []BudgetC
 	}
 	var until time.Time
 	err := r.update(ctx, func(st *state) error {
-		_, until = st.budgetBlocked(b, project, model, now)
-		return st.spend(b, project, model, now)
+		_, until = st.budgetBlockedIn(b, project, model, w)
+		return st.spend(b, project, model, w)
 	})
 	if errors.Is(err, errBudgetSpent) {
 		return true, until, nil

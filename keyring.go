@@ -595,7 +595,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 func (r *keyring) spendBudget(ctx context.Context, project, model string) error {
 	return r.update(ctx, func(st *state) error {
 		if b, ok := budgetOf(r.budgets, st, project, model); ok {
-			return st.spend(b, project, model, r.now())
+			return st.spend(b, project, model, windowsAt(r.now()))
 		}
 		return nil
 	})

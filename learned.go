@@ -82,10 +82,10 @@ func (s *state) learn(project, model string, q quotaFact, now time.Time) {
 	} else {
 		s.Learned[i] = l
 	}
-	minStart, _, dayStart, _ := s.dropPastUsage(now)
-	start := minStart
+	w := s.dropPastUsage(now)
+	start := w.minStart
 	if q.window == "day" {
-		start = dayStart
+		start = w.dayStart
 	}
 	for i := range s.Usage {
 		u := &s.Usage[i]

@@ -21,6 +21,8 @@ type usageKey struct {
 // indexAfter is the number of entries below which a scan is cheaper.
 const indexAfter = 8
 
+// sameSlice reports whether a and b are the same slice: of one length,
+// and starting at one element (or both empty).
 func sameSlice[T any](a, b []T) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

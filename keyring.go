@@ -138,11 +138,8 @@ func sameRecords(a, b *state) bool {
 // sameBytes reports whether a and b hold the same bytes, looking first at
 // whether they are the same slice, as a store that caches returns.
 func sameBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
 	// Empty or absent state decodes alike.
-	return len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b)
+	return sameSlice(a, b) || bytes.Equal(a, b)
 }
 
 // update applies fn to the connector's state in the store. The state fn

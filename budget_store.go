@@ -105,21 +105,21 @@ func (r *keyring) budgetCounters(st *state, s *budgetSeries, b Budget, project, 
 
 // spendCounters spends one request of project's budget b for model in bs,
 // the keyring's store. It reports whether the budget is spent (nothing
-// was counted then), and until when.
-func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, b Budget, project, model string, now time.Time) (spent bool, until time.Time, err error) {
+// was counted then); until when is kept in the series (see
+// locallySpent).
+func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, b Budget, project, model string, now time.Time) (spent bool, err error) {
 	limits := [2]int{b.PerMinute, b.PerDay}
 	r.budgetMu.Lock() // one lock for the series and what is known of it
 	s := r.seriesLocked(project, model)
-	if now.Before(s.spentUntil) && s.spentLimits == limits {
-		until = s.spentUntil
-		r.budgetMu.Unlock()
-		return true, until, nil
-	}
+	spent = now.Before(s.spentUntil) && s.spentLimits == limits
 	r.budgetMu.Unlock()
+	if spent {
+		return true, nil
+	}
 	w := r.windows(now)
 	cs, blocked, until := r.budgetCounters(st, s, b, project, model, w)
 	if !blocked && len(cs) == 0 {
-		return false, time.Time{}, nil // no limit
+		return false, nil // no limit
 	}
 	if !blocked {
 		counts, ok, err := bs.SpendBudget(ctx, r.connector, 1, cs)
@@ -127,9 +127,9 @@ func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, 
 		case errors.Is(err, errNoCounterRoom):
 			return r.spendInState(ctx, bs, cs, s, w, b, project, model)
 		case err != nil:
-			return false, time.Time{}, err
+			return false, err
 		case ok:
-			return false, time.Time{}, nil
+			return false, nil
 		}
 		until = cs[len(cs)-1].End
 		for i, c := range cs { // the day's first, as budgetBlockedIn does
@@ -143,7 +143,7 @@ func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, 
 	s.spentUntil, s.spentLimits = until, limits
 	r.budgetMu.Unlock()
 	r.budgetGen.Add(1) // the lists of usable keys leave it out now
-	return true, until, nil
+	return true, nil
 }
 
 // locallySpent reports whether this process found project's budget for
@@ -171,33 +171,29 @@ func (r *keyring) locallySpent(st *state, project, model string, now time.Time) 
 // spendInState counts the request in the state, as stores without
 // counters do, for a FileStore whose counter table has no room for cs:
 // what the table counts already (read first, so not atomically with the
-// update) lowers the budget.
-func (r *keyring) spendInState(ctx context.Context, bs BudgetStore, cs []BudgetCounter, s *budgetSeries, w budgetWindow, b Budget, project, model string) (bool, time.Time, error) {
+// update) lowers the budget. It reports whether the budget is spent.
+func (r *keyring) spendInState(ctx context.Context, bs BudgetStore, cs []BudgetCounter, s *budgetSeries, w budgetWindow, b Budget, project, model string) (bool, error) {
 	if counts, _, err := bs.SpendBudget(ctx, r.connector, 0, cs); err == nil && len(counts) == len(cs) {
 		for i, c := range cs {
 			switch {
 			case c.Name == s.day && b.PerDay > 0:
 				if b.PerDay -= counts[i]; b.PerDay <= 0 {
-					return true, w.dayEnd, nil
+					return true, nil
 				}
 			case c.Name != s.day && b.PerMinute > 0:
 				if b.PerMinute -= counts[i]; b.PerMinute <= 0 {
-					return true, w.minEnd, nil
+					return true, nil
 				}
 			}
 		}
 	} else if err != nil && !errors.Is(err, errNoCounterRoom) {
-		return false, time.Time{}, err
+		return false, err
 	}
-	var until time.Time
-	err := r.update(ctx, func(st *state) error {
-		_, until = st.budgetBlockedIn(b, project, model, w)
-		return st.spend(b, project, model, w)
-	})
+	err := r.update(ctx, func(st *state) error { return st.spend(b, project, model, w) })
 	if errors.Is(err, errBudgetSpent) {
-		return true, until, nil
+		return true, nil
 	}
-	return false, time.Time{}, err
+	return false, err
 }
 
 // storeBudgetCounts is budgetCounts for a BudgetStore: the state's counts

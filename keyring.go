@@ -553,7 +553,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 				}
 			}
 			if budgeted && counting {
-				spent, _, err := r.spendCounters(ctx, bs, st2, b, k.Project, model, r.now())
+				spent, err := r.spendCounters(ctx, bs, st2, b, k.Project, model, r.now())
 				if err != nil {
 					lease.release()
 					return nil, err

@@ -542,8 +542,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			}
 			// A BudgetStore's counters are spent below, not read from the
 			// state.
-			bs := r.budgetStore
-			counting := bs != nil
+			counting := r.budgetStore != nil
 			b, budgeted := r.budgetOf(st2, k.Project, model)
 			if (budgeted && !counting) || gen2 != gen || len(refused) > 0 || full {
 				if blocked, _, _ := r.blocked(st2, &k, r.now(), model, refused, !counting); blocked {
@@ -552,8 +551,8 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 					continue
 				}
 			}
-			if budgeted && counting {
-				spent, err := r.spendCounters(ctx, bs, st2, b, k.Project, model, r.now())
+			if budgeted {
+				spent, err := r.spendBudget(ctx, st2, b, k.Project, model)
 				if err != nil {
 					lease.release()
 					return nil, err
@@ -562,15 +561,6 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 					lease.release()
 					full = true
 					continue // spent, here or in another process: look again
-				}
-			} else if budgeted {
-				if err := r.spendBudget(ctx, k.Project, model); err != nil {
-					lease.release()
-					if errors.Is(err, errBudgetSpent) {
-						full = true
-						continue // spent by another request meanwhile: look again
-					}
-					return nil, err
 				}
 			}
 			if r.logger.Enabled(ctx, slog.LevelDebug) {
@@ -587,15 +577,25 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 	}
 }
 
-// spendBudget counts a request of project for model against its budget,
-// failing with errBudgetSpent when the budget cannot take it.
-func (r *keyring) spendBudget(ctx context.Context, project, model string) error {
-	return r.update(ctx, func(st *state) error {
-		if b, ok := budgetOf(r.budgets, st, project, model); ok {
-			return st.spend(b, project, model, windowsAt(r.now()))
+// spendBudget counts a request of project for model against its budget
+// b, found in st: in the store's counters if it is a BudgetStore, else in
+// the state (with the budget as the state then holds it). It reports
+// whether the budget was spent, here or in another process: nothing was
+// counted then.
+func (r *keyring) spendBudget(ctx context.Context, st *state, b Budget, project, model string) (spent bool, err error) {
+	if bs := r.budgetStore; bs != nil {
+		return r.spendCounters(ctx, bs, st, b, project, model, r.now())
+	}
+	err = r.update(ctx, func(cur *state) error {
+		if b, ok := budgetOf(r.budgets, cur, project, model); ok {
+			return cur.spend(b, project, model, windowsAt(r.now()))
 		}
 		return nil
 	})
+	if errors.Is(err, errBudgetSpent) {
+		return true, nil
+	}
+	return false, err
 }
 
 // waitRelease waits for a release of this process's leases after the

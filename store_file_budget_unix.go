@@ -237,7 +237,8 @@ func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (boo
 		return false, fmt.Errorf("%w: %s has version %d", errNoCounterRoom, t.path, v)
 	}
 	var buf [4]int
-	slots := buf[:0]
+	var hbuf [4]int64
+	slots, hashes := buf[:0], hbuf[:0] // of each counter, for the second pass
 	ok := true
 	for i, c := range cs {
 		h, start := counterHash(c.Name), c.Start.UnixNano()
@@ -245,7 +246,7 @@ func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (boo
 		if e < 0 && n > 0 {
 			return false, fmt.Errorf("%w: %s is full", errNoCounterRoom, t.path)
 		}
-		slots = append(slots, e)
+		slots, hashes = append(slots, e), append(hashes, h)
 		if found {
 			_, es, _, ec := t.entry(e)
 			if atomic.LoadInt64(es) >= start { // this window, or a later one
@@ -261,7 +262,7 @@ func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (boo
 	}
 	for i, c := range cs {
 		eh, es, ee, ec := t.entry(slots[i])
-		h, start := counterHash(c.Name), c.Start.UnixNano()
+		h, start := hashes[i], c.Start.UnixNano()
 		if atomic.LoadInt64(eh) == h && atomic.LoadInt64(es) >= start {
 			// Every writer holds the flock: a load and a store are one step.
 			counts[i] = saneCount(atomic.LoadInt64(ec)) + n

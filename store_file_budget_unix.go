@@ -105,11 +105,11 @@ func (t *counterTable) lock(ctx context.Context) error {
 	}
 	wait := 20 * time.Microsecond
 	for i := 0; ; i++ {
-		err := syscall.Flock(t.fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		err := flockFD(t.fd, syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			return nil
 		}
-		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+		if err != syscall.EWOULDBLOCK {
 			<-t.sem
 			return fmt.Errorf("%w: flock %s: %v", errNoCounterRoom, t.path, err)
 		}
@@ -130,7 +130,7 @@ func (t *counterTable) lock(ctx context.Context) error {
 }
 
 func (t *counterTable) unlock() {
-	_ = syscall.Flock(t.fd, syscall.LOCK_UN)
+	_ = flockFD(t.fd, syscall.LOCK_UN)
 	<-t.sem
 }
 

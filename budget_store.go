@@ -149,17 +149,14 @@ func (r *keyring) spendCounters(ctx context.Context, bs BudgetStore, st *state, 
 // locallySpent reports whether this process found project's budget for
 // model spent, with the limits it has now, and until when.
 func (r *keyring) locallySpent(st *state, project, model string, now time.Time) (bool, time.Time) {
+	var until time.Time
+	var limits [2]int
 	r.budgetMu.Lock()
-	s := r.budgetSeries[seriesKey{project, model}]
-	var (
-		until  time.Time
-		limits [2]int
-	)
-	if s != nil {
+	if s := r.budgetSeries[seriesKey{project, model}]; s != nil {
 		until, limits = s.spentUntil, s.spentLimits
 	}
 	r.budgetMu.Unlock()
-	if s == nil || !now.Before(until) {
+	if !now.Before(until) { // never found spent: until is zero
 		return false, time.Time{}
 	}
 	if b, ok := r.budgetOf(st, project, model); !ok || [2]int{b.PerMinute, b.PerDay} != limits {

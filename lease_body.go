@@ -7,8 +7,6 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
-
-	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
 // A lease handed to the caller with an answer ends when the answer is done
@@ -41,7 +39,7 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 			out := new(http.Response)
 			*out = *resp
 			out.Body = newUpgradeBody(rwc, newLeaseEnd(rwc, l, t.abandonRest, req, red))
-			if reqinfo.FromContext(req.Context()).RedactsBodies() {
+			if red.bodies {
 				out.Body = newRedactConn(out.Body.(io.ReadWriteCloser), red)
 			}
 			return out
@@ -64,7 +62,7 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 	b.src = resp
 	b.out = *resp
 	b.out.Body = b
-	if reqinfo.FromContext(req.Context()).RedactsBodies() { // the proxy's client: redact_stream.go
+	if red.bodies { // the proxy's client: redact_stream.go
 		b.out.Body, b.out.ContentLength = newRedactBody(b, red), -1
 		b.out.Header.Del("Content-Length")
 	}

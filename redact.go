@@ -36,6 +36,10 @@ const redactedPlaceholder = "REDACTED"
 type redactor struct {
 	key  string // the leased value; never ""
 	with string // what stands in its place, escaped for a URL
+	// bodies: the caller must not learn the key even from a body (the
+	// proxy's client): every body is redacted, with the forms a stream's
+	// redaction finds too (redact_stream.go).
+	bodies bool
 }
 
 // newRedactor returns the redactor of key for a caller whose credential
@@ -283,6 +287,9 @@ func (r redactor) answer(resp *http.Response, req *http.Request) (read bool) {
 func (r redactor) body(resp *http.Response, data []byte) {
 	if i, _ := r.find(string(data)); i >= 0 {
 		data = []byte(r.string(string(data)))
+	}
+	if r.bodies {
+		data = newStreamMatcher(r.key, r.with).replaceAll(data)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(data))
 	resp.ContentLength = int64(len(data))

@@ -485,6 +485,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			r2.GetBody = getBody
 		}
 		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
+		red.bodies = info.RedactsBodies()
 		r2 = red.trace(r2)
 		info.Attempt(l.key.Name)
 		resp, err := t.base.RoundTrip(r2)

@@ -365,8 +365,8 @@ func (m *mount) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 				keepParam = name
 			}
 			q.Del(name)
-			out.URL.RawQuery = q.Encode()
 		}
+		out.URL.RawQuery = q.Encode()
 	}
 	switch {
 	case keepHeader != "":
@@ -412,14 +412,7 @@ func dropTokens(out *http.Request, tokens []string) {
 	if len(tokens) == 0 {
 		return
 	}
-	holds := func(v string) bool {
-		for _, t := range tokens {
-			if v == t || len(t) >= 8 && strings.Contains(v, t) {
-				return true
-			}
-		}
-		return false
-	}
+	holds := func(v string) bool { return holdsToken(v, tokens) }
 	for name, vs := range out.Header {
 		if slices.ContainsFunc(vs, holds) {
 			delete(out.Header, name)
@@ -440,15 +433,21 @@ func dropTokens(out *http.Request, tokens []string) {
 	}
 }
 
-// tokenInPath reports whether a token (8 bytes or more) is in u's path,
-// as sent or unescaped.
-func (h *Handler) tokenInPath(u *url.URL) bool {
-	for _, t := range h.texts {
-		if len(t) >= 8 && (strings.Contains(u.Path, t) || strings.Contains(u.EscapedPath(), t)) {
+// holdsToken reports whether v holds one of tokens: is one, or contains
+// one of 8 bytes or more (a shorter one would match by chance).
+func holdsToken(v string, tokens []string) bool {
+	for _, t := range tokens {
+		if v == t || len(t) >= 8 && strings.Contains(v, t) {
 			return true
 		}
 	}
 	return false
+}
+
+// tokenInPath reports whether a token is in u's path, as sent or
+// unescaped.
+func (h *Handler) tokenInPath(u *url.URL) bool {
+	return holdsToken(u.Path, h.texts) || holdsToken(u.EscapedPath(), h.texts)
 }
 
 // bodyIdleTimeout is how long a request body's read may wait for bytes,

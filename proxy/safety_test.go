@@ -265,3 +265,21 @@ func TestTokenInPathRefused(t *testing.T) {
 		t.Errorf("%d requests went upstream; want none", n)
 	}
 }
+
+// TestEchoedKeyRedactedInErrorBody: an error answer's body is redacted
+// for the proxy's client as a successful one's is, JSON escapes included.
+func TestEchoedKeyRedactedInErrorBody(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		key := r.URL.Query().Get("key")
+		esc := fmt.Sprintf(`\u%04x`, key[0]) + key[1:]
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":{"code":400,"message":"bad key `+esc+`"}}`)
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	resp, body := do(t, "POST", ps.URL+genPath+"?key="+token, "", genBody)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "bad key apijongler") {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	noSecrets(t, "the answer", body)
+}

@@ -35,7 +35,7 @@ import (
 // their own Transport, all on one state directory, against a jonglertest
 // server in this process that injects faults and enforces small quotas,
 // while a supervisor SIGKILLs a random worker every so often and starts a
-// new one. Afterwards it checks that no key was used by two requests at
+// new one. Afterwards it checks that no key was used by two live requests at
 // once, that every request a worker started ended with a success or a
 // typed error (or was cut short by its worker's death), that every state
 // file parses, and that no key value appears anywhere.
@@ -258,6 +258,9 @@ func TestSoak(t *testing.T) {
 	// new worker in its place.
 	deadline := began.Add(*soakFor)
 	kills := 0
+	// From each SIGKILL to DeadHolderRest after the worker is gone: the
+	// dead worker's keys rest, and no request may take them.
+	var killWindows [][2]time.Time
 	for {
 		pause := 300*time.Millisecond + mrand.N(1200*time.Millisecond)
 		if time.Until(deadline) < pause {
@@ -271,11 +274,13 @@ func TestSoak(t *testing.T) {
 			t.Errorf("worker %s died by itself: %v\n%s", w.id, w.err, soakTail(w.errFile))
 		default:
 			w.killed = true
+			sent := time.Now()
 			if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			<-w.done
 			kills++
+			killWindows = append(killWindows, [2]time.Time{sent, time.Now().Add(jongler.DeadHolderRest)})
 		}
 		live[i] = start()
 	}
@@ -385,15 +390,31 @@ func TestSoak(t *testing.T) {
 		t.Errorf("%d requests ended untyped or hung; first ones:\n%s", n, strings.Join(samples, "\n"))
 	}
 
-	// The upstream's view: no key ever served two requests at once.
+	// The upstream's view: no key ever served two requests at once, but
+	// for one case. A killed worker's request stays in flight upstream
+	// until the server notices the dead connection, and its key rests
+	// DeadHolderRest from when a taker finds its holder dead. On a loaded
+	// machine the server can take longer than that to notice: a request
+	// that arrives with the key after the rest, while the only requests in
+	// flight with it were given up by their (dead) clients, is reported,
+	// not failed. One that arrives during a kill's rest still fails.
 	st := srv.Stats()
-	if st.Overlaps != 0 {
-		for label, k := range st.Keys {
-			if k.Overlaps > 0 {
-				t.Errorf("key %s: %d overlaps (max %d in flight)", label, k.Overlaps, k.MaxInFlight)
-			}
+	excused, doubleUses := 0, st.Overlaps-len(st.OverlapLog) // unlogged ones fail
+	for _, o := range st.OverlapLog {
+		inRest := slices.ContainsFunc(killWindows, func(w [2]time.Time) bool {
+			return !o.Arrived.Before(w[0]) && !o.Arrived.After(w[1])
+		})
+		if o.AfterCancel && !inRest {
+			excused++
+			continue
 		}
-		t.Errorf("the server saw %d requests arrive with a key already in flight; want 0", st.Overlaps)
+		if doubleUses++; doubleUses <= 10 {
+			t.Errorf("key %s used by a second request at %s (all in flight were of dead clients: %v; within a kill's rest: %v)",
+				o.Key, o.Arrived.Format("15:04:05.000000"), o.AfterCancel, inRest)
+		}
+	}
+	if doubleUses > 0 {
+		t.Errorf("the server saw a key already in flight %d times (%d overlaps, %d excused); want 0", doubleUses, st.Overlaps, excused)
 	}
 	inFlight := 0
 	for _, k := range st.Keys {
@@ -481,8 +502,8 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("soak: %v, %d worker processes (%d SIGKILLed) × %d goroutines, 6 keys", ran.Round(time.Millisecond), len(all), kills, goroutines)
 	t.Logf("requests: %d issued = %d ended + %d cut by kills; outcomes %v; error answers by status %v", issued, ended, killedInFlight, outcomes, statuses)
-	t.Logf("server: %+v, overlaps %d, faults %v; %d lockdowns logged; %d keys rested after a holder's death; %d temporary files of dead writers swept",
-		st.Counts, st.Overlaps, st.Faults, lockdowns, rests, len(leftovers))
+	t.Logf("server: %+v, overlaps %d (%d excused: after a kill's rest, with only requests of dead clients in flight), faults %v; %d lockdowns logged; %d keys rested after a holder's death; %d temporary files of dead writers swept",
+		st.Counts, st.Overlaps, excused, st.Faults, lockdowns, rests, len(leftovers))
 }
 
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {

@@ -47,8 +47,9 @@ func (s *Server) routes() http.Handler {
 // notFound answers a request for an unknown API method.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	key, ncred := credential(r)
-	ks, _, _ := s.arrive(key, ncred, "")
-	s.finish(&tracker{key: ks, outcome: outcomeFailed})
+	t := &tracker{outcome: outcomeFailed}
+	s.arrive(t, key, ncred)
+	s.finish(t)
 	writeJSON(w, http.StatusNotFound, plainError(404, "NOT_FOUND", "Method not found."), false)
 }
 
@@ -206,27 +207,40 @@ type tracker struct {
 	outcome outcome   // how the request ended; 0 counts as canceled
 
 	finished bool // counted by finish
+	// overlaps are the overlaps this request was in flight for, judged
+	// when each of their in-flight requests has finished.
+	overlaps []*overlap
 }
 
-// arrive counts the arrival of a request with the API key value, given ncred
-// credentials, for model ("" if not configured). It returns the configured key
-// of the request, if any, and its state.
-func (s *Server) arrive(value string, ncred int, model string) (ks *keyState, leaked, invalid bool) {
+// overlap is a request that arrived while others with its key were in
+// flight. It is an overlap after cancel if every one of them ended
+// canceled: their clients had given up on them, by cancelling or dying,
+// and the server had not yet noticed.
+type overlap struct {
+	pending int  // in-flight requests not yet finished
+	live    bool // one of them ended otherwise than canceled
+	log     int  // its index in the stats' overlap log, or -1
+}
+
+// arrive counts the arrival of the request t follows, with the API key value,
+// given ncred credentials, for model t.model ("" if not configured). It sets
+// t.key to the configured key of the request, if any, and returns its state.
+func (s *Server) arrive(t *tracker, value string, ncred int) (leaked, invalid bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ncred == 1 {
-		ks = s.keys[value]
+		t.key = s.keys[value]
 	}
-	s.count(ks, model)
-	if ks != nil {
+	s.count(t)
+	if ks := t.key; ks != nil {
 		leaked, invalid = ks.leaked, ks.invalid
 	}
-	return ks, leaked, invalid
+	return leaked, invalid
 }
 
-// count counts the arrival of a request with key ks (may be nil) for model
-// ("" if not configured). s.mu must be held.
-func (s *Server) count(ks *keyState, model string) {
+// count counts the arrival of the request t follows. s.mu must be held.
+func (s *Server) count(t *tracker) {
+	ks, model := t.key, t.model
 	s.stats.total.Requests++
 	if model != "" {
 		s.stats.models[model].Requests++
@@ -237,7 +251,16 @@ func (s *Server) count(ks *keyState, model string) {
 		if st.InFlight > 0 {
 			st.Overlaps++
 			s.stats.overlaps++
+			o := &overlap{pending: len(ks.inFlight), log: -1}
+			if len(s.stats.overlapLog) < MaxOverlapLog {
+				o.log = len(s.stats.overlapLog)
+				s.stats.overlapLog = append(s.stats.overlapLog, Overlap{Key: ks.label, Arrived: time.Now()})
+			}
+			for _, other := range ks.inFlight {
+				other.overlaps = append(other.overlaps, o)
+			}
 		}
+		ks.inFlight = append(ks.inFlight, t)
 		st.InFlight++
 		st.MaxInFlight = max(st.MaxInFlight, st.InFlight)
 		if model != "" {
@@ -261,8 +284,22 @@ func (s *Server) finish(t *tracker) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.key != nil {
-		t.key.stats.InFlight--
+	if ks := t.key; ks != nil {
+		ks.stats.InFlight--
+		if i := slices.Index(ks.inFlight, t); i >= 0 {
+			ks.inFlight = slices.Delete(ks.inFlight, i, i+1)
+		}
+		for _, o := range t.overlaps {
+			o.live = o.live || t.outcome != outcomeCanceled
+			if o.pending--; o.pending == 0 && !o.live {
+				ks.stats.OverlapsAfterCancel++
+				s.stats.overlapsAfterCancel++
+				if o.log >= 0 {
+					s.stats.overlapLog[o.log].AfterCancel = true
+				}
+			}
+		}
+		t.overlaps = nil
 	}
 	s.record(t, t.outcome, +1)
 }
@@ -313,8 +350,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rq *request) {
 		t.model = rq.model
 	}
 	key, ncred := credential(r)
-	ks, leaked, invalid := s.arrive(key, ncred, t.model)
-	t.key = ks
+	leaked, invalid := s.arrive(t, key, ncred)
+	ks := t.key
 	defer s.finish(t)
 
 	// Requests are counted before the client can see their answer; see

@@ -205,6 +205,16 @@ func TestOverlapDetection(t *testing.T) {
 			if st.Overlaps != total {
 				t.Errorf("%d overlaps in all, want %d", st.Overlaps, total)
 			}
+			// Every request was canceled in flight: each overlap was one
+			// after cancel.
+			for _, label := range []string{"a", "b"} {
+				if got := st.Keys[label].OverlapsAfterCancel; got != tt.wantOverlaps[label] {
+					t.Errorf("key %s: %d overlaps after cancel, want %d", label, got, tt.wantOverlaps[label])
+				}
+			}
+			if st.OverlapsAfterCancel != total {
+				t.Errorf("%d overlaps after cancel in all, want %d", st.OverlapsAfterCancel, total)
+			}
 		})
 	}
 }

@@ -170,6 +170,7 @@ type keyState struct {
 	label, project  string
 	leaked, invalid bool
 	stats           *KeyStats
+	inFlight        []*tracker // the requests with this key being served now
 }
 
 type projectModel struct{ project, model string }

@@ -35,9 +35,9 @@
 // in them, nor when a Key is formatted), per model and per quota-minute
 // window, plus Overlaps: how often a key was used by two requests at once,
 // which is how a test proves that a rotator leases keys exclusively. The
-// first overlaps are logged with their time, and those that found only
-// requests whose clients had given up (OverlapsAfterCancel: a killed
-// process, before the server noticed) are told apart.
+// first overlaps are logged with their time and the clients' addresses, so
+// that a test killing clients can tell a dead client's request, not yet
+// noticed gone, from a double use (see [Overlap]).
 // [Server.Capacity] gives the most successes the quotas allow in an interval,
 // to compute utilisation.
 //

@@ -47,7 +47,7 @@ func (s *Server) routes() http.Handler {
 // notFound answers a request for an unknown API method.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	key, ncred := credential(r)
-	t := &tracker{outcome: outcomeFailed}
+	t := &tracker{outcome: outcomeFailed, client: r.RemoteAddr}
 	s.arrive(t, key, ncred)
 	s.finish(t)
 	writeJSON(w, http.StatusNotFound, plainError(404, "NOT_FOUND", "Method not found."), false)
@@ -206,20 +206,8 @@ type tracker struct {
 	window  *Window   // the window the request was admitted in, if it was
 	outcome outcome   // how the request ended; 0 counts as canceled
 
-	finished bool // counted by finish
-	// overlaps are the overlaps this request was in flight for, judged
-	// when each of their in-flight requests has finished.
-	overlaps []*overlap
-}
-
-// overlap is a request that arrived while others with its key were in
-// flight. It is an overlap after cancel if every one of them ended
-// canceled: their clients had given up on them, by cancelling or dying,
-// and the server had not yet noticed.
-type overlap struct {
-	pending int  // in-flight requests not yet finished
-	live    bool // one of them ended otherwise than canceled
-	log     int  // its index in the stats' overlap log, or -1
+	client   string // the request's RemoteAddr, for the overlap log
+	finished bool   // counted by finish
 }
 
 // arrive counts the arrival of the request t follows, with the API key value,
@@ -251,16 +239,16 @@ func (s *Server) count(t *tracker) {
 		if st.InFlight > 0 {
 			st.Overlaps++
 			s.stats.overlaps++
-			o := &overlap{pending: len(ks.inFlight), log: -1}
 			if len(s.stats.overlapLog) < MaxOverlapLog {
-				o.log = len(s.stats.overlapLog)
-				s.stats.overlapLog = append(s.stats.overlapLog, Overlap{Key: ks.label, Arrived: time.Now()})
-			}
-			for _, other := range ks.inFlight {
-				other.overlaps = append(other.overlaps, o)
+				o := Overlap{Key: ks.label, Arrived: time.Now(), Client: t.client}
+				for other := range ks.inFlight {
+					o.Others = append(o.Others, other.client)
+				}
+				slices.Sort(o.Others)
+				s.stats.overlapLog = append(s.stats.overlapLog, o)
 			}
 		}
-		ks.inFlight = append(ks.inFlight, t)
+		ks.inFlight[t] = struct{}{}
 		st.InFlight++
 		st.MaxInFlight = max(st.MaxInFlight, st.InFlight)
 		if model != "" {
@@ -286,20 +274,7 @@ func (s *Server) finish(t *tracker) {
 	defer s.mu.Unlock()
 	if ks := t.key; ks != nil {
 		ks.stats.InFlight--
-		if i := slices.Index(ks.inFlight, t); i >= 0 {
-			ks.inFlight = slices.Delete(ks.inFlight, i, i+1)
-		}
-		for _, o := range t.overlaps {
-			o.live = o.live || t.outcome != outcomeCanceled
-			if o.pending--; o.pending == 0 && !o.live {
-				ks.stats.OverlapsAfterCancel++
-				s.stats.overlapsAfterCancel++
-				if o.log >= 0 {
-					s.stats.overlapLog[o.log].AfterCancel = true
-				}
-			}
-		}
-		t.overlaps = nil
+		delete(ks.inFlight, t)
 	}
 	s.record(t, t.outcome, +1)
 }
@@ -344,7 +319,7 @@ func (s *Server) windowCounts(w Window) *WindowCounts {
 
 // serve checks and answers a parsed request.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rq *request) {
-	t := &tracker{}
+	t := &tracker{client: r.RemoteAddr}
 	quota, known := s.models[rq.model] // s.models is never written after newServer
 	if known {
 		t.model = rq.model

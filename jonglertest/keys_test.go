@@ -3,6 +3,7 @@ package jonglertest_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -205,15 +206,21 @@ func TestOverlapDetection(t *testing.T) {
 			if st.Overlaps != total {
 				t.Errorf("%d overlaps in all, want %d", st.Overlaps, total)
 			}
-			// Every request was canceled in flight: each overlap was one
-			// after cancel.
-			for _, label := range []string{"a", "b"} {
-				if got := st.Keys[label].OverlapsAfterCancel; got != tt.wantOverlaps[label] {
-					t.Errorf("key %s: %d overlaps after cancel, want %d", label, got, tt.wantOverlaps[label])
-				}
+			// The log has each, naming the clients' addresses: every other
+			// request of its key was in flight from another connection.
+			if len(st.OverlapLog) != total {
+				t.Fatalf("%d overlaps logged, want %d", len(st.OverlapLog), total)
 			}
-			if st.OverlapsAfterCancel != total {
-				t.Errorf("%d overlaps after cancel in all, want %d", st.OverlapsAfterCancel, total)
+			for i, o := range st.OverlapLog {
+				if tt.wantOverlaps[o.Key] == 0 || o.Arrived.IsZero() || o.Client == "" {
+					t.Errorf("overlap %d: %+v", i, o)
+				}
+				if want := i + 1; len(o.Others) != want {
+					t.Errorf("overlap %d: others %v, want %d", i, o.Others, want)
+				}
+				if slices.Contains(o.Others, o.Client) || slices.Contains(o.Others, "") {
+					t.Errorf("overlap %d: client %s among others %v", i, o.Client, o.Others)
+				}
 			}
 		})
 	}

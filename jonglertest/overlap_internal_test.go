@@ -1,65 +1,54 @@
 package jonglertest
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
-// An overlap is one after cancel only if every request in flight at its
-// arrival ended canceled, and it is judged when the last of them ends.
-func TestOverlapsAfterCancel(t *testing.T) {
+// The overlap log names the clients in flight with the key at each
+// overlap, and forgets those that finished.
+func TestOverlapLogClients(t *testing.T) {
 	type step struct {
-		arrive  int     // a request (by number) arrives with the key, or
-		finish  int     // ends (by number) with outcome
-		outcome outcome // for finish
+		arrive, finish string // a client's request arrives, or finishes
 	}
-	a := func(n int) step { return step{arrive: n} }
-	ok := func(n int) step { return step{finish: n, outcome: outcomeSuccess} }
-	cut := func(n int) step { return step{finish: n, outcome: outcomeFailed} }
-	gone := func(n int) step { return step{finish: n, outcome: outcomeCanceled} }
+	a := func(c string) step { return step{arrive: c} }
+	f := func(c string) step { return step{finish: c} }
 	tests := []struct {
-		name                string
-		steps               []step
-		overlaps, afterGone int
+		name  string
+		steps []step
+		want  []Overlap // Key, Client and Others of each overlap
 	}{
-		{"sequential", []step{a(1), ok(1), a(2), ok(2)}, 0, 0},
-		{"both live", []step{a(1), a(2), ok(1), ok(2)}, 1, 0},
-		{"first gone", []step{a(1), a(2), gone(1), ok(2)}, 1, 1},
-		{"first answered with an error", []step{a(1), a(2), cut(1), ok(2)}, 1, 0},
-		{"second gone", []step{a(1), a(2), ok(1), gone(2)}, 1, 0},
-		{"one of two gone", []step{a(1), a(2), a(3), gone(1), ok(2), ok(3)}, 2, 1},
-		{"two of two gone", []step{a(1), a(2), a(3), gone(1), gone(2), ok(3)}, 2, 2},
-		{"pending while one is in flight", []step{a(1), a(2), a(3), gone(1)}, 2, 1},
+		{"sequential", []step{a("c1"), f("c1"), a("c2"), f("c2")}, nil},
+		{"two at once", []step{a("c1"), a("c2"), f("c1"), f("c2")},
+			[]Overlap{{Client: "c2", Others: []string{"c1"}}}},
+		{"three at once", []step{a("c3"), a("c1"), a("c2")},
+			[]Overlap{{Client: "c1", Others: []string{"c3"}}, {Client: "c2", Others: []string{"c1", "c3"}}}},
+		{"a finished one is no longer in flight", []step{a("c1"), a("c2"), f("c1"), a("c3"), f("c2"), a("c4")},
+			[]Overlap{{Client: "c2", Others: []string{"c1"}}, {Client: "c3", Others: []string{"c2"}}, {Client: "c4", Others: []string{"c3"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newServer(Config{Keys: []Key{{Label: "k", Value: "value-k", Project: "p"}}})
-			trackers := map[int]*tracker{}
+			trackers := map[string]*tracker{}
 			for _, st := range tt.steps {
-				if st.arrive != 0 {
-					trackers[st.arrive] = &tracker{}
+				if st.arrive != "" {
+					trackers[st.arrive] = &tracker{client: st.arrive}
 					s.arrive(trackers[st.arrive], "value-k", 1)
 					continue
 				}
 				tr := trackers[st.finish]
-				tr.outcome = st.outcome
+				tr.outcome = outcomeSuccess
 				s.finish(tr)
 			}
 			got := s.Stats()
-			if got.Overlaps != tt.overlaps || got.OverlapsAfterCancel != tt.afterGone {
-				t.Errorf("overlaps %d, after cancel %d; want %d, %d", got.Overlaps, got.OverlapsAfterCancel, tt.overlaps, tt.afterGone)
+			if got.Overlaps != len(tt.want) || got.Keys["k"].Overlaps != len(tt.want) || len(got.OverlapLog) != len(tt.want) {
+				t.Fatalf("%d overlaps (key k: %d), %d logged; want %d", got.Overlaps, got.Keys["k"].Overlaps, len(got.OverlapLog), len(tt.want))
 			}
-			if k := got.Keys["k"]; k.Overlaps != got.Overlaps || k.OverlapsAfterCancel != got.OverlapsAfterCancel {
-				t.Errorf("key k: overlaps %d, after cancel %d; want the totals", k.Overlaps, k.OverlapsAfterCancel)
-			}
-			afterCancel := 0
-			for _, o := range got.OverlapLog {
-				if o.Key != "k" || o.Arrived.IsZero() {
-					t.Errorf("logged %+v", o)
+			for i, o := range got.OverlapLog {
+				w := tt.want[i]
+				if o.Key != "k" || o.Client != w.Client || !slices.Equal(o.Others, w.Others) || o.Arrived.IsZero() {
+					t.Errorf("overlap %d: %+v; want client %s, others %v", i, o, w.Client, w.Others)
 				}
-				if o.AfterCancel {
-					afterCancel++
-				}
-			}
-			if len(got.OverlapLog) != tt.overlaps || afterCancel != tt.afterGone {
-				t.Errorf("%d overlaps logged, %d after cancel; want %d, %d", len(got.OverlapLog), afterCancel, tt.overlaps, tt.afterGone)
 			}
 		})
 	}
@@ -69,7 +58,7 @@ func TestOverlapsAfterCancel(t *testing.T) {
 func TestOverlapLogBounded(t *testing.T) {
 	s := newServer(Config{Keys: []Key{{Label: "k", Value: "value-k", Project: "p"}}})
 	for range MaxOverlapLog + 2 {
-		s.arrive(&tracker{}, "value-k", 1)
+		s.arrive(&tracker{client: "c"}, "value-k", 1)
 	}
 	got := s.Stats()
 	if got.Overlaps != MaxOverlapLog+1 || len(got.OverlapLog) != MaxOverlapLog {

@@ -170,7 +170,7 @@ type keyState struct {
 	label, project  string
 	leaked, invalid bool
 	stats           *KeyStats
-	inFlight        []*tracker // the requests with this key being served now
+	inFlight        map[*tracker]struct{} // the requests with this key being served now
 }
 
 type projectModel struct{ project, model string }
@@ -273,7 +273,8 @@ func newServer(cfg Config) *Server {
 		}
 		ks := &keyState{
 			label: k.Label, project: k.Project, leaked: k.Leaked, invalid: k.Invalid,
-			stats: &KeyStats{Project: k.Project, Models: map[string]Counts{}},
+			stats:    &KeyStats{Project: k.Project, Models: map[string]Counts{}},
+			inFlight: map[*tracker]struct{}{},
 		}
 		s.keys[k.Value] = ks
 		s.byLabel[k.Label] = ks

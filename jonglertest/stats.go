@@ -31,14 +31,6 @@ type KeyStats struct {
 	// the same key was in flight. A client that leases each key exclusively
 	// keeps it at 0.
 	Overlaps int
-	// OverlapsAfterCancel counts the Overlaps that arrived while every
-	// request in flight with the key was one its client had given up on
-	// (by cancelling or dying) without the server having noticed yet: each
-	// of them ended Canceled. A rotator that rests a key after an abandoned
-	// request keeps it at 0 as long as the server notices within the rest;
-	// on a loaded machine it may not. Overlaps - OverlapsAfterCancel counts
-	// two live clients served with one key at once.
-	OverlapsAfterCancel int
 }
 
 // Window identifies a quota-minute window of one (project, model). Minute is
@@ -63,27 +55,29 @@ type WindowCounts struct {
 // Stats is a snapshot of a server's counters, returned by [Server.Stats].
 // Keys are identified by their Label: no key value ever appears in it.
 type Stats struct {
-	Counts                                      // all requests, whatever their key or model
-	Overlaps            int                     // sum of the Overlaps of all keys
-	OverlapsAfterCancel int                     // sum of the OverlapsAfterCancel of all keys
-	Keys                map[string]KeyStats     // by Key.Label
-	Models              map[string]Counts       // by model, for configured models only
-	Windows             map[Window]WindowCounts // quota-minute windows with any success or refusal
-	Faults              map[FaultKind]int       // injected faults that shaped an answer, by kind
+	Counts                           // all requests, whatever their key or model
+	Overlaps int                     // sum of the Overlaps of all keys
+	Keys     map[string]KeyStats     // by Key.Label
+	Models   map[string]Counts       // by model, for configured models only
+	Windows  map[Window]WindowCounts // quota-minute windows with any success or refusal
+	Faults   map[FaultKind]int       // injected faults that shaped an answer, by kind
 	// OverlapLog holds the first MaxOverlapLog overlaps, in order of
-	// arrival, for a test to see when each happened.
+	// arrival: when each happened and which clients were involved.
 	OverlapLog []Overlap
 }
 
-// Overlap is a request that arrived while another request with the same
-// key was in flight.
+// Overlap is a request that arrived while other requests with the same key
+// were in flight.
+//
+// A request is in flight until the server is done with it, which for a
+// client that died or gave up is when the server notices the connection
+// gone. A test that kills clients can tell such overlaps apart by their
+// addresses: Others names the clients whose requests were in flight.
 type Overlap struct {
 	Key     string    // the key's Label
 	Arrived time.Time // when the server counted the request (wall clock)
-	// AfterCancel is set once every request that was in flight with the
-	// key at the arrival has ended Canceled (see
-	// KeyStats.OverlapsAfterCancel); it is false while one is in flight.
-	AfterCancel bool
+	Client  string    // the request's remote address (http.Request.RemoteAddr)
+	Others  []string  // the remote addresses of the requests in flight with the key then, sorted
 }
 
 // MaxOverlapLog is the most overlaps [Stats.OverlapLog] holds.
@@ -91,14 +85,13 @@ const MaxOverlapLog = 1000
 
 // statsState is the live form of Stats, guarded by Server.mu.
 type statsState struct {
-	total               Counts
-	overlaps            int
-	overlapsAfterCancel int
-	keys                map[string]*KeyStats
-	models              map[string]*Counts
-	windows             map[Window]*WindowCounts
-	faults              map[FaultKind]int
-	overlapLog          []Overlap
+	total      Counts
+	overlaps   int
+	keys       map[string]*KeyStats
+	models     map[string]*Counts
+	windows    map[Window]*WindowCounts
+	faults     map[FaultKind]int
+	overlapLog []Overlap
 }
 
 func newStatsState() statsState {
@@ -112,14 +105,13 @@ func newStatsState() statsState {
 
 func (st *statsState) snapshot() Stats {
 	s := Stats{
-		Counts:              st.total,
-		Overlaps:            st.overlaps,
-		OverlapsAfterCancel: st.overlapsAfterCancel,
-		Keys:                make(map[string]KeyStats, len(st.keys)),
-		Models:              make(map[string]Counts, len(st.models)),
-		Windows:             make(map[Window]WindowCounts, len(st.windows)),
-		Faults:              maps.Clone(st.faults),
-		OverlapLog:          slices.Clone(st.overlapLog),
+		Counts:     st.total,
+		Overlaps:   st.overlaps,
+		Keys:       make(map[string]KeyStats, len(st.keys)),
+		Models:     make(map[string]Counts, len(st.models)),
+		Windows:    make(map[Window]WindowCounts, len(st.windows)),
+		Faults:     maps.Clone(st.faults),
+		OverlapLog: slices.Clone(st.overlapLog),
 	}
 	for label, k := range st.keys {
 		c := *k

@@ -318,6 +318,10 @@ func (l *leased) release() {
 // releaseAfter gives the lease back after d, in which the key stays
 // leased: its last request may still be in flight upstream.
 func (l *leased) releaseAfter(d time.Duration) {
+	if d <= 0 {
+		l.release()
+		return
+	}
 	time.AfterFunc(d, l.release)
 }
 

@@ -24,6 +24,9 @@ import (
 //     the garbage collector finds the body unreachable (a cleanup);
 //   - a 101 Switching Protocols answer's upgraded connection holds it until
 //     closed.
+//
+// A request given up on before any answer came (send, in transport.go)
+// rests its key likewise: the upstream may be serving it still.
 
 // handOff returns resp for the caller, with l's lease tied to its body (see
 // above). req is the caller's request, named in the warning of a body

@@ -3,6 +3,7 @@ package jongler
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -51,5 +52,81 @@ func TestAbandonedStreamRestsAcrossStores(t *testing.T) {
 	if l != nil {
 		l.Release(context.Background())
 		t.Fatal("another process leased the key at once after a stream was abandoned mid-way; want it to rest first")
+	}
+}
+
+// A request given up on before its answer came (the caller's context ended,
+// or the base transport timed out waiting for the headers) may still be
+// served upstream: its key rests as after an abandoned body, in every
+// process. A send that failed outright (nothing listening) frees the key at
+// once.
+func TestGivenUpRequestRestsItsKey(t *testing.T) {
+	tests := []struct {
+		name string
+		// send sends req through tr to an upstream that holds every
+		// request until its client goes.
+		send     func(tr *Transport, req *http.Request, arrived <-chan struct{}) error
+		unserved bool // the upstream is closed before the send
+		rests    bool
+	}{
+		{name: "caller canceled", rests: true, send: func(tr *Transport, req *http.Request, arrived <-chan struct{}) error {
+			ctx, cancel := context.WithCancel(req.Context())
+			go func() { <-arrived; cancel() }()
+			_, err := tr.RoundTrip(req.WithContext(ctx))
+			return err
+		}},
+		{name: "header timeout", rests: true, send: func(tr *Transport, req *http.Request, arrived <-chan struct{}) error {
+			_, err := tr.RoundTrip(req)
+			return err
+		}},
+		{name: "nothing listening", unserved: true, send: func(tr *Transport, req *http.Request, arrived <-chan struct{}) error {
+			_, err := tr.RoundTrip(req)
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			arrived := make(chan struct{}, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body) // then the server sees the client go
+				arrived <- struct{}{}
+				<-r.Context().Done()
+			}))
+			defer srv.Close()
+			base := http.DefaultTransport.(*http.Transport).Clone()
+			if tt.name == "header timeout" {
+				base.ResponseHeaderTimeout = 50 * time.Millisecond
+			}
+			defer base.CloseIdleConnections()
+			dir := t.TempDir()
+			tr, err := NewTransport("generativelanguage.googleapis.com", WithKeys(Key{Name: "only", Value: "v-only-77cd"}),
+				WithStateDir(dir), WithBaseURL(srv.URL), WithBaseTransport(base), WithMaxRetries(-1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.abandonRest = time.Hour
+			if tt.unserved {
+				srv.Close()
+			}
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1beta/models/m:generateContent", strings.NewReader("{}"))
+			if err := tt.send(tr, req, arrived); err == nil {
+				t.Fatal("the send succeeded")
+			}
+
+			other, err := NewFileStore(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := other.Acquire(context.Background(), tr.connector.Name, []string{"only"}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l != nil {
+				l.Release(context.Background())
+			}
+			if got := l == nil; got != tt.rests {
+				t.Errorf("key leased by another process at once: %v; want %v", l != nil, !tt.rests)
+			}
+		})
 	}
 }

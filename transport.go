@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -491,8 +492,15 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		resp, err := t.base.RoundTrip(r2)
 		rt.sent(l.key.Name, resp, err)
 		if err != nil {
+			if ctx.Err() != nil || isTimeout(err) {
+				// Given up on before the answer came: the upstream may still
+				// be serving it, as after an abandoned body (lease_body.go).
+				l.releaseAfter(t.abandonRest)
+				held = nil
+			} else {
+				l.release()
+			}
 			err = red.error(err)
-			l.release()
 			if errors.Is(context.Cause(r2.Context()), ErrLeaseLost) && ctx.Err() == nil {
 				return nil, fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, ErrLeaseLost)
 			}
@@ -595,3 +603,11 @@ var _ http.RoundTripper = (*Transport)(nil)
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// isTimeout reports whether err, from the base transport, is a timeout (such
+// as http.Transport's ResponseHeaderTimeout): the request may have been sent
+// and still be served.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -47,6 +47,45 @@ type keyring struct {
 	budgetSeries map[seriesKey]*budgetSeries // see series
 	budgetGen    atomic.Uint64               // counts the budgets found spent
 	stIndex      atomic.Pointer[stateIndex]  // see stateIndexOf
+
+	rests pendingRests // leases kept after their request, given back soon
+}
+
+// pendingRests counts the leases kept for a while after their request was
+// given up on (releaseAfter), so that Transport.Close can wait for them to
+// be given back, not leave them to look like a dead holder's.
+type pendingRests struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n falls to 0
+}
+
+func (p *pendingRests) add() {
+	p.mu.Lock()
+	if p.n == 0 {
+		p.idle = make(chan struct{})
+	}
+	p.n++
+	p.mu.Unlock()
+}
+
+func (p *pendingRests) done() {
+	p.mu.Lock()
+	if p.n--; p.n == 0 {
+		close(p.idle)
+	}
+	p.mu.Unlock()
+}
+
+// wait returns when no lease is kept any more.
+func (p *pendingRests) wait() {
+	p.mu.Lock()
+	idle := p.idle
+	n := p.n
+	p.mu.Unlock()
+	if n > 0 {
+		<-idle
+	}
 }
 
 // stateCache holds the last state read from the store (or written by this
@@ -322,7 +361,12 @@ func (l *leased) releaseAfter(d time.Duration) {
 		l.release()
 		return
 	}
-	time.AfterFunc(d, l.release)
+	r := &l.ring.rests
+	r.add()
+	time.AfterFunc(d, func() {
+		l.release()
+		r.done()
+	})
 }
 
 func (r *keyring) key(name string) (Key, bool) {

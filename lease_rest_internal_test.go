@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -128,5 +129,50 @@ func TestGivenUpRequestRestsItsKey(t *testing.T) {
 				t.Errorf("key leased by another process at once: %v; want %v", l != nil, !tt.rests)
 			}
 		})
+	}
+}
+
+// Close waits for a key kept after a given-up request to be given back:
+// the next process then leases it at once, and does not take it for a dead
+// holder's.
+func TestCloseWaitsForRestingKeys(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	tr, err := NewTransport("generativelanguage.googleapis.com", WithKeys(Key{Name: "only", Value: "v-only-5e1a"}),
+		WithStateDir(dir), WithBaseURL(srv.URL), WithMaxRetries(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.abandonRest = time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1beta/models/m:generateContent", strings.NewReader("{}"))
+	if _, err := tr.RoundTrip(req); err == nil {
+		t.Fatal("the send succeeded")
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs strings.Builder
+	other, err := NewFileStore(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	l, err := other.Acquire(context.Background(), tr.connector.Name, []string{"only"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l == nil {
+		t.Fatal("the key is still leased after Close")
+	}
+	l.Release(context.Background())
+	if strings.Contains(logs.String(), "died holding") {
+		t.Errorf("the next store took the key for a dead holder's: %s", logs.String())
 	}
 }

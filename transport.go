@@ -334,7 +334,16 @@ func (t *Transport) Cleanup(ctx context.Context) error {
 // mappings and files. Requests in flight finish; the transport must not be
 // used after Close. A store given with WithStore is the caller's to close.
 // Close also stops observing the key states for [WithMeterProvider].
+//
+// A key whose request was given up on (a body closed before its end, a
+// context ended before the answer) stays leased 100 ms more, as the
+// upstream may still be serving it. Close waits for such keys to be given
+// back, so that the next process does not take them for a dead holder's:
+// close the transport before the store and before the program exits.
 func (t *Transport) Close() error {
+	if t.ring != nil { // nil for a connector without keys
+		t.ring.rests.wait()
+	}
 	t.CloseIdleConnections()
 	err := t.tel.close()
 	if t.ownStore != nil {

@@ -73,7 +73,7 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if err != nil {
 		return configError(err)
 	}
-	defer t.CloseIdleConnections()
+	defer t.Close() // before closeStore: it waits for a key kept after a given-up request
 	u, err := url.Parse(strings.TrimSuffix(t.BaseURL(), "/") + endpoint)
 	if err != nil {
 		return usageErrorf("ENDPOINT %q: %v", endpoint, err)

@@ -69,10 +69,12 @@ type Stats struct {
 // Overlap is a request that arrived while other requests with the same key
 // were in flight.
 //
-// A request is in flight until the server is done with it, which for a
-// client that died or gave up is when the server notices the connection
-// gone. A test that kills clients can tell such overlaps apart by their
-// addresses: Others names the clients whose requests were in flight.
+// A request is in flight as KeyStats.InFlight says: for a client that died
+// or gave up, until the server notices the connection gone. A test that
+// kills clients can tell such overlaps apart by their addresses: Others
+// names the connections whose requests were in flight. An address names a
+// connection, not a client: over HTTP/2, or behind a proxy, one address
+// carries many requests.
 type Overlap struct {
 	Key     string    // the key's Label
 	Arrived time.Time // when the server counted the request (wall clock)
@@ -112,6 +114,9 @@ func (st *statsState) snapshot() Stats {
 		Windows:    make(map[Window]WindowCounts, len(st.windows)),
 		Faults:     maps.Clone(st.faults),
 		OverlapLog: slices.Clone(st.overlapLog),
+	}
+	for i := range s.OverlapLog {
+		s.OverlapLog[i].Others = slices.Clone(s.OverlapLog[i].Others)
 	}
 	for label, k := range st.keys {
 		c := *k

@@ -42,16 +42,7 @@ func TestAbandonedStreamRestsAcrossStores(t *testing.T) {
 	resp.Body.Read(make([]byte, 4))
 	resp.Body.Close() // abandoned: the upstream may still be streaming
 
-	other, err := NewFileStore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := other.Acquire(context.Background(), tr.connector.Name, []string{"only"}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l != nil {
-		l.Release(context.Background())
+	if leasableElsewhere(t, dir, tr.connector.Name, "only", nil) {
 		t.Fatal("another process leased the key at once after a stream was abandoned mid-way; want it to rest first")
 	}
 }
@@ -114,19 +105,8 @@ func TestGivenUpRequestRestsItsKey(t *testing.T) {
 				t.Fatal("the send succeeded")
 			}
 
-			other, err := NewFileStore(dir, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l, err := other.Acquire(context.Background(), tr.connector.Name, []string{"only"}, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if l != nil {
-				l.Release(context.Background())
-			}
-			if got := l == nil; got != tt.rests {
-				t.Errorf("key leased by another process at once: %v; want %v", l != nil, !tt.rests)
+			if got := leasableElsewhere(t, dir, tr.connector.Name, "only", nil); got == tt.rests {
+				t.Errorf("key leased by another process at once: %v; want %v", got, !tt.rests)
 			}
 		})
 	}
@@ -159,20 +139,31 @@ func TestCloseWaitsForRestingKeys(t *testing.T) {
 	}
 
 	var logs strings.Builder
-	other, err := NewFileStore(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	if !leasableElsewhere(t, dir, tr.connector.Name, "only", slog.New(slog.NewTextHandler(&logs, nil))) {
+		t.Fatal("the key is still leased after Close")
+	}
+	if strings.Contains(logs.String(), "died holding") {
+		t.Errorf("the next store took the key for a dead holder's: %s", logs.String())
+	}
+}
+
+// leasableElsewhere reports whether another process (here, another file
+// store on dir, logging to logger) can lease key at once; it gives the
+// lease back.
+func leasableElsewhere(t *testing.T, dir, connector, key string, logger *slog.Logger) bool {
+	t.Helper()
+	other, err := NewFileStore(dir, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	l, err := other.Acquire(context.Background(), tr.connector.Name, []string{"only"}, 1)
+	l, err := other.Acquire(context.Background(), connector, []string{key}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l == nil {
-		t.Fatal("the key is still leased after Close")
+		return false
 	}
 	l.Release(context.Background())
-	if strings.Contains(logs.String(), "died holding") {
-		t.Errorf("the next store took the key for a dead holder's: %s", logs.String())
-	}
+	return true
 }

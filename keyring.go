@@ -53,39 +53,57 @@ type keyring struct {
 
 // pendingRests counts the leases kept for a while after their request was
 // given up on (releaseAfter), so that Transport.Close can wait for them to
-// be given back, not leave them to look like a dead holder's.
+// be given back rather than leave them to look like a dead holder's. Rests
+// are counted by generation: Close waits for those begun before it only,
+// which all end within the rest, however many more requests are given up
+// meanwhile.
 type pendingRests struct {
-	mu   sync.Mutex
+	mu  sync.Mutex
+	cur *restGen
+}
+
+// restGen is one generation of rests.
+type restGen struct {
 	n    int
-	idle chan struct{} // closed when n falls to 0
+	idle chan struct{} // closed when n falls to 0 after the generation ended
+	old  bool          // a later generation has begun
 }
 
-func (p *pendingRests) add() {
+// add counts a rest begun, and returns its generation for done.
+func (p *pendingRests) add() *restGen {
 	p.mu.Lock()
-	if p.n == 0 {
-		p.idle = make(chan struct{})
+	defer p.mu.Unlock()
+	if p.cur == nil {
+		p.cur = &restGen{idle: make(chan struct{})}
 	}
-	p.n++
-	p.mu.Unlock()
+	p.cur.n++
+	return p.cur
 }
 
-func (p *pendingRests) done() {
+// done counts a rest of generation g ended.
+func (p *pendingRests) done(g *restGen) {
 	p.mu.Lock()
-	if p.n--; p.n == 0 {
-		close(p.idle)
+	defer p.mu.Unlock()
+	if g.n--; g.n == 0 && g.old {
+		close(g.idle)
 	}
-	p.mu.Unlock()
 }
 
-// wait returns when no lease is kept any more.
+// wait returns when the rests begun before it have ended.
 func (p *pendingRests) wait() {
 	p.mu.Lock()
-	idle := p.idle
-	n := p.n
-	p.mu.Unlock()
-	if n > 0 {
-		<-idle
+	g := p.cur
+	p.cur = nil // later rests: a new generation
+	if g == nil {
+		p.mu.Unlock()
+		return
 	}
+	g.old = true
+	if g.n == 0 {
+		close(g.idle)
+	}
+	p.mu.Unlock()
+	<-g.idle
 }
 
 // stateCache holds the last state read from the store (or written by this
@@ -362,10 +380,10 @@ func (l *leased) releaseAfter(d time.Duration) {
 		return
 	}
 	r := &l.ring.rests
-	r.add()
+	g := r.add()
 	time.AfterFunc(d, func() {
 		l.release()
-		r.done()
+		r.done(g)
 	})
 }
 

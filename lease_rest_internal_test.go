@@ -2,12 +2,17 @@ package jongler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -116,8 +121,10 @@ func TestGivenUpRequestRestsItsKey(t *testing.T) {
 // the next process then leases it at once, and does not take it for a dead
 // holder's.
 func TestCloseWaitsForRestingKeys(t *testing.T) {
+	arrived := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		arrived <- struct{}{}
 		<-r.Context().Done()
 	}))
 	defer srv.Close()
@@ -127,12 +134,16 @@ func TestCloseWaitsForRestingKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.abandonRest = time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	tr.abandonRest = 3 * time.Second // the first look below is well within it
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	go func() { <-arrived; cancel() }()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1beta/models/m:generateContent", strings.NewReader("{}"))
 	if _, err := tr.RoundTrip(req); err == nil {
 		t.Fatal("the send succeeded")
+	}
+	if leasableElsewhere(t, dir, tr.connector.Name, "only", nil) {
+		t.Fatal("the key did not rest after the request was given up on")
 	}
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
@@ -167,3 +178,66 @@ func leasableElsewhere(t *testing.T, dir, connector, key string, logger *slog.Lo
 	l.Release(context.Background())
 	return true
 }
+
+// Close waits for the rests begun before it only: rests begun meanwhile do
+// not hold it up, however many.
+func TestPendingRestsWaitsForEarlierOnly(t *testing.T) {
+	var p pendingRests
+	p.wait() // none: at once
+	g1 := p.add()
+	g2 := p.add()
+	waited := make(chan struct{})
+	go func() {
+		p.wait()
+		close(waited)
+	}()
+	for !p.generationEnded(g1) {
+		time.Sleep(time.Millisecond) // until wait has begun
+	}
+	later := p.add() // begun during the wait
+	p.done(g1)
+	select {
+	case <-waited:
+		t.Fatal("wait returned with a rest begun before it still pending")
+	default:
+	}
+	p.done(g2)
+	<-waited // a later rest, still pending, does not hold it up
+	p.done(later)
+	p.wait() // the later generation: ended, at once
+}
+
+// generationEnded reports whether a wait has closed g's generation.
+func (p *pendingRests) generationEnded(g *restGen) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return g.old
+}
+
+func TestIsTimeout(t *testing.T) {
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"read timeout", &url.Error{Op: "Post", URL: "u", Err: timeout}, true},
+		{"header timeout", fmt.Errorf("wrapped: %w", &url.Error{Op: "Post", URL: "u", Err: timeoutError{}}), true},
+		{"dial timeout: nothing sent", &url.Error{Op: "Post", URL: "u", Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}}, false},
+		{"refused", &url.Error{Op: "Post", URL: "u", Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}, false},
+		{"plain", errors.New("x"), false},
+	}
+	for _, tt := range tests {
+		if got := isTimeout(tt.err); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// timeoutError is a timeout of no particular operation, as net/http's
+// "timeout awaiting response headers".
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "timeout awaiting response headers" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }

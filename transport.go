@@ -339,7 +339,10 @@ func (t *Transport) Cleanup(ctx context.Context) error {
 // context ended before the answer) stays leased 100 ms more, as the
 // upstream may still be serving it. Close waits for such keys to be given
 // back, so that the next process does not take them for a dead holder's:
-// close the transport before the store and before the program exits.
+// close the transport before the store and before the program exits. It
+// waits for those given up before it was called, so no longer than the
+// rest; a request still in flight then and given up later keeps its key
+// the rest after Close has returned.
 func (t *Transport) Close() error {
 	if t.ring != nil { // nil for a connector without keys
 		t.ring.rests.wait()
@@ -613,10 +616,15 @@ type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
-// isTimeout reports whether err, from the base transport, is a timeout (such
-// as http.Transport's ResponseHeaderTimeout): the request may have been sent
-// and still be served.
+// isTimeout reports whether err, from the base transport, is a timeout after
+// the connection was made (such as http.Transport's ResponseHeaderTimeout):
+// the request may have been sent and still be served. A dial that timed out
+// sent nothing.
 func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return false
+	}
+	var op *net.OpError
+	return !errors.As(err, &op) || op.Op != "dial"
 }

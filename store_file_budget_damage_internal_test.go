@@ -123,28 +123,11 @@ func TestUnusableCounterTableInOneProcess(t *testing.T) {
 // an answer at once (served, or told the budget is spent), never a loop
 // of leases until its deadline.
 func TestCountsLostAfterBudgetFoundSpent(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{}`))
-	}))
-	defer srv.Close()
-	dir := t.TempDir()
-	fs, err := NewFileStore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
-	const connector = "generativelanguage.googleapis.com"
-	tr, err := NewTransport(connector, WithKeys(Key{Name: "k", Value: "v-k-7731", Project: "p"}), WithStore(fs),
-		WithBaseURL(srv.URL), WithClock(stillClock{time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}), WithMaxWait(-1),
-		WithBudgets(Budget{Model: "m", PerMinute: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.CloseIdleConnections()
+	tr, dir := budgetOfOne(t, Key{Name: "k", Value: "v-k-7731", Project: "p"})
 	send := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1beta/models/m:generateContent", strings.NewReader("{}"))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, tr.BaseURL()+"/v1beta/models/m:generateContent", strings.NewReader("{}"))
 		resp, err := tr.RoundTrip(req)
 		if err == nil {
 			resp.Body.Close()
@@ -158,7 +141,7 @@ func TestCountsLostAfterBudgetFoundSpent(t *testing.T) {
 	if err := send(); !errors.As(err, &nk) {
 		t.Fatalf("second request: %v, want a NoKeyError (budget of 1 spent)", err)
 	}
-	if err := os.Truncate(filepath.Join(dir, connector, "budget.table"), 0); err != nil {
+	if err := os.Truncate(filepath.Join(dir, budgetConnector, "budget.table"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := send(); err != nil && !errors.As(err, &nk) {
@@ -171,24 +154,7 @@ func TestCountsLostAfterBudgetFoundSpent(t *testing.T) {
 // counts, which no longer say the budget is spent, while the process's
 // mark still does.
 func TestCountsLostAfterBudgetFoundSpentRetry(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{}`))
-	}))
-	defer srv.Close()
-	dir := t.TempDir()
-	fs, err := NewFileStore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
-	const connector = "generativelanguage.googleapis.com"
-	tr, err := NewTransport(connector, WithKeys(Key{Name: "k1", Value: "v-k1-7731", Project: "p"}, Key{Name: "k2", Value: "v-k2-7731", Project: "q"}),
-		WithStore(fs), WithBaseURL(srv.URL), WithClock(stillClock{time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}), WithMaxWait(-1),
-		WithBudgets(Budget{Model: "m", PerMinute: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.CloseIdleConnections()
+	tr, dir := budgetOfOne(t, Key{Name: "k1", Value: "v-k1-7731", Project: "p"}, Key{Name: "k2", Value: "v-k2-7731", Project: "q"})
 	r := tr.ring
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -213,7 +179,7 @@ func TestCountsLostAfterBudgetFoundSpentRetry(t *testing.T) {
 	if ok, _ := r.locallySpent(&state{}, "p", "m", time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)); !ok {
 		t.Fatal("p's budget not found spent by this process")
 	}
-	if err := os.Truncate(filepath.Join(dir, connector, "budget.table"), 0); err != nil {
+	if err := os.Truncate(filepath.Join(dir, budgetConnector, "budget.table"), 0); err != nil {
 		t.Fatal(err)
 	}
 	before := r.releases.Load()
@@ -225,6 +191,34 @@ func TestCountsLostAfterBudgetFoundSpentRetry(t *testing.T) {
 	if err != nil && !errors.As(err, &nk) {
 		t.Fatalf("after the counts were lost: %v, after %d leases taken and given back; want an answer at once", err, r.releases.Load()-before)
 	}
+}
+
+const budgetConnector = "generativelanguage.googleapis.com"
+
+// budgetOfOne returns a transport with keys, on a FileStore in the
+// returned directory, whose clock stands still at 09:00:30 and whose
+// model "m" has a budget of one request a minute, sending to a server
+// that answers {} to all.
+func budgetOfOne(t *testing.T, keys ...Key) (*Transport, string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	fs, err := NewFileStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	tr, err := NewTransport(budgetConnector, WithKeys(keys...), WithStore(fs),
+		WithBaseURL(srv.URL), WithClock(stillClock{time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}), WithMaxWait(-1),
+		WithBudgets(Budget{Model: "m", PerMinute: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr, dir
 }
 
 // TestCounterTableSameHomeSlot: names whose entries start at the same slot

@@ -238,17 +238,7 @@ func TestStreamChunkByChunk(t *testing.T) {
 			}
 		}
 	})
-	ps := recorderProxy(t, rec, io.Discard, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", ps.URL+"/v1beta/models/"+model+":streamGenerateContent?alt=sse", strings.NewReader(genBody))
-	req.Header.Set("x-goog-api-key", token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := streamThrough(t, recorderProxy(t, rec, io.Discard, nil))
 	for i := range events {
 		line, err := br.ReadString('\n')
 		if err != nil {
@@ -260,6 +250,22 @@ func TestStreamChunkByChunk(t *testing.T) {
 		br.ReadString('\n')
 		ack <- struct{}{}
 	}
+}
+
+// streamThrough asks the proxy ps for a stream, with the token, and returns
+// the answer's body to read; it is closed when the test ends.
+func streamThrough(t *testing.T, ps *httptest.Server) *bufio.Reader {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "POST", ps.URL+"/v1beta/models/"+model+":streamGenerateContent?alt=sse", strings.NewReader(genBody))
+	req.Header.Set("x-goog-api-key", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return bufio.NewReader(resp.Body)
 }
 
 // TestClientGoneFreesKey: a client leaving mid-stream cancels the upstream

@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"bufio"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestEchoedKeyRedactedInStream: an upstream that echoes the key it got in
@@ -42,17 +40,7 @@ func TestEchoedKeyRedactedInStream(t *testing.T) {
 			}
 		}
 	})
-	ps := recorderProxy(t, rec, io.Discard, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", ps.URL+"/v1beta/models/"+model+":streamGenerateContent?alt=sse", strings.NewReader(genBody))
-	req.Header.Set("x-goog-api-key", token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := streamThrough(t, recorderProxy(t, rec, io.Discard, nil))
 	var all strings.Builder
 	for i, want := range []string{`{"n":0}`, `{"raw":"apijongler"}`, `{"url":"?key=apijongler"}`, `{"json":"apijongler"}`} {
 		line, err := br.ReadString('\n')

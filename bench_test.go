@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/canned"
 )
 
 // BenchmarkTransport compares a bare http.Transport with jongler's
@@ -91,17 +91,7 @@ func BenchmarkTransport(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkTransportOverhead -benchmem -count 6 .
 func BenchmarkTransportOverhead(b *testing.B) {
-	const answer = `{"candidates":[{"content":{"parts":[{"text":"ok"}]}}]}`
-	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if r.Body != nil {
-			r.Body.Close()
-		}
-		return &http.Response{
-			StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
-			Body: io.NopCloser(strings.NewReader(answer)), ContentLength: int64(len(answer)),
-		}, nil
-	})
+	base := canned.Transport{}
 	const url = "http://127.0.0.1:9" + genPath // never dialled
 	keys := map[string]string{}
 	for i := range 8 {
@@ -182,14 +172,7 @@ func loop(b *testing.B, parallel int, do func()) {
 //
 //	go test -run '^$' -bench BenchmarkTransportKeys -benchmem -count 6 .
 func BenchmarkTransportKeys(b *testing.B) {
-	const answer = `{"candidates":[{"content":{"parts":[{"text":"ok"}]}}]}`
-	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return &http.Response{
-			StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
-			Body: io.NopCloser(strings.NewReader(answer)), ContentLength: int64(len(answer)),
-		}, nil
-	})
+	base := canned.Transport{}
 	const url = "http://127.0.0.1:9" + genPath // never dialled
 	for _, n := range []int{8, 1000} {
 		keys := make([]jongler.Key, n)

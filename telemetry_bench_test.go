@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -14,6 +13,7 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/canned"
 )
 
 // BenchmarkTransportTelemetry measures what metrics and spans cost a
@@ -26,17 +26,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkTransportTelemetry -benchmem -count 6 .
 func BenchmarkTransportTelemetry(b *testing.B) {
-	const answer = `{"candidates":[{"content":{"parts":[{"text":"ok"}]}}]}`
-	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if r.Body != nil {
-			r.Body.Close()
-		}
-		return &http.Response{
-			StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
-			Body: io.NopCloser(strings.NewReader(answer)), ContentLength: int64(len(answer)),
-		}, nil
-	})
+	base := canned.Transport{}
 	const url = "http://127.0.0.1:9" + genPath // never dialled
 	var keys []jongler.Key
 	for i := range 8 {

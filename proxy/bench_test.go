@@ -17,6 +17,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/canned"
 	"github.com/api-jongler/jongler/internal/cputime"
 	"github.com/api-jongler/jongler/proxy"
 )
@@ -44,17 +45,7 @@ import (
 //	go test -run '^$' -bench 'BenchmarkHandler/serial/handler' -cpuprofile /tmp/cpu.out ./proxy
 func BenchmarkHandler(b *testing.B) {
 	const answer = `{"candidates":[{"content":{"parts":[{"text":"ok"}],"role":"model"},"finishReason":"STOP","index":0}]}`
-	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if r.Body != nil {
-			io.Copy(io.Discard, r.Body)
-			r.Body.Close()
-		}
-		return &http.Response{
-			StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
-			Body: io.NopCloser(strings.NewReader(answer)), ContentLength: int64(len(answer)),
-		}, nil
-	})
+	base := canned.Transport{Body: answer}
 	const upstream = "http://127.0.0.1:9" // never dialled
 	newTransport := func(b *testing.B) *jongler.Transport {
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
@@ -162,8 +153,3 @@ func (b *testBufferPool) Get() []byte {
 }
 
 func (b *testBufferPool) Put(buf []byte) { b.p.Put((*[32 << 10]byte)(buf)) }
-
-// roundTripFunc adapts a function to an http.RoundTripper.
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -6,13 +6,13 @@ import (
 	"io"
 	"net/http"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/canned"
 	"github.com/api-jongler/jongler/internal/redistest"
 	"github.com/api-jongler/jongler/redisstore"
 )
@@ -152,21 +152,7 @@ func BenchmarkStores(b *testing.B) {
 }
 
 // instant answers every request at once from memory.
-var instant = roundTripFunc(func(r *http.Request) (*http.Response, error) {
-	const answer = `{"candidates":[{"content":{"parts":[{"text":"ok"}]}}]}`
-	if r.Body != nil {
-		r.Body.Close()
-	}
-	return &http.Response{
-		StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
-		Body: io.NopCloser(strings.NewReader(answer)), ContentLength: int64(len(answer)),
-	}, nil
-})
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+var instant = canned.Transport{}
 
 // run runs do b.N times from par goroutines in all.
 func run(b *testing.B, par int, do func()) {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/canned"
 )
 
 // OverheadConfig is what "jonglerbench overhead" measures.
@@ -212,20 +213,6 @@ func (sc OverheadScenario) title() string {
 	return fmt.Sprintf("%s, %s, %d keys%s", net, par, sc.Keys, b)
 }
 
-// overheadBase is a canned answer with no network.
-type overheadBase struct{}
-
-func (overheadBase) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		r.Body.Close()
-	}
-	return &http.Response{
-		StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
-		Body: io.NopCloser(strings.NewReader(overheadAnswer)), ContentLength: int64(len(overheadAnswer)),
-	}, nil
-}
-
 // floorRotator is the least a key rotator can do: the next key round
 // robin, on a clone of the request.
 type floorRotator struct {
@@ -254,7 +241,7 @@ type variant struct {
 func runScenario(ctx context.Context, cfg OverheadConfig, network string, par, nkeys int) (OverheadScenario, error) {
 	sc := OverheadScenario{Network: network, Parallel: par, Keys: nkeys, Budgets: cfg.Budgets}
 	baseURL := "http://127.0.0.1:9" // never dialled without a network
-	newBase := func() (http.RoundTripper, func()) { return overheadBase{}, func() {} }
+	newBase := func() (http.RoundTripper, func()) { return canned.Transport{Body: overheadAnswer}, func() {} }
 	if network == "loopback" {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)

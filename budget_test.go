@@ -163,15 +163,7 @@ func TestSpentBudgetLeftOut(t *testing.T) {
 		{Name: "minute/small/gemini-2.5-flash", Start: start, End: start.Add(time.Minute), Limit: 1}}); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	send := func() int {
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, u.URL+genPath, strings.NewReader("{}"))
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			return 0
-		}
-		readBody(t, resp)
-		return resp.StatusCode
-	}
+	send := func() int { return statusOf(t, tr, u.URL) }
 	// key1 is the least recently used: tried, found spent, left out; key2
 	// serves, and then its budget is spent too.
 	if got := []int{send(), send()}; fmt.Sprint(got) != "[200 0]" {

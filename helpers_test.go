@@ -136,6 +136,20 @@ func readBody(t *testing.T, resp *http.Response) string {
 	return b.String()
 }
 
+// statusOf sends a generateContent request for genPath on base through tr
+// and returns the answer's status, its body read; 0 if an error came
+// instead.
+func statusOf(t *testing.T, tr http.RoundTripper, base string) int {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, base+genPath, strings.NewReader("{}"))
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return 0
+	}
+	readBody(t, resp)
+	return resp.StatusCode
+}
+
 const genPath = "/v1beta/models/gemini-2.5-flash:generateContent"
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }

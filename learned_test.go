@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,15 +51,7 @@ func testLearnedQuota(t *testing.T, store jongler.Store) {
 		return tr
 	}
 	tr := open()
-	send := func(tr http.RoundTripper) int {
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, u.URL+genPath, strings.NewReader("{}"))
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			return 0
-		}
-		readBody(t, resp)
-		return resp.StatusCode
-	}
+	send := func(tr http.RoundTripper) int { return statusOf(t, tr, u.URL) }
 	if got := send(tr); got != 429 {
 		t.Fatalf("first: %d", got)
 	}

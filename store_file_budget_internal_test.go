@@ -5,9 +5,9 @@ package jongler
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,10 +26,11 @@ func (c stillClock) Sleep(ctx context.Context, d time.Duration) error {
 	return ctx.Err()
 }
 
-// TestFullCounterTableCountsInState: when a budget's counter finds no
-// room in the file store's table, the transport counts it in state.json,
-// and the budget holds all the same.
-func TestFullCounterTableCountsInState(t *testing.T) {
+// TestUnusableCounterTableCountsInState: when the file store's counter
+// table cannot take a budget's counter (internal/filestore tests a full
+// table; here it is a table of a version this one does not know), the
+// transport counts it in state.json, and the budget holds all the same.
+func TestUnusableCounterTableCountsInState(t *testing.T) {
 	var served atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
@@ -37,33 +38,24 @@ func TestFullCounterTableCountsInState(t *testing.T) {
 	}))
 	defer srv.Close()
 	var logs bytes.Buffer
-	fs, err := NewFileStore(t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
+	dir := t.TempDir()
+	fs, err := NewFileStore(dir, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fs.Close()
 	const connector = "generativelanguage.googleapis.com"
-	fc, err := fs.connector(connector)
-	if err != nil {
+	// The table's first word is its version.
+	table := filepath.Join(dir, connector, "budget.table")
+	if err := os.MkdirAll(filepath.Dir(table), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	tab, err := fc.counterTable()
-	if err != nil {
+	if err := os.WriteFile(table, binary.NativeEndian.AppendUint64(nil, 99), 0o600); err != nil {
 		t.Fatal(err)
-	}
-	// Every entry a counter of project p's budget for model m may take
-	// holds another name's window that has not ended.
-	for _, name := range []string{"minute/p/m", "day/p/m"} {
-		h := counterHash(name)
-		home := int(uint64(h) % counterEntries)
-		for p := range counterProbe {
-			eh, _, end, _ := tab.entry((home + p) % counterEntries)
-			*eh, *end = h^int64(p+1)<<40, math.MaxInt64
-		}
 	}
 	_, _, err = fs.SpendBudget(context.Background(), connector, 1, []BudgetCounter{{Name: "minute/p/m", Start: time.Now(), End: time.Now().Add(time.Minute), Limit: 5}})
 	if !errors.Is(err, errNoCounterRoom) {
-		t.Fatalf("a spend in a full table: %v, want errNoCounterRoom", err)
+		t.Fatalf("a spend in a table of another version: %v, want errNoCounterRoom", err)
 	}
 	tr, err := NewTransport(connector, WithKeys(Key{Name: "k", Value: "v-k-7731", Project: "p"}), WithStore(fs),
 		WithBaseURL(srv.URL), WithClock(stillClock{time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}), WithMaxWait(-1),
@@ -99,31 +91,110 @@ func TestFullCounterTableCountsInState(t *testing.T) {
 		t.Fatalf("the state counts %d requests, want 2: %+v", n, st.Usage)
 	}
 	if n := strings.Count(logs.String(), "cannot take a counter"); n != 1 {
-		t.Fatalf("%d warnings that the table is full, want 1:\n%s", n, logs.String())
+		t.Fatalf("%d warnings that the table cannot take a counter, want 1:\n%s", n, logs.String())
 	}
 }
 
-// TestTruncatedCounterTable: a counter table truncated under the mapping
-// (touching it would raise SIGBUS) is grown back, its counts lost, and
-// spends go on.
-func TestTruncatedCounterTable(t *testing.T) {
+// TestCountsLostAfterBudgetFoundSpent: counts lost after this process found
+// a budget spent (budget.table truncated, a Redis restarted empty) leave
+// the process's mark and the store's counts at odds; a request then gets
+// an answer at once (served, or told the budget is spent), never a loop
+// of leases until its deadline.
+func TestCountsLostAfterBudgetFoundSpent(t *testing.T) {
+	tr, dir := budgetOfOne(t, Key{Name: "k", Value: "v-k-7731", Project: "p"})
+	send := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, tr.BaseURL()+"/v1beta/models/m:generateContent", strings.NewReader("{}"))
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := send(); err != nil {
+		t.Fatal(err)
+	}
+	var nk *NoKeyError
+	if err := send(); !errors.As(err, &nk) {
+		t.Fatalf("second request: %v, want a NoKeyError (budget of 1 spent)", err)
+	}
+	if err := os.Truncate(filepath.Join(dir, budgetConnector, "budget.table"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(); err != nil && !errors.As(err, &nk) {
+		t.Fatalf("after the counts were lost: %v; want an answer or a NoKeyError at once", err)
+	}
+}
+
+// TestCountsLostAfterBudgetFoundSpentRetry is the same, for a request
+// retried after another key was refused: its lease looks at the store's
+// counts, which no longer say the budget is spent, while the process's
+// mark still does.
+func TestCountsLostAfterBudgetFoundSpentRetry(t *testing.T) {
+	tr, dir := budgetOfOne(t, Key{Name: "k1", Value: "v-k1-7731", Project: "p"}, Key{Name: "k2", Value: "v-k2-7731", Project: "q"})
+	r := tr.ring
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// p's and q's budgets spent (k1, then k2, the least recently used),
+	// and p's found spent by this process: k1, least recently used, is
+	// leased and its spend refused.
+	later := []tried{{name: "k2", until: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}}
+	for i, refused := range [][]tried{later, nil, nil} {
+		l, err := r.lease(ctx, "m", refused)
+		if i < 2 {
+			if err != nil || l.key.Name != []string{"k1", "k2"}[i] {
+				t.Fatalf("lease %d: %v %v", i, l, err)
+			}
+			l.release()
+			continue
+		}
+		var nk *NoKeyError
+		if !errors.As(err, &nk) {
+			t.Fatalf("lease %d: %v, want a NoKeyError", i, err)
+		}
+	}
+	if ok, _ := r.locallySpent(&state{}, "p", "m", time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)); !ok {
+		t.Fatal("p's budget not found spent by this process")
+	}
+	if err := os.Truncate(filepath.Join(dir, budgetConnector, "budget.table"), 0); err != nil {
+		t.Fatal(err)
+	}
+	before := r.releases.Load()
+	l, err := r.lease(ctx, "m", later)
+	if l != nil {
+		l.release()
+	}
+	var nk *NoKeyError
+	if err != nil && !errors.As(err, &nk) {
+		t.Fatalf("after the counts were lost: %v, after %d leases taken and given back; want an answer at once", err, r.releases.Load()-before)
+	}
+}
+
+const budgetConnector = "generativelanguage.googleapis.com"
+
+// budgetOfOne returns a transport with keys, on a FileStore in the
+// returned directory, whose clock stands still at 09:00:30 and whose
+// model "m" has a budget of one request a minute, sending to a server
+// that answers {} to all.
+func budgetOfOne(t *testing.T, keys ...Key) (*Transport, string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	fs, err := NewFileStore(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fs.Close()
-	ctx := context.Background()
-	start := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
-	c := []BudgetCounter{{Name: "minute/p/m", Start: start, End: start.Add(time.Minute), Limit: 5}}
-	if counts, ok, err := fs.SpendBudget(ctx, "c", 3, c); err != nil || !ok || counts[0] != 3 {
-		t.Fatalf("spend: %v %v %v", counts, ok, err)
-	}
-	if err := os.Truncate(filepath.Join(dir, "c", "budget.table"), 0); err != nil {
+	t.Cleanup(func() { fs.Close() })
+	tr, err := NewTransport(budgetConnector, WithKeys(keys...), WithStore(fs),
+		WithBaseURL(srv.URL), WithClock(stillClock{time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}), WithMaxWait(-1),
+		WithBudgets(Budget{Model: "m", PerMinute: 1}))
+	if err != nil {
 		t.Fatal(err)
 	}
-	counts, ok, err := fs.SpendBudget(ctx, "c", 1, c)
-	if err != nil || !ok || counts[0] != 1 {
-		t.Fatalf("spend after truncation: %v %v %v; want the table grown back, counting afresh", counts, ok, err)
-	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr, dir
 }

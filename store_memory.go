@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/filestore"
 )
 
 // MemoryStore is a [Store] that lives in one process: leases and records are
@@ -65,7 +67,7 @@ func (m *MemoryStore) list(connector string, names []string) (*memoryConnector, 
 		m.leases[connector] = mc
 	}
 	for i, l := range mc.lists {
-		if l != nil && sameNames(l.names, names) {
+		if l != nil && filestore.SameNames(l.names, names) {
 			copy(mc.lists[1:i+1], mc.lists[:i])
 			mc.lists[0] = l
 			return mc, l

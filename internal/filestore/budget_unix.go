@@ -1,6 +1,6 @@
 //go:build unix
 
-package jongler
+package filestore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"unsafe"
 )
 
-// The counter table keeps a connector's budget counters (see BudgetStore)
+// The counter table keeps a connector's budget counters (see SpendBudget)
 // in DIR/CONNECTOR/budget.table, a file every process maps into memory:
 // after a 64-byte header (its version), 32-byte entries of a name's
 // 64-bit hash (0: never used), its window's start and end (Unix
@@ -30,8 +30,8 @@ import (
 // file, kept open for the store's life: two system calls, whatever the
 // number of keys. A holder killed in its midst leaves at most one of its
 // counters counted. When a counter finds no room (more than about 8,000
-// budgets in use at once) or the file cannot be had, the keyring counts
-// in state.json instead (errNoCounterRoom), and adds both.
+// budgets in use at once) or the file cannot be had, the caller counts
+// in state.json instead (ErrNoCounterRoom), and adds both.
 const (
 	counterHeader    = 64
 	counterEntrySize = 32
@@ -101,7 +101,7 @@ func (t *counterTable) lock(ctx context.Context) error {
 	}
 	if t.closed {
 		<-t.sem
-		return errNoCounterRoom
+		return ErrNoCounterRoom
 	}
 	wait := 20 * time.Microsecond
 	for i := 0; ; i++ {
@@ -111,7 +111,7 @@ func (t *counterTable) lock(ctx context.Context) error {
 		}
 		if err != syscall.EWOULDBLOCK {
 			<-t.sem
-			return fmt.Errorf("%w: flock %s: %v", errNoCounterRoom, t.path, err)
+			return fmt.Errorf("%w: flock %s: %v", ErrNoCounterRoom, t.path, err)
 		}
 		if i < 8 {
 			runtime.Gosched() // held for microseconds, as a rule
@@ -135,7 +135,7 @@ func (t *counterTable) unlock() {
 }
 
 // spend is SpendBudget on the table.
-func (t *counterTable) spend(ctx context.Context, n int, cs []BudgetCounter) ([]int, bool, error) {
+func (t *counterTable) spend(ctx context.Context, n int, cs []Counter) ([]int, bool, error) {
 	if err := t.lock(ctx); err != nil {
 		return nil, false, err
 	}
@@ -147,7 +147,7 @@ func (t *counterTable) spend(ctx context.Context, n int, cs []BudgetCounter) ([]
 	if !tryMapped(run) {
 		// Truncated under the mapping: grow it back, once.
 		if gerr := growFile(t.f, counterTableSize); gerr != nil || !tryMapped(run) {
-			return nil, false, fmt.Errorf("%w: %s cannot be read", errNoCounterRoom, t.path)
+			return nil, false, fmt.Errorf("%w: %s cannot be read", ErrNoCounterRoom, t.path)
 		}
 	}
 	if err != nil {
@@ -230,11 +230,11 @@ func saneCount(v int64) int {
 }
 
 // spendLocked is spend, under the lock.
-func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (bool, error) {
+func (t *counterTable) spendLocked(n int, cs []Counter, counts []int) (bool, error) {
 	if v := atomic.LoadInt64(t.word(0)); v == 0 {
 		atomic.StoreInt64(t.word(0), counterVersion)
 	} else if v != counterVersion {
-		return false, fmt.Errorf("%w: %s has version %d", errNoCounterRoom, t.path, v)
+		return false, fmt.Errorf("%w: %s has version %d", ErrNoCounterRoom, t.path, v)
 	}
 	var buf [4]int
 	var hbuf [4]int64
@@ -244,7 +244,7 @@ func (t *counterTable) spendLocked(n int, cs []BudgetCounter, counts []int) (boo
 		h, start := counterHash(c.Name), c.Start.UnixNano()
 		e, found := t.find(h, start, slots)
 		if e < 0 && n > 0 {
-			return false, fmt.Errorf("%w: %s is full", errNoCounterRoom, t.path)
+			return false, fmt.Errorf("%w: %s is full", ErrNoCounterRoom, t.path)
 		}
 		slots, hashes = append(slots, e), append(hashes, h)
 		if found {

@@ -1,4 +1,4 @@
-package jongler
+package filestore
 
 import (
 	"context"
@@ -10,11 +10,11 @@ import (
 )
 
 // Every process sharing a state directory must lease a connector's keys
-// with the same number of slots per key ([WithMaxInFlight]): slot files
-// are numbered, so a process allowing 2 takes slot 1 while one allowing 1
-// holds slot 0, and the key carries two requests where one was promised;
-// the dead-holder count of the use table then also reads the other's
-// leases as those of the dead.
+// with the same number of slots per key (the transport's WithMaxInFlight):
+// slot files are numbered, so a process allowing 2 takes slot 1 while one
+// allowing 1 holds slot 0, and the key carries two requests where one was
+// promised; the dead-holder count of the use table then also reads the
+// other's leases as those of the dead.
 //
 // So each store declares its count per connector, at its first lease, by a
 // shared flock on DIR/CONNECTOR/slots.N.lock held until the store is

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package jongler
+package filestore
 
 import "context"
 
@@ -9,13 +9,13 @@ import "context"
 type counterTable struct{}
 
 // openCounterTable returns a table that counts nothing, without an error
-// (nothing to warn about): its spends answer errNoCounterRoom.
+// (nothing to warn about): its spends answer ErrNoCounterRoom.
 func openCounterTable(string) (*counterTable, error) { return &counterTable{}, nil }
 
 func (t *counterTable) close() error { return nil }
 
-func (t *counterTable) spend(context.Context, int, []BudgetCounter) ([]int, bool, error) {
-	return nil, false, errNoCounterRoom
+func (t *counterTable) spend(context.Context, int, []Counter) ([]int, bool, error) {
+	return nil, false, ErrNoCounterRoom
 }
 
 // counterTables: this system has counter tables (off Unix budgets count

@@ -1,4 +1,4 @@
-package jongler
+package filestore
 
 import (
 	"context"
@@ -7,11 +7,26 @@ import (
 	"time"
 )
 
-// SpendBudget implements [BudgetStore]: the counters live in
-// DIR/CONNECTOR/budget.table, mapped in memory by every process and
-// guarded by a flock. When the table has no room for a counter or
-// cannot be had, the transport counts in state.json instead.
-func (s *FileStore) SpendBudget(ctx context.Context, connector string, n int, counters []BudgetCounter) ([]int, bool, error) {
+// Counter is one budget counter a spend reads and counts: a name and its
+// window, and the most its count may reach (0: no limit).
+type Counter struct {
+	Name       string    // the same in every window; never a key value
+	Start, End time.Time // the window counted
+	Limit      int       // the most the count may reach; 0: no limit
+}
+
+// ErrNoCounterRoom is SpendBudget's answer when the counter table has no
+// room for a counter, or cannot be used: the caller then counts in the
+// state file, as it does with stores that keep no counters.
+var ErrNoCounterRoom = errors.New("jongler: no room for a budget counter")
+
+// SpendBudget reads the counts of counters of connector in their windows
+// and, if n > 0 and no limit would be passed, adds n to each, all under
+// one lock; it returns the counts and whether n was spent. The counters
+// live in DIR/CONNECTOR/budget.table, mapped in memory by every process
+// and guarded by a flock. When the table has no room for a counter or
+// cannot be had, the answer is ErrNoCounterRoom.
+func (s *Store) SpendBudget(ctx context.Context, connector string, n int, counters []Counter) ([]int, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -24,7 +39,7 @@ func (s *FileStore) SpendBudget(ctx context.Context, connector string, n int, co
 		return nil, false, err
 	}
 	counts, ok, err := t.spend(ctx, n, counters)
-	if errors.Is(err, errNoCounterRoom) && counterTables && fc.fullWarned.CompareAndSwap(false, true) {
+	if errors.Is(err, ErrNoCounterRoom) && counterTables && fc.fullWarned.CompareAndSwap(false, true) {
 		// Counting goes on in state.json, at the cost of a write of it per
 		// budgeted request: say so once.
 		fc.logger.Warn("jongler: budget counter table cannot take a counter; budgets are counted in the state file for such counters", "dir", fc.dir, "err", err)
@@ -44,7 +59,7 @@ func (fc *fileConnector) counterTable() (*counterTable, error) {
 		return fc.counters, nil
 	}
 	if fc.closed {
-		return nil, errNoCounterRoom
+		return nil, ErrNoCounterRoom
 	}
 	if fc.countersErr != nil && time.Now().Before(fc.countersRetry) {
 		return nil, fc.countersErr
@@ -57,7 +72,7 @@ func (fc *fileConnector) counterTable() (*counterTable, error) {
 		if fc.countersErr == nil { // warned once, not every minute
 			fc.logger.Warn("jongler: no budget counter table: budgets are counted in the state file", "dir", fc.dir, "err", err)
 		}
-		fc.countersErr = fmt.Errorf("%w: %v", errNoCounterRoom, err)
+		fc.countersErr = fmt.Errorf("%w: %v", ErrNoCounterRoom, err)
 		fc.countersRetry = time.Now().Add(time.Minute)
 		return nil, fc.countersErr
 	}
@@ -68,5 +83,3 @@ func (fc *fileConnector) counterTable() (*counterTable, error) {
 	fc.counters = t
 	return t, nil
 }
-
-var _ BudgetStore = (*FileStore)(nil)

@@ -1,4 +1,4 @@
-package jongler
+package filestore
 
 import (
 	"context"
@@ -61,7 +61,7 @@ func (fc *fileConnector) replaced() bool {
 // reopen replaces old, the connector called name whose directory was
 // deleted or replaced, with one on a new directory, and takes there the
 // slots this process holds (see above).
-func (s *FileStore) reopen(ctx context.Context, old *fileConnector, name string) (*fileConnector, error) {
+func (s *Store) reopen(ctx context.Context, old *fileConnector, name string) (*fileConnector, error) {
 	s.mu.Lock()
 	if s.conns[name] == old {
 		delete(s.conns, name)

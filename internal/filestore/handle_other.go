@@ -1,6 +1,6 @@
 //go:build !unix
 
-package jongler
+package filestore
 
 import "github.com/gofrs/flock"
 

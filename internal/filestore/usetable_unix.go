@@ -1,6 +1,6 @@
 //go:build unix
 
-package jongler
+package filestore
 
 import (
 	"context"
@@ -35,7 +35,7 @@ import (
 // upstream (see [DeadHolderRest]). Files of older versions are grown to
 // the new size; their readers map the records only.
 //
-// No FileStore ever shrinks the file, but someone else may truncate it
+// No Store ever shrinks the file, but someone else may truncate it
 // under the mappings, and touching a mapped page past the end of its file
 // raises SIGBUS, which would kill every process using the directory. So
 // every access to the mapping runs with faults turned into panics (see

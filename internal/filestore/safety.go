@@ -1,4 +1,4 @@
-package jongler
+package filestore
 
 import (
 	"errors"
@@ -26,6 +26,14 @@ import (
 // is followed, no descriptor leaks to a child, and a FIFO planted where a
 // file should be does not block the open.
 const stateFileFlag = noFollow | cloexec | nonBlock
+
+// slotOpenFlag opens slot files for a lease. O_NONBLOCK changes nothing for
+// a regular file nor for flock, which waits or not by LOCK_NB alone; but it
+// spares os.OpenFile the four fcntl calls it makes otherwise (to make the
+// descriptor non-blocking for the poller, which refuses regular files, and
+// back), nearly half of the system calls of a lease. O_NOFOLLOW: a slot
+// file is never a symbolic link (see ownDir). Both are 0 off Unix.
+const slotOpenFlag = os.O_RDONLY | nonBlock | noFollow
 
 // openOwnFile opens the state file at path with flag (stateFileFlag
 // added) and refuses it unless it is a regular file of this user.

@@ -1,4 +1,4 @@
-package jongler
+package filestore
 
 import (
 	"bytes"
@@ -6,13 +6,13 @@ import (
 	"unsafe"
 )
 
-// sameNames reports whether a and b list the same names. A store keeps a
+// SameNames reports whether a and b list the same names. A store keeps a
 // copy of each key list it was given (slices.Clone copies the strings'
 // headers, not their bytes), and the transport asks with the same list
 // request after request, so comparing the headers as memory, a few
 // kilobytes for a thousand keys, nearly always decides; the strings
 // themselves are compared only when the headers differ.
-func sameNames(a, b []string) bool {
+func SameNames(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}

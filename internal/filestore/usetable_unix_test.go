@@ -1,16 +1,14 @@
 //go:build unix
 
-package jongler_test
+package filestore
 
 import (
 	"context"
 	"fmt"
 	"testing"
-
-	"github.com/api-jongler/jongler"
 )
 
-// TestFileStoreLRUWindowFair: with more keys than a lease looks at (16),
+// TestFileStoreLRUWindowFair: with more keys than a lease looks at (lruWindow),
 // two stores on one directory (as two processes) leasing in turn use every
 // key, none starved and none twice as often as another, and never lease a
 // key another holds.
@@ -18,9 +16,9 @@ func TestFileStoreLRUWindowFair(t *testing.T) {
 	for _, n := range []int{17, 40, 100} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			dir := t.TempDir()
-			var stores [2]*jongler.FileStore
+			var stores [2]*Store
 			for i := range stores {
-				s, err := jongler.NewFileStore(dir, nil)
+				s, err := New(dir, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -34,7 +32,7 @@ func TestFileStoreLRUWindowFair(t *testing.T) {
 			ctx := context.Background()
 			// Keys 0, 5, 10, ... held for the whole test by store 0.
 			held := map[string]bool{}
-			var holds []jongler.Lease
+			var holds []*Lease
 			for i := 0; i < n; i += 5 {
 				l, err := stores[0].Acquire(ctx, "c", []string{keys[i]}, 1)
 				if err != nil || l == nil {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package jongler_test
+package filestore
 
 import (
 	"bufio"
@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/api-jongler/jongler"
 )
 
 // The file store keeps each slot's lock file open for its life (a lease is
@@ -30,12 +28,12 @@ func TestDrillChildDoesNotKeepLease(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDrillChildDoesNotKeepLeaseHolder$", "-test.count=1")
-	cmd.Env = append(os.Environ(), xpRoleEnv+"=cloexec-holder", "JONGLER_TEST_CLOEXEC_DIR="+dir)
+	cmd.Env = append(os.Environ(), roleEnv+"=cloexec-holder", "JONGLER_TEST_CLOEXEC_DIR="+dir)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -59,34 +57,28 @@ func TestDrillChildDoesNotKeepLease(t *testing.T) {
 	select {
 	case pid, ok := <-lines:
 		if !ok {
+			cmd.Wait() // stderr is written until the holder ends
 			t.Fatalf("the holder ended without saying it held k1:\n%s", stderr.String())
 		}
 		if grandchild, err = strconv.Atoi(pid); err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
 		t.Fatalf("the holder never held k1:\n%s", stderr.String())
 	}
 	defer syscall.Kill(grandchild, syscall.SIGKILL)
 
 	ctx := context.Background()
-	store, err := jongler.NewFileStore(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store, _ := openStore(t, dir)
 	keys := []string{"k1"}
 	if l, _ := store.Acquire(ctx, drillConn, keys, 1); l != nil {
 		t.Fatal("k1 leasable while the holder holds it")
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	var lease jongler.Lease
-	for deadline := time.Now().Add(5 * time.Second); lease == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if lease, err = store.Acquire(ctx, drillConn, keys, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
+	lease := acquireWithin(t, store, keys, 5*time.Second)
 	if syscall.Kill(grandchild, 0) != nil {
 		t.Fatal("the grandchild is gone: the drill proves nothing")
 	}
@@ -99,10 +91,10 @@ func TestDrillChildDoesNotKeepLease(t *testing.T) {
 // TestDrillChildDoesNotKeepLeaseHolder leases k1, starts a long-lived child
 // process, says so, and waits to be killed.
 func TestDrillChildDoesNotKeepLeaseHolder(t *testing.T) {
-	if os.Getenv(xpRoleEnv) != "cloexec-holder" {
+	if os.Getenv(roleEnv) != "cloexec-holder" {
 		t.Skip("child process of TestDrillChildDoesNotKeepLease")
 	}
-	store, err := jongler.NewFileStore(os.Getenv("JONGLER_TEST_CLOEXEC_DIR"), nil)
+	store, err := New(os.Getenv("JONGLER_TEST_CLOEXEC_DIR"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,15 +124,15 @@ func TestDrillChildDoesNotKeepLeaseHolder(t *testing.T) {
 func TestDrillKeysDirRemoved(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	a, logs := drillStore(t, dir)
-	b, _ := drillStore(t, dir)
+	a, logs := openStore(t, dir)
+	b, _ := openStore(t, dir)
 	// a opens every slot file and keeps it open.
 	exclusive(t, a, b)
 	if err := os.RemoveAll(filepath.Join(dir, drillConn, "keys")); err != nil {
 		t.Fatal(err)
 	}
 	// A new store (a process started now) makes new lock files.
-	c, _ := drillStore(t, dir)
+	c, _ := openStore(t, dir)
 	held, err := c.Acquire(ctx, drillConn, []string{"k1"}, 1)
 	if err != nil || held == nil {
 		t.Fatalf("c: Acquire: %v, %v", held, err)

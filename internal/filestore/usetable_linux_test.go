@@ -1,6 +1,6 @@
 //go:build linux
 
-package jongler_test
+package filestore
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/api-jongler/jongler"
 )
 
 // TestFileStoresDoNotPileUpMappings: each file store maps its connectors'
@@ -26,7 +24,7 @@ func TestFileStoresDoNotPileUpMappings(t *testing.T) {
 	dir := t.TempDir()
 	before := count()
 	for range 50 {
-		s, err := jongler.NewFileStore(dir, nil)
+		s, err := New(dir, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,28 +1,27 @@
-package main
+package redact
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"testing"
-
-	"github.com/api-jongler/jongler"
 )
 
-// BenchmarkRedactorAccessLine measures what the redactor costs an access
-// log line of `serve` (which writes every line through it), with 8 and 64
+// BenchmarkRedactorAccessLine measures what a Writer costs an access log
+// line of `serve` (which writes every line through one), with 8 and 64
 // keys and a token to redact, none of them in the line, as is the rule.
 //
-//	go test -run '^$' -bench BenchmarkRedactorAccessLine -benchmem ./cmd/apijongler
+//	go test -run '^$' -bench BenchmarkRedactorAccessLine -benchmem ./internal/redact
 func BenchmarkRedactorAccessLine(b *testing.B) {
 	line := []byte(`time=2026-12-01T00:31:00.123Z level=INFO msg=request method=POST path=/v1beta/models/gemini-2.5-flash:generateContent status=200 connector=generativelanguage.googleapis.com model=gemini-2.5-flash key=key01 attempts=1 bytes=104 duration=131.402µs` + "\n")
 	for _, n := range []int{8, 64} {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			r := newRedactor(io.Discard)
-			keys := []jongler.Key{{Name: "token", Value: "bench-token-0123"}}
+			r := NewWriter(io.Discard)
+			secrets := []string{"bench-token-0123"}
 			for i := range n {
-				keys = append(keys, jongler.Key{Name: fmt.Sprintf("key%02d", i), Value: fmt.Sprintf("AIzaSy-value-%02d-0123456789abcdef", i)})
+				secrets = append(secrets, fmt.Sprintf("AIzaSy-value-%02d-0123456789abcdef", i))
 			}
-			r.addKeys(keys)
+			r.Add(secrets...)
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Write(line)
@@ -36,8 +35,8 @@ func BenchmarkRedactorAccessLine(b *testing.B) {
 // secret s) on every short text of a small alphabet, where secrets overlap
 // themselves and each other.
 func TestRedactorPartialTail(t *testing.T) {
-	r := newRedactor(io.Discard)
-	r.addSecrets([]string{"abaabab1", "aab1aab1aab1", "bbbbbbbbb"})
+	r := NewWriter(io.Discard)
+	r.Add("abaabab1", "aab1aab1aab1", "bbbbbbbbb")
 	naive := func(buf []byte) int {
 		longest := 0
 		for _, s := range r.secrets {
@@ -64,4 +63,20 @@ func TestRedactorPartialTail(t *testing.T) {
 		}
 	}
 	gen(nil)
+}
+
+// TestWriterClone: a clone writes to its own writer and redacts the
+// secrets known when it was made, not those added later to either; a
+// secret shorter than MinSecret is never redacted.
+func TestWriterClone(t *testing.T) {
+	r := NewWriter(io.Discard)
+	r.Add("first-secret-0001", "short")
+	var out bytes.Buffer
+	c := r.Clone(&out)
+	r.Add("second-secret-0002")
+	c.Write([]byte("a first-secret-0001 b second-secret-0002 c short\n"))
+	c.Flush()
+	if got, want := out.String(), "a "+Mask+" b second-secret-0002 c short\n"; got != want {
+		t.Errorf("clone wrote %q, want %q", got, want)
+	}
 }

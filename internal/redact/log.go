@@ -3,7 +3,9 @@ package redact
 import (
 	"bytes"
 	"io"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -109,4 +111,36 @@ func (r *Writer) Flush() {
 		r.w.Write(r.pending)
 		r.pending = nil
 	}
+}
+
+// credentialParams are query parameters that carry credentials, whose
+// values are never logged.
+var credentialParams = [...]string{"key", "api_key", "apikey", "token", "access_token", "auth", "password", "secret"}
+
+// URLPath returns the path and query of u, as a log line may show them:
+// the value of every parameter that carries a credential (the usual
+// names, and param unless it is "") replaced by [Placeholder]. Names are
+// matched unescaped, in any case of their letters.
+func URLPath(u *url.URL, param string) string {
+	path := u.EscapedPath()
+	if u.RawQuery == "" {
+		return path
+	}
+	parts := strings.Split(u.RawQuery, "&")
+	for i, part := range parts {
+		k, _, hasValue := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			name = k
+		}
+		name = strings.ToLower(name)
+		secret := param != "" && name == strings.ToLower(param)
+		for _, s := range credentialParams {
+			secret = secret || name == s
+		}
+		if secret && hasValue {
+			parts[i] = k + ("=" + Placeholder)
+		}
+	}
+	return path + "?" + strings.Join(parts, "&")
 }

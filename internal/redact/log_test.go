@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/url"
 	"testing"
 )
 
@@ -78,5 +79,28 @@ func TestWriterClone(t *testing.T) {
 	c.Flush()
 	if got, want := out.String(), "a "+Mask+" b second-secret-0002 c short\n"; got != want {
 		t.Errorf("clone wrote %q, want %q", got, want)
+	}
+}
+
+// TestURLPath: a credential parameter's value is replaced, whatever the
+// case or escaping of its name, the connector's own parameter too; other
+// parameters, a name with no value, and the path stay as they are.
+func TestURLPath(t *testing.T) {
+	cases := []struct{ in, param, want string }{
+		{"/v1/models", "", "/v1/models"},
+		{"/v1/models?key=AIza-x&alt=sse", "", "/v1/models?key=REDACTED&alt=sse"},
+		{"/p%20q?KEY=a&Api_Key=b&%61uth=c&token", "", "/p%20q?KEY=REDACTED&Api_Key=REDACTED&%61uth=REDACTED&token"},
+		{"/x?sig=s&code=c", "Sig", "/x?sig=REDACTED&code=c"},
+		{"/x?=v&sig=s", "", "/x?=v&sig=s"},
+		{"/x?%zz=v&password=p", "", "/x?%zz=v&password=REDACTED"},
+	}
+	for _, c := range cases {
+		u, err := url.Parse(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := URLPath(u, c.param); got != c.want {
+			t.Errorf("URLPath(%q, %q) = %q, want %q", c.in, c.param, got, c.want)
+		}
 	}
 }

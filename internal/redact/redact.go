@@ -49,9 +49,10 @@ const MaxBody = 1 << 20
 type Redactor struct {
 	key  string // the leased value; never ""
 	with string // what stands in its place, escaped for a URL
-	// Bodies: the caller must not learn the key even from a body (the
-	// proxy's client): every body is redacted, with the forms a stream's
-	// redaction finds too ([Reader]).
+	// Bodies is set for a caller who must not learn the key even from a
+	// body (the proxy's client): a body read whole is redacted with the
+	// forms a [Reader] finds too, and the transport streams the others
+	// through one.
 	Bodies bool
 }
 

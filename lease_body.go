@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/redact"
 )
 
 // A lease handed to the caller with an answer ends when the answer is done
@@ -36,14 +38,14 @@ import (
 // made (net/http's connection reader does, until its body is done), and
 // the wrapped body must be reachable from the caller alone, so that its
 // cleanup runs when the caller drops it.
-func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, red redactor) *http.Response {
+func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, red redact.Redactor) *http.Response {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
 			out := new(http.Response)
 			*out = *resp
 			out.Body = newUpgradeBody(rwc, newLeaseEnd(rwc, l, t.abandonRest, req, red))
-			if red.bodies {
-				out.Body = newRedactConn(out.Body.(io.ReadWriteCloser), red)
+			if red.Bodies {
+				out.Body = redact.NewConn(out.Body.(io.ReadWriteCloser), red)
 			}
 			return out
 		}
@@ -65,8 +67,8 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 	b.src = resp
 	b.out = *resp
 	b.out.Body = b
-	if red.bodies { // the proxy's client: redact_stream.go
-		b.out.Body, b.out.ContentLength = newRedactBody(b, red), -1
+	if red.Bodies { // the proxy's client
+		b.out.Body, b.out.ContentLength = redact.NewReader(b, red), -1
 		b.out.Header.Del("Content-Length")
 	}
 	return &b.out
@@ -94,7 +96,7 @@ type leaseEnd struct {
 	l    *leased
 	rest time.Duration
 	req  *http.Request // the caller's, named in the warning
-	red  redactor
+	red  redact.Redactor
 	done atomic.Bool
 }
 
@@ -116,7 +118,7 @@ func unreachable(e *leaseEnd) {
 	}
 	// Method and path only (never the query), with the key replaced
 	// should the caller have put it there.
-	request := e.red.string(e.req.Method + " " + e.req.URL.EscapedPath())
+	request := e.red.Replace(e.req.Method + " " + e.req.URL.EscapedPath())
 	e.l.ring.logger.Warn("jongler: an answer's body was never closed; its lease ended when it was garbage collected (close every response body)",
 		"connector", e.l.ring.connector, "request", request, "key", e.l.key.Name)
 	e.finish()
@@ -124,7 +126,7 @@ func unreachable(e *leaseEnd) {
 
 // newLeaseEnd returns l's end, set up: it lives in l, which is allocated
 // anyway, and refers to no body.
-func newLeaseEnd(rc io.Closer, l *leased, rest time.Duration, req *http.Request, red redactor) *leaseEnd {
+func newLeaseEnd(rc io.Closer, l *leased, rest time.Duration, req *http.Request, red redact.Redactor) *leaseEnd {
 	e := &l.end
 	e.rc, e.l, e.rest, e.req, e.red = rc, l, rest, req, red
 	return e

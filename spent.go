@@ -4,18 +4,20 @@ import (
 	"context"
 	"net/http"
 	"strings"
+
+	"github.com/api-jongler/jongler/internal/redact"
 )
 
 // classifySuccess shows the policy an answer below 400 (body unread), so
 // that rate-limit headers saying the key is spent rest it before it is
 // sent another request; the answer itself is returned whatever the
 // verdict.
-func (t *Transport) classifySuccess(ctx context.Context, l *leased, resp *http.Response, model string, red redactor) {
+func (t *Transport) classifySuccess(ctx context.Context, l *leased, resp *http.Response, model string, red redact.Redactor) {
 	// The answer shown lives in the lease, allocated anyway.
 	a := &l.answer // zero until now: set field by field, not moved whole
 	a.Status, a.Header, a.Model, a.Now = resp.StatusCode, resp.Header, model, t.ring.now()
 	v := t.policy.Classify(a)
-	v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
+	v.Reason, v.Model = red.Replace(v.Reason), red.Replace(v.Model) // both logged and stored
 	t.noteVerdict(ctx, &l.key, &v)
 }
 

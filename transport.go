@@ -20,6 +20,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/api-jongler/jongler/internal/redact"
 	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
@@ -30,7 +31,7 @@ const defaultMaxBodyBuffer = 32 << 20
 // errorBodyLimit bounds how much of an error answer is read to classify it
 // and replace the key in it; of a longer one the caller gets that much,
 // then an error saying it was cut.
-const errorBodyLimit = 1 << 20
+const errorBodyLimit = redact.MaxBody
 
 // Transport is an [http.RoundTripper] that sends each request with a key
 // leased from the connector's keys, reads the answer with its [Policy], and
@@ -416,7 +417,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.warnPublicHost(req.URL)
 		r2 := req.Clone(req.Context())
 		stripCredentials(r2, t.slots, -1)
-		t.scrubForeign(r2)
+		for _, k := range t.ring.keys { // a Referer, a URL taken from an old answer
+			redact.New(k.Value, "").Request(r2)
+		}
 		reqBodyClosed = true
 		return t.base.RoundTrip(r2)
 	}
@@ -497,9 +500,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			r2.GetBody = getBody
 		}
-		red := newRedactor(l.key.Value, t.setKey(r2, l.key.Value))
-		red.bodies = info.RedactsBodies()
-		r2 = red.trace(r2)
+		red := redact.New(l.key.Value, t.setKey(r2, l.key.Value))
+		red.Bodies = info.RedactsBodies()
+		r2 = red.Trace(r2)
 		info.Attempt(l.key.Name)
 		resp, err := t.base.RoundTrip(r2)
 		rt.sent(l.key.Name, resp, err)
@@ -512,7 +515,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			} else {
 				l.release()
 			}
-			err = red.error(err)
+			err = red.Err(err)
 			if errors.Is(context.Cause(r2.Context()), ErrLeaseLost) && ctx.Err() == nil {
 				return nil, fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, ErrLeaseLost)
 			}
@@ -528,7 +531,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue
 		}
-		if red.answer(resp, req) {
+		if red.Answer(resp, req) {
 			l.release() // a redirect, read in memory: nothing in flight
 			return resp, nil
 		}
@@ -548,19 +551,19 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 				data = data[:errorBodyLimit]
 				err = fmt.Errorf("jongler: %s: error answer over %d bytes, cut", t.connector.Name, errorBodyLimit)
 			}
-			red.body(resp, data)
+			red.SetBody(resp, data)
 			resp.Body = struct {
 				io.Reader
 				io.Closer
-			}{io.MultiReader(resp.Body, errReader{red.error(err)}), resp.Body}
+			}{io.MultiReader(resp.Body, errReader{red.Err(err)}), resp.Body}
 			resp.ContentLength = -1
 			resp.Header.Del("Content-Length")
 			l.release()
 			return resp, nil
 		}
 		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})
-		red.body(resp, data)
-		v.Reason, v.Model = red.string(v.Reason), red.string(v.Model) // both logged and stored
+		red.SetBody(resp, data)
+		v.Reason, v.Model = red.Replace(v.Reason), red.Replace(v.Model) // both logged and stored
 		rt.judged(v.Action)
 		if v.Action != ActionAccept && v.Action != ActionRetry {
 			if err := t.ring.apply(ctx, l.key, v); err != nil {

@@ -5,8 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/redact"
 )
 
 // logWriter records what is answered, for the access log. It passes
@@ -95,32 +96,11 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 	}
 }
 
-// secretParams are query parameters that carry credentials, whose values
-// are never logged.
-var secretParams = []string{"key", "api_key", "apikey", "token", "access_token", "auth", "password", "secret"}
-
-// redactedPath is the path and query of u with every credential's value
-// replaced by REDACTED.
+// redactedPath is the path and query of u for the access log, with every
+// credential's value replaced (the mount's own parameter too).
 func redactedPath(u *url.URL, m *mount) string {
-	path := u.EscapedPath()
-	if u.RawQuery == "" {
-		return path
+	if m == nil {
+		return redact.URLPath(u, "")
 	}
-	parts := strings.Split(u.RawQuery, "&")
-	for i, part := range parts {
-		k, _, hasValue := strings.Cut(part, "=")
-		name, err := url.QueryUnescape(k)
-		if err != nil {
-			name = k
-		}
-		name = strings.ToLower(name)
-		secret := m != nil && m.query != "" && name == strings.ToLower(m.query)
-		for _, s := range secretParams {
-			secret = secret || name == s
-		}
-		if secret && hasValue {
-			parts[i] = k + "=REDACTED"
-		}
-	}
-	return path + "?" + strings.Join(parts, "&")
+	return redact.URLPath(u, m.query)
 }

@@ -1,36 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"io"
-	"slices"
-	"sync"
 
 	"golang.org/x/term"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/redact"
 )
 
 // redacted replaces a key value wherever it would be printed.
-const redacted = "[redacted]"
+const redacted = redact.Mask
 
-// minSecret is the shortest key value that is redacted: shorter ones would
-// mangle ordinary text, and no real API key is that short.
-const minSecret = 8
+// redactor writes to its writer with every known key value replaced by
+// [redacted] (see redact.Writer): the second line of defence, for
+// instance against an upstream that echoes the request.
+type redactor struct{ *redact.Writer }
 
-// redactor writes to w with every known key value replaced by [redacted].
-// The core never logs nor returns a key value; this is the second line of
-// defence, for instance against an upstream that echoes the request. It
-// holds back only a tail that could be the start of a key value, so that
-// output still streams line by line; Flush writes that tail.
-type redactor struct {
-	mu      sync.Mutex
-	w       io.Writer
-	secrets [][]byte // longest first
-	pending []byte
-}
-
-func newRedactor(w io.Writer) *redactor { return &redactor{w: w} }
+func newRedactor(w io.Writer) *redactor { return &redactor{redact.NewWriter(w)} }
 
 // addKeys adds the values of keys to those redacted.
 func (r *redactor) addKeys(keys []jongler.Key) {
@@ -38,77 +25,11 @@ func (r *redactor) addKeys(keys []jongler.Key) {
 	for i, k := range keys {
 		vals[i] = k.Value
 	}
-	r.addSecrets(vals)
+	r.Add(vals...)
 }
 
 // addSecrets adds texts to those redacted.
-func (r *redactor) addSecrets(texts []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, v := range texts {
-		if len(v) >= minSecret && !slices.ContainsFunc(r.secrets, func(s []byte) bool { return string(s) == v }) {
-			r.secrets = append(r.secrets, []byte(v))
-		}
-	}
-	slices.SortFunc(r.secrets, func(a, b []byte) int { return len(b) - len(a) })
-}
-
-func (r *redactor) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.secrets) == 0 {
-		return r.w.Write(p)
-	}
-	buf := p // written as is, unless changed: ReplaceAll makes a copy
-	if len(r.pending) > 0 {
-		buf = append(r.pending, p...)
-	}
-	for _, s := range r.secrets {
-		// ReplaceAll copies buf even when s is not in it: every line
-		// of serve's access log, for every key.
-		if bytes.Contains(buf, s) {
-			buf = bytes.ReplaceAll(buf, s, []byte(redacted))
-		}
-	}
-	keep := r.partialTail(buf)
-	if _, err := r.w.Write(buf[:len(buf)-keep]); err != nil {
-		r.pending = nil
-		return 0, err
-	}
-	r.pending = append([]byte(nil), buf[len(buf)-keep:]...)
-	return len(p), nil
-}
-
-// partialTail returns the length of the longest tail of buf that is the
-// beginning of a key value.
-func (r *redactor) partialTail(buf []byte) int {
-	longest := 0
-	for _, s := range r.secrets {
-		// The leftmost start of a tail that begins s gives the longest;
-		// only where buf has s's first byte can one start.
-		for i := len(buf) - min(len(s)-1, len(buf)); i < len(buf)-longest; i++ {
-			j := bytes.IndexByte(buf[i:len(buf)-longest], s[0])
-			if j < 0 {
-				break
-			}
-			if i += j; bytes.HasPrefix(s, buf[i:]) {
-				longest = len(buf) - i
-				break
-			}
-		}
-	}
-	return longest
-}
-
-// Flush writes what was held back.
-func (r *redactor) Flush() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.pending) > 0 {
-		r.w.Write(r.pending)
-		r.pending = nil
-	}
-}
+func (r *redactor) addSecrets(texts []string) { r.Add(texts...) }
 
 // colorEnabled reports whether to colour what goes to w: only when w is a
 // terminal, NO_COLOR is unset or empty (https://no-color.org) and TERM is

@@ -512,10 +512,7 @@ func tokenGuard(tokens []string) func(http.Handler) http.Handler {
 // token there. The answer is not compressed, so that nothing hides.
 func (a *app) scrubbed(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rd := newRedactor(w)
-		a.stderr.mu.Lock()
-		rd.secrets = slices.Clone(a.stderr.secrets)
-		a.stderr.mu.Unlock()
+		rd := &redactor{a.stderr.Clone(w)}
 		r2 := r.Clone(r.Context())
 		r2.Header.Del("Accept-Encoding")
 		h.ServeHTTP(scrubWriter{w, rd}, r2)

@@ -1,4 +1,4 @@
-package jongler
+package redact
 
 import (
 	"errors"
@@ -35,29 +35,29 @@ func TestRedactorFindsEveryEncoding(t *testing.T) {
 		},
 	}
 	for _, key := range keys {
-		r := newRedactor(key, "placeholder")
+		r := New(key, "placeholder")
 		for name, enc := range encodings {
 			s := "https://h/x?a=1&key=" + enc(key) + "&b=" + enc(key) + "#" + enc(key)
-			got := r.string(s)
+			got := r.Replace(s)
 			if want := "https://h/x?a=1&key=placeholder&b=placeholder#placeholder"; got != want {
 				t.Errorf("key %q, %s: %q\n  -> %q, want %q", key, name, s, got, want)
 			}
 		}
 	}
-	r := newRedactor("AIzaSyD-0123456789abcdef", "placeholder")
+	r := New("AIzaSyD-0123456789abcdef", "placeholder")
 	for _, s := range []string{"", "%", "%%%", "%2", "%25", "+", "AIzaSyD-0123456789abcde", "AIzaSyD-0123456789abcdeF", "%41IzaSyD-0123456789abcde"} {
-		if got := r.string(s); got != s {
+		if got := r.Replace(s); got != s {
 			t.Errorf("%q -> %q, want it unchanged", s, got)
 		}
 	}
 	// A placeholder holding the key, or none, is not echoed.
-	if r := newRedactor("secret-value", "x-secret-value-x"); r.with != redactedPlaceholder {
+	if r := New("secret-value", "x-secret-value-x"); r.with != Placeholder {
 		t.Errorf("placeholder holding the key: with = %q", r.with)
 	}
-	if r := newRedactor("secret-value", ""); r.with != redactedPlaceholder {
+	if r := New("secret-value", ""); r.with != Placeholder {
 		t.Errorf("no placeholder: with = %q", r.with)
 	}
-	if r := newRedactor("secret-value", "a b&c"); r.with != "a+b%26c" {
+	if r := New("secret-value", "a b&c"); r.with != "a+b%26c" {
 		t.Errorf("placeholder escaped: with = %q", r.with)
 	}
 }
@@ -66,9 +66,9 @@ func TestRedactorFindsEveryEncoding(t *testing.T) {
 // and As see what the original chain holds, never the key.
 func TestRedactedErrorIsAndAs(t *testing.T) {
 	sentinel := errors.New("sentinel")
-	r := newRedactor("secret-value", "ph")
+	r := New("secret-value", "ph")
 	orig := fmt.Errorf("outer secret-value: %w", &url.Error{Op: "Get", URL: "http://h/?key=secret-value", Err: fmt.Errorf("inner secret-value: %w", sentinel)})
-	err := r.error(orig)
+	err := r.Err(orig)
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if strings.Contains(e.Error(), "secret-value") || strings.Contains(fmt.Sprintf("%#v", e), "secret-value") {
 			t.Errorf("in the chain: %#v", e)
@@ -81,7 +81,7 @@ func TestRedactedErrorIsAndAs(t *testing.T) {
 	if !errors.As(err, &ue) || ue.URL != "http://h/?key=ph" {
 		t.Errorf("errors.As(*url.Error) = %v", ue)
 	}
-	if clean := errors.New("clean"); r.error(clean) != clean {
+	if clean := errors.New("clean"); r.Err(clean) != clean {
 		t.Error("an error without the key is wrapped")
 	}
 }

@@ -1,4 +1,4 @@
-package jongler
+package redact
 
 import (
 	"bytes"
@@ -40,12 +40,12 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 func (r *chunkReader) Close() error { r.closed = true; return nil }
 
-// FuzzRedactStream: a body read through a redactBody, cut into any chunks
+// FuzzRedactStream: a body read through a Reader, cut into any chunks
 // and read with any buffer, is the body with the key replaced as if read
 // whole (by the placeholder, or by as many '*' as on an upgraded
 // connection); a body in which no byte may start the key is unchanged; the key
 // written in each form promised is replaced. Run:
-// go test -run '^$' -fuzz FuzzRedactStream .
+// go test -run '^$' -fuzz FuzzRedactStream ./internal/redact
 func FuzzRedactStream(f *testing.F) {
 	f.Add("AIzaSyD-0123456789abcdef", `data: {"text":"AIzaSyD-0123456789abcdef"}`+"\n\n", []byte{3, 1, 7}, uint8(5), true)
 	f.Add("tok+/=?&%#\u00e9 xyz", `x=tok%2B%2F%3D%3F%26%25%23%C3%A9+xyz "tok+\/=?\u0026%#`+"\u00e9 xyz\"", []byte{1}, uint8(1), false)
@@ -56,16 +56,16 @@ func FuzzRedactStream(f *testing.F) {
 		if key == "" || len(key) > 64 || len(text) > 8192 {
 			return
 		}
-		red := newRedactor(key, "placeholder")
+		red := New(key, "placeholder")
 		sameLen := bufSize%2 == 1 // as on an upgraded connection
-		wm := newStreamMatcher(red.key, red.with)
+		wm := newMatcher(red.key, red.with)
 		wm.sameLen = sameLen
 		want := wm.replaceAll([]byte(text))
 		if sameLen && len(want) != len(text) {
 			t.Fatalf("%q became %q, of another length", text, want)
 		}
 		src := &chunkReader{data: []byte(text), sizes: sizes, last: last}
-		b := newRedactBody(src, red)
+		b := NewReader(src, red)
 		b.m.sameLen = sameLen
 		var got []byte
 		buf := make([]byte, max(int(bufSize), 1))
@@ -88,7 +88,7 @@ func FuzzRedactStream(f *testing.F) {
 		if b.Close(); !src.closed {
 			t.Fatal("Close did not close the body")
 		}
-		m := newStreamMatcher(red.key, red.with)
+		m := newMatcher(red.key, red.with)
 		if !m.mayStart([]byte(text)) && string(want) != text {
 			t.Fatalf("no byte may start the key in %q, yet it became %q", text, want)
 		}
@@ -121,10 +121,10 @@ func jsonEscape(s string) string {
 }
 
 // TestRedactStreamForms: each form of the key found in a body is replaced,
-// as redactor finds it in an error answer, and JSON's escapes too.
+// as Redactor finds it in an error answer, and JSON's escapes too.
 func TestRedactStreamForms(t *testing.T) {
 	const key = "AIza/Sy+0 9_x"
-	red := newRedactor(key, "apijongler")
+	red := New(key, "apijongler")
 	cases := []struct{ in, want string }{
 		{`{"k":"AIza/Sy+0 9_x"}`, `{"k":"apijongler"}`},
 		{`{"k":"AIza\/Sy+0 9_x"}`, `{"k":"apijongler"}`},
@@ -136,14 +136,14 @@ func TestRedactStreamForms(t *testing.T) {
 		{"cut: AIza/Sy+0 9_", "cut: AIza/Sy+0 9_"},
 	}
 	for _, c := range cases {
-		got, err := io.ReadAll(newRedactBody(io.NopCloser(strings.NewReader(c.in)), red))
+		got, err := io.ReadAll(NewReader(io.NopCloser(strings.NewReader(c.in)), red))
 		if err != nil || string(got) != c.want {
 			t.Errorf("%s: got %q, %v; want %q", c.in, got, err, c.want)
 		}
-		// Where redactor finds the key (no JSON escape, depth 3 at most),
+		// Where Redactor finds the key (no JSON escape, depth 3 at most),
 		// both agree.
-		if !strings.Contains(c.in, `\`) && !strings.Contains(c.in, "too deep") && red.string(c.in) != c.want {
-			t.Errorf("%s: redactor gives %q", c.in, red.string(c.in))
+		if !strings.Contains(c.in, `\`) && !strings.Contains(c.in, "too deep") && red.Replace(c.in) != c.want {
+			t.Errorf("%s: Redactor gives %q", c.in, red.Replace(c.in))
 		}
 	}
 }
@@ -153,9 +153,9 @@ func TestRedactStreamForms(t *testing.T) {
 // does not; what is held back is shorter than the longest form.
 func TestRedactStreamPrompt(t *testing.T) {
 	const key = "secret-key-0123"
-	red := newRedactor(key, "apijongler")
+	red := New(key, "apijongler")
 	pr, pw := io.Pipe()
-	b := newRedactBody(pr, red)
+	b := NewReader(pr, red)
 	defer b.Close()
 	buf := make([]byte, 1024)
 	// step writes each of writes, one after the other, and reads once.
@@ -188,12 +188,12 @@ func TestRedactStreamPrompt(t *testing.T) {
 // BenchmarkRedactStream reads, as the proxy copies it (32 KiB reads), a
 // stream of Gemini-like events (JSON with escapes, and letters the key
 // starts with) arriving one event per read, and a small whole answer, bare
-// and through a redactBody (allocations included).
+// and through a Reader (allocations included).
 func BenchmarkRedactStream(b *testing.B) {
 	const key = "AIzaSyD-0123456789abcdef0123456789abcde"
 	event := `data: {"candidates":[{"content":{"parts":[{"text":"And so Alice\nasked: \"Are 100% of these Answers right?\" A+ work."}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":40},"modelVersion":"gemini-2.5-flash"}` + "\n\n"
 	answer := `{"candidates":[{"content":{"parts":[{"text":"ok"}],"role":"model"},"finishReason":"STOP","index":0}]}`
-	red := newRedactor(key, "apijongler")
+	red := New(key, "apijongler")
 	buf := make([]byte, 32<<10) // httputil.ReverseProxy's
 	for _, body := range []struct {
 		name  string
@@ -208,7 +208,7 @@ func BenchmarkRedactStream(b *testing.B) {
 			wrap func(io.ReadCloser) io.ReadCloser
 		}{
 			{"bare", func(rc io.ReadCloser) io.ReadCloser { return rc }},
-			{"redacted", func(rc io.ReadCloser) io.ReadCloser { return newRedactBody(rc, red) }},
+			{"redacted", func(rc io.ReadCloser) io.ReadCloser { return NewReader(rc, red) }},
 		} {
 			b.Run(body.name+"/"+c.name, func(b *testing.B) {
 				b.SetBytes(int64(len(body.data)))

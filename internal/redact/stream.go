@@ -1,4 +1,4 @@
-package jongler
+package redact
 
 import (
 	"bytes"
@@ -6,14 +6,14 @@ import (
 	"slices"
 )
 
-// A successful answer's body streams: a redactor cannot read it whole
+// A successful answer's body streams: a Redactor cannot read it whole
 // before handing it on, as it does an error answer's. For a caller who is
 // not the key's owner (a client of `apijongler serve`, who holds a proxy
-// token and must never learn a key), the body goes through a redactBody,
+// token and must never learn a key), the body goes through a Reader,
 // which replaces the key as the bytes go by, holding back only a tail that
 // may be the start of the key:
 //
-//   - the forms looked for are those of redactor (the key raw, "+" for a
+//   - the forms looked for are those of Redactor (the key raw, "+" for a
 //     space, each byte percent-encoded in either case of hex digits),
 //     nested up to streamDepth levels ("%41", "%2541", "%252541"), and, as
 //     a successful answer is mostly JSON, each ASCII byte JSON-escaped
@@ -23,20 +23,20 @@ import (
 //     the body's end. What is held back is shorter than the longest form,
 //     len(key) * streamFormMax bytes: a stream of events, each ending in
 //     "\n\n", arrives event by event;
-//   - the body read through a redactBody, however it is cut into chunks,
+//   - the body read through a Reader, however it is cut into chunks,
 //     is the body read whole with every form replaced, leftmost first, the
 //     longest one at each place (FuzzRedactStream).
 
-// streamDepth bounds the nesting of percent-encodings a redactBody finds:
-// unlike redactor's, its forms must have a bounded length.
+// streamDepth bounds the nesting of percent-encodings a Reader finds:
+// unlike Redactor's, its forms must have a bounded length.
 const streamDepth = 3
 
 // streamFormMax is the longest form of one byte of the key: '%', "25"
 // for each extra level, two hex digits; or "\u" and four hex digits.
 const streamFormMax = max(1+2*streamDepth, 6)
 
-// streamMatcher finds the forms of one key in a stream's bytes.
-type streamMatcher struct {
+// matcher finds the forms of one key in a stream's bytes.
+type matcher struct {
 	key    string
 	with   string
 	starts []byte // the bytes a form may start with, in buf
@@ -50,14 +50,14 @@ type streamMatcher struct {
 	pos       [8]int
 }
 
-func newStreamMatcher(key, with string) *streamMatcher {
-	m := &streamMatcher{}
+func newMatcher(key, with string) *matcher {
+	m := &matcher{}
 	m.init(key, with)
 	return m
 }
 
 // init sets m up for key, to be replaced by with.
-func (m *streamMatcher) init(key, with string) {
+func (m *matcher) init(key, with string) {
 	m.key, m.with = key, with
 	m.cur, m.next = m.pos[:0:4], m.pos[4:4]
 	k0 := key[0]
@@ -77,7 +77,7 @@ func (m *streamMatcher) init(key, with string) {
 // with (0 if none), and whether more bytes after s could change that: a
 // form not yet complete, or one that a longer one might extend. At the
 // body's end (eof), more bytes cannot come.
-func (m *streamMatcher) match(s []byte, eof bool) (n int, more bool) {
+func (m *matcher) match(s []byte, eof bool) (n int, more bool) {
 	cur := append(m.cur[:0], 0)
 	next := m.next[:0]
 	for j := 0; j < len(m.key); j++ {
@@ -188,7 +188,7 @@ func hexCould(c, b byte, d int) bool {
 // stops at the first place where the bytes to come could decide a form,
 // unless eof: it returns the result and where in data the undecided tail
 // starts (len(data) if none).
-func (m *streamMatcher) scan(data []byte, eof bool, out []byte) ([]byte, int) {
+func (m *matcher) scan(data []byte, eof bool, out []byte) ([]byte, int) {
 	var next [4]int // where each start byte is next seen, from i on
 	for k := range m.starts {
 		next[k] = -1
@@ -237,7 +237,7 @@ func (m *streamMatcher) scan(data []byte, eof bool, out []byte) ([]byte, int) {
 // cannotStart reports, from its first two bytes only, that s does not
 // start a form: the quick answer for most bytes scan stops at (the key's
 // first letter in a word, JSON's "\n").
-func (m *streamMatcher) cannotStart(s []byte) bool {
+func (m *matcher) cannotStart(s []byte) bool {
 	if len(s) < 2 || len(m.key) < 2 {
 		return false
 	}
@@ -259,7 +259,7 @@ func (m *streamMatcher) cannotStart(s []byte) bool {
 }
 
 // mayStart reports whether a byte of p may start a form.
-func (m *streamMatcher) mayStart(p []byte) bool {
+func (m *matcher) mayStart(p []byte) bool {
 	for _, sb := range m.starts {
 		if bytes.IndexByte(p, sb) >= 0 {
 			return true
@@ -269,30 +269,32 @@ func (m *streamMatcher) mayStart(p []byte) bool {
 }
 
 // replaceAll returns data with every form of the key replaced, read whole.
-func (m *streamMatcher) replaceAll(data []byte) []byte {
+func (m *matcher) replaceAll(data []byte) []byte {
 	out, _ := m.scan(data, true, nil)
 	return out
 }
 
-// redactBody is a body with the key's every form replaced as it streams.
+// Reader is a body with the key's every form replaced as it streams.
 // Closing it closes the body it reads.
-type redactBody struct {
+type Reader struct {
 	rc   io.ReadCloser
-	m    streamMatcher
+	m    matcher
 	held []byte // read, not yet decided: it may start a form
 	out  []byte // decided, not yet read
 	off  int    // out[off:] is still to read
 	err  error  // the body's, once out is read
 }
 
-// newRedactBody returns rc with r's key replaced, as it streams.
-func newRedactBody(rc io.ReadCloser, r redactor) *redactBody {
-	b := &redactBody{rc: rc}
+// NewReader returns rc with r's key replaced, as it streams.
+func NewReader(rc io.ReadCloser, r Redactor) *Reader {
+	b := &Reader{rc: rc}
 	b.m.init(r.key, r.with)
 	return b
 }
 
-func (b *redactBody) Read(p []byte) (int, error) {
+// Read reads the body, the key's forms replaced: at once what cannot be
+// part of one, and a tail that may be only once the next bytes decide it.
+func (b *Reader) Read(p []byte) (int, error) {
 	for {
 		if b.off < len(b.out) {
 			n := copy(p, b.out[b.off:])
@@ -337,22 +339,23 @@ func (b *redactBody) Read(p []byte) (int, error) {
 }
 
 // Close closes the body read.
-func (b *redactBody) Close() error { return b.rc.Close() }
+func (b *Reader) Close() error { return b.rc.Close() }
 
-// redactConn is the connection of a 101 Switching Protocols answer, read
-// with the key's every form replaced by as many '*': the upgraded
-// protocol (WebSocket) frames its messages by their length. What the
-// caller writes goes as it is.
-type redactConn struct {
-	*redactBody
+// Conn is the connection of a 101 Switching Protocols answer, read with
+// the key's every form replaced by as many '*': the upgraded protocol
+// (WebSocket) frames its messages by their length. What the caller writes
+// goes as it is. Closing it closes the connection.
+type Conn struct {
+	*Reader
 	w io.Writer
 }
 
-// newRedactConn returns rwc with r's key replaced in what is read.
-func newRedactConn(rwc io.ReadWriteCloser, r redactor) *redactConn {
-	b := newRedactBody(rwc, r)
+// NewConn returns rwc with r's key replaced in what is read.
+func NewConn(rwc io.ReadWriteCloser, r Redactor) *Conn {
+	b := NewReader(rwc, r)
 	b.m.sameLen = true
-	return &redactConn{b, rwc}
+	return &Conn{b, rwc}
 }
 
-func (c *redactConn) Write(p []byte) (int, error) { return c.w.Write(p) }
+// Write writes p to the connection as it is.
+func (c *Conn) Write(p []byte) (int, error) { return c.w.Write(p) }

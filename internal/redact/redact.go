@@ -1,4 +1,10 @@
-package jongler
+// Package redact keeps a key's value out of everything a transport hands
+// back and everything a program prints: one attempt's [Redactor] (strings,
+// headers, trailers, errors, URLs, client traces, a body read whole), a
+// [Reader] and a [Conn] that replace it in a body or an upgraded
+// connection as it streams, across chunk boundaries, and a [Writer] that
+// keeps every known secret out of output and log lines.
+package redact
 
 import (
 	"bytes"
@@ -17,7 +23,7 @@ import (
 // (the answer's headers and trailers, a redirect's or an error answer's
 // body, resp.Request, every error, every log line) carries the caller's
 // own credential, the placeholder, where the upstream or the base
-// transport wrote the leased key. A redactor does that replacement for one
+// transport wrote the leased key. A Redactor does that replacement for one
 // attempt.
 //
 // The key is found raw and in any percent-encoding a URL gives it, nested
@@ -28,39 +34,50 @@ import (
 // for: only the connector's own origin ever receives the key, and nothing
 // in HTTP makes a client decode such a form on its behalf.
 
-// redactedPlaceholder stands for the key when the caller sent no
-// credential of its own, or one that holds the key.
-const redactedPlaceholder = "REDACTED"
+// Placeholder stands for the key when the caller sent no credential of
+// its own, or one that holds the key; and for a credential's value in a
+// logged URL ([URLPath]).
+const Placeholder = "REDACTED"
 
-// redactor replaces one key's value by the caller's placeholder.
-type redactor struct {
+// MaxBody bounds how much of an answer's body is read into memory to have
+// the key replaced in it: a redirect's longer body is dropped (see
+// [Redactor.Answer]), and the transport cuts an error answer's there.
+const MaxBody = 1 << 20
+
+// Redactor replaces one key's value by the caller's placeholder. Its zero
+// value is not usable: make one with [New].
+type Redactor struct {
 	key  string // the leased value; never ""
 	with string // what stands in its place, escaped for a URL
-	// bodies: the caller must not learn the key even from a body (the
-	// proxy's client): every body is redacted, with the forms a stream's
-	// redaction finds too (redact_stream.go).
-	bodies bool
+	// Bodies is set for a caller who must not learn the key even from a
+	// body (the proxy's client): a body read whole is redacted with the
+	// forms a [Reader] finds too, and the transport streams the others
+	// through one.
+	Bodies bool
 }
 
-// newRedactor returns the redactor of key for a caller whose credential
+// New returns the Redactor of key (not "") for a caller whose credential
 // was placeholder ("" if it sent none).
-func newRedactor(key, placeholder string) redactor {
-	r := redactor{key: key, with: redactedPlaceholder}
+func New(key, placeholder string) Redactor {
+	r := Redactor{key: key, with: Placeholder}
 	if placeholder != "" && r.index(placeholder) < 0 {
 		r.with = url.QueryEscape(placeholder)
 	}
 	return r
 }
 
+// Contains reports whether s holds the key, raw or escaped.
+func (r Redactor) Contains(s string) bool { return r.index(s) >= 0 }
+
 // index returns where in s the key starts, raw or escaped, or -1.
-func (r redactor) index(s string) int {
+func (r Redactor) index(s string) int {
 	i, _ := r.find(s)
 	return i
 }
 
 // find returns where in s the first occurrence of the key starts and how
 // long it is there, or -1.
-func (r redactor) find(s string) (int, int) {
+func (r Redactor) find(s string) (int, int) {
 	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
 		// No escape in s: the key can only be there as it is. (The
 		// common case, and a fast one.)
@@ -181,8 +198,8 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// string returns s with every occurrence of the key replaced.
-func (r redactor) string(s string) string {
+// Replace returns s with every occurrence of the key replaced.
+func (r Redactor) Replace(s string) string {
 	i, n := r.find(s)
 	if i < 0 {
 		return s
@@ -198,12 +215,12 @@ func (r redactor) string(s string) string {
 	return b.String()
 }
 
-// header replaces the key in every name and value of h, in place.
-func (r redactor) header(h http.Header) {
+// Header replaces the key in every name and value of h, in place.
+func (r Redactor) Header(h http.Header) {
 	for name, vs := range h {
 		for i, v := range vs {
 			if r.index(v) >= 0 {
-				vs[i] = r.string(v)
+				vs[i] = r.Replace(v)
 			}
 		}
 		if len(name) >= len(r.key) { // no shorter name can hold it
@@ -219,8 +236,8 @@ func (r redactor) header(h http.Header) {
 // it, in any case of its letters: net/http changes a name's case to its
 // canonical form ("X-Aiza..." for "X-AIza..."), and a name's case means
 // nothing.
-func (r redactor) name(name string) (string, bool) {
-	fold := redactor{key: lowerASCII(r.key), with: r.with}
+func (r Redactor) name(name string) (string, bool) {
+	fold := Redactor{key: lowerASCII(r.key), with: r.with}
 	lower := lowerASCII(name)
 	i, n := fold.find(lower)
 	if i < 0 {
@@ -249,31 +266,32 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-// answer makes resp, the answer to one attempt, fit to hand back to the
+// Answer makes resp, the answer to one attempt, fit to hand back to the
 // caller of req: the caller's own request, the key replaced in the status
 // line's reason phrase, in every header, in the trailers (once the body
 // has given them), and in a redirect's body, which is read into memory
-// (up to errorBodyLimit; a longer one is dropped: a client following the
+// (up to [MaxBody]; a longer one is dropped: a client following the
 // redirect never reads it). It reports whether it did read the body:
 // then the upstream is done with the request. It does not touch an error
-// answer's body (see body) nor an upgraded connection's.
-func (r redactor) answer(resp *http.Response, req *http.Request) (read bool) {
+// answer's body (see [Redactor.SetBody]) nor an upgraded connection's
+// (see [Conn]).
+func (r Redactor) Answer(resp *http.Response, req *http.Request) (read bool) {
 	resp.Request = req
 	if r.index(resp.Status) >= 0 { // the reason phrase is the upstream's to write
-		resp.Status = r.string(resp.Status)
+		resp.Status = r.Replace(resp.Status)
 	}
-	r.header(resp.Header)
+	r.Header(resp.Header)
 	if resp.StatusCode == http.StatusSwitchingProtocols || resp.Body == nil || resp.Body == http.NoBody {
 		return false
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
+		data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 		resp.Body.Close()
-		if err != nil || len(data) > errorBodyLimit {
+		if err != nil || len(data) > MaxBody {
 			data = nil
 		}
-		r.body(resp, data)
-		r.header(resp.Trailer)
+		r.SetBody(resp, data)
+		r.Header(resp.Trailer)
 		return true
 	}
 	if resp.Trailer != nil || resp.ProtoMajor >= 2 {
@@ -282,14 +300,14 @@ func (r redactor) answer(resp *http.Response, req *http.Request) (read bool) {
 	return false
 }
 
-// body sets resp's body to data (read from it) with the key replaced, and
-// its length to match.
-func (r redactor) body(resp *http.Response, data []byte) {
+// SetBody sets resp's body to data (read from it) with the key replaced,
+// and its length to match.
+func (r Redactor) SetBody(resp *http.Response, data []byte) {
 	if i, _ := r.find(string(data)); i >= 0 {
-		data = []byte(r.string(string(data)))
+		data = []byte(r.Replace(string(data)))
 	}
-	if r.bodies {
-		data = newStreamMatcher(r.key, r.with).replaceAll(data)
+	if r.Bodies {
+		data = newMatcher(r.key, r.with).replaceAll(data)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(data))
 	resp.ContentLength = int64(len(data))
@@ -303,29 +321,30 @@ func (r redactor) body(resp *http.Response, data []byte) {
 type trailerBody struct {
 	io.ReadCloser
 	resp *http.Response
-	r    redactor
+	r    Redactor
 }
 
 func (b *trailerBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
-		b.r.header(b.resp.Trailer)
+		b.r.Header(b.resp.Trailer)
 	}
 	return n, err
 }
 
-// error returns err with the key replaced in its text and in the text of
+// Err returns err with the key replaced in its text and in the text of
 // every error in its tree; err itself when none shows the key. A
 // *url.Error comes back as a redacted copy; any other error is wrapped in
-// a *redactedError.
-func (r redactor) error(err error) error {
+// an error that keeps errors.Is and errors.As to what the original chain
+// matched, without the key.
+func (r Redactor) Err(err error) error {
 	if err == nil || !r.inTree(err, 0) {
 		return err
 	}
 	if ue, ok := err.(*url.Error); ok {
-		return &url.Error{Op: ue.Op, URL: r.string(ue.URL), Err: r.error(ue.Err)}
+		return &url.Error{Op: ue.Op, URL: r.Replace(ue.URL), Err: r.Err(ue.Err)}
 	}
-	e := &redactedError{msg: r.string(err.Error()), err: err, r: r}
+	e := &redactedError{msg: r.Replace(err.Error()), err: err, r: r}
 	if _, ok := err.(interface{ Unwrap() []error }); ok {
 		return &redactedErrors{e}
 	}
@@ -334,7 +353,7 @@ func (r redactor) error(err error) error {
 
 // inTree reports whether err's text, or that of an error in its tree,
 // shows the key.
-func (r redactor) inTree(err error, depth int) bool {
+func (r Redactor) inTree(err error, depth int) bool {
 	if err == nil || depth > 100 {
 		return false
 	}
@@ -365,18 +384,18 @@ func (r redactor) inTree(err error, depth int) bool {
 type redactedError struct {
 	msg string
 	err error // the original
-	r   redactor
+	r   Redactor
 }
 
 func (e *redactedError) Error() string { return e.msg }
 
 // GoString keeps %#v to the redacted text: the fields hold the key.
 func (e *redactedError) GoString() string {
-	return "&jongler.redactedError{msg: " + strconv.Quote(e.msg) + "}"
+	return "&redact.redactedError{msg: " + strconv.Quote(e.msg) + "}"
 }
 
 // Unwrap returns the original's cause, redacted.
-func (e *redactedError) Unwrap() error { return e.r.error(errors.Unwrap(e.err)) }
+func (e *redactedError) Unwrap() error { return e.r.Err(errors.Unwrap(e.err)) }
 
 // Is reports whether the original, at its own level, is target.
 func (e *redactedError) Is(target error) bool {
@@ -408,7 +427,7 @@ func (e *redactedError) As(target any) bool {
 	}
 	switch v := found.(type) {
 	case *url.Error:
-		found = e.r.error(v)
+		found = e.r.Err(v)
 	case error:
 		if e.r.inTree(v, 0) {
 			return false // shows the key, and cannot be copied without it
@@ -431,36 +450,34 @@ func (e *redactedErrors) Unwrap() []error {
 	errs := e.err.(interface{ Unwrap() []error }).Unwrap()
 	out := make([]error, 0, len(errs))
 	for _, c := range errs {
-		out = append(out, e.r.error(c))
+		out = append(out, e.r.Err(c))
 	}
 	return out
 }
 
-// scrubForeign removes every key's value from r, a clone the transport
-// owns of a request for an address that is not the connector's: its URL
-// and its headers (a Referer, a URL the caller took from an old answer).
-func (t *Transport) scrubForeign(r *http.Request) {
-	for _, k := range t.ring.keys {
-		red := newRedactor(k.Value, "")
-		if s := r.URL.String(); red.index(s) >= 0 {
-			if u, err := url.Parse(red.string(s)); err == nil {
-				r.URL = u
-			} else {
-				r.URL = &url.URL{Scheme: r.URL.Scheme, Host: r.URL.Host, Path: "/"}
-			}
+// Request replaces the key in req's URL and headers, in place: req is a
+// clone the caller owns of a request for an address that must not get
+// the key (a Referer, a URL the caller took from an old answer). A URL
+// that no longer parses once redacted becomes its origin's root.
+func (r Redactor) Request(req *http.Request) {
+	if s := req.URL.String(); r.index(s) >= 0 {
+		if u, err := url.Parse(r.Replace(s)); err == nil {
+			req.URL = u
+		} else {
+			req.URL = &url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: "/"}
 		}
-		red.header(r.Header)
 	}
+	r.Header(req.Header)
 }
 
-// trace returns r (a clone the transport owns) with a client trace that
+// Trace returns req (a clone the transport owns) with a client trace that
 // replaces the key in what the caller's own trace hooks are given, when
 // the caller set any that could see it: the header fields as written
 // (WroteHeaderField, which otelhttptrace records) and the headers of an
 // informational answer such as 103 Early Hints (Got1xxResponse, which
 // httputil.ReverseProxy passes on to its client). The hooks of a trace
 // added to the context run before the caller's, with the same arguments.
-func (r redactor) trace(req *http.Request) *http.Request {
+func (r Redactor) Trace(req *http.Request) *http.Request {
 	ct := httptrace.ContextClientTrace(req.Context())
 	if ct == nil || ct.WroteHeaderField == nil && ct.Got1xxResponse == nil {
 		return req
@@ -469,13 +486,13 @@ func (r redactor) trace(req *http.Request) *http.Request {
 	if ct.WroteHeaderField != nil {
 		own.WroteHeaderField = func(_ string, values []string) {
 			for i, v := range values {
-				values[i] = r.string(v)
+				values[i] = r.Replace(v)
 			}
 		}
 	}
 	if ct.Got1xxResponse != nil {
 		own.Got1xxResponse = func(_ int, h textproto.MIMEHeader) error {
-			r.header(http.Header(h))
+			r.Header(http.Header(h))
 			return nil
 		}
 	}

@@ -1,4 +1,4 @@
-package jongler
+package redact
 
 import (
 	"io"
@@ -8,11 +8,11 @@ import (
 )
 
 // BenchmarkRedactAnswer measures what redaction adds to a 2xx answer: a
-// redactor for the attempt and a scan of the headers a Gemini answer
+// Redactor for the attempt and a scan of the headers a Gemini answer
 // carries, none holding the key (the common case: nothing is copied).
 // Run:
 //
-//	go test -run '^$' -bench BenchmarkRedact -benchmem -count 6 .
+//	go test -run '^$' -bench . -benchmem -count 6 ./internal/redact
 func BenchmarkRedactAnswer(b *testing.B) {
 	const key = "AIzaSyD-bench-0123456789abcdefghijklmnop"
 	header := http.Header{
@@ -31,8 +31,8 @@ func BenchmarkRedactAnswer(b *testing.B) {
 	resp := &http.Response{StatusCode: 200, ProtoMajor: 1, Header: header, Body: io.NopCloser(strings.NewReader("{}"))}
 	b.ReportAllocs()
 	for b.Loop() {
-		r := newRedactor(key, "placeholder")
-		r.answer(resp, req)
+		r := New(key, "placeholder")
+		r.Answer(resp, req)
 	}
 }
 
@@ -44,6 +44,6 @@ func BenchmarkRedactLocation(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h := http.Header{"Location": {loc}}
-		newRedactor(key, "placeholder").header(h)
+		New(key, "placeholder").Header(h)
 	}
 }

@@ -245,10 +245,10 @@ func TestServe(t *testing.T) {
 		t.Fatalf("/status: %d %s", code, status)
 	}
 	// The same JSON as `apijongler status --json`.
-	out, err := exec.Command("apijongler", "status", "testgemini", "--json").Output()
 	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
 	cmd.Env = e.env
-	if out, err = cmd.Output(); err != nil {
+	out, err := cmd.Output()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if !jsonEqual(t, status, string(out)) {
@@ -292,6 +292,56 @@ func jsonEqual(t *testing.T, a, b string) bool {
 	}
 	// recovers_in_seconds differs by the time between the two reads.
 	return fmt.Sprint(va) == fmt.Sprint(vb)
+}
+
+// TestServeStatusLearned: a quota learned from the upstream's 429 shows in
+// /status as in `status --json`, under the same field.
+func TestServeStatusLearned(t *testing.T) {
+	e := newServeEnv(t, jonglertest.Config{Models: map[string]jonglertest.Quota{serveModel: {RPM: jonglertest.Unlimited, RPD: 1}}}, 2)
+	for _, k := range e.keys { // each key's day is spent elsewhere
+		req, _ := http.NewRequest("POST", e.srv.URL+serveGen, strings.NewReader(serveBody))
+		req.Header.Set("x-goog-api-key", k.Value)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	p := e.start(nil, "--listen", "127.0.0.1:0")
+	if code, body, _ := call(t, "POST", p.url+serveGen, "", serveBody); code == 200 {
+		t.Fatalf("generate with every key's day spent: %d %s", code, body)
+	}
+	_, status, _ := call(t, "GET", p.url+"/status", "", "")
+	p.stop(t, syscall.SIGTERM)
+	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
+	cmd.Env = e.env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	learned := func(what, text string) []learnedStatus {
+		t.Helper()
+		var rows []struct {
+			Key     string          `json:"key"`
+			Learned []learnedStatus `json:"learned_quotas"`
+		}
+		if err := json.Unmarshal([]byte(text), &rows); err != nil || len(rows) != 2 {
+			t.Fatalf("%s: %v, %d rows, want 2:\n%s", what, err, len(rows), text)
+		}
+		for _, r := range rows {
+			if len(r.Learned) != 1 {
+				t.Fatalf("%s: %s has %d learned quotas, want 1:\n%s", what, r.Key, len(r.Learned), text)
+			}
+			if l := r.Learned[0]; l.Model != serveModel || l.Window != "day" || l.Limit != 1 || l.At.IsZero() || l.From == "" {
+				t.Fatalf("%s: %s learned %+v, want %s 1/day, when and from what", what, r.Key, l, serveModel)
+			}
+		}
+		return rows[0].Learned
+	}
+	if a, b := learned("/status", status), learned("status --json", string(out)); !a[0].At.Equal(b[0].At) || a[0] != b[0] {
+		t.Fatalf("/status learned %+v, status --json %+v", a, b)
+	}
+	e.noSecrets("/status", status)
 }
 
 // TestServeRefusesPublicWithoutToken: exit 2, and a clear message.

@@ -99,6 +99,15 @@ func (e *serveEnv) noSecrets(what, text string) {
 	}
 }
 
+// statusJSON runs `apijongler status testgemini --json` in the test's
+// environment and returns what it prints.
+func (e *serveEnv) statusJSON() (string, error) {
+	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
+	cmd.Env = e.env
+	out, err := cmd.Output()
+	return string(out), err
+}
+
 // serveProc is a running `apijongler serve`.
 type serveProc struct {
 	cmd    *exec.Cmd
@@ -215,6 +224,55 @@ func call(t *testing.T, method, url, tok, body string) (int, string, http.Header
 	return resp.StatusCode, string(data), resp.Header
 }
 
+// startStream asks serve at url for a streamed answer and returns its
+// body, closed when the test ends.
+func startStream(t *testing.T, url string) *bufio.Reader {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/v1beta/models/"+serveModel+":streamGenerateContent?alt=sse", strings.NewReader(serveBody))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return bufio.NewReader(resp.Body)
+}
+
+// target is where a worker of generateFrom sends its requests: a serve
+// process's URL with http.DefaultClient, or a transport's BaseURL with a
+// client of the transport.
+type target struct {
+	client *http.Client
+	url    string
+}
+
+// generateFrom runs a worker per target at once, each sending n generate
+// requests one after another, and fails t for a worker's first error or
+// answer other than 200 (the worker stops there).
+func generateFrom(t *testing.T, n int, targets ...target) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, to := range targets {
+		wg.Go(func() {
+			for range n {
+				req, _ := http.NewRequest("POST", to.url+serveGen, strings.NewReader(serveBody))
+				req.Header.Set("x-goog-api-key", "placeholder")
+				resp, err := to.client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("%s: %d", to.url, resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestServe(t *testing.T) {
 	e := newServeEnv(t, jonglertest.Config{}, 2)
 	p := e.start(nil, "--listen", "127.0.0.1:0", "--token", serveToken, "--log-format", "json")
@@ -245,13 +303,11 @@ func TestServe(t *testing.T) {
 		t.Fatalf("/status: %d %s", code, status)
 	}
 	// The same JSON as `apijongler status --json`.
-	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
-	cmd.Env = e.env
-	out, err := cmd.Output()
+	out, err := e.statusJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !jsonEqual(t, status, string(out)) {
+	if !jsonEqual(t, status, out) {
 		t.Fatalf("/status:\n%s\nstatus --json:\n%s", status, out)
 	}
 	if code, _, _ = call(t, "GET", p.url+"/metrics", "", ""); code != 401 {
@@ -313,9 +369,7 @@ func TestServeStatusLearned(t *testing.T) {
 	}
 	_, status, _ := call(t, "GET", p.url+"/status", "", "")
 	p.stop(t, syscall.SIGTERM)
-	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
-	cmd.Env = e.env
-	out, err := cmd.Output()
+	out, err := e.statusJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +392,7 @@ func TestServeStatusLearned(t *testing.T) {
 		}
 		return rows[0].Learned
 	}
-	if a, b := learned("/status", status), learned("status --json", string(out)); !a[0].At.Equal(b[0].At) || a[0] != b[0] {
+	if a, b := learned("/status", status), learned("status --json", out); !a[0].At.Equal(b[0].At) || a[0] != b[0] {
 		t.Fatalf("/status learned %+v, status --json %+v", a, b)
 	}
 	e.noSecrets("/status", status)
@@ -381,13 +435,7 @@ func TestServeEnvKeys(t *testing.T) {
 func TestServeGracefulShutdown(t *testing.T) {
 	e := newServeEnv(t, jonglertest.Config{StreamChunks: 5, StreamGap: 300 * time.Millisecond}, 1)
 	p := e.start(nil, "--listen", "127.0.0.1:0")
-	req, _ := http.NewRequest("POST", p.url+"/v1beta/models/"+serveModel+":streamGenerateContent?alt=sse", strings.NewReader(serveBody))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := startStream(t, p.url)
 	if _, err := br.ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
@@ -407,10 +455,8 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Fatalf("upstream %+v, want the stream complete", st.Counts)
 	}
 	// No lease outlives the process.
-	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
-	cmd.Env = e.env
-	out, err := cmd.Output()
-	if err != nil || !strings.Contains(string(out), `"in_flight": 0`) || strings.Contains(string(out), `"in_flight": 1`) {
+	out, err := e.statusJSON()
+	if err != nil || !strings.Contains(out, `"in_flight": 0`) || strings.Contains(out, `"in_flight": 1`) {
 		t.Fatalf("status after shutdown: %v\n%s", err, out)
 	}
 }
@@ -422,13 +468,7 @@ func TestServeReload(t *testing.T) {
 	all := e.keys
 	e.writeINI(all[:1])
 	p := e.start(nil, "--listen", "127.0.0.1:0")
-	req, _ := http.NewRequest("POST", p.url+"/v1beta/models/"+serveModel+":streamGenerateContent?alt=sse", strings.NewReader(serveBody))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := startStream(t, p.url)
 	br.ReadString('\n')
 
 	e.writeINI(all[1:])
@@ -479,35 +519,11 @@ func TestServeCrossProcess(t *testing.T) {
 	defer lib.Close()
 	libClient := &http.Client{Transport: lib}
 	const perWorker = 8
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	send := func(c *http.Client, url string) {
-		for range perWorker {
-			req, _ := http.NewRequest("POST", url+serveGen, strings.NewReader(serveBody))
-			req.Header.Set("x-goog-api-key", "placeholder")
-			resp, err := c.Do(req)
-			if err != nil {
-				errs <- err
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				errs <- fmt.Errorf("%s: %d", url, resp.StatusCode)
-				return
-			}
-		}
-	}
+	var targets []target
 	for range 3 {
-		wg.Go(func() { send(http.DefaultClient, p1.url) })
-		wg.Go(func() { send(http.DefaultClient, p2.url) })
-		wg.Go(func() { send(libClient, lib.BaseURL()) })
+		targets = append(targets, target{http.DefaultClient, p1.url}, target{http.DefaultClient, p2.url}, target{libClient, lib.BaseURL()})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	generateFrom(t, perWorker, targets...)
 	p1.stop(t, syscall.SIGTERM)
 	p2.stop(t, syscall.SIGTERM)
 	st := e.srv.Stats()
@@ -566,19 +582,9 @@ func TestServeRedisStore(t *testing.T) {
 	e := newServeEnv(t, jonglertest.Config{Latency: 3 * time.Millisecond, StreamGap: -1}, 2)
 	p1 := e.start([]string{jongler.StateDirEnv + "=" + t.TempDir()}, "--listen", "127.0.0.1:0", "--store", rs.URL())
 	p2 := e.start([]string{jongler.StateDirEnv + "=" + t.TempDir()}, "--listen", "127.0.0.1:0", "--store", rs.URL())
-	var wg sync.WaitGroup
 	const perWorker = 6
-	for _, p := range []*serveProc{p1, p2, p1, p2} {
-		wg.Go(func() {
-			for range perWorker {
-				if code, body, _ := call(t, "POST", p.url+serveGen, "", serveBody); code != 200 {
-					t.Errorf("%d %s", code, body)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	to1, to2 := target{http.DefaultClient, p1.url}, target{http.DefaultClient, p2.url}
+	generateFrom(t, perWorker, to1, to2, to1, to2)
 	p1.stop(t, syscall.SIGTERM)
 	p2.stop(t, syscall.SIGTERM)
 	st := e.srv.Stats()

@@ -25,7 +25,20 @@ type Clock struct {
 }
 
 func newClock(start time.Time, minute time.Duration) *Clock {
-	return &Clock{start: start.Round(0), wallStart: time.Now(), minute: minute}
+	return NewClock(start, time.Now(), minute)
+}
+
+// NewClock returns the simulated clock that read sim at the wall instant
+// wall and runs one simulated minute every minute of wall time: a
+// [Server]'s clock rebuilt in another process of a test from one reading of
+// it (its Clock().Now() and time.Now() taken together), so that the
+// processes tell the same simulated time. It panics if minute is not
+// positive.
+func NewClock(sim, wall time.Time, minute time.Duration) *Clock {
+	if minute <= 0 {
+		panic("jonglertest: NewClock with a minute that is not positive")
+	}
+	return &Clock{start: sim.Round(0), wallStart: wall, minute: minute}
 }
 
 // Now returns the current simulated time, in the location of [Config.Start].

@@ -146,6 +146,39 @@ func TestClock(t *testing.T) {
 	}
 }
 
+// A clock rebuilt from one reading of a server's, as another process of a
+// test rebuilds it, tells the server's time and sleeps as long.
+func TestNewClock(t *testing.T) {
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const minute = 60 * time.Millisecond // ×1000
+	srv := jonglertest.NewServer(jonglertest.Config{Start: time.Date(2030, 1, 2, 3, 4, 5, 0, la), Minute: minute})
+	defer srv.Close()
+	sim, wall := srv.Clock().Now(), time.Now()
+	// As passed to another process: Unix nanoseconds, no monotonic reading.
+	c := jonglertest.NewClock(sim, time.Unix(0, wall.UnixNano()), minute)
+	time.Sleep(3 * time.Millisecond)
+	got, want := c.Now(), srv.Now()
+	if d := want.Sub(got).Abs(); d > srv.Clock().ToSimulated(50*time.Millisecond) || got.Location() != la {
+		t.Errorf("rebuilt clock: %v, server's %v: %v apart, want the same time in the same location", got, want, d)
+	}
+	begin := time.Now()
+	if err := c.Sleep(context.Background(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(begin); took < minute {
+		t.Errorf("Sleep(1m) took %v of wall time, want %v", took, minute)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("NewClock with a zero minute did not panic")
+		}
+	}()
+	jonglertest.NewClock(sim, wall, 0)
+}
+
 // The handler works when mounted on an HTTP/2 server, where it cannot
 // hijack connections: a reset becomes a stream reset.
 func TestHandlerOverHTTP2(t *testing.T) {

@@ -14,15 +14,16 @@ import (
 // proxy: generate, stream, exhaustion (the SDK's 429 error with the delay)
 // and a wrong token (401). The packages are those of
 // testdata/sdkjs/package-lock.json, installed by `npm ci` (.ci/run does
-// it). A machine without node, or without the packages, fails the test.
+// it). A machine without node, or without the packages, fails the test;
+// go test -short skips it there, with one line saying what is missing.
 func TestNodeSDKs(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatal("node is not installed: the JavaScript SDK tests need Node 20 or later (.ci/run installs it)")
+		needs(t, "node is not in PATH: the JavaScript SDK tests need Node 20 or later (.ci/run checks for it)")
 	}
 	dir := filepath.Join("testdata", "sdkjs")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@google", "genai")); err != nil {
-		t.Fatalf("the npm packages are not installed: run `npm ci` in proxy/%s (.ci/run does)", filepath.ToSlash(dir))
+		needs(t, "the npm packages are not installed: run `npm ci` in proxy/"+filepath.ToSlash(dir)+" (.ci/run does)")
 	}
 	const chatModel = "gemini-2.0-flash"
 	f := newFixture(t, fixtureConfig{
@@ -54,4 +55,13 @@ func TestNodeSDKs(t *testing.T) {
 		t.Fatalf("upstream failures %+v: a token reached it?", f.srv.Stats().Counts)
 	}
 	noSecrets(t, "the logs", f.logs.String())
+}
+
+// needs fails t for want of what, or skips it under go test -short.
+func needs(t *testing.T, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(what + "; skipped under -short")
+	}
+	t.Fatal(what)
 }

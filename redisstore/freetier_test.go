@@ -160,32 +160,6 @@ func TestFreeTierAcrossProcesses(t *testing.T) {
 	}
 }
 
-// simClock is jonglertest's simulated clock rebuilt in another process.
-type simClock struct {
-	sim, wall time.Time
-	minute    time.Duration
-}
-
-func (c simClock) Now() time.Time {
-	elapsed := time.Since(c.wall)
-	return c.sim.Add(time.Duration(float64(elapsed) * float64(time.Minute) / float64(c.minute)))
-}
-
-func (c simClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	wall := time.Duration(float64(d)*float64(c.minute)/float64(time.Minute)) + 1
-	t := time.NewTimer(wall)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // TestFreeTierMember is a member process of TestFreeTierAcrossProcesses.
 func TestFreeTierMember(t *testing.T) {
 	if os.Getenv(ftRoleEnv) == "" {
@@ -196,7 +170,7 @@ func TestFreeTierMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	la, _ := time.LoadLocation("America/Los_Angeles")
-	clock := simClock{sim: time.Unix(0, simNS).In(la), wall: time.Unix(0, wallNS), minute: time.Duration(minute)}
+	clock := jonglertest.NewClock(time.Unix(0, simNS).In(la), time.Unix(0, wallNS), time.Duration(minute))
 	client := redis.NewClient(&redis.Options{Addr: os.Getenv(ftRedisEnv), ContextTimeoutEnabled: true})
 	defer client.Close()
 	// A fresh prefix: no lease predates it, no restart quiet needed.

@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -13,24 +12,15 @@ import (
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/internal/redistest"
+	"github.com/api-jongler/jongler/jonglertest"
 	"github.com/api-jongler/jongler/redisstore"
 )
 
 // skewedClock is the real clock off by a fixed amount: a machine whose
 // clock is wrong.
-type skewedClock struct{ by time.Duration }
-
-func (c skewedClock) Now() time.Time { return time.Now().Add(c.by) }
-
-func (c skewedClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+func skewedClock(by time.Duration) *jonglertest.Clock {
+	now := time.Now()
+	return jonglertest.NewClock(now.Add(by), now, time.Minute)
 }
 
 // hideClock hides that a store tells time, as a store without the
@@ -77,7 +67,7 @@ func TestClockSkew(t *testing.T) {
 				jongler.WithKeys(jongler.Key{Name: "a", Value: "skew-secret-a-0123456789"}),
 				jongler.WithStore(s),
 				jongler.WithBaseURL(up.URL),
-				jongler.WithClock(skewedClock{skew}),
+				jongler.WithClock(skewedClock(skew)),
 				jongler.WithMaxWait(-1),
 			)
 			if err != nil {

@@ -104,6 +104,13 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
+		// [redis]: the scripts' Redis runs (see startRedis).
+		Condition: func(cond string) (bool, error) {
+			if cond == "redis" {
+				return rs != nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
 			if err := setup(env); err != nil {
 				return err

@@ -588,36 +588,6 @@ func serveReady(w http.ResponseWriter, r *http.Request, s *served, detail bool) 
 	json.NewEncoder(w).Encode(rd)
 }
 
-// statusRows returns the rows of `status --json` for the transports' keys.
-func statusRows(ctx context.Context, transports []*jongler.Transport) ([]keyStatus, error) {
-	rows := []keyStatus{}
-	now := time.Now()
-	for _, t := range transports {
-		names := t.KeyNames()
-		if len(names) == 0 {
-			continue
-		}
-		ks, err := t.KeyStates(ctx)
-		if err != nil {
-			return nil, err
-		}
-		c := t.Connector()
-		for _, n := range names {
-			d := ks.Keys[n]
-			r := keyStatus{
-				Connector: c.Name, Key: n, Project: d.Project, State: d.State,
-				Reason: d.Reason, Model: d.Model, InFlight: d.InFlight,
-			}
-			if d.State == jongler.StateLockdown {
-				r.Until = d.Until.UTC()
-				r.RecoversIn = max(0, d.Until.Sub(now).Round(100*time.Millisecond).Seconds())
-			}
-			rows = append(rows, r)
-		}
-	}
-	return rows, nil
-}
-
 // serveMetrics returns the meter provider of the transports, the
 // /metrics handler that exposes what they record (serving.NewMetrics) and a
 // function that shuts the provider down.

@@ -99,6 +99,15 @@ func (e *serveEnv) noSecrets(what, text string) {
 	}
 }
 
+// statusJSON runs `apijongler status testgemini --json` in the test's
+// environment and returns what it prints.
+func (e *serveEnv) statusJSON() (string, error) {
+	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
+	cmd.Env = e.env
+	out, err := cmd.Output()
+	return string(out), err
+}
+
 // serveProc is a running `apijongler serve`.
 type serveProc struct {
 	cmd    *exec.Cmd
@@ -215,6 +224,55 @@ func call(t *testing.T, method, url, tok, body string) (int, string, http.Header
 	return resp.StatusCode, string(data), resp.Header
 }
 
+// startStream asks serve at url for a streamed answer and returns its
+// body, closed when the test ends.
+func startStream(t *testing.T, url string) *bufio.Reader {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/v1beta/models/"+serveModel+":streamGenerateContent?alt=sse", strings.NewReader(serveBody))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return bufio.NewReader(resp.Body)
+}
+
+// target is where a worker of generateFrom sends its requests: a serve
+// process's URL with http.DefaultClient, or a transport's BaseURL with a
+// client of the transport.
+type target struct {
+	client *http.Client
+	url    string
+}
+
+// generateFrom runs a worker per target at once, each sending n generate
+// requests one after another, and fails t for a worker's first error or
+// answer other than 200 (the worker stops there).
+func generateFrom(t *testing.T, n int, targets ...target) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, to := range targets {
+		wg.Go(func() {
+			for range n {
+				req, _ := http.NewRequest("POST", to.url+serveGen, strings.NewReader(serveBody))
+				req.Header.Set("x-goog-api-key", "placeholder")
+				resp, err := to.client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("%s: %d", to.url, resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestServe(t *testing.T) {
 	e := newServeEnv(t, jonglertest.Config{}, 2)
 	p := e.start(nil, "--listen", "127.0.0.1:0", "--token", serveToken, "--log-format", "json")
@@ -245,13 +303,11 @@ func TestServe(t *testing.T) {
 		t.Fatalf("/status: %d %s", code, status)
 	}
 	// The same JSON as `apijongler status --json`.
-	out, err := exec.Command("apijongler", "status", "testgemini", "--json").Output()
-	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
-	cmd.Env = e.env
-	if out, err = cmd.Output(); err != nil {
+	out, err := e.statusJSON()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !jsonEqual(t, status, string(out)) {
+	if !jsonEqual(t, status, out) {
 		t.Fatalf("/status:\n%s\nstatus --json:\n%s", status, out)
 	}
 	if code, _, _ = call(t, "GET", p.url+"/metrics", "", ""); code != 401 {
@@ -294,6 +350,54 @@ func jsonEqual(t *testing.T, a, b string) bool {
 	return fmt.Sprint(va) == fmt.Sprint(vb)
 }
 
+// TestServeStatusLearned: a quota learned from the upstream's 429 shows in
+// /status as in `status --json`, under the same field.
+func TestServeStatusLearned(t *testing.T) {
+	e := newServeEnv(t, jonglertest.Config{Models: map[string]jonglertest.Quota{serveModel: {RPM: jonglertest.Unlimited, RPD: 1}}}, 2)
+	for _, k := range e.keys { // each key's day is spent elsewhere
+		req, _ := http.NewRequest("POST", e.srv.URL+serveGen, strings.NewReader(serveBody))
+		req.Header.Set("x-goog-api-key", k.Value)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	p := e.start(nil, "--listen", "127.0.0.1:0")
+	if code, body, _ := call(t, "POST", p.url+serveGen, "", serveBody); code == 200 {
+		t.Fatalf("generate with every key's day spent: %d %s", code, body)
+	}
+	_, status, _ := call(t, "GET", p.url+"/status", "", "")
+	p.stop(t, syscall.SIGTERM)
+	out, err := e.statusJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	learned := func(what, text string) []learnedStatus {
+		t.Helper()
+		var rows []struct {
+			Key     string          `json:"key"`
+			Learned []learnedStatus `json:"learned_quotas"`
+		}
+		if err := json.Unmarshal([]byte(text), &rows); err != nil || len(rows) != 2 {
+			t.Fatalf("%s: %v, %d rows, want 2:\n%s", what, err, len(rows), text)
+		}
+		for _, r := range rows {
+			if len(r.Learned) != 1 {
+				t.Fatalf("%s: %s has %d learned quotas, want 1:\n%s", what, r.Key, len(r.Learned), text)
+			}
+			if l := r.Learned[0]; l.Model != serveModel || l.Window != "day" || l.Limit != 1 || l.At.IsZero() || l.From == "" {
+				t.Fatalf("%s: %s learned %+v, want %s 1/day, when and from what", what, r.Key, l, serveModel)
+			}
+		}
+		return rows[0].Learned
+	}
+	if a, b := learned("/status", status), learned("status --json", out); !a[0].At.Equal(b[0].At) || a[0] != b[0] {
+		t.Fatalf("/status learned %+v, status --json %+v", a, b)
+	}
+	e.noSecrets("/status", status)
+}
+
 // TestServeRefusesPublicWithoutToken: exit 2, and a clear message.
 func TestServeRefusesPublicWithoutToken(t *testing.T) {
 	e := newServeEnv(t, jonglertest.Config{}, 1)
@@ -331,13 +435,7 @@ func TestServeEnvKeys(t *testing.T) {
 func TestServeGracefulShutdown(t *testing.T) {
 	e := newServeEnv(t, jonglertest.Config{StreamChunks: 5, StreamGap: 300 * time.Millisecond}, 1)
 	p := e.start(nil, "--listen", "127.0.0.1:0")
-	req, _ := http.NewRequest("POST", p.url+"/v1beta/models/"+serveModel+":streamGenerateContent?alt=sse", strings.NewReader(serveBody))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := startStream(t, p.url)
 	if _, err := br.ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
@@ -357,10 +455,8 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Fatalf("upstream %+v, want the stream complete", st.Counts)
 	}
 	// No lease outlives the process.
-	cmd := exec.Command("apijongler", "status", "testgemini", "--json")
-	cmd.Env = e.env
-	out, err := cmd.Output()
-	if err != nil || !strings.Contains(string(out), `"in_flight": 0`) || strings.Contains(string(out), `"in_flight": 1`) {
+	out, err := e.statusJSON()
+	if err != nil || !strings.Contains(out, `"in_flight": 0`) || strings.Contains(out, `"in_flight": 1`) {
 		t.Fatalf("status after shutdown: %v\n%s", err, out)
 	}
 }
@@ -372,13 +468,7 @@ func TestServeReload(t *testing.T) {
 	all := e.keys
 	e.writeINI(all[:1])
 	p := e.start(nil, "--listen", "127.0.0.1:0")
-	req, _ := http.NewRequest("POST", p.url+"/v1beta/models/"+serveModel+":streamGenerateContent?alt=sse", strings.NewReader(serveBody))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := startStream(t, p.url)
 	br.ReadString('\n')
 
 	e.writeINI(all[1:])
@@ -429,35 +519,11 @@ func TestServeCrossProcess(t *testing.T) {
 	defer lib.Close()
 	libClient := &http.Client{Transport: lib}
 	const perWorker = 8
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	send := func(c *http.Client, url string) {
-		for range perWorker {
-			req, _ := http.NewRequest("POST", url+serveGen, strings.NewReader(serveBody))
-			req.Header.Set("x-goog-api-key", "placeholder")
-			resp, err := c.Do(req)
-			if err != nil {
-				errs <- err
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				errs <- fmt.Errorf("%s: %d", url, resp.StatusCode)
-				return
-			}
-		}
-	}
+	var targets []target
 	for range 3 {
-		wg.Go(func() { send(http.DefaultClient, p1.url) })
-		wg.Go(func() { send(http.DefaultClient, p2.url) })
-		wg.Go(func() { send(libClient, lib.BaseURL()) })
+		targets = append(targets, target{http.DefaultClient, p1.url}, target{http.DefaultClient, p2.url}, target{libClient, lib.BaseURL()})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	generateFrom(t, perWorker, targets...)
 	p1.stop(t, syscall.SIGTERM)
 	p2.stop(t, syscall.SIGTERM)
 	st := e.srv.Stats()
@@ -516,19 +582,9 @@ func TestServeRedisStore(t *testing.T) {
 	e := newServeEnv(t, jonglertest.Config{Latency: 3 * time.Millisecond, StreamGap: -1}, 2)
 	p1 := e.start([]string{jongler.StateDirEnv + "=" + t.TempDir()}, "--listen", "127.0.0.1:0", "--store", rs.URL())
 	p2 := e.start([]string{jongler.StateDirEnv + "=" + t.TempDir()}, "--listen", "127.0.0.1:0", "--store", rs.URL())
-	var wg sync.WaitGroup
 	const perWorker = 6
-	for _, p := range []*serveProc{p1, p2, p1, p2} {
-		wg.Go(func() {
-			for range perWorker {
-				if code, body, _ := call(t, "POST", p.url+serveGen, "", serveBody); code != 200 {
-					t.Errorf("%d %s", code, body)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	to1, to2 := target{http.DefaultClient, p1.url}, target{http.DefaultClient, p2.url}
+	generateFrom(t, perWorker, to1, to2, to1, to2)
 	p1.stop(t, syscall.SIGTERM)
 	p2.stop(t, syscall.SIGTERM)
 	st := e.srv.Stats()

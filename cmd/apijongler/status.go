@@ -80,9 +80,6 @@ reasons, each key's project and when its lockdown ends; -o json (or
 			if output == "json" {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				if rows == nil {
-					rows = []keyStatus{}
-				}
 				return enc.Encode(rows)
 			}
 			a.printStatus(rows, output == "wide")
@@ -120,12 +117,12 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", f.Path, iniconfig.ExampleSection(jongler.ConnectorGemini)))
 		}
 	}
-	var rows []keyStatus
 	storeOpts, closeStore, err := a.storeOptions()
 	if err != nil {
 		return nil, err
 	}
 	defer closeStore()
+	var transports []*jongler.Transport
 	for _, name := range names {
 		c, keys, err := a.connectorKeys(name)
 		if err != nil {
@@ -139,12 +136,32 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 		if err != nil {
 			return nil, configError(err)
 		}
+		transports = append(transports, t)
+	}
+	rows, err := statusRows(ctx, transports)
+	if err != nil {
+		return nil, configError(err) // the state directory or store cannot be read
+	}
+	return rows, nil
+}
+
+// statusRows returns the rows of `status`, and of serve's /status, for the
+// transports' keys: each key's state and the quotas learned for its
+// project. A transport without keys has no row.
+func statusRows(ctx context.Context, transports []*jongler.Transport) ([]keyStatus, error) {
+	rows := []keyStatus{}
+	now := time.Now()
+	for _, t := range transports {
+		names := t.KeyNames()
+		if len(names) == 0 {
+			continue
+		}
 		ks, err := t.KeyStates(ctx)
 		if err != nil {
-			return nil, configError(err) // the state directory or store cannot be read
+			return nil, err
 		}
-		now := time.Now()
-		for _, n := range t.KeyNames() {
+		c := t.Connector()
+		for _, n := range names {
 			d := ks.Keys[n]
 			r := keyStatus{
 				Connector: c.Name, Key: n, Project: d.Project, State: d.State,

@@ -1,7 +1,8 @@
 // Package redistest runs a real redis-server for tests: on a free loopback
 // port, in a temporary directory, without persistence, stopped when the
-// test ends. A missing redis-server binary fails the test (CI installs it);
-// it never skips.
+// test ends. A missing redis-server binary fails the test (.ci/run installs
+// it), except under go test -short, which skips the test with one line
+// saying so.
 package redistest
 
 import (
@@ -38,13 +39,17 @@ type Server struct {
 }
 
 // Start starts a redis-server on a free loopback port and stops it when the
-// test ends. It fails the test if the binary is missing or the server does
-// not answer within ten seconds.
+// test ends. It fails the test if redis-server is not in PATH (under go test
+// -short it skips the test instead, with one line saying so) or does not
+// answer within ten seconds.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("redistest: redis-server not found in PATH (.ci/run installs it: apt-get install -y redis-server): %v", err)
+		if testing.Short() {
+			t.Skip("redistest: " + notInPath + "; skipped under -short")
+		}
+		t.Fatal("redistest: " + notInPath + " (.ci/run installs it: apt-get install -y redis-server)")
 	}
 	s := &Server{t: t, bin: bin, dir: t.TempDir()}
 	var lastErr error
@@ -64,6 +69,18 @@ func Start(t testing.TB) *Server {
 	t.Cleanup(func() { s.kill() })
 	return s
 }
+
+// Missing says what Start needs and lacks here ("redis-server is not in
+// PATH"), or "" if nothing: for a test that must decide, before it calls
+// Start, to run without Redis under go test -short.
+func Missing() string {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return notInPath
+	}
+	return ""
+}
+
+const notInPath = "redis-server is not in PATH"
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -86,7 +103,8 @@ func (s *Server) start() error {
 		"--maxmemory-policy", "noeviction",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 	)
-	out := &lockedBuffer{}
+	// Read only once exited is closed: Wait has finished writing it then.
+	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
@@ -179,23 +197,6 @@ func (s *Server) Restart() {
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
 	return string(b)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // Dump returns every key of c's database, with its value, as text:

@@ -5,25 +5,19 @@ import (
 	"testing"
 )
 
-func BenchmarkGoogle(b *testing.B) {
-	for _, fx := range fixtures(b, "gemini") {
-		b.Run(strings.TrimSuffix(strings.TrimPrefix(fx.name, "gemini/"), ".json"), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(fx.body)))
-			for b.Loop() {
-				Google(fx.status, fx.body)
-			}
-		})
-	}
-}
+func BenchmarkGoogle(b *testing.B) { benchFixtures(b, "gemini", Google) }
 
-func BenchmarkHuggingFace(b *testing.B) {
-	for _, fx := range fixtures(b, "huggingface") {
-		b.Run(strings.TrimSuffix(strings.TrimPrefix(fx.name, "huggingface/"), ".json"), func(b *testing.B) {
+func BenchmarkHuggingFace(b *testing.B) { benchFixtures(b, "huggingface", HuggingFace) }
+
+// benchFixtures times classify on each fixture of service, a sub-benchmark
+// a fixture.
+func benchFixtures(b *testing.B, service string, classify func(int, []byte) Answer) {
+	for _, fx := range fixtures(b, service) {
+		b.Run(strings.TrimSuffix(strings.TrimPrefix(fx.name, service+"/"), ".json"), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(fx.body)))
 			for b.Loop() {
-				HuggingFace(fx.status, fx.body)
+				classify(fx.status, fx.body)
 			}
 		})
 	}

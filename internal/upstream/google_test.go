@@ -68,9 +68,16 @@ func TestGoogleFixtures(t *testing.T) {
 		"gemini/500-internal.json":            {Kind: Transient, Reason: "transient: INTERNAL"},
 		"gemini/503-overloaded.json":          {Kind: Transient, Reason: "transient: UNAVAILABLE"},
 	}
-	fs := fixtures(t, "gemini")
+	checkFixtures(t, "gemini", "Google", Google, want)
+}
+
+// checkFixtures checks that classify, named name, gives the answer of want
+// for each fixture of service, and that each fixture has one.
+func checkFixtures(t *testing.T, service, name string, classify func(int, []byte) Answer, want map[string]Answer) {
+	t.Helper()
+	fs := fixtures(t, service)
 	if len(fs) != len(want) {
-		t.Errorf("%d gemini fixtures, %d expectations", len(fs), len(want))
+		t.Errorf("%d %s fixtures, %d expectations", len(fs), service, len(want))
 	}
 	for _, f := range fs {
 		t.Run(f.name, func(t *testing.T) {
@@ -78,8 +85,8 @@ func TestGoogleFixtures(t *testing.T) {
 			if !ok {
 				t.Fatalf("no expectation for %s", f.name)
 			}
-			if got := Google(f.status, f.body); got != w {
-				t.Errorf("Google(%d, %s)\n got %+v\nwant %+v", f.status, f.name, got, w)
+			if got := classify(f.status, f.body); got != w {
+				t.Errorf("%s(%d, %s)\n got %+v\nwant %+v", name, f.status, f.name, got, w)
 			}
 		})
 	}

@@ -13,21 +13,7 @@ func TestHuggingFaceFixtures(t *testing.T) {
 			Kind: Loading, Model: "google/gemma-2-9b-it", Delay: 20 * time.Second, Reason: "HF model loading",
 		},
 	}
-	fs := fixtures(t, "huggingface")
-	if len(fs) != len(want) {
-		t.Errorf("%d huggingface fixtures, %d expectations", len(fs), len(want))
-	}
-	for _, f := range fs {
-		t.Run(f.name, func(t *testing.T) {
-			w, ok := want[f.name]
-			if !ok {
-				t.Fatalf("no expectation for %s", f.name)
-			}
-			if got := HuggingFace(f.status, f.body); got != w {
-				t.Errorf("HuggingFace(%d, %s)\n got %+v\nwant %+v", f.status, f.name, got, w)
-			}
-		})
-	}
+	checkFixtures(t, "huggingface", "HuggingFace", HuggingFace, want)
 }
 
 func TestHuggingFaceVariants(t *testing.T) {

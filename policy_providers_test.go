@@ -37,7 +37,7 @@ func readHTTPFixture(t *testing.T, path string) (int, http.Header, []byte) {
 }
 
 // TestProviderFixtures classifies every answer of testdata/providers with
-// the policy of the provider's bundled connector, as the README says.
+// the policy of the provider's bundled connector, as docs/providers.md says.
 func TestProviderFixtures(t *testing.T) {
 	now := time.Date(2026, 3, 10, 21, 20, 30, 0, time.UTC)
 	const model = "some-model"

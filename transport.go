@@ -49,7 +49,7 @@ const errorBodyLimit = redact.MaxBody
 // upstream or the base transport wrote it (headers, trailers, a redirect's
 // or an error's body, errors), the answer and the error carry that
 // placeholder instead, raw or percent-encoded as the key was (see the
-// README's "Keys stay secret").
+// security page of the manual, docs/security.md).
 //
 // A successful answer's body is passed through as it streams; the key's
 // lease ends when that body is read to its end, or 100 ms after it is

@@ -3,7 +3,7 @@
 // connector with Request, RequestJSON, KeyStates, VacantKeys, LockdownKeys,
 // AvailableKeys, Close and [CleanUp]; [OriginalPolicy] reads answers as the
 // original did. New code should use a [jongler.Transport] with its own
-// [http.Client] or SDK instead; the README's migration table maps each call.
+// [http.Client] or SDK instead; docs/migrating.md maps each call.
 package compat
 
 import (

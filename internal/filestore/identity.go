@@ -26,7 +26,7 @@ import (
 // are on unlinked inodes (a link count of zero cannot be linked again),
 // and nothing tells which: until each holder's next lease in the directory
 // (when it finds the directory replaced, and takes its slots again),
-// another process may lease the same key. The README says so.
+// another process may lease the same key, as docs/operations.md says.
 
 // dirID is a directory's identity.
 type dirID struct {

@@ -76,7 +76,7 @@ func TestConfigErrors(t *testing.T) {
 		{"project names unknown key", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:projects]\np = k1, k9\n", []string{":4:", `"k9"`}, false},
 		{"no delimiter", "[generativelanguage.googleapis.com]\nk1 = x\n" + secret + "\n", []string{":3:", "delimiter not found", "not shown"}, false},
 		{"unclosed section", "[generativelanguage.googleapis.com\nk1 = " + secret + "\n", []string{":1:", "unclosed section header", "not shown"}, false},
-		{"key outside a section", "k1 = " + secret, []string{"no section [generativelanguage.googleapis.com]"}, false},
+		{"key outside a section", "k1 = " + secret, []string{":1:", "a key line before any section header", "not shown"}, false},
 		// Issue 9: a key pasted by mistake into a :budgets or :projects
 		// section, or anything else of the file, is never shown.
 		{"key pasted as a budget", "[generativelanguage.googleapis.com]\nk1 = x1\nk2 = " + secret + "\n[generativelanguage.googleapis.com:budgets]\nk2 = " + secret + "\n", []string{":5:", "[generativelanguage.googleapis.com:budgets] k2", "not shown", "N/min"}, false},

@@ -23,6 +23,7 @@ require (
 	golang.org/x/net v0.62.0
 	golang.org/x/term v0.48.0
 	google.golang.org/genai v1.77.0
+	gopkg.in/ini.v1 v1.68.0
 )
 
 require (

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/api-jongler/jongler"
-	"github.com/api-jongler/jongler/internal/iniconfig"
+	"github.com/api-jongler/jongler/internal/keyfile"
 )
 
 // configFile returns the INI file of keys: --config, else $APIJONGLER_CONFIG.
@@ -77,6 +77,9 @@ func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, []jongler.Budget, err
 	if err != nil {
 		return nil, nil, configError(err)
 	}
+	for _, w := range cc.Warnings {
+		a.logger.Warn(w)
+	}
 	var keys []jongler.Key
 	for _, k := range cc.Keys {
 		keys = append(keys, jongler.Key{Name: k.Name, Value: k.Value, Project: k.Project})
@@ -92,7 +95,7 @@ func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, []jongler.Budget, err
 // of it that is or may be a key's value is redacted from the output,
 // whichever connector it belongs to. connector is the one the command is
 // about, for the example of a file to create.
-func (a *app) iniFile(connector string) (*iniconfig.File, error) {
+func (a *app) iniFile(connector string) (*keyfile.File, error) {
 	if a.ini != nil {
 		return a.ini, nil
 	}
@@ -100,9 +103,9 @@ func (a *app) iniFile(connector string) (*iniconfig.File, error) {
 	if path == "" {
 		return nil, configError(missingConfig(connector))
 	}
-	f, err := iniconfig.Read(path)
+	f, err := keyfile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, configError(iniconfig.MissingError(path, connector))
+		return nil, configError(keyfile.MissingError(path, connector))
 	}
 	if err != nil {
 		return nil, configError(err)
@@ -130,7 +133,7 @@ for instance:
 
 // sectionConnectors returns the connectors that f's sections of keys name,
 // by name or alias, each once, warning about sections that name none.
-func (a *app) sectionConnectors(f *iniconfig.File) []jongler.Connector {
+func (a *app) sectionConnectors(f *keyfile.File) []jongler.Connector {
 	var out []jongler.Connector
 	for _, s := range f.Connectors() {
 		c, err := jongler.LookupConnector(s, connectorsDir())

@@ -1,4 +1,4 @@
-package iniconfig
+package keyfile
 
 import (
 	"errors"

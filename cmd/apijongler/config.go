@@ -78,7 +78,7 @@ func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, []jongler.Budget, err
 		return nil, nil, configError(err)
 	}
 	for _, w := range cc.Warnings {
-		a.logger.Warn(w)
+		a.logger.Warn(strings.TrimPrefix(w, "jongler: "))
 	}
 	var keys []jongler.Key
 	for _, k := range cc.Keys {
@@ -146,4 +146,40 @@ func (a *app) sectionConnectors(f *keyfile.File) []jongler.Connector {
 		}
 	}
 	return out
+}
+
+// warnStrayKeysEnv warns of each non-empty $APIJONGLER_KEYS_<NAME> whose
+// NAME is no known connector's name or alias: its keys are not served.
+// The warning suggests the variables it may be a typo of, and shows no
+// value.
+func (a *app) warnStrayKeysEnv() {
+	all, err := jongler.Connectors(connectorsDir())
+	if err != nil {
+		return // the command says so where it needs the connectors
+	}
+	var known []string
+	for _, c := range all {
+		for _, n := range append([]string{c.Name}, c.Aliases...) {
+			known = append(known, strings.TrimPrefix(envName(n), keysEnvPrefix))
+		}
+	}
+	slices.Sort(known)
+	var stray []string
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		if rest, ok := strings.CutPrefix(name, keysEnvPrefix); ok && strings.TrimSpace(value) != "" && !slices.Contains(known, rest) {
+			stray = append(stray, name)
+		}
+	}
+	slices.Sort(stray)
+	for _, name := range stray {
+		msg := name + " names no connector; its keys are not served"
+		if s := suggest(strings.TrimPrefix(name, keysEnvPrefix), known); len(s) > 0 {
+			for i := range s {
+				s[i] = keysEnvPrefix + s[i]
+			}
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		a.logger.Warn(msg)
+	}
 }

@@ -11,8 +11,8 @@
 // comments start with '#' or ';', indented or not; a line indented deeper
 // than the key above it continues that key's value; the keys of
 // [DEFAULT] are keys of every connector section too; key names are
-// compared whatever their case (and shown as written); section names are
-// compared as written; a key line before any section header is an error.
+// compared regardless of case (and shown as first written), section names
+// as written; a key line before any section header is an error.
 // Unlike configparser, a section given twice is one section, a section
 // name is trimmed, and a UTF-8 byte order mark is skipped.
 //
@@ -64,7 +64,7 @@ func quoteShort(s, what string) string {
 // short (messages never quote values anyway; this is the second line).
 const minSecret = 6
 
-// entry is a key of a section: one name, in any case, and its value.
+// entry is a key of a section and its value.
 type entry struct {
 	name   string   // as first written
 	value  string   // trimmed, otherwise literal
@@ -141,23 +141,25 @@ const notShown = "(the line is not shown: it may hold a key)"
 
 // loadOptions make ini.v1 read a value as configparser does, in the
 // layout [scan] gives the file.
-var loadOptions = ini.LoadOptions{
-	KeyValueDelimiters:         "=:",
-	IgnoreInlineComment:        true, // "k = v ; c" is the value "v ; c"
-	IgnoreContinuation:         true, // a trailing \ is part of the value
-	PreserveSurroundedQuote:    true, // so are quotes around it
-	AllowPythonMultilineValues: true, // a deeper-indented line goes on with the value
-	AllowShadows:               true, // a name given twice keeps both values, for Secrets
+func loadOptions() ini.LoadOptions {
+	return ini.LoadOptions{
+		KeyValueDelimiters:         "=:",
+		IgnoreInlineComment:        true, // "k = v ; c" is the value "v ; c"
+		IgnoreContinuation:         true, // a trailing \ is part of the value
+		PreserveSurroundedQuote:    true, // so are quotes around it
+		AllowPythonMultilineValues: true, // an indented line goes on with the value
+		AllowShadows:               true, // a name given twice keeps both values, for Secrets
+	}
 }
 
 // Parse parses data, the content of the file at path.
 func Parse(path string, data []byte) (*File, error) {
 	f := &File{Path: path}
 	l := scan(data)
-	parsed, err := ini.LoadSources(loadOptions, []byte(strings.Join(l.text, "\n")+"\n"))
+	parsed, err := ini.LoadSources(loadOptions(), []byte(strings.Join(l.text, "\n")+"\n"))
 	if err != nil {
 		p := l.iniError(err)
-		if l.err != nil && l.err.line < p.line {
+		if l.err != nil && (p.line == 0 || l.err.line < p.line) {
 			p = *l.err
 		}
 		return nil, f.errorf(p.line, "%s", p.what)
@@ -247,8 +249,10 @@ func (f *File) Qualifiers() []string {
 // names listed that are no key's name and the parts of budgets, when they
 // are too long to be anything but a key (errors quote the shorter ones).
 func (f *File) collectSecrets() {
+	seen := map[string]bool{}
 	add := func(v string, least int) {
-		if len(v) >= least && !slices.Contains(f.secrets, v) {
+		if len(v) >= least && !seen[v] {
+			seen[v] = true
 			f.secrets = append(f.secrets, v)
 		}
 	}

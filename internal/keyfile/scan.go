@@ -34,9 +34,9 @@ type problem struct {
 
 // key is a key line and the lines that continue its value.
 type key struct {
-	section, name, value string
-	line                 int
-	more                 []string // "" for a blank line between two of them
+	name, value string
+	line        int
+	more        []string // "" for a blank line between two of them
 }
 
 // scan reads data as configparser does and lays it out for ini.v1, whose
@@ -93,7 +93,7 @@ func scan(data []byte) *layout {
 		case !inSection:
 			l.fail(n, "a key line before any section header; put it under its connector's section "+notShown)
 		default:
-			k = &key{section: section, name: strings.TrimSpace(t[:i]), value: strings.TrimSpace(t[i+1:]), line: n}
+			k = &key{name: strings.TrimSpace(t[:i]), value: strings.TrimSpace(t[i+1:]), line: n}
 			l.keys = append(l.keys, place{section, k.name, n})
 		}
 	}
@@ -108,11 +108,13 @@ func splitLines(data []byte) []string {
 	return strings.Split(strings.ReplaceAll(s, "\r", "\n"), "\n")
 }
 
+// add appends a line for ini.v1, from line of the file.
 func (l *layout) add(text string, line int) {
 	l.text = append(l.text, text)
 	l.from = append(l.from, line)
 }
 
+// fail notes a problem at line, unless one was noted before.
 func (l *layout) fail(line int, what string) {
 	if l.err == nil {
 		l.err = &problem{line, what}

@@ -336,9 +336,13 @@ func TestQuotesReadAsWritten(t *testing.T) {
 	if got := values(c); !slices.Equal(got, want) {
 		t.Errorf("keys %q, want %q", got, want)
 	}
-	_, err := Parse("keys.ini", []byte("[c]\nk1 = `AIza-both-0001\"\"\"\n  AIza-both-0002`\n  end\n"))
-	if err == nil || !strings.Contains(err.Error(), "keys.ini:2: a value that begins with a backquote") || strings.Contains(err.Error(), "AIza") {
-		t.Errorf("a value ini.v1 cannot be given: %v", err)
+	c = load(t, "[c]\nk1 = `AIza-both-0001\"\"\"\n  AIza-both-0002`\n  end\n")
+	if got, want := values(c), []string{"k1=`AIza-both-0001\"\"\"\nAIza-both-0002`\nend"}; !slices.Equal(got, want) {
+		t.Errorf("keys %q, want %q", got, want)
+	}
+	_, err := Parse("keys.ini", []byte("[c]\n\"k`1\" = AIza-name-0001\n"))
+	if err == nil || !strings.Contains(err.Error(), "keys.ini:2: a key name that starts with a quote mark and holds both") || strings.Contains(err.Error(), "AIza") {
+		t.Errorf("a name ini.v1 cannot be given: %v", err)
 	}
 }
 

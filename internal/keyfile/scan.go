@@ -44,10 +44,11 @@ type key struct {
 // and header line starts at the left margin, and only the lines that
 // configparser takes for the continuation of a value (indented deeper
 // than its key) are indented, one space; comments and the blank lines
-// around a value are left out; a value or name that ini.v1 would read as
-// a quoted string (it begins with a backquote or three double quotes, or,
-// for a name, any quote) is enclosed in a quote it does not hold, which
-// ini.v1 removes. Lines end at "\n", "\r\n" or a lone "\r", as with
+// around a value are left out; a value that ini.v1 would read as a quoted
+// string (it begins with a backquote or three double quotes) begins on
+// the next line, as if it went on from an empty one; a name that it would
+// read so (it begins with a quote) is enclosed in a quote it does not
+// hold, which ini.v1 removes. Lines end at "\n", "\r\n" or a lone "\r", as with
 // Python's universal newlines; a UTF-8 byte order mark is skipped.
 func scan(data []byte) *layout {
 	l := &layout{}
@@ -128,43 +129,26 @@ func (l *layout) emitKey(k *key) {
 	}
 	name := k.name
 	if name[0] == '"' || name[0] == '`' {
-		q := enclosing(name, "`", `"`)
-		if q == "" {
+		q := "`" // a quote the name does not hold
+		if strings.Contains(name, q) {
+			q = `"`
+		}
+		if strings.Contains(name, q) {
 			l.fail(k.line, "a key name that starts with a quote mark and holds both ` and \"; rename it")
 			return
 		}
 		name = q + name + q
 	}
-	value := strings.Join(append([]string{k.value}, k.more...), "\n")
-	if strings.HasPrefix(value, "`") || strings.HasPrefix(value, `"""`) {
-		// ini.v1 ends such a value at the last quote of its first line
-		// that has one: none but the last line may hold it.
-		head := value[:max(0, strings.LastIndexByte(value, '\n'))]
-		q := enclosing(head, "`", `"""`)
-		if q == "" {
-			l.fail(k.line, "a value that begins with a backquote or \"\"\" and holds both on its lines; remove them")
-			return
-		}
-		for _, t := range strings.Split(name+" = "+q+value+q, "\n") {
-			l.add(t, k.line)
-		}
-		return
+	first, more := name+" = "+k.value, k.more
+	if strings.HasPrefix(k.value, "`") || strings.HasPrefix(k.value, `"""`) {
+		// ini.v1 reads a value that begins so as a quoted string, unless
+		// it begins on the line after its key's, as one going on does.
+		first, more = name+" =", append([]string{k.value}, k.more...)
 	}
-	l.add(name+" = "+k.value, k.line)
-	for _, t := range k.more {
+	l.add(first, k.line)
+	for _, t := range more {
 		l.add(" "+t, k.line)
 	}
-}
-
-// enclosing returns the first of quotes that s does not hold, "" if it
-// holds them all.
-func enclosing(s string, quotes ...string) string {
-	for _, q := range quotes {
-		if !strings.Contains(s, q) {
-			return q
-		}
-	}
-	return ""
 }
 
 // iniError says where and what the error ini.v1 returned is, without its

@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 
-	"github.com/api-jongler/jongler/internal/iniconfig"
+	"github.com/api-jongler/jongler/internal/keyfile"
 )
 
 // Key is one API key: its name in the configuration, its secret value, and
@@ -61,7 +61,7 @@ func (k Key) Format(f fmt.State, verb rune) {
 func (k Key) MarshalText() ([]byte, error) { return []byte(k.Name), nil }
 
 // exampleSection is shown when a configuration lacks the connector.
-func exampleSection(connector string) string { return iniconfig.ExampleSection(connector) }
+func exampleSection(connector string) string { return keyfile.ExampleSection(connector) }
 
 // Config is what an INI file says of one connector.
 type Config struct {
@@ -81,11 +81,14 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(slog.Any("keys", names), slog.Any("budgets", c.Budgets))
 }
 
-// LoadConfig reads what the INI file at path says of connector: the
-// section named like the connector holds "name = value" lines, names kept
-// as written, values taken literally (no interpolation, no inline
-// comments). An optional section "[CONNECTOR:projects]" says which keys
-// share a Google Cloud project, and so its quotas:
+// LoadConfig reads what the INI file at path says of connector. The file
+// reads as the original's Python configparser reads it: the section named
+// like the connector holds "name = value" (or "name: value") lines, names
+// kept as written and compared whatever their case, values taken
+// literally (no interpolation, no inline comment, quotes kept), a line
+// indented deeper than a key continuing its value, the keys of [DEFAULT]
+// keys of every section too. An optional section "[CONNECTOR:projects]"
+// says which keys share a Google Cloud project, and so its quotas:
 //
 //	[generativelanguage.googleapis.com:projects]
 //	my-project = key1, key2
@@ -93,7 +96,11 @@ func (c Config) LogValue() slog.Value {
 // and an optional "[CONNECTOR:budgets]" holds lines "MODEL = N/min, N/day",
 // MODEL being a model name or "*" for every model without a line of its
 // own. Errors name the file and line and never show a text that is a
-// key's value anywhere in the file.
+// key's value anywhere in the file. A key the file gives but an upstream
+// will refuse (its value in quotes, followed by a comment, on several
+// lines, or a key of [DEFAULT]) is read and warned of through
+// [slog.Default], naming the key, never its value; [NewTransport] warns
+// through the logger of [WithLogger] instead.
 func LoadConfig(path, connector string) (Config, error) {
 	names := []string{connector}
 	if all, err := Connectors(""); err == nil { // a bundled connector's sections may be named by alias
@@ -101,15 +108,16 @@ func LoadConfig(path, connector string) (Config, error) {
 			names = append([]string{bc.Name}, bc.Aliases...)
 		}
 	}
-	return loadConfig(path, names...)
+	return loadConfig(path, slog.Default(), names...)
 }
 
 // loadConfig reads the connector whose name and aliases are names (the
-// name first) from the INI file at path.
-func loadConfig(path string, names ...string) (Config, error) {
-	f, err := iniconfig.Read(path)
+// name first) from the INI file at path, warning logger (if not nil) of
+// keys an upstream will refuse.
+func loadConfig(path string, logger *slog.Logger, names ...string) (Config, error) {
+	f, err := keyfile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Config{}, iniconfig.MissingError(path, names[0])
+		return Config{}, keyfile.MissingError(path, names[0])
 	}
 	if err != nil {
 		return Config{}, err
@@ -117,6 +125,11 @@ func loadConfig(path string, names ...string) (Config, error) {
 	c, err := f.Connector(names[0], names[1:]...)
 	if err != nil {
 		return Config{}, err
+	}
+	if logger != nil {
+		for _, w := range c.Warnings {
+			logger.Warn(w)
+		}
 	}
 	var cfg Config
 	for _, k := range c.Keys {

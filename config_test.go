@@ -1,8 +1,13 @@
 package jongler_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -76,7 +81,7 @@ func TestConfigErrors(t *testing.T) {
 		{"project names unknown key", "[generativelanguage.googleapis.com]\nk1 = " + secret + "\n[generativelanguage.googleapis.com:projects]\np = k1, k9\n", []string{":4:", `"k9"`}, false},
 		{"no delimiter", "[generativelanguage.googleapis.com]\nk1 = x\n" + secret + "\n", []string{":3:", "delimiter not found", "not shown"}, false},
 		{"unclosed section", "[generativelanguage.googleapis.com\nk1 = " + secret + "\n", []string{":1:", "unclosed section header", "not shown"}, false},
-		{"key outside a section", "k1 = " + secret, []string{"no section [generativelanguage.googleapis.com]"}, false},
+		{"key outside a section", "k1 = " + secret, []string{":1:", "a key line before any section header", "not shown"}, false},
 		// Issue 9: a key pasted by mistake into a :budgets or :projects
 		// section, or anything else of the file, is never shown.
 		{"key pasted as a budget", "[generativelanguage.googleapis.com]\nk1 = x1\nk2 = " + secret + "\n[generativelanguage.googleapis.com:budgets]\nk2 = " + secret + "\n", []string{":5:", "[generativelanguage.googleapis.com:budgets] k2", "not shown", "N/min"}, false},
@@ -193,5 +198,82 @@ func TestUserConnectorAliasSection(t *testing.T) {
 	defer tr.Close()
 	if names := tr.KeyNames(); len(names) != 1 || names[0] != "k1" {
 		t.Fatalf("keys %v", names)
+	}
+}
+
+// TestOriginalREADMEFile: the file the original's README shows (copied
+// into testdata/original) loads as its configparser read it, for both of
+// its connectors, with no warning.
+func TestOriginalREADMEFile(t *testing.T) {
+	path := filepath.Join("testdata", "original", "APIJongler.ini")
+	for conn, value := range map[string]string{gem: "your-gemini-api-key-", "api-inference.huggingface.co": "hf_your-huggingface-token-"} {
+		cfg, err := jongler.LoadConfig(path, conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Keys) != 3 || len(cfg.Budgets) != 0 {
+			t.Fatalf("%s: %+v", conn, cfg)
+		}
+		for i, k := range cfg.Keys {
+			n := strconv.Itoa(i + 1)
+			if want := (jongler.Key{Name: "key" + n, Value: value + n, Project: "key" + n}); k != want {
+				t.Errorf("%s: key %d = %#v, want %#v", conn, i, k, want)
+			}
+		}
+	}
+	var log bytes.Buffer
+	tr, err := jongler.NewTransport(gem, jongler.WithConfigFile(path), jongler.WithStateDir(t.TempDir()),
+		jongler.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	if log.Len() > 0 {
+		t.Errorf("warnings for the original's file:\n%s", &log)
+	}
+}
+
+// TestConfigWarnings: a key in quotes, followed by a comment or going on
+// over an indented line loads as configparser reads it, since the
+// original's files read so, and the transport's logger says which key and
+// where, never its value: the upstream will refuse it.
+func TestConfigWarnings(t *testing.T) {
+	path := writeFile(t, "k.ini", "[generativelanguage.googleapis.com]\n"+
+		"quoted = \"AIza-quoted-0001\"\n"+
+		"commented = AIza-commented-0002  # my main key\n"+
+		"first = AIza-first-0003\n"+
+		"  second = AIza-second-0004\n"+
+		"plain = AIza-plain-0005\n")
+	var log bytes.Buffer
+	tr, err := jongler.NewTransport(gem, jongler.WithConfigFile(path), jongler.WithStateDir(t.TempDir()),
+		jongler.WithLogger(slog.New(slog.NewJSONHandler(&log, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if got, want := tr.KeyNames(), []string{"commented", "first", "plain", "quoted"}; !slices.Equal(got, want) {
+		t.Errorf("keys %q, want %q", got, want)
+	}
+	var msgs []string
+	for line := range strings.Lines(log.String()) {
+		var rec struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Level == "WARN" {
+			msgs = append(msgs, rec.Msg)
+		}
+	}
+	for i, want := range []string{
+		`k.ini:2: key "quoted" in [generativelanguage.googleapis.com]: the quote marks around its value`,
+		`k.ini:3: key "commented" in [generativelanguage.googleapis.com]: the comment after its value`,
+		`k.ini:4: key "first" in [generativelanguage.googleapis.com]: its value goes on over 2 lines`,
+	} {
+		if i >= len(msgs) || !strings.Contains(msgs[i], want) {
+			t.Errorf("warnings %q, want #%d with %q", msgs, i, want)
+		}
+	}
+	if len(msgs) != 3 || strings.Contains(log.String(), "AIza") {
+		t.Errorf("%d warnings, want 3 showing no value:\n%s", len(msgs), &log)
 	}
 }

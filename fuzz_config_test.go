@@ -109,6 +109,10 @@ func FuzzLoadConfig(f *testing.F) {
 		"[generativelanguage.googleapis.com]\nk = sk-fuzzsecret0014\n[generativelanguage.googleapis.com:budgets]\nk: \"sk-fuzzsecret0014\"\n",
 		"[generativelanguage.googleapis.com]\nk = sk-fuzzsecret0015\n[generativelanguage.googleapis.com:projects]\np = k, sk-fuzzsecretpasted0016\n",
 		"[other]\nk = sk-fuzzsecret0017\n[generativelanguage.googleapis.com]\nsk-fuzzsecret0017 = v\nsk-fuzzsecret0017 = w\n",
+		"[DEFAULT]\nk = sk-fuzzsecret0018\n[generativelanguage.googleapis.com]\nk1 = sk-fuzzsecret0019\n",
+		"[generativelanguage.googleapis.com]\nk1 = sk-fuzzsecret0020\n\n  # c\n  k2 = sk-fuzzsecret0021\n",
+		"[generativelanguage.googleapis.com]\nk1 = `sk-fuzzsecret0022\n  more\"\"\"\n  end`\n\"k2\" = \"sk-fuzzsecret0023\" # c\n",
+		"k = sk-fuzzsecret0024\n[generativelanguage.googleapis.com]\nk1 = v\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -3,6 +3,7 @@ package jongler
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	json "github.com/goccy/go-json"
 )
 
 // Gemini files (files/…) and cached contents (cachedContents/…) belong to

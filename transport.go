@@ -231,7 +231,7 @@ func resolveConfig(c Connector, o *options) (Config, error) {
 		if path == "" {
 			return Config{}, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
 		}
-		cfg, err := loadConfig(path, append([]string{c.Name}, c.Aliases...)...) // user connectors' aliases too
+		cfg, err := loadConfig(path, o.logger, append([]string{c.Name}, c.Aliases...)...) // user connectors' aliases too
 		if err != nil {
 			return Config{}, err
 		}

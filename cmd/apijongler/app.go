@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/api-jongler/jongler"
-	"github.com/api-jongler/jongler/internal/iniconfig"
+	"github.com/api-jongler/jongler/internal/keyfile"
 )
 
 // Exit codes.
@@ -39,7 +39,7 @@ type app struct {
 	logLevel   string
 	storeFlag  string // --store: see store.go
 	logger     *slog.Logger
-	ini        *iniconfig.File // the INI file of keys, once read
+	ini        *keyfile.File // the INI file of keys, once read
 
 	// Flags of the request command.
 	pretty     bool

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/api-jongler/jongler"
-	"github.com/api-jongler/jongler/internal/iniconfig"
+	"github.com/api-jongler/jongler/internal/keyfile"
 )
 
 // configFile returns the INI file of keys: --config, else $APIJONGLER_CONFIG.
@@ -77,6 +77,9 @@ func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, []jongler.Budget, err
 	if err != nil {
 		return nil, nil, configError(err)
 	}
+	for _, w := range cc.Warnings {
+		a.logger.Warn(strings.TrimPrefix(w, "jongler: "))
+	}
 	var keys []jongler.Key
 	for _, k := range cc.Keys {
 		keys = append(keys, jongler.Key{Name: k.Name, Value: k.Value, Project: k.Project})
@@ -92,7 +95,7 @@ func (a *app) keysFor(c jongler.Connector) ([]jongler.Key, []jongler.Budget, err
 // of it that is or may be a key's value is redacted from the output,
 // whichever connector it belongs to. connector is the one the command is
 // about, for the example of a file to create.
-func (a *app) iniFile(connector string) (*iniconfig.File, error) {
+func (a *app) iniFile(connector string) (*keyfile.File, error) {
 	if a.ini != nil {
 		return a.ini, nil
 	}
@@ -100,9 +103,9 @@ func (a *app) iniFile(connector string) (*iniconfig.File, error) {
 	if path == "" {
 		return nil, configError(missingConfig(connector))
 	}
-	f, err := iniconfig.Read(path)
+	f, err := keyfile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, configError(iniconfig.MissingError(path, connector))
+		return nil, configError(keyfile.MissingError(path, connector))
 	}
 	if err != nil {
 		return nil, configError(err)
@@ -130,7 +133,7 @@ for instance:
 
 // sectionConnectors returns the connectors that f's sections of keys name,
 // by name or alias, each once, warning about sections that name none.
-func (a *app) sectionConnectors(f *iniconfig.File) []jongler.Connector {
+func (a *app) sectionConnectors(f *keyfile.File) []jongler.Connector {
 	var out []jongler.Connector
 	for _, s := range f.Connectors() {
 		c, err := jongler.LookupConnector(s, connectorsDir())
@@ -143,4 +146,40 @@ func (a *app) sectionConnectors(f *iniconfig.File) []jongler.Connector {
 		}
 	}
 	return out
+}
+
+// warnStrayKeysEnv warns of each non-empty $APIJONGLER_KEYS_<NAME> whose
+// NAME is no known connector's name or alias: its keys are not served.
+// The warning suggests the variables it may be a typo of, and shows no
+// value.
+func (a *app) warnStrayKeysEnv() {
+	all, err := jongler.Connectors(connectorsDir())
+	if err != nil {
+		return // the command says so where it needs the connectors
+	}
+	var known []string
+	for _, c := range all {
+		for _, n := range append([]string{c.Name}, c.Aliases...) {
+			known = append(known, strings.TrimPrefix(envName(n), keysEnvPrefix))
+		}
+	}
+	slices.Sort(known)
+	var stray []string
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		if rest, ok := strings.CutPrefix(name, keysEnvPrefix); ok && strings.TrimSpace(value) != "" && !slices.Contains(known, rest) {
+			stray = append(stray, name)
+		}
+	}
+	slices.Sort(stray)
+	for _, name := range stray {
+		msg := name + " names no connector; its keys are not served"
+		if s := suggest(strings.TrimPrefix(name, keysEnvPrefix), known); len(s) > 0 {
+			for i := range s {
+				s[i] = keysEnvPrefix + s[i]
+			}
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		a.logger.Warn(msg)
+	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/api-jongler/jongler"
-	"github.com/api-jongler/jongler/internal/iniconfig"
+	"github.com/api-jongler/jongler/internal/keyfile"
 )
 
 // keyStatus is one key's line of `status`, and its JSON object.
@@ -106,15 +106,15 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			names = append(names, c.Name)
 		}
 		for _, s := range f.Qualifiers() {
-			base, _ := strings.CutSuffix(s, iniconfig.ProjectsSuffix)
-			base, _ = strings.CutSuffix(base, iniconfig.BudgetsSuffix)
+			base, _ := strings.CutSuffix(s, keyfile.ProjectsSuffix)
+			base, _ = strings.CutSuffix(base, keyfile.BudgetsSuffix)
 			if c, err := jongler.LookupConnector(base, connectorsDir()); err == nil && slices.Contains(names, c.Name) {
 				continue // its connector's keys are under an alias or its name
 			}
 			a.logger.Warn("config section qualifies a connector without a section of keys; skipped", "section", s)
 		}
 		if len(names) == 0 {
-			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", f.Path, iniconfig.ExampleSection(jongler.ConnectorGemini)))
+			return nil, configError(fmt.Errorf("config file %s has no section for a known connector; add one such as:\n%s", f.Path, keyfile.ExampleSection(jongler.ConnectorGemini)))
 		}
 	}
 	storeOpts, closeStore, err := a.storeOptions()

@@ -7,8 +7,9 @@ import (
 
 // suggest returns the names a mistyped one may have meant, best first: a
 // name at a small edit distance (as cobra measures mistyped commands),
-// one the typed text begins, or one with a dot-separated part equal to
-// it ("huggingface" for router.huggingface.co).
+// one the typed text begins, or one with a part between dots, dashes or
+// underscores equal to it ("huggingface" for router.huggingface.co, and
+// for ROUTER_HUGGINGFACE_CO in a variable's name).
 func suggest(typed string, names []string) []string {
 	t := strings.ToLower(typed)
 	type cand struct {
@@ -22,7 +23,7 @@ func suggest(typed string, names []string) []string {
 		switch {
 		case d <= max(2, len(t)/4):
 		case len(t) >= 3 && strings.HasPrefix(l, t):
-		case len(t) >= 3 && slices.Contains(strings.FieldsFunc(l, func(r rune) bool { return r == '.' || r == '-' }), t):
+		case len(t) >= 3 && slices.Contains(strings.FieldsFunc(l, func(r rune) bool { return r == '.' || r == '-' || r == '_' }), t):
 		default:
 			continue
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -211,8 +212,44 @@ func TestSuggest(t *testing.T) {
 			t.Errorf("suggest(%q) = %q, want %q", tc.typed, got, tc.want)
 		}
 	}
+	// Variables' names: parts between underscores count as those between dots.
+	if got, want := suggest("HUGGINGFACE", []string{"GEMINI", "ROUTER_HUGGINGFACE_CO"}), []string{"ROUTER_HUGGINGFACE_CO"}; !slices.Equal(got, want) {
+		t.Errorf("suggest(HUGGINGFACE) = %q, want %q", got, want)
+	}
 	if d := editDistance("kitten", "sitting"); d != 3 {
 		t.Errorf("editDistance = %d, want 3", d)
+	}
+}
+
+// TestWarnStrayKeysEnv: a variable of keys whose name is no connector's
+// gets a warning with the variables it may be a typo of, never its value;
+// one that names a connector or is empty gets none.
+func TestWarnStrayKeysEnv(t *testing.T) {
+	const secret = "AIza-stray-secret-0123456789"
+	t.Setenv(jongler.ConnectorsDirEnv, "")
+	t.Setenv("APIJONGLER_KEYS_GEMNI", "k1="+secret)
+	t.Setenv("APIJONGLER_KEYS_HUGGINGFACE", "k1="+secret)
+	t.Setenv("APIJONGLER_KEYS_NONESUCH", "k1="+secret)
+	t.Setenv("APIJONGLER_KEYS_GEMINI", "k1="+secret)
+	t.Setenv("APIJONGLER_KEYS_HGF", " ")
+	var stderr bytes.Buffer
+	a := newApp(nil, io.Discard, &stderr)
+	a.warnStrayKeysEnv()
+	got := stderr.String()
+	for _, want := range []string{
+		`APIJONGLER_KEYS_GEMNI names no connector; its keys are not served; did you mean APIJONGLER_KEYS_GEMINI?`,
+		`APIJONGLER_KEYS_HUGGINGFACE names no connector; its keys are not served; did you mean APIJONGLER_KEYS_ROUTER_HUGGINGFACE_CO or APIJONGLER_KEYS_API_INFERENCE_HUGGINGFACE_CO?`,
+		`APIJONGLER_KEYS_NONESUCH names no connector; its keys are not served"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "names no connector"); n != 3 {
+		t.Errorf("%d warnings, want 3 (none for GEMINI, a connector's, nor for the empty HGF):\n%s", n, got)
+	}
+	if strings.Contains(got, "stray-secret") {
+		t.Errorf("a warning shows the value:\n%s", got)
 	}
 }
 

@@ -2,12 +2,11 @@ package upstream
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
-
-	json "github.com/goccy/go-json"
 )
 
 // The JSON shapes of a Google API error (google.rpc.Status). Details of

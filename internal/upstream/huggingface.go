@@ -2,11 +2,10 @@ package upstream
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
-
-	json "github.com/goccy/go-json"
 )
 
 // hfBody is the JSON shape of a Hugging Face error: {"error": "..."} with,

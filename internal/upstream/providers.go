@@ -2,12 +2,11 @@ package upstream
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-
-	json "github.com/goccy/go-json"
 )
 
 // Providers whose refusals [Provider] reads. Their error bodies share the

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/state"
 )
 
 // TestCounterTableDamagedCountNeverOverspends: a count made negative or
@@ -176,7 +178,7 @@ func TestCountsLostAfterBudgetFoundSpentRetry(t *testing.T) {
 			t.Fatalf("lease %d: %v, want a NoKeyError", i, err)
 		}
 	}
-	if ok, _ := r.locallySpent(&state{}, "p", "m", time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)); !ok {
+	if ok, _ := r.book.Blocked(&state.State{}, nil, "p", "m", time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)); !ok {
 		t.Fatal("p's budget not found spent by this process")
 	}
 	if err := os.Truncate(filepath.Join(dir, budgetConnector, "budget.table"), 0); err != nil {

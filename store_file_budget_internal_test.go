@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/quota"
 )
 
 // stillClock is a clock that does not move.
@@ -94,8 +96,8 @@ func TestFullCounterTableCountsInState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := windowsAt(time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC))
-	if n := st.usageCount("p", "m", "minute", w.minStart); n != 2 {
+	w := quota.WindowsAt(time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC))
+	if n := st.Count("p", "m", "minute", w.MinStart); n != 2 {
 		t.Fatalf("the state counts %d requests, want 2: %+v", n, st.Usage)
 	}
 	if n := strings.Count(logs.String(), "cannot take a counter"); n != 1 {

@@ -177,3 +177,37 @@ func TestUnwritten(t *testing.T) {
 		t.Fatal("written, yet still kept")
 	}
 }
+
+// TestCache: bytes are decoded once, however often loaded; the generation
+// moves when records change, not when counts do; damaged bytes read as
+// empty and are told once; a draft is a copy the cache does not see.
+func TestCache(t *testing.T) {
+	var c Cache
+	none := func(string) (string, bool) { return "", false }
+	a, _ := Encode(&State{Records: []Record{{Key: "k", State: Error}}})
+	st, gen, damaged := c.Load(a, none)
+	if len(st.Records) != 1 || damaged != nil {
+		t.Fatalf("loaded %+v, %v", st, damaged)
+	}
+	if again, gen2, _ := c.Load(bytes.Clone(a), none); again != st || gen2 != gen {
+		t.Fatal("the same bytes decoded again")
+	}
+	draft := c.Draft(a, none)
+	draft.Usage = append(draft.Usage, Usage{Project: "p", Window: "minute", Count: 1})
+	draft.Records[0].Reason = "changed"
+	if st.Records[0].Reason != "" {
+		t.Fatal("a draft changed the cached state")
+	}
+	draft.Records[0].Reason = ""
+	b, _ := Encode(&draft)
+	c.Written(b, &draft)
+	if _, gen2, _ := c.Load(b, none); gen2 != gen {
+		t.Fatal("the generation moved for a count")
+	}
+	for i, want := range []bool{true, false} {
+		st, gen2, damaged := c.Load([]byte(`{"version":9}`), none)
+		if (damaged != nil) != want || len(st.Records) != 0 || gen2 == gen {
+			t.Fatalf("damaged read %d: %+v, %v, generation %d; want empty, told once, a new generation", i, st, damaged, gen2)
+		}
+	}
+}

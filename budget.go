@@ -1,10 +1,13 @@
 package jongler
 
 import (
-	"errors"
+	"cmp"
+	"context"
+	"slices"
 	"time"
 
-	"github.com/api-jongler/jongler/internal/upstream"
+	"github.com/api-jongler/jongler/internal/quota"
+	"github.com/api-jongler/jongler/internal/state"
 )
 
 // Budget is a project's known request quota for a model: a key is not sent
@@ -27,152 +30,92 @@ func WithBudgets(b ...Budget) Option {
 	return func(o *options) { o.budgets, o.budgetsSet = append([]Budget(nil), b...), true }
 }
 
-// budgetFor returns the budget for model, if any.
-func budgetFor(budgets []Budget, model string) (Budget, bool) {
-	var star *Budget
-	for i, b := range budgets {
-		if b.Model == model {
-			return b, true
-		}
-		if b.Model == "*" {
-			star = &budgets[i]
-		}
-	}
-	if star != nil {
-		return *star, true
-	}
-	return Budget{}, false
+// A BudgetStore is a [Store] that keeps budget counters apart from the
+// connector's state, so that spending a [Budget] costs one small atomic
+// step instead of a [Store.Update] of the whole state, whatever the
+// number of keys. When a Transport's store is one, each request sent with
+// a budgeted project's key spends one unit of its counters here; other
+// stores count in the state, as before. [FileStore], [MemoryStore] and
+// the Redis store of package redisstore are BudgetStores.
+type BudgetStore interface {
+	Store
+
+	// SpendBudget adds n to every counter of connector named in counters
+	// if each then stays within its Limit, all at once, as seen by every
+	// process sharing the store; otherwise it adds nothing and reports
+	// false. It returns the counts as they are after it, in the order of
+	// counters. n = 0 reads the counts (and reports true).
+	//
+	// A count belongs to one window, Start to End, and starts at 0 in
+	// each; a store may drop a count once its window ended. A store that
+	// keeps one window per name may count a request for an earlier window
+	// in the later one it holds: that counts more, never fewer.
+	SpendBudget(ctx context.Context, connector string, n int, counters []BudgetCounter) (counts []int, ok bool, err error)
 }
 
-// budgetWindow is the minute and day windows holding an instant.
-type budgetWindow struct {
-	minStart, minEnd, dayStart, dayEnd time.Time
+// BudgetCounter names a count of requests in one window, and the most it
+// may reach.
+type BudgetCounter struct {
+	// Name is the counter's, the same in every window: its kind of
+	// window, project and model ("minute/my-project/gemini-2.5-flash"),
+	// never a key value.
+	Name       string
+	Start, End time.Time // the window counted
+	Limit      int       // the most the count may reach; 0: no limit
 }
 
-// windowsAt returns the windows holding now.
-func windowsAt(now time.Time) budgetWindow {
-	minStart := now.Truncate(time.Minute)
-	return budgetWindow{
-		minStart: minStart,
-		minEnd:   minStart.Add(time.Minute),
-		// Not the midnight after now-24h: in the first hour after a
-		// 23-hour day, that is the start of the day before.
-		dayStart: upstream.PacificDayStart(now),
-		dayEnd:   upstream.NextPacificMidnight(now),
-	}
+// errNoCounterRoom is a FileStore's answer when its counter table has no
+// room for a counter, or cannot be used: the keyring then counts in the
+// state, as it does with stores that keep no counters.
+var errNoCounterRoom = quota.ErrNoCounterRoom
+
+// LearnedQuota is a request quota the transport learned from an upstream's
+// refusal (Gemini's QuotaFailure names the quota and gives its value), kept
+// in the [Store] so that every process spends it as a [Budget] is spent: a
+// project's keys are sent no more requests for the model in a window than
+// the quota allows, so the quota's 429 comes once, not once per window. A
+// configured budget below it wins; a later refusal giving another value
+// replaces it.
+type LearnedQuota struct {
+	Project string    // the project whose keys share the quota
+	Model   string    // the model it counts
+	Window  string    // "minute" or "day"
+	Limit   int       // requests per window
+	At      time.Time // when it was learned
+	From    string    // the quota that said so, e.g. "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
 }
 
-// usageCount returns the count of (project, model, window, start).
-func (s *state) usageCount(project, model, window string, start time.Time) int {
-	for _, u := range s.Usage {
-		if u.Project == project && u.Model == model && u.Window == window && u.Start.Equal(start) {
-			return u.Count
-		}
+// learnedQuotas lists what st learned, sorted, for KeyStates.
+func learnedQuotas(st *state.State) []LearnedQuota {
+	out := make([]LearnedQuota, 0, len(st.Learned))
+	for _, l := range st.Learned {
+		out = append(out, LearnedQuota(l))
 	}
-	return 0
+	slices.SortFunc(out, func(a, b LearnedQuota) int {
+		return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Model, b.Model), cmp.Compare(b.Window, a.Window))
+	})
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
-// budgetCounts is the requests counted for one model in the current
-// windows, by project: one pass over the usage for every key.
-type budgetCounts struct {
-	w           budgetWindow
-	minute, day map[string]int
-}
-
-func (s *state) budgetCounts(model string, w budgetWindow) budgetCounts {
-	c := budgetCounts{w: w, minute: map[string]int{}, day: map[string]int{}}
-	for _, u := range s.Usage {
-		if u.Model != model {
-			continue
-		}
-		// The first count of a window is the one spend adds to.
-		switch {
-		case u.Window == "minute" && u.Start.Equal(w.minStart):
-			if _, ok := c.minute[u.Project]; !ok {
-				c.minute[u.Project] = u.Count
-			}
-		case u.Window == "day" && u.Start.Equal(w.dayStart):
-			if _, ok := c.day[u.Project]; !ok {
-				c.day[u.Project] = u.Count
-			}
-		}
+// newBook returns the quota book of a connector's keys: budgets, the
+// quotas learned in the store's state, and store's counters if it is a
+// BudgetStore.
+func newBook(connector string, keys []Key, budgets []Budget, store Store, now func() time.Time,
+	update func(context.Context, func(*state.State) error) error) *quota.Book[BudgetCounter] {
+	cfg := quota.Config[BudgetCounter]{Connector: connector, Update: update, Now: now}
+	for _, b := range budgets {
+		cfg.Budgets = append(cfg.Budgets, quota.Budget(b))
 	}
-	return c
-}
-
-// blocked is budgetBlockedIn, from the counts.
-func (c budgetCounts) blocked(b Budget, project string) (bool, time.Time) {
-	if b.PerDay > 0 && c.day[project] >= b.PerDay {
-		return true, c.w.dayEnd
-	}
-	if b.PerMinute > 0 && c.minute[project] >= b.PerMinute {
-		return true, c.w.minEnd
-	}
-	return false, time.Time{}
-}
-
-// budgetBlockedIn reports whether project's budget for model is spent in
-// the windows w, and until when.
-func (s *state) budgetBlockedIn(b Budget, project, model string, w budgetWindow) (bool, time.Time) {
-	if b.PerDay > 0 && s.usageCount(project, model, "day", w.dayStart) >= b.PerDay {
-		return true, w.dayEnd
-	}
-	if b.PerMinute > 0 && s.usageCount(project, model, "minute", w.minStart) >= b.PerMinute {
-		return true, w.minEnd
-	}
-	return false, time.Time{}
-}
-
-// dropPastUsage drops the counts of windows that ended before now, and
-// returns the windows holding now.
-func (s *state) dropPastUsage(now time.Time) budgetWindow {
-	w := windowsAt(now)
-	s.dropUsageBefore(w)
-	return w
-}
-
-// dropUsageBefore drops the counts of windows that ended before w.
-func (s *state) dropUsageBefore(w budgetWindow) {
-	kept := s.Usage[:0]
-	for _, u := range s.Usage {
-		if u.Window == "minute" && u.Start.Before(w.minStart) || u.Window == "day" && u.Start.Before(w.dayStart) {
-			continue
-		}
-		kept = append(kept, u)
-	}
-	s.Usage = kept
-}
-
-// errBudgetSpent means another process spent the budget first.
-var errBudgetSpent = errors.New("jongler: budget spent")
-
-// spend counts one request of project for model in the windows win,
-// failing with errBudgetSpent when the budget cannot take it. Windows
-// past are dropped.
-func (s *state) spend(b Budget, project, model string, win budgetWindow) error {
-	if blocked, _ := s.budgetBlockedIn(b, project, model, win); blocked {
-		return errBudgetSpent
-	}
-	s.dropUsageBefore(win)
-	for _, w := range []struct {
-		name  string
-		start time.Time
-		limit int
-	}{{"minute", win.minStart, b.PerMinute}, {"day", win.dayStart, b.PerDay}} {
-		if w.limit == 0 {
-			continue
-		}
-		i := 0
-		for ; i < len(s.Usage); i++ {
-			u := &s.Usage[i]
-			if u.Project == project && u.Model == model && u.Window == w.name && u.Start.Equal(w.start) {
-				u.Count++
-				break
-			}
-		}
-		if i == len(s.Usage) {
-			s.Usage = append(s.Usage, usage{Project: project, Model: model, Window: w.name, Start: w.start, Count: 1})
+	for _, k := range keys {
+		if !slices.Contains(cfg.Projects, k.Project) {
+			cfg.Projects = append(cfg.Projects, k.Project)
 		}
 	}
-	return nil
+	if bs, ok := store.(BudgetStore); ok {
+		cfg.Store = bs
+	}
+	return quota.New(cfg)
 }

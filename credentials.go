@@ -33,7 +33,7 @@ func (t *Transport) credentialSlots() []credential {
 // client used for its placeholder, or the connector's default slot, and
 // removes every other credential so that exactly one is sent. It returns
 // the placeholder it replaced ("" if the client sent none), which stands
-// for the key in whatever the transport hands back (see redactor).
+// for the key in whatever the transport hands back (see internal/redact).
 func (t *Transport) setKey(r *http.Request, key string) (placeholder string) {
 	chosen := -1
 	for i, c := range t.slots {

@@ -54,7 +54,7 @@ func drillSeed(t *testing.T, dir string) {
 		l.Release(context.Background())
 	}
 	err := jongler.UpdateState(ctx, s, drillConn, func(st *jongler.State) error {
-		st.Records = append(st.Records, jongler.Record{Key: "k3", State: jongler.StateLockdown, Until: time.Now().Add(time.Hour), Reason: "drill"})
+		st.Records = append(st.Records, jongler.Record{Key: "k3", State: jongler.RecordLockdown, Until: time.Now().Add(time.Hour), Reason: "drill"})
 		return nil
 	})
 	if err != nil {

@@ -1,19 +1,29 @@
 package jongler
 
-import "context"
+import (
+	"context"
+
+	"github.com/api-jongler/jongler/internal/state"
+)
 
 // Names for this package's external tests only.
 type (
-	State  = state
-	Record = record
-	Usage  = usage
+	State  = state.State
+	Record = state.Record
+	Usage  = state.Usage
+)
+
+// The states a Record holds a key in.
+const (
+	RecordLockdown = state.Lockdown
+	RecordError    = state.Error
 )
 
 // DecodeState decodes a Store's bytes as the transport does.
-func DecodeState(data []byte) (State, error) { return decodeState(data) }
+func DecodeState(data []byte) (State, error) { return state.Decode(data) }
 
 // EncodeState encodes a state as the transport does.
-func EncodeState(st *State) ([]byte, error) { return encodeState(st) }
+func EncodeState(st *State) ([]byte, error) { return state.Encode(st) }
 
 // RetryAfter reads a Retry-After header as the policies do.
 var RetryAfter = retryAfter
@@ -37,7 +47,7 @@ func LoadState(ctx context.Context, s Store, connector string) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	return decodeState(raw)
+	return state.Decode(raw)
 }
 
 // MaxModelLabels bounds the models the metrics name.

@@ -59,12 +59,12 @@ func FuzzStateFile(f *testing.F) {
 			t.Fatalf("Load: %v", err)
 		}
 		for _, r := range st.Records {
-			if r.Key == "" || r.State != jongler.StateLockdown && r.State != jongler.StateError {
+			if r.Key == "" || r.State != jongler.RecordLockdown && r.State != jongler.RecordError {
 				t.Fatalf("Load believed the record %+v", r)
 			}
 		}
 		err = jongler.UpdateState(ctx, s, "c", func(st *jongler.State) error {
-			st.Records = append(st.Records, jongler.Record{Key: "fuzz", State: jongler.StateLockdown, Until: until, Reason: "fuzz"})
+			st.Records = append(st.Records, jongler.Record{Key: "fuzz", State: jongler.RecordLockdown, Until: until, Reason: "fuzz"})
 			return nil
 		})
 		if err != nil {

@@ -1,16 +1,17 @@
 package jongler
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/quota"
+	"github.com/api-jongler/jongler/internal/state"
 )
 
 // keyring leases a connector's keys from a Store: it knows which keys may
@@ -24,29 +25,31 @@ type keyring struct {
 	clock     Clock
 	logger    *slog.Logger
 	maxWait   time.Duration
-	budgets   []Budget
 	tel       *telemetry // counts leases in flight; nil: not
 	// storeClock is store, if it tells the time (see now).
 	storeClock StoreClock
-	// budgetStore is store, if it counts budgets itself (see lease).
-	budgetStore BudgetStore
+	// book keeps the budgets and learned quotas, and spends them.
+	book *quota.Book[BudgetCounter]
 
-	index map[string]int // key name → index in keys
+	index    map[string]int                   // key name → index in keys
+	keyValue func(name string) (string, bool) // a key's value by name (see state.DropStaleErrors)
 
 	// A release wakes this process's requests waiting for a key, if any:
 	// releases counts releases, waiters the requests registered on wake,
 	// which is closed and replaced only when some are.
-	releases  atomic.Uint64
-	waiters   atomic.Int64
-	mu        sync.Mutex
-	wake      chan struct{}
-	cache     stateCache
-	unwritten unwritten
-
-	budgetMu     sync.Mutex
-	budgetSeries map[seriesKey]*budgetSeries // see series
-	budgetGen    atomic.Uint64               // counts the budgets found spent
-	stIndex      atomic.Pointer[stateIndex]  // see stateIndexOf
+	releases atomic.Uint64
+	waiters  atomic.Int64
+	mu       sync.Mutex
+	wake     chan struct{}
+	// cache holds the state last read or written, decoded; lists, for
+	// requests not refused yet, the keys that may serve each model, kept
+	// while neither the records nor the clock say otherwise, so that a
+	// lease costs the same with 8 keys or 1,000.
+	cache  state.Cache
+	listMu sync.Mutex
+	lists  map[string]*usableList
+	// unwritten holds the verdicts the store could not take (see write).
+	unwritten state.Unwritten
 
 	rests pendingRests // leases kept after their request, given back soon
 }
@@ -106,21 +109,6 @@ func (p *pendingRests) wait() {
 	<-g.idle
 }
 
-// stateCache holds the last state read from the store (or written by this
-// keyring), decoded, and the bytes it was decoded from; and, for requests
-// not refused yet, the list of usable keys per model, kept while neither
-// the records nor the clock say otherwise, so that a lease costs the same
-// with 8 keys or 1,000.
-type stateCache struct {
-	mu      sync.Mutex
-	raw     []byte
-	st      *state // never modified once cached: readers share it
-	damaged bool
-	recGen  uint64 // bumped when st's records or backoff change
-	lists   map[string]*usableList
-	win     budgetWindow // the budget windows last computed
-}
-
 // listGen tells the records a usableList was made from: the generation of
 // the cached records and of those kept in memory, unwritten.
 type listGen struct {
@@ -131,7 +119,7 @@ type listGen struct {
 // usableList is what usable found for a model, leaving budgets aside.
 type usableList struct {
 	gen      listGen
-	bud      uint64    // the keyring's budgetGen when made
+	marks    uint64    // the book's Marks when made
 	from, to time.Time // it holds for now in [from, to)
 	names    []string
 	back     time.Time
@@ -140,151 +128,94 @@ type usableList struct {
 
 // load returns the connector's state, decoding the store's bytes only when
 // they changed. The state returned is shared: it must not be modified.
-func (r *keyring) load(ctx context.Context) (*state, error) {
+func (r *keyring) load(ctx context.Context) (*state.State, error) {
 	st, _, err := r.loadGen(ctx)
 	return st, err
 }
 
 // loadGen is load, with the generation of the state's records.
-func (r *keyring) loadGen(ctx context.Context) (*state, listGen, error) {
+func (r *keyring) loadGen(ctx context.Context) (*state.State, listGen, error) {
 	raw, err := r.store.Load(ctx, r.connector)
 	if err != nil {
 		return nil, listGen{}, err
 	}
-	c := &r.cache
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.st == nil {
-		c.st = &state{}
+	st, gen, damaged := r.cache.Load(raw, r.keyValue)
+	if damaged != nil {
+		r.logger.Warn("jongler: damaged state read as empty; the next write replaces it", "connector", r.connector, "err", damaged)
 	}
-	if sameBytes(raw, c.raw) {
-		out, unw := r.withUnwrittenGen(c.st)
-		return out, listGen{c.recGen, unw}, nil
-	}
-	st, err := decodeState(raw)
-	if err != nil {
-		if !c.damaged {
-			r.logger.Warn("jongler: damaged state read as empty; the next write replaces it", "connector", r.connector, "err", err)
-		}
-		st = state{}
-	}
-	st.dropStaleErrors(r.keys)
-	c.set(raw, &st)
-	c.damaged = err != nil
-	out, unw := r.withUnwrittenGen(&st)
-	return out, listGen{c.recGen, unw}, nil
-}
-
-// set caches st, decoded from raw, which nobody modifies after; c.mu is
-// held.
-func (c *stateCache) set(raw []byte, st *state) {
-	if c.st == nil || !sameRecords(c.st, st) {
-		c.recGen++
-	}
-	c.raw, c.st = raw, st
-}
-
-// sameRecords reports whether a and b hold the same records and backoff,
-// which is all a usableList depends on.
-func sameRecords(a, b *state) bool {
-	return a.Backoff.Equal(b.Backoff) && slices.EqualFunc(a.Records, b.Records, func(x, y record) bool {
-		return x.Key == y.Key && x.State == y.State && x.Model == y.Model && x.Until.Equal(y.Until) && x.Reason == y.Reason
-	})
-}
-
-// sameBytes reports whether a and b hold the same bytes, looking first at
-// whether they are the same slice, as a store that caches returns.
-func sameBytes(a, b []byte) bool {
-	// Empty or absent state decodes alike.
-	return sameSlice(a, b) || bytes.Equal(a, b)
+	out, unw := r.unwritten.Over(st)
+	return out, listGen{gen, unw}, nil
 }
 
 // update applies fn to the connector's state in the store. The state fn
 // gets is the cached one (a copy) when the store's bytes are those cached,
 // and what fn made is cached with the bytes written, so that neither this
 // update nor the next load decodes anything.
-func (r *keyring) update(ctx context.Context, fn func(*state) error) error {
+func (r *keyring) update(ctx context.Context, fn func(*state.State) error) error {
 	var (
 		out   []byte
-		outSt state
+		outSt state.State
 	)
 	err := r.store.Update(ctx, r.connector, func(cur []byte) ([]byte, error) {
-		st, ok := r.cachedCopy(cur)
-		if !ok {
-			var err error
-			if st, err = decodeState(cur); err != nil {
-				st = state{}
-			}
-		}
-		st.dropStaleErrors(r.keys)
+		st := r.cache.Draft(cur, r.keyValue)
 		if err := fn(&st); err != nil {
 			return nil, err
 		}
-		b, err := encodeState(&st)
+		b, err := state.Encode(&st)
 		out, outSt = b, st
 		return b, err
 	})
 	if err == nil && out != nil {
-		c := &r.cache
-		c.mu.Lock()
-		c.set(out, &outSt)
-		c.damaged = false
-		c.mu.Unlock()
+		r.cache.Written(out, &outSt)
 	}
 	return err
 }
 
-// cachedCopy returns a copy of the cached state if raw is what it was
-// decoded from.
-func (r *keyring) cachedCopy(raw []byte) (state, bool) {
-	c := &r.cache
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.raw == nil || !sameBytes(raw, c.raw) {
-		return state{}, false
+// write applies fn to the connector's state in the store and, if the
+// store cannot be written, to the state kept in memory instead (see
+// state.Unwritten). It warns once per condition and reports nothing to
+// the caller: the verdict holds either way.
+func (r *keyring) write(ctx context.Context, fn func(*state.State) error) {
+	mem, gen := r.unwritten.Pending()
+	err := r.update(ctx, func(st *state.State) error {
+		st.Fold(mem)
+		return fn(st)
+	})
+	if err == nil {
+		if r.unwritten.Written(gen) {
+			r.logger.Info("jongler: key states are written again", "connector", r.connector)
+		}
+		return
 	}
-	return deepCopy(*c.st), true
-}
-
-// deepCopy returns st with every slice copied, so that changing the copy
-// leaves st as it is (TestDeepCopyCopiesEverySlice keeps it complete).
-func deepCopy(st state) state {
-	st.Records = slices.Clone(st.Records)
-	st.Usage = slices.Clone(st.Usage)
-	st.Throttles = slices.Clone(st.Throttles)
-	st.Learned = slices.Clone(st.Learned)
-	st.Secret = slices.Clone(st.Secret)
-	st.Owners = slices.Clone(st.Owners)
-	return st
-}
-
-// windows returns the budget windows holding now, computed again only
-// when now leaves the cached minute (day windows start and end on a
-// minute: Pacific time is a whole number of hours off UTC).
-func (r *keyring) windows(now time.Time) budgetWindow {
-	c := &r.cache
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if w := c.win; !now.Before(w.minStart) && now.Before(w.minEnd) {
-		return w
+	if ctx.Err() != nil {
+		r.unwritten.Keep(fn, nil)
+		r.logger.Debug("jongler: key state kept in memory: the request ended before it was written", "connector", r.connector, "err", err)
+		return
 	}
-	c.win = windowsAt(now)
-	return c.win
+	if r.unwritten.Keep(fn, err) {
+		r.logger.Warn("jongler: cannot write key states; this process keeps them in memory and honours them until a write succeeds (other processes do not see them)",
+			"connector", r.connector, "err", err)
+	}
 }
 
-func newKeyring(connector string, keys []Key, store Store, slots int, clock Clock, logger *slog.Logger, maxWait time.Duration) *keyring {
+func newKeyring(connector string, keys []Key, budgets []Budget, store Store, slots int, clock Clock, logger *slog.Logger, maxWait time.Duration) *keyring {
 	index := make(map[string]int, len(keys))
 	for i, k := range keys {
 		index[k.Name] = i
 	}
 	sc, _ := store.(StoreClock)
-	bs, _ := store.(BudgetStore)
-	return &keyring{
-		storeClock: sc, budgetStore: bs,
-		connector: connector, keys: keys, store: store, slots: max(slots, 1),
+	r := &keyring{
+		storeClock: sc,
+		connector:  connector, keys: keys, store: store, slots: max(slots, 1),
 		clock: clock, logger: logger, maxWait: maxWait, index: index,
 		wake: make(chan struct{}),
 	}
+	r.keyValue = func(name string) (string, bool) {
+		k, ok := r.key(name)
+		return k.Value, ok
+	}
+	r.book = newBook(connector, keys, budgets, store, r.now, r.update)
+	return r
 }
 
 // leased is a lease with the key it grants. It is also the body of the
@@ -409,28 +340,18 @@ type tried struct {
 // Budgets are looked at if counts, the requests counted for model, is
 // not nil.
 //
-// With or without counts, the budgets this process found spent in a
-// BudgetStore hold their keys back (see budgetSeries): requests then go to
-// the keys whose budgets are left, without trying the others one by one.
-func (r *keyring) usable(st *state, now time.Time, model string, refused []tried, counts *budgetCounts) (names []string, back time.Time, hopeful int) {
-	marked := r.budgetGen.Load() > 0
+// With or without counts, the budgets this process found spent hold their
+// keys back (see quota.Book.Blocked): requests then go to the keys whose
+// budgets are left, without trying the others one by one.
+func (r *keyring) usable(st *state.State, now time.Time, model string, refused []tried, counts *quota.Counts) (names []string, back time.Time, hopeful int) {
 	for i := range r.keys {
 		k := &r.keys[i]
-		blocked, until, never := r.blocked(st, k, now, model, refused, false)
+		blocked, until, never := r.blocked(st, k, now, model, refused)
 		if never {
 			continue
 		}
-		if counts != nil && !blocked {
-			if b, ok := r.budgetOf(st, k.Project, model); ok {
-				blocked, until = counts.blocked(b, k.Project)
-			}
-		}
-		// Found spent here holds even where the counts now say otherwise
-		// (lost: a table truncated, a Redis restarted, a counter expired by
-		// a clock ahead): the spend would be refused, and the lease taken
-		// again and again.
-		if !blocked && marked {
-			blocked, until = r.locallySpent(st, k.Project, model, now)
+		if !blocked {
+			blocked, until = r.book.Blocked(st, counts, k.Project, model, now)
 		}
 		hopeful++
 		if !blocked {
@@ -449,18 +370,17 @@ func (r *keyring) usable(st *state, now time.Time, model string, refused []tried
 }
 
 // usableCached is usable for a request not refused yet, budgets left
-// aside: computed once per model for as long as the records (generation
-// recGen of the cache) and the clock leave it as it is.
-func (r *keyring) usableCached(st *state, gen listGen, now time.Time, model string) ([]string, time.Time, int) {
-	c := &r.cache
-	c.mu.Lock()
-	l := c.lists[model]
-	c.mu.Unlock()
-	bud := r.budgetGen.Load()
-	if l != nil && l.gen == gen && l.bud == bud && !now.Before(l.from) && now.Before(l.to) {
+// aside: computed once per model for as long as the records (gen) and
+// the clock leave it as it is.
+func (r *keyring) usableCached(st *state.State, gen listGen, now time.Time, model string) ([]string, time.Time, int) {
+	r.listMu.Lock()
+	l := r.lists[model]
+	r.listMu.Unlock()
+	marks := r.book.Marks()
+	if l != nil && l.gen == gen && l.marks == marks && !now.Before(l.from) && now.Before(l.to) {
 		return l.names, l.back, l.hopeful
 	}
-	l = &usableList{gen: gen, bud: bud, from: now, to: now.Add(time.Hour)}
+	l = &usableList{gen: gen, marks: marks, from: now, to: now.Add(time.Hour)}
 	l.names, l.back, l.hopeful = r.usable(st, now, model, nil, nil)
 	// It changes when the first key held back comes back (a budget's
 	// window ends, say).
@@ -469,26 +389,26 @@ func (r *keyring) usableCached(st *state, gen listGen, now time.Time, model stri
 	}
 	// The list changes when a lockdown or the backoff ends.
 	for _, rec := range st.Records {
-		if rec.State == StateLockdown && now.Before(rec.Until) && rec.Until.Before(l.to) {
+		if rec.State == state.Lockdown && now.Before(rec.Until) && rec.Until.Before(l.to) {
 			l.to = rec.Until
 		}
 	}
 	if now.Before(st.Backoff) && st.Backoff.Before(l.to) {
 		l.to = st.Backoff
 	}
-	c.mu.Lock()
-	if c.lists == nil || len(c.lists) > 64 {
-		c.lists = map[string]*usableList{}
+	r.listMu.Lock()
+	if r.lists == nil || len(r.lists) > 64 {
+		r.lists = map[string]*usableList{}
 	}
-	c.lists[model] = l
-	c.mu.Unlock()
+	r.lists[model] = l
+	r.listMu.Unlock()
 	return l.names, l.back, l.hopeful
 }
 
-// blocked reports whether k may not serve model at now, and until when
-// (zero: for good); never is set for a key the request was refused with
-// for good.
-func (r *keyring) blocked(st *state, k *Key, now time.Time, model string, refused []tried, withBudgets bool) (blocked bool, until time.Time, never bool) {
+// blocked reports whether k's records (or the backoff) hold it back from
+// serving model at now, and until when (zero: for good); never is set for
+// a key the request was refused with for good. Budgets are the book's.
+func (r *keyring) blocked(st *state.State, k *Key, now time.Time, model string, refused []tried) (blocked bool, until time.Time, never bool) {
 	for _, t := range refused {
 		if t.name != k.Name {
 			continue
@@ -502,22 +422,17 @@ func (r *keyring) blocked(st *state, k *Key, now time.Time, model string, refuse
 		break
 	}
 	for _, rec := range st.Records {
-		if rec.Key != k.Name || !rec.activeAt(now, model) {
+		if rec.Key != k.Name || !rec.ActiveAt(now, model) {
 			continue
 		}
 		blocked = true
-		if rec.State == StateError {
+		if rec.State == state.Error {
 			return true, time.Time{}, false
 		}
 		until = maxTime(until, rec.Until)
 	}
 	if !blocked && now.Before(st.Backoff) {
 		blocked, until = true, st.Backoff
-	}
-	if withBudgets && !blocked {
-		if b, ok := r.budgetOf(st, k.Project, model); ok {
-			blocked, until = st.budgetBlockedIn(b, k.Project, model, r.windows(now))
-		}
 	}
 	return blocked, until, false
 }
@@ -554,12 +469,12 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		if len(refused) == 0 && !full {
 			names, back, hopeful = r.usableCached(st, gen, now, model)
 		} else {
-			var counts *budgetCounts
-			if len(r.budgets) > 0 || len(st.Learned) > 0 {
-				c, err := r.budgetCountsAt(ctx, st, model, now)
-				if err != nil {
-					return nil, err
-				}
+			c, budgeted, err := r.book.Counts(ctx, st, model, now)
+			if err != nil {
+				return nil, err
+			}
+			var counts *quota.Counts
+			if budgeted {
 				counts = &c
 			}
 			names, back, hopeful = r.usable(st, now, model, refused, counts)
@@ -600,25 +515,21 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			// after the state was read: a holder records a verdict before
 			// it releases, so reading again now tells. Records that did
 			// not change since the list was made say nothing new; budgets
-			// are not in the list and are looked at.
+			// are not in the list, and are spent below.
 			st2, gen2, err := r.loadGen(ctx)
 			if err != nil {
 				lease.release()
 				return nil, err
 			}
-			// A BudgetStore's counters are spent below, not read from the
-			// state.
-			counting := r.budgetStore != nil
-			b, budgeted := r.budgetOf(st2, k.Project, model)
-			if (budgeted && !counting) || gen2 != gen || len(refused) > 0 || full {
-				if blocked, _, _ := r.blocked(st2, &k, r.now(), model, refused, !counting); blocked {
+			if gen2 != gen || len(refused) > 0 || full {
+				if blocked, _, _ := r.blocked(st2, &k, r.now(), model, refused); blocked {
 					lease.release()
 					full = true
 					continue
 				}
 			}
-			if budgeted {
-				spent, err := r.spendBudget(ctx, st2, b, k.Project, model)
+			if b, budgeted := r.book.Budget(st2, k.Project, model); budgeted {
+				spent, err := r.book.Spend(ctx, st2, b, k.Project, model)
 				if err != nil {
 					lease.release()
 					return nil, err
@@ -641,27 +552,6 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		}
 		poll = min(poll*2, 20*time.Millisecond)
 	}
-}
-
-// spendBudget counts a request of project for model against its budget
-// b, found in st: in the store's counters if it is a BudgetStore, else in
-// the state (with the budget as the state then holds it). It reports
-// whether the budget was spent, here or in another process: nothing was
-// counted then.
-func (r *keyring) spendBudget(ctx context.Context, st *state, b Budget, project, model string) (spent bool, err error) {
-	if bs := r.budgetStore; bs != nil {
-		return r.spendCounters(ctx, bs, st, b, project, model, r.now())
-	}
-	err = r.update(ctx, func(cur *state) error {
-		if b, ok := budgetOf(r.budgets, cur, project, model); ok {
-			return cur.spend(b, project, model, windowsAt(r.now()))
-		}
-		return nil
-	})
-	if errors.Is(err, errBudgetSpent) {
-		return true, nil
-	}
-	return false, err
 }
 
 // waitRelease waits for a release of this process's leases after the
@@ -711,9 +601,41 @@ func mayWait(ctx context.Context, clock Clock, maxWait, d time.Duration) bool {
 	return d <= maxWait
 }
 
-// apply records a policy's verdict on key k, in memory if the store
-// cannot take it (see record).
-func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
+// record records what a policy's verdict on an answer sent with key k
+// says: its action on the key (lockdown, refusal, throttle); the request
+// quota the answer states, learned for the key's project and the
+// verdict's model; and an accepting verdict's Until, if it has one in the
+// future, as a lockdown: the answer goes back to the caller and the key
+// rests until the limit its rate-limit headers say is spent resets.
+func (r *keyring) record(ctx context.Context, k *Key, v *Verdict) {
+	if v.Action != ActionAccept && v.Action != ActionRetry {
+		r.apply(ctx, *k, *v)
+	}
+	if v.learn.Limit > 0 && v.Model != "" {
+		r.learn(ctx, k.Project, v.Model, v.learn)
+	}
+	if v.Action == ActionAccept && !v.Until.IsZero() && v.Until.After(r.now()) {
+		lock := *v
+		lock.Action = ActionLockdown
+		r.apply(ctx, *k, lock)
+	}
+}
+
+// learn records quota f, stated by an answer, for project and model.
+// Apart from record, so that what it captures is allocated only when
+// there is a quota to learn.
+func (r *keyring) learn(ctx context.Context, project, model string, f quota.Fact) {
+	if err := r.book.Learn(ctx, project, model, f); err != nil {
+		r.logger.Warn("jongler: could not record a learned quota", "connector", r.connector, "err", err)
+		return
+	}
+	r.logger.Info("jongler: quota learned", "connector", r.connector, "project", project, "model", model,
+		"window", f.Window, "limit", f.Limit, "from", f.From)
+}
+
+// apply records a verdict's action on key k, in memory if the store
+// cannot take it (see write).
+func (r *keyring) apply(ctx context.Context, k Key, v Verdict) {
 	now := r.now()
 	switch v.Action {
 	case ActionLockdown:
@@ -721,35 +643,35 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 		if v.Project {
 			names = r.projectKeys(k.Project)
 		}
-		r.record(ctx, func(st *state) error {
-			st.prune(now)
+		r.write(ctx, func(st *state.State) error {
+			prune(st, now)
 			for _, n := range names {
-				st.setRecord(record{Key: n, State: StateLockdown, Model: v.Model, Until: v.Until, Reason: v.Reason})
+				st.SetRecord(state.Record{Key: n, State: state.Lockdown, Model: v.Model, Until: v.Until, Reason: v.Reason})
 			}
 			return nil
 		})
 		r.logger.Info("jongler: key in lockdown", "connector", r.connector, "keys", names, "model", v.Model,
 			"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
 	case ActionDisable:
-		r.record(ctx, func(st *state) error {
-			st.prune(now)
-			st.setRecord(record{Key: k.Name, State: StateError, Model: v.Model, Reason: v.Reason, Fingerprint: st.fingerprint(k.Value)})
+		r.write(ctx, func(st *state.State) error {
+			prune(st, now)
+			st.SetRecord(state.Record{Key: k.Name, State: state.Error, Model: v.Model, Reason: v.Reason, Fingerprint: st.Fingerprint(k.Value)})
 			return nil
 		})
 		r.logger.Info("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)
 	case ActionThrottle:
 		global := false
 		var names []string
-		r.record(ctx, func(st *state) error {
-			st.prune(now)
-			global = st.noteThrottle(k.Project, now)
+		r.write(ctx, func(st *state.State) error {
+			prune(st, now)
+			global = st.NoteThrottle(k.Project, now)
 			if global {
 				st.Backoff = maxTime(st.Backoff, v.Until)
 				return nil
 			}
 			names = r.projectKeys(k.Project)
 			for _, n := range names {
-				st.setRecord(record{Key: n, State: StateLockdown, Until: v.Until, Reason: v.Reason})
+				st.SetRecord(state.Record{Key: n, State: state.Lockdown, Until: v.Until, Reason: v.Reason})
 			}
 			return nil
 		})
@@ -761,7 +683,13 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) error {
 				"until", v.Until.Format(time.RFC3339Nano), "for", v.Until.Sub(now).Round(time.Millisecond), "reason", v.Reason)
 		}
 	}
-	return nil
+}
+
+// prune drops what ended before now: lockdowns, and the request counts of
+// windows past (with a BudgetStore nothing else drops them).
+func prune(st *state.State, now time.Time) {
+	st.PruneRecords(now)
+	quota.PruneUsage(st, now)
 }
 
 // projectKeys names the keys of project.
@@ -789,7 +717,7 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	ks := buildKeyStates(r.keys, *st, inFlight, r.now())
+	ks := buildKeyStates(r.keys, st, inFlight, r.now())
 	ks.Learned = learnedQuotas(st)
 	return ks, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/api-jongler/jongler/internal/quota"
 	"github.com/api-jongler/jongler/internal/upstream"
 )
 
@@ -68,7 +69,7 @@ type Verdict struct {
 
 	// learn is a request quota the answer states, for the transport to
 	// learn (GeminiPolicy sets it).
-	learn quotaFact
+	learn quota.Fact
 }
 
 // Answer is an upstream answer as a [Policy] sees it.

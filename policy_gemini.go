@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/api-jongler/jongler/internal/quota"
 	"github.com/api-jongler/jongler/internal/upstream"
 )
 
@@ -154,13 +155,13 @@ func (p HuggingFacePolicy) Classify(a *Answer) Verdict {
 
 // requestQuota is the request quota of window a refusal states, to be
 // learned; zero when it names tokens, or no value.
-func requestQuota(ans upstream.Answer, window string) quotaFact {
+func requestQuota(ans upstream.Answer, window string) quota.Fact {
 	if !ans.Requests || ans.QuotaLimit <= 0 || ans.QuotaLimit > 1<<30 {
-		return quotaFact{}
+		return quota.Fact{}
 	}
 	from := ans.QuotaID
 	if from == "" {
 		from = ans.Reason
 	}
-	return quotaFact{window: window, limit: int(ans.QuotaLimit), from: from}
+	return quota.Fact{Window: window, Limit: int(ans.QuotaLimit), From: from}
 }

@@ -10,7 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
+
+	"github.com/api-jongler/jongler/internal/state"
 )
 
 // Gemini files (files/…) and cached contents (cachedContents/…) belong to
@@ -20,20 +21,6 @@ import (
 // to the creation (an upload included: the resumable session's upload_id
 // first, then the file), keeps it in the store's state, and sends a request
 // naming such a resource with a key of the owner's project only.
-
-// ownerTTL is how long an owner is remembered: Gemini deletes files after
-// 48 hours, and cached contents live an hour unless told otherwise.
-const ownerTTL = 48 * time.Hour
-
-// maxOwners bounds the owners kept; the oldest go first.
-const maxOwners = 2000
-
-// resourceOwner says which project created a resource.
-type resourceOwner struct {
-	Resource string    `json:"resource"` // "files/abc", "cachedContents/xyz", "uploads/ID"
-	Project  string    `json:"project"`
-	At       time.Time `json:"at"`
-}
 
 // resourceName matches the resources a Gemini request may name, in its
 // path, query or body ("fileUri": ".../v1beta/files/abc",
@@ -91,14 +78,14 @@ func (t *Transport) ownerRefusals(ctx context.Context, req *http.Request, getBod
 	}
 	project := ""
 	for _, n := range names {
-		i := slices.IndexFunc(st.Owners, func(o resourceOwner) bool { return o.Resource == n })
-		if i < 0 {
+		owner, ok := st.OwnerOf(n)
+		if !ok {
 			continue
 		}
-		if project != "" && project != st.Owners[i].Project {
+		if project != "" && project != owner {
 			return nil // owners differ: no key can serve both
 		}
-		project = st.Owners[i].Project
+		project = owner
 	}
 	if project == "" || !slices.ContainsFunc(t.ring.keys, func(k Key) bool { return k.Project == project }) {
 		return nil
@@ -147,8 +134,8 @@ func (t *Transport) learnOwner(ctx context.Context, k Key, req *http.Request, re
 		return
 	}
 	now := t.ring.now()
-	err := t.ring.update(ctx, func(st *state) error {
-		st.setOwners(names, k.Project, now)
+	err := t.ring.update(ctx, func(st *state.State) error {
+		st.SetOwners(names, k.Project, now)
 		return nil
 	})
 	if err != nil {
@@ -178,18 +165,4 @@ func createdNames(data []byte) []string {
 		}
 	}
 	return out
-}
-
-// setOwners records project as the owner of names at now, dropping owners
-// older than ownerTTL and the oldest beyond maxOwners.
-func (s *state) setOwners(names []string, project string, now time.Time) {
-	s.Owners = slices.DeleteFunc(s.Owners, func(o resourceOwner) bool {
-		return now.Sub(o.At) > ownerTTL || slices.Contains(names, o.Resource)
-	})
-	for _, n := range names {
-		s.Owners = append(s.Owners, resourceOwner{Resource: n, Project: project, At: now})
-	}
-	if extra := len(s.Owners) - maxOwners; extra > 0 {
-		s.Owners = slices.Delete(s.Owners, 0, extra)
-	}
 }

@@ -3,6 +3,8 @@ package jongler
 import (
 	"slices"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/state"
 )
 
 // KeyState is the state of a key, as the original API Jongler named them.
@@ -54,16 +56,16 @@ type KeyDetail struct {
 
 // buildKeyStates derives the snapshot from the persisted state and the
 // leases in flight.
-func buildKeyStates(keys []Key, st state, inFlight map[string]int, now time.Time) KeyStates {
+func buildKeyStates(keys []Key, st *state.State, inFlight map[string]int, now time.Time) KeyStates {
 	ks := KeyStates{Keys: make(map[string]KeyDetail, len(keys))}
 	for _, k := range keys {
 		d := KeyDetail{Name: k.Name, State: StateVacant, InFlight: inFlight[k.Name], Project: k.Project}
 		for _, r := range st.Records {
-			if r.Key != k.Name || !r.activeAt(now, r.Model) {
+			if r.Key != k.Name || !r.ActiveAt(now, r.Model) {
 				continue
 			}
-			if rank(r.State) > rank(d.State) || (r.State == d.State && r.Until.After(d.Until)) {
-				d.State, d.Until, d.Reason, d.Model = r.State, r.Until, r.Reason, r.Model
+			if s := KeyState(r.State); rank(s) > rank(d.State) || (s == d.State && r.Until.After(d.Until)) {
+				d.State, d.Until, d.Reason, d.Model = s, r.Until, r.Reason, r.Model
 			}
 		}
 		if d.State == StateVacant && now.Before(st.Backoff) {

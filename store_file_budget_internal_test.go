@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/quota"
+	"github.com/api-jongler/jongler/internal/state"
 )
 
 // stillClock is a clock that does not move.
@@ -86,8 +89,8 @@ func TestUnusableCounterTableCountsInState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := windowsAt(time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC))
-	if n := st.usageCount("p", "m", "minute", w.minStart); n != 2 {
+	w := quota.WindowsAt(time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC))
+	if n := st.Count("p", "m", "minute", w.MinStart); n != 2 {
 		t.Fatalf("the state counts %d requests, want 2: %+v", n, st.Usage)
 	}
 	if n := strings.Count(logs.String(), "cannot take a counter"); n != 1 {
@@ -154,7 +157,7 @@ func TestCountsLostAfterBudgetFoundSpentRetry(t *testing.T) {
 			t.Fatalf("lease %d: %v, want a NoKeyError", i, err)
 		}
 	}
-	if ok, _ := r.locallySpent(&state{}, "p", "m", time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)); !ok {
+	if ok, _ := r.book.Blocked(&state.State{}, nil, "p", "m", time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)); !ok {
 		t.Fatal("p's budget not found spent by this process")
 	}
 	if err := os.Truncate(filepath.Join(dir, budgetConnector, "budget.table"), 0); err != nil {

@@ -169,8 +169,7 @@ func newTransport(name string, o *options) (*Transport, error) {
 	if maxWait == 0 {
 		maxWait = defaultMaxWait
 	}
-	t.ring = newKeyring(c.Name, keys, store, o.maxInFlight, t.clock, logger, maxWait)
-	t.ring.budgets = cfg.Budgets
+	t.ring = newKeyring(c.Name, keys, cfg.Budgets, store, o.maxInFlight, t.clock, logger, maxWait)
 	t.ring.tel = t.tel
 	if err := t.tel.watch(t.ring); err != nil {
 		t.Close()
@@ -394,6 +393,18 @@ func modelFromBody(getBody func() (io.ReadCloser, error)) string {
 	return strings.TrimPrefix(v.Model, "models/")
 }
 
+// bodyNamesModel reports whether a request to path names its model in a
+// JSON body's "model" field: OpenAI-style chat, completions, responses
+// and embeddings, and Anthropic's messages.
+func bodyNamesModel(path string) bool {
+	for _, s := range [...]string{"/chat/completions", "/completions", "/responses", "/embeddings", "/messages"} {
+		if strings.HasSuffix(path, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // RoundTrip implements [http.RoundTripper].
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	reqBodyClosed := false
@@ -536,7 +547,8 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			return resp, nil
 		}
 		if resp.StatusCode < 400 {
-			t.classifySuccess(ctx, l, resp, model, red)
+			v := t.classifySuccess(l, resp, model, red)
+			t.ring.record(ctx, &l.key, &v)
 			t.learnOwner(ctx, l.key, req, resp)
 			held = nil
 			return t.handOff(req, resp, l, red), nil
@@ -565,12 +577,7 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		red.SetBody(resp, data)
 		v.Reason, v.Model = red.Replace(v.Reason), red.Replace(v.Model) // both logged and stored
 		rt.judged(v.Action)
-		if v.Action != ActionAccept && v.Action != ActionRetry {
-			if err := t.ring.apply(ctx, l.key, v); err != nil {
-				t.logger.Warn("jongler: could not record key state", "connector", t.connector.Name, "key", l.key.Name, "err", err)
-			}
-		}
-		t.noteVerdict(ctx, &l.key, &v)
+		t.ring.record(ctx, &l.key, &v)
 		l.release()
 		switch v.Action {
 		case ActionAccept:
@@ -605,6 +612,19 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		}
 		last = resp
 	}
+}
+
+// classifySuccess shows the policy an answer below 400 (body unread), so
+// that rate-limit headers saying the key is spent rest it before it is
+// sent another request; the answer itself is returned whatever the
+// verdict.
+func (t *Transport) classifySuccess(l *leased, resp *http.Response, model string, red redact.Redactor) Verdict {
+	// The answer shown lives in the lease, allocated anyway.
+	a := &l.answer // zero until now: set field by field, not moved whole
+	a.Status, a.Header, a.Model, a.Now = resp.StatusCode, resp.Header, model, t.ring.now()
+	v := t.policy.Classify(a)
+	v.Reason, v.Model = red.Replace(v.Reason), red.Replace(v.Model) // both logged and stored
+	return v
 }
 
 // maxRefusals bounds how many times keys may refuse one request: each key

@@ -1,4 +1,4 @@
-package jongler
+package state
 
 import (
 	"crypto/hmac"
@@ -8,13 +8,13 @@ import (
 	"slices"
 )
 
-// fingerprint returns a keyed hash of a key's value (HMAC-SHA256 under the
+// Fingerprint returns a keyed hash of a key's value (HMAC-SHA256 under the
 // state's secret, 128 bits in hex), made when a key earns an ERROR so that
 // the record holds only for that value: fixing a key's value in the
 // configuration starts it afresh, with no cleanup. The value cannot be
 // recovered from it, nor guessed without the secret. A state without a
 // secret gets one, to be written with it.
-func (s *state) fingerprint(value string) string {
+func (s *State) Fingerprint(value string) string {
 	if len(s.Secret) == 0 {
 		s.Secret = make([]byte, 32)
 		rand.Read(s.Secret) // never fails (crypto/rand panics rather)
@@ -24,25 +24,26 @@ func (s *state) fingerprint(value string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// dropStaleErrors drops the ERROR records earned with another value than
-// the key of that name has now. Records without a fingerprint (written
+// DropStaleErrors drops the ERROR records earned with another value than
+// the key of that name has now, as value tells it (false: a key not
+// configured, not ours to judge). Records without a fingerprint (written
 // before there were any) stay.
-func (s *state) dropStaleErrors(keys []Key) {
-	if len(s.Secret) == 0 || !slices.ContainsFunc(s.Records, func(r record) bool { return r.Fingerprint != "" }) {
+func (s *State) DropStaleErrors(value func(key string) (string, bool)) {
+	if len(s.Secret) == 0 || !slices.ContainsFunc(s.Records, func(r Record) bool { return r.Fingerprint != "" }) {
 		return
 	}
 	fps := map[string]string{}
-	s.Records = slices.DeleteFunc(s.Records, func(r record) bool {
-		if r.State != StateError || r.Fingerprint == "" {
+	s.Records = slices.DeleteFunc(s.Records, func(r Record) bool {
+		if r.State != Error || r.Fingerprint == "" {
 			return false
 		}
 		fp, ok := fps[r.Key]
 		if !ok {
-			i := slices.IndexFunc(keys, func(k Key) bool { return k.Name == r.Key })
-			if i < 0 {
-				return false // not ours to judge
+			v, known := value(r.Key)
+			if !known {
+				return false
 			}
-			fp = s.fingerprint(keys[i].Value)
+			fp = s.Fingerprint(v)
 			fps[r.Key] = fp
 		}
 		return !hmac.Equal([]byte(fp), []byte(r.Fingerprint))

@@ -1,13 +1,13 @@
-package jongler
+package quota
 
 import (
 	"testing"
 	"time"
 )
 
-// TestBudgetDayAroundDST: the day window is the Pacific calendar day
+// TestDayWindowAroundDST: the day window is the Pacific calendar day
 // holding now, on the days of 23 and 25 hours and on the days after them.
-func TestBudgetDayAroundDST(t *testing.T) {
+func TestDayWindowAroundDST(t *testing.T) {
 	la, err := time.LoadLocation("America/Los_Angeles")
 	if err != nil {
 		t.Skip(err)
@@ -24,10 +24,9 @@ func TestBudgetDayAroundDST(t *testing.T) {
 		{time.Date(2026, 11, 2, 0, 30, 0, 0, la), time.Date(2026, 11, 2, 0, 0, 0, 0, la), time.Date(2026, 11, 3, 0, 0, 0, 0, la)},
 	} {
 		for _, now := range []time.Time{tc.now, tc.now.UTC()} {
-			w := windowsAt(now)
-			start, end := w.dayStart, w.dayEnd
-			if !start.Equal(tc.start) || !end.Equal(tc.end) {
-				t.Errorf("at %v: day window %v to %v, want %v to %v", now, start, end, tc.start, tc.end)
+			w := WindowsAt(now)
+			if !w.DayStart.Equal(tc.start) || !w.DayEnd.Equal(tc.end) {
+				t.Errorf("at %v: day window %v to %v, want %v to %v", now, w.DayStart, w.DayEnd, tc.start, tc.end)
 			}
 		}
 	}

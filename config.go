@@ -6,6 +6,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/api-jongler/jongler/internal/keyfile"
 )
@@ -139,4 +142,70 @@ func loadConfig(path string, logger *slog.Logger, names ...string) (Config, erro
 		cfg.Budgets = append(cfg.Budgets, Budget{Model: b.Model, PerMinute: b.PerMinute, PerDay: b.PerDay})
 	}
 	return cfg, nil
+}
+
+// The environment variables read when no option says otherwise, as the
+// original API Jongler read APIJONGLER_CONFIG.
+const (
+	// ConfigEnv holds the path of the INI file of keys.
+	ConfigEnv = "APIJONGLER_CONFIG"
+	// ConnectorsDirEnv points at a directory of connector files adding to
+	// or overriding the bundled ones.
+	ConnectorsDirEnv = "APIJONGLER_CONNECTORS"
+	// StateDirEnv sets the state directory of the file store.
+	StateDirEnv = "APIJONGLER_STATE_DIR"
+	// TorEnv, set to a SOCKS5 address, routes requests through it as
+	// [WithTor] does.
+	TorEnv = "APIJONGLER_TOR"
+)
+
+// resolveConfig returns the keys and budgets given as options or read from
+// the INI file.
+func resolveConfig(c Connector, o *options) (Config, error) {
+	keys := slices.Clone(o.keys)
+	var budgets []Budget
+	if !o.keysSet && c.RequiresAPIKey {
+		path := o.configFile
+		if path == "" {
+			path = os.Getenv(ConfigEnv)
+		}
+		if path == "" {
+			return Config{}, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
+		}
+		cfg, err := loadConfig(path, o.logger, append([]string{c.Name}, c.Aliases...)...) // user connectors' aliases too
+		if err != nil {
+			return Config{}, err
+		}
+		keys, budgets = cfg.Keys, cfg.Budgets
+	}
+	if o.budgetsSet {
+		budgets = o.budgets
+	}
+	slices.SortStableFunc(keys, func(a, b Key) int { return strings.Compare(a.Name, b.Name) })
+	for i, k := range keys {
+		switch {
+		case k.Name == "":
+			return Config{}, errors.New("jongler: a key has an empty name")
+		case strings.TrimSpace(k.Value) == "":
+			return Config{}, fmt.Errorf("jongler: key %q has an empty value", k.Name)
+		case i > 0 && keys[i-1].Name == k.Name:
+			return Config{}, fmt.Errorf("jongler: key %q is given twice", k.Name)
+		}
+		if k.Project == "" {
+			keys[i].Project = k.Name
+		}
+	}
+	// Projects name budget counters and learned quotas in the store: a
+	// key's value must not be one (a key's own name is one by default,
+	// and shown everywhere anyway).
+	values := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		values[k.Value] = true
+	}
+	for _, k := range keys {
+		if k.Project != k.Name && values[k.Project] {
+			return Config{}, fmt.Errorf("jongler: key %q: its project is a key's value; name the project", k.Name)
+		}
+	}
+	return Config{Keys: keys, Budgets: budgets}, nil
 }

@@ -1,6 +1,7 @@
 package jongler
 
 import (
+	"fmt"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -147,4 +148,44 @@ func setQueryParam(raw, name, value string) string {
 
 func queryEscape(s string) string {
 	return url.QueryEscape(s)
+}
+
+func parseTarget(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("jongler: base URL %q: want http(s)://host[:port]", s)
+	}
+	return u, nil
+}
+
+// sameOrigin reports whether u is for the connector's scheme, host and port.
+func (t *Transport) sameOrigin(u *url.URL) bool {
+	return strings.EqualFold(u.Scheme, t.target.Scheme) &&
+		strings.EqualFold(u.Hostname(), t.target.Hostname()) &&
+		portOf(u) == portOf(t.target)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return "80"
+	}
+	return "443"
+}
+
+// warnPublicHost warns, once per transport, that a request went to the
+// connector's public host while [WithBaseURL] points the transport
+// elsewhere: it leaves with no key (its placeholder stripped) and comes
+// back refused, with nothing to say why unless this does. The warning
+// names the origin the transport serves, where the client should send.
+func (t *Transport) warnPublicHost(u *url.URL) {
+	if !strings.EqualFold(u.Hostname(), t.connector.Host) || strings.EqualFold(t.target.Hostname(), t.connector.Host) {
+		return
+	}
+	t.publicOnce.Do(func() {
+		t.logger.Warn("jongler: a request for the connector's public host is sent without a key: this transport serves another origin (WithBaseURL); send requests there",
+			"connector", t.connector.Name, "request_origin", u.Scheme+"://"+u.Host, "served_origin", t.target.Scheme+"://"+t.target.Host)
+	})
 }

@@ -1,9 +1,17 @@
 package jongler
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/errshape"
+	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
 // ErrNoKeys is matched, with [errors.Is], by the error a [Transport] returns
@@ -42,3 +50,65 @@ func (e *NoKeyError) Error() string {
 
 // Is reports whether target is [ErrNoKeys].
 func (e *NoKeyError) Is(target error) bool { return target == ErrNoKeys }
+
+// WithNoKeyAnswer makes the [Transport] answer a request that no key can
+// serve as the upstream answers a caller over its rate limit: 429 Too Many
+// Requests with a Retry-After header (whole seconds until the first key is
+// back) and a body in the upstream's error shape (Google's RESOURCE_EXHAUSTED
+// with a RetryInfo for the Gemini API, OpenAI's rate_limit_exceeded on
+// OpenAI-compatible paths), or 503 when every key is refused for good. SDKs
+// then raise their usual rate-limit error and their own retry logic waits
+// the right time; `apijongler serve` uses it.
+//
+// Without this option such a request fails with a *[NoKeyError] (matched by
+// [ErrNoKeys], its RetryAfter saying when), which is what Go code that
+// looks at errors wants. Either way, when the request itself was refused
+// by the last key left, the upstream's answer is returned, with a
+// Retry-After added if it had none (the Gemini API gives its delay in the
+// body only), so the first exhausting request and the later ones tell the
+// client the same thing. One option rather than a helper reading the error
+// back out of a response: a caller wants one behaviour or the other, and
+// an error already carries the NoKeyError for Go callers.
+func WithNoKeyAnswer() Option { return func(o *options) { o.noKeyAnswer = true } }
+
+// noKey returns what send returns when no key can serve req: the last
+// upstream refusal if there is one, else err, or its answer with
+// [WithNoKeyAnswer].
+func (t *Transport) noKey(req *http.Request, last *http.Response, err error) (*http.Response, error) {
+	reqinfo.FromContext(req.Context()).NoKey()
+	var nk *NoKeyError
+	errors.As(err, &nk)
+	if last != nil {
+		if nk != nil && nk.RetryAfter > 0 && last.Header.Get("Retry-After") == "" {
+			last.Header.Set("Retry-After", errshape.RetryAfterSeconds(nk.RetryAfter))
+		}
+		return last, nil
+	}
+	if !t.noKeyAnswer || nk == nil {
+		return nil, err
+	}
+	status := http.StatusTooManyRequests
+	if nk.RetryAfter <= 0 {
+		status = http.StatusServiceUnavailable
+	}
+	msg := strings.TrimPrefix(nk.Error(), "jongler: ")
+	body := errshape.Body(errshape.For(t.connector.Policy, req.URL.Path), status, msg, nk.RetryAfter)
+	h := http.Header{
+		"Content-Type":   {"application/json; charset=UTF-8"},
+		"Content-Length": {strconv.Itoa(len(body))},
+	}
+	if nk.RetryAfter > 0 {
+		h.Set("Retry-After", errshape.RetryAfterSeconds(nk.RetryAfter))
+	}
+	return &http.Response{
+		Status:        strconv.Itoa(status) + " " + http.StatusText(status),
+		StatusCode:    status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}, nil
+}

@@ -140,3 +140,16 @@ func (e noCounterRoom) Unwrap() error        { return e.err }
 // Leases still held stay valid until released; the store must not be used
 // after Close.
 func (s *FileStore) Close() error { return s.fs.Close() }
+
+// openFileStore opens the file store a transport keeps its state in when
+// no WithStore is given: in dir, or the default state directory.
+func openFileStore(dir string, logger *slog.Logger) (*FileStore, error) {
+	if dir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return NewFileStore(dir, logger)
+}

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -206,93 +205,6 @@ func defaultBackoff(min, max time.Duration, attempt int, resp *http.Response) ti
 	return d - rand.N(d/2+1)
 }
 
-func openFileStore(dir string, logger *slog.Logger) (*FileStore, error) {
-	if dir == "" {
-		d, err := DefaultStateDir()
-		if err != nil {
-			return nil, err
-		}
-		dir = d
-	}
-	return NewFileStore(dir, logger)
-}
-
-// resolveConfig returns the keys and budgets given as options or read from
-// the INI file.
-func resolveConfig(c Connector, o *options) (Config, error) {
-	keys := slices.Clone(o.keys)
-	var budgets []Budget
-	if !o.keysSet && c.RequiresAPIKey {
-		path := o.configFile
-		if path == "" {
-			path = os.Getenv(ConfigEnv)
-		}
-		if path == "" {
-			return Config{}, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
-		}
-		cfg, err := loadConfig(path, o.logger, append([]string{c.Name}, c.Aliases...)...) // user connectors' aliases too
-		if err != nil {
-			return Config{}, err
-		}
-		keys, budgets = cfg.Keys, cfg.Budgets
-	}
-	if o.budgetsSet {
-		budgets = o.budgets
-	}
-	slices.SortStableFunc(keys, func(a, b Key) int { return strings.Compare(a.Name, b.Name) })
-	for i, k := range keys {
-		switch {
-		case k.Name == "":
-			return Config{}, errors.New("jongler: a key has an empty name")
-		case strings.TrimSpace(k.Value) == "":
-			return Config{}, fmt.Errorf("jongler: key %q has an empty value", k.Name)
-		case i > 0 && keys[i-1].Name == k.Name:
-			return Config{}, fmt.Errorf("jongler: key %q is given twice", k.Name)
-		}
-		if k.Project == "" {
-			keys[i].Project = k.Name
-		}
-	}
-	// Projects name budget counters and learned quotas in the store: a
-	// key's value must not be one (a key's own name is one by default,
-	// and shown everywhere anyway).
-	values := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		values[k.Value] = true
-	}
-	for _, k := range keys {
-		if k.Project != k.Name && values[k.Project] {
-			return Config{}, fmt.Errorf("jongler: key %q: its project is a key's value; name the project", k.Name)
-		}
-	}
-	return Config{Keys: keys, Budgets: budgets}, nil
-}
-
-func parseTarget(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("jongler: base URL %q: want http(s)://host[:port]", s)
-	}
-	return u, nil
-}
-
-// sameOrigin reports whether u is for the connector's scheme, host and port.
-func (t *Transport) sameOrigin(u *url.URL) bool {
-	return strings.EqualFold(u.Scheme, t.target.Scheme) &&
-		strings.EqualFold(u.Hostname(), t.target.Hostname()) &&
-		portOf(u) == portOf(t.target)
-}
-
-func portOf(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	if strings.EqualFold(u.Scheme, "http") {
-		return "80"
-	}
-	return "443"
-}
-
 // Connector returns the connector the transport sends to.
 func (t *Transport) Connector() Connector { return t.connector }
 
@@ -467,8 +379,61 @@ func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, er
 	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }, nil
 }
 
-// send is RoundTrip's loop over keys.
+// send is RoundTrip's loop over keys, one attempt a turn: lease a key,
+// send the request with it, classify the answer, record the verdict, and
+// hand the answer back or go on with the next key.
 func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error), rt *reqTel) (*http.Response, error) {
+	tr := t.newTrip(req, getBody, rt)
+	defer tr.releaseHeld() // a no-op unless a base, policy or store panics
+	for {
+		l, err := tr.lease() // keyring.go: a vacant key whose quotas allow the model
+		if err != nil {
+			return tr.noLease(err) // errors.go: a 429 or ErrNoKeys, or the store's error
+		}
+		r2, red, err := tr.request(l) // credentials.go: the key in its slot; internal/redact: out of all that comes back
+		if err != nil {
+			l.release()
+			return nil, err
+		}
+		resp, err := t.base.RoundTrip(r2)
+		rt.sent(l.key.Name, resp, err)
+		if err != nil {
+			if err := tr.failed(l, r2, red, err); err != nil {
+				return nil, err
+			}
+			continue // the same request again, after a backoff
+		}
+		out, body, done := tr.passOn(l, resp, red)
+		if done {
+			return out, nil // a redirect, a success streaming under its lease (lease.go), a cut error
+		}
+		v := tr.classify(resp, body, red) // policy.go: the error answer, read in memory
+		t.ring.record(tr.ctx, &l.key, &v) // keyring.go, internal/quota: cooldowns, learned quotas
+		l.release()
+		if out, done, err := tr.next(l.key.Name, resp, v); done {
+			return out, err
+		}
+	}
+}
+
+// trip is one request's way through send: what it asks for, and what the
+// keys tried so far answered.
+type trip struct {
+	t       *Transport
+	req     *http.Request // the caller's, never changed
+	getBody func() (io.ReadCloser, error)
+	ctx     context.Context
+	rt      *reqTel
+	info    *reqinfo.Info
+	model   string
+	refused []tried        // keys not to lease again for this request
+	last    *http.Response // the last refusal, body in memory
+	retries int
+	refusal int     // key refusals so far, bounded by maxRefusals
+	held    *leased // the lease to end if a base, policy or store panics
+}
+
+func (t *Transport) newTrip(req *http.Request, getBody func() (io.ReadCloser, error), rt *reqTel) trip {
 	ctx := rt.context(req.Context())
 	model := modelFromPath(req.URL.Path)
 	if model == "" && getBody != nil && bodyNamesModel(req.URL.Path) {
@@ -477,141 +442,173 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 	info := reqinfo.FromContext(ctx)
 	info.SetModel(model)
 	rt.setModel(model)
-	var (
-		refused = t.ownerRefusals(ctx, req, getBody) // keys of projects that cannot see what it names
-		last    *http.Response                       // the last refusal, body in memory
-		retries int
-		refusal int     // key refusals so far, bounded by maxRefusals
-		held    *leased // the lease to end if a base, policy or store panics
-	)
-	defer func() {
-		if held != nil {
-			held.release() // a no-op unless panicking: every path releases
-		}
-	}()
-	for {
-		w := rt.waitStart()
-		l, err := t.ring.lease(ctx, model, refused)
-		rt.waitEnd(w, err)
-		if err != nil {
-			if errors.Is(err, ErrNoKeys) {
-				return t.noKey(req, last, err)
-			}
-			if ctx.Err() == nil {
-				info.StoreFailed() // not the upstream: `serve` says which
-			}
-			return nil, err
-		}
-		held = l
-		r2 := req.Clone(l.watch(ctx))
-		if getBody != nil {
-			if r2.Body, err = getBody(); err != nil {
-				l.release()
-				return nil, fmt.Errorf("jongler: request body: %w", err)
-			}
-			r2.GetBody = getBody
-		}
-		red := redact.New(l.key.Value, t.setKey(r2, l.key.Value))
-		red.Bodies = info.RedactsBodies()
-		r2 = red.Trace(r2)
-		info.Attempt(l.key.Name)
-		resp, err := t.base.RoundTrip(r2)
-		rt.sent(l.key.Name, resp, err)
-		if err != nil {
-			if ctx.Err() != nil || isTimeout(err) {
-				// Given up on before the answer came: the upstream may still
-				// be serving it, as after an abandoned body (lease_body.go).
-				l.releaseAfter(t.abandonRest)
-				held = nil
-			} else {
-				l.release()
-			}
-			err = red.Err(err)
-			if errors.Is(context.Cause(r2.Context()), ErrLeaseLost) && ctx.Err() == nil {
-				return nil, fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, ErrLeaseLost)
-			}
-			retries++
-			if ctx.Err() != nil || retries > t.maxRetries {
-				return nil, err
-			}
-			if t.logger.Enabled(ctx, slog.LevelDebug) {
-				t.logger.Debug("jongler: send failed; trying again", "connector", t.connector.Name, "key", l.key.Name, "err", err)
-			}
-			if err := t.clock.Sleep(ctx, t.backoff(backoffMin, backoffMax, retries-1, nil)); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if red.Answer(resp, req) {
-			l.release() // a redirect, read in memory: nothing in flight
-			return resp, nil
-		}
-		if resp.StatusCode < 400 {
-			v := t.classifySuccess(l, resp, model, red)
-			t.ring.record(ctx, &l.key, &v)
-			t.learnOwner(ctx, l.key, req, resp)
-			held = nil
-			return t.handOff(req, resp, l, red), nil
-		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
-		resp.Body.Close()
-		if err != nil || len(data) > errorBodyLimit {
-			// Too long to read, or broken: pass on what was read, key
-			// replaced, then an error saying it was cut (the rest, unread,
-			// could show the key too). The upstream is done with it.
-			if len(data) > errorBodyLimit {
-				data = data[:errorBodyLimit]
-				err = fmt.Errorf("jongler: %s: error answer over %d bytes, cut", t.connector.Name, errorBodyLimit)
-			}
-			red.SetBody(resp, data)
-			resp.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(resp.Body, errReader{red.Err(err)}), resp.Body}
-			resp.ContentLength = -1
-			resp.Header.Del("Content-Length")
-			l.release()
-			return resp, nil
-		}
-		v := t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: model, Now: t.ring.now()})
-		red.SetBody(resp, data)
-		v.Reason, v.Model = red.Replace(v.Reason), red.Replace(v.Model) // both logged and stored
-		rt.judged(v.Action)
-		t.ring.record(ctx, &l.key, &v)
-		l.release()
-		switch v.Action {
-		case ActionAccept:
-			return resp, nil
-		case ActionRetry:
-			retries++
-			if retries > t.maxRetries {
-				return resp, nil
-			}
-			wait := v.Wait
-			if wait <= 0 {
-				wait = t.backoff(backoffMin, backoffMax, retries-1, resp)
-			}
-			if !mayWait(ctx, t.clock, max(t.ring.maxWait, maxRetryWait), wait) {
-				return resp, nil // back later than the caller would wait
-			}
-			t.logger.Debug("jongler: upstream failed; trying again", "connector", t.connector.Name, "status", resp.StatusCode, "in", wait, "reason", v.Reason)
-			if err := t.clock.Sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-		case ActionLockdown, ActionThrottle:
-			refused = append(refused, tried{l.key.Name, v.Until})
-		case ActionDisable:
-			refused = append(refused, tried{name: l.key.Name})
-		}
-		if refusal++; refusal >= t.maxRefusals() {
-			// A policy whose cooldowns end before they start, or clocks
-			// that disagree, must not send one request for ever.
-			t.logger.Warn("jongler: a request was refused by keys too many times; its last answer is returned",
-				"connector", t.connector.Name, "refusals", refusal)
-			return resp, nil
-		}
-		last = resp
+	return trip{
+		t: t, req: req, getBody: getBody, ctx: ctx, rt: rt, info: info, model: model,
+		refused: t.ownerRefusals(ctx, req, getBody), // keys of projects that cannot see what it names
 	}
+}
+
+func (tr *trip) releaseHeld() {
+	if tr.held != nil {
+		tr.held.release()
+	}
+}
+
+// lease leases a key for the request, waiting as long as it may.
+func (tr *trip) lease() (*leased, error) {
+	w := tr.rt.waitStart()
+	l, err := tr.t.ring.lease(tr.ctx, tr.model, tr.refused)
+	tr.rt.waitEnd(w, err)
+	if err == nil {
+		tr.held = l
+	}
+	return l, err
+}
+
+// noLease answers a request no key can serve now.
+func (tr *trip) noLease(err error) (*http.Response, error) {
+	if errors.Is(err, ErrNoKeys) {
+		return tr.t.noKey(tr.req, tr.last, err)
+	}
+	if tr.ctx.Err() == nil {
+		tr.info.StoreFailed() // not the upstream: `serve` says which
+	}
+	return nil, err
+}
+
+// request returns the caller's request, cloned, with the leased key in its
+// slot and a fresh body, and the redactor that takes the key out of all
+// that comes back.
+func (tr *trip) request(l *leased) (*http.Request, redact.Redactor, error) {
+	r2 := tr.req.Clone(l.watch(tr.ctx))
+	if tr.getBody != nil {
+		var err error
+		if r2.Body, err = tr.getBody(); err != nil {
+			return nil, redact.Redactor{}, fmt.Errorf("jongler: request body: %w", err)
+		}
+		r2.GetBody = tr.getBody
+	}
+	red := redact.New(l.key.Value, tr.t.setKey(r2, l.key.Value))
+	red.Bodies = tr.info.RedactsBodies()
+	tr.info.Attempt(l.key.Name)
+	return red.Trace(r2), red, nil
+}
+
+// failed ends the lease of a send that got no answer and says whether to
+// try again (nil, after a backoff) or give up with the error returned.
+func (tr *trip) failed(l *leased, r2 *http.Request, red redact.Redactor, err error) error {
+	t, ctx := tr.t, tr.ctx
+	if ctx.Err() != nil || isTimeout(err) {
+		// Given up on before the answer came: the upstream may still be
+		// serving it, as after an abandoned body (lease.go).
+		l.releaseAfter(t.abandonRest)
+		tr.held = nil
+	} else {
+		l.release()
+	}
+	err = red.Err(err)
+	if errors.Is(context.Cause(r2.Context()), ErrLeaseLost) && ctx.Err() == nil {
+		return fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, ErrLeaseLost)
+	}
+	tr.retries++
+	if ctx.Err() != nil || tr.retries > t.maxRetries {
+		return err
+	}
+	if t.logger.Enabled(ctx, slog.LevelDebug) {
+		t.logger.Debug("jongler: send failed; trying again", "connector", t.connector.Name, "key", l.key.Name, "err", err)
+	}
+	return t.clock.Sleep(ctx, t.backoff(backoffMin, backoffMax, tr.retries-1, nil))
+}
+
+// passOn returns, with done, the answer to hand back with no verdict of a
+// refusal: a redirect (read in memory), a success (its body streaming under
+// the lease, after its rate-limit headers are recorded), an error answer
+// too long or broken to read (cut). Of another error answer it returns the
+// body, read into memory, for classify.
+func (tr *trip) passOn(l *leased, resp *http.Response, red redact.Redactor) (out *http.Response, body []byte, done bool) {
+	t := tr.t
+	if red.Answer(resp, tr.req) {
+		l.release() // a redirect, read in memory: nothing in flight
+		return resp, nil, true
+	}
+	if resp.StatusCode < 400 {
+		v := t.classifySuccess(l, resp, tr.model, red)
+		t.ring.record(tr.ctx, &l.key, &v)
+		t.learnOwner(tr.ctx, l.key, tr.req, resp)
+		tr.held = nil
+		return t.handOff(tr.req, resp, l, red), nil, true
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
+	resp.Body.Close()
+	if err != nil || len(data) > errorBodyLimit {
+		// Too long to read, or broken: pass on what was read, key
+		// replaced, then an error saying it was cut (the rest, unread,
+		// could show the key too). The upstream is done with it.
+		if len(data) > errorBodyLimit {
+			data = data[:errorBodyLimit]
+			err = fmt.Errorf("jongler: %s: error answer over %d bytes, cut", t.connector.Name, errorBodyLimit)
+		}
+		red.SetBody(resp, data)
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(resp.Body, errReader{red.Err(err)}), resp.Body}
+		resp.ContentLength = -1
+		resp.Header.Del("Content-Length")
+		l.release()
+		return resp, nil, true
+	}
+	return nil, data, false
+}
+
+// classify asks the policy for its verdict on an error answer whose body
+// passOn read, and gives the answer that body with the key taken out.
+func (tr *trip) classify(resp *http.Response, data []byte, red redact.Redactor) Verdict {
+	v := tr.t.policy.Classify(&Answer{Status: resp.StatusCode, Header: resp.Header, Body: data, Model: tr.model, Now: tr.t.ring.now()})
+	red.SetBody(resp, data)
+	v.Reason, v.Model = red.Replace(v.Reason), red.Replace(v.Model) // both logged and stored
+	tr.rt.judged(v.Action)
+	return v
+}
+
+// next says, after a verdict on an error answer, whether to hand it back
+// (done) or try the request again: with another key after a refusal, or
+// after a wait when the upstream failed.
+func (tr *trip) next(key string, resp *http.Response, v Verdict) (out *http.Response, done bool, err error) {
+	t := tr.t
+	switch v.Action {
+	case ActionAccept:
+		return resp, true, nil
+	case ActionRetry:
+		tr.retries++
+		if tr.retries > t.maxRetries {
+			return resp, true, nil
+		}
+		wait := v.Wait
+		if wait <= 0 {
+			wait = t.backoff(backoffMin, backoffMax, tr.retries-1, resp)
+		}
+		if !mayWait(tr.ctx, t.clock, max(t.ring.maxWait, maxRetryWait), wait) {
+			return resp, true, nil // back later than the caller would wait
+		}
+		t.logger.Debug("jongler: upstream failed; trying again", "connector", t.connector.Name, "status", resp.StatusCode, "in", wait, "reason", v.Reason)
+		if err := t.clock.Sleep(tr.ctx, wait); err != nil {
+			return nil, true, err
+		}
+	case ActionLockdown, ActionThrottle:
+		tr.refused = append(tr.refused, tried{key, v.Until})
+	case ActionDisable:
+		tr.refused = append(tr.refused, tried{name: key})
+	}
+	if tr.refusal++; tr.refusal >= t.maxRefusals() {
+		// A policy whose cooldowns end before they start, or clocks
+		// that disagree, must not send one request for ever.
+		t.logger.Warn("jongler: a request was refused by keys too many times; its last answer is returned",
+			"connector", t.connector.Name, "refusals", tr.refusal)
+		return resp, true, nil
+	}
+	tr.last = resp
+	return nil, false, nil
 }
 
 // classifySuccess shows the policy an answer below 400 (body unread), so

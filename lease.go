@@ -1,6 +1,8 @@
 package jongler
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +12,106 @@ import (
 
 	"github.com/api-jongler/jongler/internal/redact"
 )
+
+// leased is a lease with the key it grants. It is also the body of the
+// answer sent with it (see Transport.send), which ends the lease when read
+// to its end or closed: one object for both.
+type leased struct {
+	Lease
+	key      Key
+	ring     *keyring
+	released atomic.Bool
+	ctx      context.Context // the request's, for the store's release
+	stop     func()          // ends the watch on the lease's loss; nil if none
+	wctx     context.Context // the context watch returned; nil if none
+	end      leaseEnd        // how the lease ends once handed off with an answer
+	answer   Answer          // the answer shown to the policy by classifySuccess
+	noCancel noCancel        // ctx without its cancellation, for the store's release
+}
+
+// noCancel is a context that is never cancelled and has no deadline, with
+// the values of the one it wraps, as context.WithoutCancel returns; it
+// lives in a leased, so that releasing allocates nothing.
+type noCancel struct{ context.Context }
+
+func (noCancel) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (noCancel) Done() <-chan struct{}       { return nil }
+func (noCancel) Err() error                  { return nil }
+
+// Value is the wrapped context's, except for the key the context package
+// finds a context's cancellation by (a *int), asked of context.Cause and
+// context.AfterFunc: for it, and any other *int key, the answer is
+// context.WithoutCancel's.
+func (c noCancel) Value(key any) any {
+	if _, ok := key.(*int); ok {
+		return context.WithoutCancel(c.Context).Value(key)
+	}
+	return c.Context.Value(key)
+}
+
+// lost reports whether the store lost the lease while its request ran.
+func (l *leased) lost() bool {
+	return l.wctx != nil && errors.Is(context.Cause(l.wctx), ErrLeaseLost)
+}
+
+// watch returns the context to send the request with: ctx, cancelled with
+// cause ErrLeaseLost if the store loses the lease before it is released.
+func (l *leased) watch(ctx context.Context) context.Context {
+	lost := l.Lost()
+	if lost == nil {
+		return ctx
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-lost:
+			cancel(ErrLeaseLost)
+		case <-done:
+		}
+	}()
+	l.stop = func() { close(done); cancel(nil) }
+	l.wctx = wctx
+	return wctx
+}
+
+// release gives the lease back and wakes this process's waiters.
+func (l *leased) release() {
+	if l.released.Swap(true) {
+		return
+	}
+	if l.stop != nil {
+		l.stop()
+	}
+	r := l.ring
+	l.noCancel.Context = l.ctx
+	if err := l.Lease.Release(&l.noCancel); err != nil {
+		r.logger.Warn("jongler: release lease", "connector", r.connector, "key", l.key.Name, "err", err)
+	}
+	r.tel.released(l.key.Name)
+	r.releases.Add(1)
+	if r.waiters.Load() > 0 {
+		r.mu.Lock()
+		close(r.wake)
+		r.wake = make(chan struct{})
+		r.mu.Unlock()
+	}
+}
+
+// releaseAfter gives the lease back after d, in which the key stays
+// leased: its last request may still be in flight upstream.
+func (l *leased) releaseAfter(d time.Duration) {
+	if d <= 0 {
+		l.release()
+		return
+	}
+	r := &l.ring.rests
+	g := r.add()
+	time.AfterFunc(d, func() {
+		l.release()
+		r.done(g)
+	})
+}
 
 // A lease handed to the caller with an answer ends when the answer is done
 // with, and never later than the answer's body becomes unreachable:

@@ -3,7 +3,8 @@
 // cmd/apijongler/README.md and docs/*.md is compiled, loaded, run or at
 // least checked, every test, fuzz target, benchmark and example they name
 // exists, and every relative link they hold reaches its file and heading.
-// (DESIGN.md, whose picture is not code, is not among them.)
+// DESIGN.md's picture of a request's path is a text block: every file and
+// package it names must exist.
 //
 // The conventions, by a block's language:
 //
@@ -70,7 +71,7 @@ const root = ".."
 // documents are the files whose code blocks are checked.
 func documents(t *testing.T) []string {
 	t.Helper()
-	files := []string{"README.md", "CONTRIBUTING.md", "BENCHMARKS.md", "DRILLS.md", "cmd/apijongler/README.md"}
+	files := []string{"README.md", "CONTRIBUTING.md", "BENCHMARKS.md", "DRILLS.md", "DESIGN.md", "cmd/apijongler/README.md"}
 	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -149,10 +150,10 @@ func TestCodeBlocks(t *testing.T) {
 	}
 	for lang, bs := range byLang {
 		switch lang {
-		case "go", "sh", "console", "ini", "json", "python", "js":
+		case "go", "sh", "console", "ini", "json", "python", "js", "text":
 		default:
 			for _, b := range bs {
-				t.Errorf("%s: a code block in %q, which this test cannot check: use go, sh, console, ini, json, python or js (see docs_test.go)", b, lang)
+				t.Errorf("%s: a code block in %q, which this test cannot check: use go, sh, console, ini, json, python, js or text (see docs_test.go)", b, lang)
 			}
 		}
 	}
@@ -166,6 +167,11 @@ func TestCodeBlocks(t *testing.T) {
 			checkShell(t, c, b, true)
 		}
 		t.Logf("ran %d apijongler commands: %s", len(c.ran), strings.Join(c.ran, " "))
+	})
+	t.Run("text", func(t *testing.T) {
+		for _, b := range byLang["text"] {
+			checkPicture(t, b)
+		}
 	})
 	t.Run("ini", func(t *testing.T) {
 		for _, b := range byLang["ini"] {
@@ -1250,6 +1256,27 @@ func TestNoWorkLog(t *testing.T) {
 		}
 		if bytes.Contains(data, []byte("s3cret")) {
 			t.Errorf("%s: the token \"s3cret\": use one of at least 16 bytes (openssl rand -hex 16)", f)
+		}
+	}
+}
+
+// pictureName is a file or package a picture names: a Go file (a glob
+// such as store*.go too) or an internal package.
+var pictureName = regexp.MustCompile(`(?:internal/)?[a-z_*]+\.go\b|internal/[a-z]+`)
+
+// checkPicture checks a text block, a picture: every Go file and internal
+// package it names exists, so that moving code cannot leave it pointing
+// nowhere. A picture that names nothing is not checked by anything, and
+// fails.
+func checkPicture(t *testing.T, b block) {
+	t.Helper()
+	names := pictureName.FindAllString(b.code, -1)
+	if len(names) == 0 {
+		t.Errorf("%s: a text block that names no file or package: this test cannot check it", b)
+	}
+	for _, n := range names {
+		if m, _ := filepath.Glob(filepath.Join(root, filepath.FromSlash(n))); len(m) == 0 {
+			t.Errorf("%s: the picture names %s, which does not exist", b, n)
 		}
 	}
 }

@@ -873,16 +873,20 @@ func checkGoCommand(t *testing.T, c *cli, where string, env map[string]string, a
 		return
 	}
 	verb, args := args[0], args[1:]
-	var pkgs, rest []string
+	var pkgs, rest, selectors []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case len(pkgs) > 0 && verb == "run":
 			rest = append(rest, a)
 		case strings.HasPrefix(a, "-"):
-			name, _, has := strings.Cut(a, "=")
+			name, value, has := strings.Cut(a, "=")
 			if goFlagsWithValue[name] && !has && i+1 < len(args) {
 				i++
+				value = args[i]
+			}
+			if name == "-run" || name == "-bench" || name == "-fuzz" {
+				selectors = append(selectors, value)
 			}
 		default:
 			pkgs = append(pkgs, a)
@@ -911,9 +915,43 @@ func checkGoCommand(t *testing.T, c *cli, where string, env map[string]string, a
 			}
 			checkPackage(t, where, p)
 		}
+		if verb == "test" {
+			checkSelectors(t, where, pkgs, selectors)
+		}
 	case "mod", "version", "env":
 	default:
 		t.Errorf("%s: go %s: a go command this test does not know", where, verb)
+	}
+}
+
+// selectorName is a test, benchmark, fuzz target or example a -run, -bench
+// or -fuzz pattern names.
+var selectorName = regexp.MustCompile(`(?:Test|Benchmark|Fuzz|Example)[A-Za-z0-9_]*`)
+
+// checkSelectors checks that each test a go test line selects by name is
+// defined in one of the packages it tests, so that moving a test leaves no
+// command that runs nothing.
+func checkSelectors(t *testing.T, where string, pkgs, selectors []string) {
+	if len(pkgs) == 0 {
+		pkgs = []string{"."}
+	}
+	var src strings.Builder
+	for _, p := range pkgs {
+		if strings.Contains(p, "...") {
+			return // a tree of packages: too wide to say
+		}
+		files, _ := filepath.Glob(filepath.Join(root, filepath.FromSlash(p), "*_test.go"))
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			src.Write(data)
+		}
+	}
+	for _, sel := range selectors {
+		for _, name := range selectorName.FindAllString(sel, -1) {
+			if !regexp.MustCompile(`func ` + name + `[A-Za-z0-9_]*\(`).MatchString(src.String()) {
+				t.Errorf("%s: go test selects %s, which none of %v defines", where, name, pkgs)
+			}
+		}
 	}
 }
 
@@ -1240,6 +1278,20 @@ func headings(t *testing.T, file string) []string {
 		out = append(out, slug.String())
 	}
 	return out
+}
+
+// TestLengths holds the landing page and the figures to a page a reader
+// can take in: the manual is docs/, history is git's.
+func TestLengths(t *testing.T) {
+	for _, f := range []string{"README.md", "BENCHMARKS.md"} {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(data), "\n"); n > 250 {
+			t.Errorf("%s has %d lines; at most 250: move the detail to docs/", f, n)
+		}
+	}
 }
 
 // TestNoWorkLog: the documents hold no issue numbers and no weak example

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"slices"
@@ -35,7 +36,7 @@ type tokenSet []tokenForm
 func newTokenSet(tokens []string) tokenSet {
 	var s tokenSet
 	for _, t := range tokens {
-		s = append(s, tokenForm{text: t, raw: redact.New(t, ""), fold: redact.New(lowerASCII(t), "")})
+		s = append(s, tokenForm{text: t, raw: redact.New(t, ""), fold: redact.New(strings.ToLower(t), "")})
 	}
 	return s
 }
@@ -69,7 +70,7 @@ func (t tokenForm) in(v string, fold bool) bool {
 	case len(t.text) < minFoundInside:
 		return shortItem(v, t.text, fold)
 	case fold:
-		return t.fold.Contains(lowerASCII(v))
+		return t.fold.Contains(strings.ToLower(v))
 	}
 	return t.raw.Contains(v)
 }
@@ -107,44 +108,15 @@ func unescapeOnce(s string) string {
 	}
 	b := []byte(s[:i])
 	for ; i < len(s); i++ {
+		var c [1]byte
 		if s[i] == '%' && i+2 < len(s) {
-			if hi, ok := unhex(s[i+1]); ok {
-				if lo, ok := unhex(s[i+2]); ok {
-					b = append(b, hi<<4|lo)
-					i += 2
-					continue
-				}
+			if _, err := hex.Decode(c[:], []byte(s[i+1:i+3])); err == nil {
+				b = append(b, c[0])
+				i += 2
+				continue
 			}
 		}
 		b = append(b, s[i])
-	}
-	return string(b)
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
-// lowerASCII returns s with its ASCII letters in lower case, every byte
-// where it was.
-func lowerASCII(s string) string {
-	i := strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' })
-	if i < 0 {
-		return s
-	}
-	b := []byte(s)
-	for ; i < len(b); i++ {
-		if c := b[i]; 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
 	}
 	return string(b)
 }

@@ -72,7 +72,7 @@ CONNECTOR being the connector's name or alias in upper case with every
 character other than a letter or digit as '_' (` + keysEnvPrefix + `GEMINI,
 ` + keysEnvPrefix + `GENERATIVELANGUAGE_GOOGLEAPIS_COM). Key states are shared
 with every other apijongler process and library user of the state directory,
-or, with --store redis://..., of the Redis store, across machines.
+or, with a Redis store (--store-file, $APIJONGLER_STORE), across machines.
 
 The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz

@@ -15,9 +15,14 @@
 // "API key" is the token. Tokens are compared in constant time, never sent
 // upstream and never logged; a missing or wrong one gets 401 in the
 // connector's error shape. Whatever credential a client sends, none of it
-// goes upstream: the transport sends a leased key in its place; a header or
-// query parameter holding a token elsewhere (another SDK's key header, a
-// cookie) is not sent either.
+// goes upstream: the transport sends a leased key in its place; a header,
+// trailer or query parameter holding a token elsewhere (another SDK's key
+// header, a cookie, a header's name) is not sent either, and a path holding
+// one gets 400. A token is found raw and percent-encoded to any depth, hex
+// digits in either case, and in a header's name in any case of its
+// letters; one under 8 bytes is found only as a whole item (a header's
+// name or value, a cookie, a query parameter, a path segment), so make
+// tokens long: `openssl rand -hex 16`.
 //
 // Answers stream through as they come (server-sent events are flushed event
 // by event); a client that goes away cancels the upstream request, which
@@ -34,6 +39,6 @@
 // (504), client gone (499, logged only), anything else (502).
 //
 // The [WithAccessLog] logger gets one line per request: method, path
-// (credentials in the query redacted), status, connector, model, key name,
+// (credentials in the query and any token redacted), status, connector, model, key name,
 // attempts, bytes and duration. Never a key value, never a token.
 package proxy

@@ -31,7 +31,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	defer t.Close()
-	h, err := proxy.New([]*jongler.Transport{t}, proxy.WithTokens("my-proxy-token"))
+	h, err := proxy.New([]*jongler.Transport{t}, proxy.WithTokens("my-proxy-token-5f0e2a9c"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func ExampleNew() {
 
 	req, _ := http.NewRequest("POST", srv.URL+"/gemini/v1beta/models/gemini-2.5-flash:generateContent",
 		strings.NewReader(`{"contents":[{"parts":[{"text":"Hello"}]}]}`))
-	req.Header.Set("x-goog-api-key", "my-proxy-token")
+	req.Header.Set("x-goog-api-key", "my-proxy-token-5f0e2a9c")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		log.Fatal(err)

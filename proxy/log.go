@@ -68,7 +68,7 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 		attrs := make([]slog.Attr, 0, 11) // room for all: no growing
 		attrs = append(attrs,
 			slog.String("method", r.Method),
-			slog.String("path", redactedPath(r.URL, m)),
+			slog.String("path", h.found.redact(redactedPath(r.URL, m))),
 			slog.Int("status", status))
 		if m != nil {
 			attrs = append(attrs, slog.String("connector", m.name))
@@ -87,7 +87,7 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 			attrs = append(attrs, slog.String("note", w.note))
 		}
 		if w.err != "" {
-			attrs = append(attrs, slog.String("err", w.err))
+			attrs = append(attrs, slog.String("err", h.found.redact(w.err)))
 		}
 		h.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request", attrs...)
 	}

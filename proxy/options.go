@@ -23,7 +23,9 @@ const DefaultMaxBodyBytes = 32 << 20
 // would put an API key. Without tokens every request is let in, so the
 // handler must then be reachable from trusted places only (`apijongler
 // serve` listens on loopback only when it has no token). Empty tokens are
-// ignored.
+// ignored. Give tokens of at least 16 random bytes: one under 8 bytes is
+// kept from the upstream and the access log only where it is a whole item
+// (see the package documentation).
 func WithTokens(tokens ...string) Option {
 	return func(c *config) {
 		for _, t := range tokens {

@@ -38,7 +38,7 @@ type Handler struct {
 	root     *mount
 	prefixes []string // "/NAME/", sorted
 	tokens   [][sha256.Size]byte
-	texts    []string // the tokens themselves, kept from going upstream
+	found    tokenSet // the tokens themselves, kept from going upstream
 	maxBody  int64
 	// bodyIdle bounds the wait for each read of a request body, so that
 	// a client trickling its body cannot hold a connection for ever.
@@ -85,8 +85,8 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 	}
 	for _, tok := range cfg.tokens {
 		h.tokens = append(h.tokens, sha256.Sum256([]byte(tok)))
-		h.texts = append(h.texts, tok)
 	}
+	h.found = newTokenSet(cfg.tokens)
 	for _, t := range transports {
 		c := t.Connector()
 		target, err := url.Parse(t.BaseURL())
@@ -104,7 +104,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 		m.rp = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				m.rewrite(pr, target)
-				dropTokens(pr.Out, h.texts)
+				h.found.drop(pr.Out)
 			},
 			Transport:    t,
 			ErrorHandler: m.errorHandler,
@@ -204,7 +204,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.notFound(lw, r)
 		return
 	}
-	if h.tokenInPath(r.URL) {
+	if h.found.inPath(r.URL) {
 		// Never sent upstream, nor kept as a model's name in the key
 		// states: the path is not a place for a credential.
 		lw.note = "token in path"
@@ -401,53 +401,6 @@ func (b *bufferPool) Put(buf []byte) {
 	if len(buf) == copyBufferSize {
 		b.p.Put((*[copyBufferSize]byte)(buf))
 	}
-}
-
-// dropTokens takes out of out every header and query parameter that holds
-// a token: a client may put its token in other places than the ones an API
-// key goes (another SDK's header, a cookie), and the token must never go
-// upstream. A token shorter than 8 bytes is looked for as a whole value
-// only.
-func dropTokens(out *http.Request, tokens []string) {
-	if len(tokens) == 0 {
-		return
-	}
-	holds := func(v string) bool { return holdsToken(v, tokens) }
-	for name, vs := range out.Header {
-		if slices.ContainsFunc(vs, holds) {
-			delete(out.Header, name)
-		}
-	}
-	if out.URL.RawQuery == "" {
-		return
-	}
-	q, changed := out.URL.Query(), false
-	for name, vs := range q {
-		if holds(name) || slices.ContainsFunc(vs, holds) {
-			q.Del(name)
-			changed = true
-		}
-	}
-	if changed || holds(out.URL.RawQuery) {
-		out.URL.RawQuery = q.Encode()
-	}
-}
-
-// holdsToken reports whether v holds one of tokens: is one, or contains
-// one of 8 bytes or more (a shorter one would match by chance).
-func holdsToken(v string, tokens []string) bool {
-	for _, t := range tokens {
-		if v == t || len(t) >= 8 && strings.Contains(v, t) {
-			return true
-		}
-	}
-	return false
-}
-
-// tokenInPath reports whether a token is in u's path, as sent or
-// unescaped.
-func (h *Handler) tokenInPath(u *url.URL) bool {
-	return holdsToken(u.Path, h.texts) || holdsToken(u.EscapedPath(), h.texts)
 }
 
 // bodyIdleTimeout is how long a request body's read may wait for bytes,

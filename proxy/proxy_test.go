@@ -68,7 +68,7 @@ func recorderProxy(t *testing.T, rec *recorder, logs io.Writer, topts []jongler.
 		t.Fatal(err)
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	h, err := proxy.New([]*jongler.Transport{tr}, append([]proxy.Option{proxy.WithTokens("other-token", token), proxy.WithAccessLog(logger)}, opts...)...)
+	h, err := proxy.New([]*jongler.Transport{tr}, append([]proxy.Option{proxy.WithTokens("other-token-3e9a1f7c", token), proxy.WithAccessLog(logger)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,7 @@ type app struct {
 	configPath string
 	logLevel   string
 	storeFlag  string // --store: see store.go
+	storeFile  string // --store-file: see store.go
 	logger     *slog.Logger
 	ini        *keyfile.File // the INI file of keys, once read
 
@@ -233,6 +234,7 @@ Exit codes:
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "INI file of keys (default $"+jongler.ConfigEnv+")")
 	pf.StringVar(&a.logLevel, "log-level", "warn", "log to standard error at this level: debug, info, warn or error")
+	pf.StringVar(&a.storeFile, "store-file", "", storeFileFlagUsage)
 	pf.StringVar(&a.storeFlag, "store", "", storeFlagUsage)
 
 	f := root.Flags()

@@ -9,7 +9,7 @@
 //	apijongler cleanup [CONNECTOR | --all]     (or --cleanup CONNECTOR, --cleanup-all)
 //	apijongler demo
 //	apijongler version                         (or --version)
-//	apijongler serve [CONNECTOR...] [--listen ADDR] [--token TOKEN]...   (a key-rotating proxy)
+//	apijongler serve [CONNECTOR...] [--listen ADDR] [--token-file FILE]...   (a key-rotating proxy)
 //
 // Exit codes: 0 for a 2xx or 3xx answer, 1 for an HTTP error answer (its
 // body is still printed), 2 for usage and configuration errors, 3 when no

@@ -25,7 +25,6 @@ import (
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/cmd/internal/serving"
 	"github.com/api-jongler/jongler/proxy"
-	"github.com/api-jongler/jongler/redisstore"
 )
 
 // Environment variables of `serve`.
@@ -40,6 +39,7 @@ const (
 type serveFlags struct {
 	listen          string
 	tokens          []string
+	tokenFiles      []string
 	root            string
 	logFormat       string
 	shutdownTimeout time.Duration
@@ -59,9 +59,12 @@ lets you change a base URL and an API key gets key rotation.
 Each CONNECTOR (default: every connector with keys, and every keyless one) is
 served under /NAME/ and its aliases (/gemini/, /hf/); when one connector with
 keys is served, or one is named with --root, it is also served at /. Clients put a
-proxy token (--token, $` + tokensEnv + `, comma-separated) where they would
-put their API key; it never goes upstream. Without a token serve listens on
-loopback addresses only.
+proxy token where they would put their API key; in no form does it go
+upstream or into the log. Give tokens in a file (--token-file, one a line,
+mode 0600) or in $` + tokensEnv + ` (comma-separated); --token works too, but
+every local user can read the command line. Without a token serve listens
+on loopback addresses only; beyond loopback every token must be at least 16
+bytes without whitespace (openssl rand -hex 16).
 
 Keys come from the INI file (--config, $` + jongler.ConfigEnv + `) and from
 environment variables ` + keysEnvPrefix + `<CONNECTOR>=name1=value1,name2=value2,
@@ -69,7 +72,7 @@ CONNECTOR being the connector's name or alias in upper case with every
 character other than a letter or digit as '_' (` + keysEnvPrefix + `GEMINI,
 ` + keysEnvPrefix + `GENERATIVELANGUAGE_GOOGLEAPIS_COM). Key states are shared
 with every other apijongler process and library user of the state directory,
-or, with --store redis://..., of the Redis store, across machines.
+or, with a Redis store (--store-file, $APIJONGLER_STORE), across machines.
 
 The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz
@@ -81,7 +84,8 @@ SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
 --shutdown-timeout, exit 0. SIGHUP: read the INI file again; requests in
 flight finish with the keys they started with.`,
 		Example: `  apijongler serve gemini
-  APIJONGLER_TOKENS=s3cret apijongler serve --listen 0.0.0.0:8787
+  (umask 077 && openssl rand -hex 16 > token)
+  apijongler serve --listen 0.0.0.0:8787 --token-file token
   curl -s http://127.0.0.1:8787/gemini/v1beta/models/gemini-2.5-flash:generateContent \
     -H 'Content-Type: application/json' -d '{"contents":[{"parts":[{"text":"Hello"}]}]}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -92,7 +96,8 @@ flight finish with the keys they started with.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", defaultListen, "listen on `ADDR` (host:port; port 0 picks one) (also $"+listenEnv+")")
-	fl.StringArrayVar(&f.tokens, "token", nil, "let in clients that send `TOKEN` as their API key; repeatable (also $"+tokensEnv+")")
+	fl.StringArrayVar(&f.tokenFiles, "token-file", nil, "let in clients that send one of the tokens of `FILE` (one a line; # starts a comment) as their API key; repeatable")
+	fl.StringArrayVar(&f.tokens, "token", nil, "let in clients that send `TOKEN` as their API key; repeatable (also $"+tokensEnv+", comma-separated); prefer --token-file: every local user can read the command line")
 	fl.StringVar(&f.root, "root", "", "serve `CONNECTOR` at / too")
 	fl.StringVar(&f.logFormat, "log-format", "text", "access log format: text or json")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, let requests in flight finish for this long")
@@ -126,21 +131,9 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	if v := os.Getenv(listenEnv); v != "" && !cmd.Flags().Changed("listen") {
 		listen = v
 	}
-	tokens := slices.Clone(f.tokens)
-	for _, t := range strings.Split(os.Getenv(tokensEnv), ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			tokens = append(tokens, t)
-		}
-	}
-	tokens = slices.DeleteFunc(tokens, func(t string) bool { return t == "" })
-	secrets := make([]jongler.Key, len(tokens))
-	for i, t := range tokens {
-		secrets[i] = jongler.Key{Name: "token", Value: t}
-	}
-	a.stdout.addKeys(secrets)
-	a.stderr.addKeys(secrets)
-	if len(tokens) == 0 && !isLoopback(listen) {
-		return usageErrorf("refusing to listen on %s without a token: anyone who can reach it could spend your keys; give --token (or $%s), or listen on 127.0.0.1", listen, tokensEnv)
+	tokens, err := a.serveTokens(f, listen) // serve_secrets.go
+	if err != nil {
+		return err
 	}
 	access, err := serving.AccessLog(a.stderr, f.logFormat)
 	if err != nil {
@@ -152,12 +145,11 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 
 	// One store for every transport, across reloads: --store's Redis, or
 	// the file store of the state directory, shared with every process.
-	store, closeStore, err := a.openStore()
+	store, where, closeStore, err := a.openStoreAt()
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	where := redisstore.Redact(a.storeURL())
 	if store == nil {
 		dir, err := jongler.DefaultStateDir()
 		if err != nil {

@@ -19,12 +19,6 @@ const (
 	RecordError    = state.Error
 )
 
-// DecodeState decodes a Store's bytes as the transport does.
-func DecodeState(data []byte) (State, error) { return state.Decode(data) }
-
-// EncodeState encodes a state as the transport does.
-func EncodeState(st *State) ([]byte, error) { return state.Encode(st) }
-
 // RetryAfter reads a Retry-After header as the policies do.
 var RetryAfter = retryAfter
 

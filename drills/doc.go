@@ -18,5 +18,7 @@
 //
 //	go test -race -run '^TestSoak$' ./drills/ -soak=10m
 //
-// DRILLS.md lists every drill, the attack it makes and what it holds.
+// The Redis drills (TestFleetDrill, TestFreeTierAcrossProcesses) start their
+// own redis-server, which must be in PATH. DRILLS.md lists every drill, the
+// attack it makes and what it holds.
 package drills

@@ -32,7 +32,7 @@ const (
 // UpdateState applies fn to the decoded state of connector in s, as the
 // transport does.
 func UpdateState(ctx context.Context, s Store, connector string, fn func(*State) error) error {
-	return updateState(ctx, s, connector, fn)
+	return state.Update(ctx, s, connector, fn)
 }
 
 // LoadState loads and decodes the state of connector in s.

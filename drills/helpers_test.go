@@ -156,18 +156,3 @@ func loadState(ctx context.Context, s jongler.Store, connector string) (state.St
 	}
 	return state.Decode(raw)
 }
-
-// updateState applies fn to the decoded state of connector in s, as the
-// transport does: a state that does not decode is started afresh.
-func updateState(ctx context.Context, s jongler.Store, connector string, fn func(*state.State) error) error {
-	return s.Update(ctx, connector, func(cur []byte) ([]byte, error) {
-		st, err := state.Decode(cur)
-		if err != nil {
-			st = state.State{}
-		}
-		if err := fn(&st); err != nil {
-			return nil, err
-		}
-		return state.Encode(&st)
-	})
-}

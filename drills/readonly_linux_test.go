@@ -130,7 +130,7 @@ func drillSeed(t *testing.T, dir string) {
 	for _, l := range held {
 		l.Release(ctx)
 	}
-	err := updateState(ctx, s, drillConn, func(st *state.State) error {
+	err := state.Update(ctx, s, drillConn, func(st *state.State) error {
 		st.Records = append(st.Records, state.Record{Key: "k3", State: state.Lockdown, Until: time.Now().Add(time.Hour), Reason: "drill"})
 		return nil
 	})
@@ -200,7 +200,7 @@ func readOnlyChecks(t *testing.T, dir string) {
 	if !strings.Contains(logs.String(), "no use table") {
 		t.Errorf("no warning that the use table cannot be had:\n%s", logs.String())
 	}
-	err = updateState(ctx, a, drillConn, func(*state.State) error { return nil })
+	err = state.Update(ctx, a, drillConn, func(*state.State) error { return nil })
 	if err == nil || !strings.HasPrefix(err.Error(), "jongler: state") {
 		t.Errorf("Update: %v; want a clear error", err)
 	} else {

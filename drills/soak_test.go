@@ -433,7 +433,7 @@ func TestSoak(t *testing.T) {
 	}
 	// Temporary files of workers killed mid-write: the first write of a
 	// process sweeps them.
-	if err := updateState(t.Context(), store, "generativelanguage.googleapis.com", func(*state.State) error { return nil }); err != nil {
+	if err := state.Update(t.Context(), store, "generativelanguage.googleapis.com", func(*state.State) error { return nil }); err != nil {
 		t.Errorf("a write after the soak: %v", err)
 	}
 	if names, _ := filepath.Glob(filepath.Join(stateDir, "*", ".state-*.tmp")); len(names) > 0 {

@@ -19,12 +19,6 @@ const (
 	RecordError    = state.Error
 )
 
-// DecodeState decodes a Store's bytes as the transport does.
-func DecodeState(data []byte) (State, error) { return state.Decode(data) }
-
-// EncodeState encodes a state as the transport does.
-func EncodeState(st *State) ([]byte, error) { return state.Encode(st) }
-
 // RetryAfter reads a Retry-After header as the policies do.
 var RetryAfter = retryAfter
 
@@ -38,7 +32,7 @@ const (
 // UpdateState applies fn to the decoded state of connector in s, as the
 // transport does.
 func UpdateState(ctx context.Context, s Store, connector string, fn func(*State) error) error {
-	return updateState(ctx, s, connector, fn)
+	return state.Update(ctx, s, connector, fn)
 }
 
 // LoadState loads and decodes the state of connector in s.

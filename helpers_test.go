@@ -3,6 +3,8 @@ package jongler_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -80,6 +82,16 @@ func (u *upstream) keysSeen() []string {
 		keys = append(keys, s.key)
 	}
 	return keys
+}
+
+// xpSecret returns a fresh, recognisable test key value.
+func xpSecret(t testing.TB, name string) string {
+	t.Helper()
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "sk-unique-" + name + "-" + hex.EncodeToString(b)
 }
 
 // testKeys are three keys whose values are easy to spot.

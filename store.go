@@ -65,7 +65,7 @@ func Cleanup(ctx context.Context, s Store, connectors ...string) error {
 		if name, err := canonicalName(c); err == nil {
 			c = name
 		}
-		errs = append(errs, updateState(ctx, s, c, func(st *state.State) error {
+		errs = append(errs, state.Update(ctx, s, c, func(st *state.State) error {
 			st.Forget()
 			return nil
 		}))
@@ -76,22 +76,6 @@ func Cleanup(ctx context.Context, s Store, connectors ...string) error {
 // decodeState decodes a Store's bytes as the transport does: the file
 // store sets aside a state file that does not decode.
 func decodeState(data []byte) (state.State, error) { return state.Decode(data) }
-
-// updateState applies fn to the decoded state of connector in s. Damaged
-// state is replaced by fn's work on an empty one.
-func updateState(ctx context.Context, s Store, connector string, fn func(*state.State) error) error {
-	return s.Update(ctx, connector, func(cur []byte) ([]byte, error) {
-		st, err := state.Decode(cur)
-		if err != nil {
-			st = state.State{}
-		}
-		if err := fn(&st); err != nil {
-			return nil, err
-		}
-		return state.Encode(&st)
-	})
-}
-
 // A StoreClock is a [Store] that tells the time every process sharing it
 // agrees on, such as a networked store reading its server's clock. When a
 // Transport's store is one, every time the transport records or compares

@@ -11,6 +11,7 @@ package state
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,6 +138,28 @@ func Decode(data []byte) (State, error) {
 		}
 	}
 	return f.State, nil
+}
+
+// Updater is the part of a Store that Update needs: it calls fn with the
+// bytes kept for connector and keeps what fn returns, atomically.
+type Updater interface {
+	Update(ctx context.Context, connector string, fn func(current []byte) ([]byte, error)) error
+}
+
+// Update applies fn to the decoded state of connector in s. Damaged state
+// is replaced by fn's work on an empty one; an error of fn leaves the
+// state as it was.
+func Update(ctx context.Context, s Updater, connector string, fn func(*State) error) error {
+	return s.Update(ctx, connector, func(cur []byte) ([]byte, error) {
+		st, err := Decode(cur)
+		if err != nil {
+			st = State{}
+		}
+		if err := fn(&st); err != nil {
+			return nil, err
+		}
+		return Encode(&st)
+	})
 }
 
 // Clone returns st with every slice copied, so that changing the copy

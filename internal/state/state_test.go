@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"reflect"
@@ -209,5 +210,45 @@ func TestCache(t *testing.T) {
 		if (damaged != nil) != want || len(st.Records) != 0 || gen2 == gen {
 			t.Fatalf("damaged read %d: %+v, %v, generation %d; want empty, told once, a new generation", i, st, damaged, gen2)
 		}
+	}
+}
+
+// kept is a Store's Update over one connector's bytes.
+type kept struct{ data []byte }
+
+func (k *kept) Update(_ context.Context, _ string, fn func([]byte) ([]byte, error)) error {
+	out, err := fn(k.data)
+	if err != nil {
+		return err
+	}
+	k.data = out
+	return nil
+}
+
+// Update starts damaged state afresh, and an error of fn changes nothing.
+func TestUpdate(t *testing.T) {
+	k := &kept{data: []byte("\x00garbage{")}
+	err := Update(t.Context(), k, "c", func(st *State) error {
+		if len(st.Records) != 0 {
+			t.Errorf("damaged state half believed: %+v", st.Records)
+		}
+		st.SetRecord(Record{Key: "k1", State: Lockdown, Until: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Decode(k.data)
+	if err != nil || len(st.Records) != 1 || st.Records[0].Key != "k1" {
+		t.Fatalf("after Update: %+v, %v", st, err)
+	}
+	before := string(k.data)
+	refused := errors.New("refused")
+	err = Update(t.Context(), k, "c", func(st *State) error {
+		st.Forget()
+		return refused
+	})
+	if !errors.Is(err, refused) || string(k.data) != before {
+		t.Errorf("an error of fn: %v, state changed %v; want the error and the state as it was", err, string(k.data) != before)
 	}
 }

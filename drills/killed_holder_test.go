@@ -1,4 +1,4 @@
-package jongler_test
+package drills_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/filestore"
 	"github.com/api-jongler/jongler/jonglertest"
 )
 
@@ -27,7 +28,7 @@ import (
 // moment it has it, and checks that the upstream had ended the dead request
 // by then. It is the worst case of what the soak drill does at random.
 //
-// Before the file store let such a key rest (jongler.DeadHolderRest), this
+// Before the file store let such a key rest (filestore.DeadHolderRest), this
 // drill found the dead request still in flight upstream in about 2 rounds
 // out of 100: the kernel gives the flock back as soon as the upstream can
 // see the connection close, and the next taker can be quicker.
@@ -55,7 +56,7 @@ func TestDrillKilledHolder(t *testing.T) {
 
 func killHolderRound(t *testing.T, variant string, round int) {
 	t.Helper()
-	value := soakSecret(t, "k1")
+	value := secret("soak-secret-", "k1")
 	cfg := jonglertest.Config{
 		Keys:   []jonglertest.Key{{Label: "k1", Value: value}},
 		Models: map[string]jonglertest.Quota{"gemini-2.5-flash": {RPM: jonglertest.Unlimited, RPD: jonglertest.Unlimited}},
@@ -75,7 +76,7 @@ func killHolderRound(t *testing.T, variant string, round int) {
 	stateDir := t.TempDir()
 	js, _ := json.Marshal(killHolderConfig{URL: srv.URL, StateDir: stateDir, Path: path, Key: wireKey{Name: "k1", Value: value}})
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDrillKilledHolderChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), xpRoleEnv+"=kill-holder", killHolderEnv+"="+string(js))
+	cmd.Env = append(os.Environ(), roleEnv+"=kill-holder", killHolderEnv+"="+string(js))
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -131,8 +132,8 @@ func killHolderRound(t *testing.T, variant string, round int) {
 	if st.Overlaps != 0 {
 		t.Errorf("the upstream still served the dead process's request when the next one arrived with its key")
 	}
-	if leased < jongler.DeadHolderRest {
-		t.Errorf("the dead process's key was leased %v after its death; want it to rest %v first", leased, jongler.DeadHolderRest)
+	if leased < filestore.DeadHolderRest {
+		t.Errorf("the dead process's key was leased %v after its death; want it to rest %v first", leased, filestore.DeadHolderRest)
 	}
 	if !strings.Contains(logs.String(), "died holding a key") || !strings.Contains(logs.String(), "key=k1") {
 		t.Errorf("no warning about the dead holder of k1; logs:\n%s", logs.String())
@@ -142,7 +143,7 @@ func killHolderRound(t *testing.T, variant string, round int) {
 // TestDrillKilledHolderChild sends one request that the server holds, and
 // waits to be killed.
 func TestDrillKilledHolderChild(t *testing.T) {
-	if os.Getenv(xpRoleEnv) != "kill-holder" {
+	if os.Getenv(roleEnv) != "kill-holder" {
 		t.Skip("child process of TestDrillKilledHolder")
 	}
 	var cfg killHolderConfig

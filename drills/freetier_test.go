@@ -1,4 +1,4 @@
-package redisstore_test
+package drills_test
 
 import (
 	"context"
@@ -24,9 +24,9 @@ import (
 // The free-tier scenario of the root package (TestFreeTierScenario: 4
 // keys in 4 projects, model A at 10 RPM and model B at 2 RPM per project,
 // 160 + 40 requests on a simulated clock), with the requests shared by 3
-// processes that only Redis connects.
+// processes that only Redis connects. TestFreeTierMember does a member's
+// work when roleEnv is "member" (startMember sets it), and skips otherwise.
 const (
-	ftRoleEnv    = "JONGLER_TEST_FREETIER_ROLE" // "member"
 	ftRedisEnv   = "JONGLER_TEST_FREETIER_REDIS"
 	ftPrefixEnv  = "JONGLER_TEST_FREETIER_PREFIX"
 	ftURLEnv     = "JONGLER_TEST_FREETIER_URL"
@@ -113,12 +113,11 @@ func TestFreeTierAcrossProcesses(t *testing.T) {
 				}
 			}
 			clock := fmt.Sprintf("%d,%d,%d", sim.UnixNano(), wall.UnixNano(), int64(ftMinute))
-			prefix := freshPrefix()
+			prefix := fmt.Sprintf("free-tier-%d:", time.Now().UnixNano()) // fresh: no lease predates it
 			begin := srv.Now()
 			var members []*member
 			for i := range procs {
 				env := []string{
-					ftRoleEnv + "=member",
 					ftRedisEnv + "=" + rs.Addr,
 					ftPrefixEnv + "=" + prefix,
 					ftURLEnv + "=" + srv.URL,
@@ -162,7 +161,7 @@ func TestFreeTierAcrossProcesses(t *testing.T) {
 
 // TestFreeTierMember is a member process of TestFreeTierAcrossProcesses.
 func TestFreeTierMember(t *testing.T) {
-	if os.Getenv(ftRoleEnv) == "" {
+	if os.Getenv(roleEnv) != "member" {
 		t.Skip("a member process of TestFreeTierAcrossProcesses")
 	}
 	var simNS, wallNS, minute int64

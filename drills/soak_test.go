@@ -1,10 +1,8 @@
-package jongler_test
+package drills_test
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -27,6 +26,8 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/filestore"
+	"github.com/api-jongler/jongler/internal/state"
 	"github.com/api-jongler/jongler/jonglertest"
 )
 
@@ -40,11 +41,11 @@ import (
 // typed error (or was cut short by its worker's death), that every state
 // file parses, and that no key value appears anywhere.
 //
-//	go test -run '^TestSoak$' -soak=10m .
+//	go test -run '^TestSoak$' ./drills/ -soak=10m
 var soakFor = flag.Duration("soak", 30*time.Second, "how long TestSoak runs its workers")
 
 const (
-	soakRole      = "soak-worker" // in xpRoleEnv: TestMain then skips goleak
+	soakRole      = "soak-worker" // in roleEnv: TestMain then skips goleak
 	soakConfigEnv = "JONGLER_TEST_SOAK_CONFIG"
 	soakMinute    = 500 * time.Millisecond // one simulated minute
 )
@@ -64,38 +65,13 @@ type soakConfig struct {
 	Models     []string
 	Goroutines int
 	// The server's simulated clock: SimStart at WallStart, one simulated
-	// minute per Minute of wall time.
+	// minute per Minute of wall time. A worker rebuilds it with
+	// jonglertest.NewClock: the same instants give the same simulated
+	// times in every process, so lockdowns written by one are read alike
+	// by the others.
 	SimStart  time.Time
 	WallStart time.Time
 	Minute    time.Duration
-}
-
-// soakClock is the server's simulated clock, rebuilt in a worker from
-// soakConfig: the same instants give the same simulated times in every
-// process, so lockdowns written by one are read alike by the others.
-type soakClock struct {
-	sim, wall time.Time
-	minute    time.Duration
-}
-
-func (c soakClock) Now() time.Time {
-	el := time.Since(c.wall)
-	return c.sim.Add(time.Duration(float64(el) * float64(time.Minute) / float64(c.minute)))
-}
-
-func (c soakClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	w := time.Duration(float64(d)*float64(c.minute)/float64(time.Minute)) + 1
-	t := time.NewTimer(w)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // soakEvent is one line of a worker's log: a request's start, its end, a
@@ -156,7 +132,7 @@ func startSoakWorker(t *testing.T, cfg soakConfig, dir string) *soakWorker {
 	defer ef.Close()
 	// The context kills the worker if the test ends early.
 	w.cmd = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSoakWorker$", "-test.count=1", "-test.timeout=0")
-	w.cmd.Env = append(os.Environ(), xpRoleEnv+"="+soakRole, soakConfigEnv+"="+string(js))
+	w.cmd.Env = append(os.Environ(), roleEnv+"="+soakRole, soakConfigEnv+"="+string(js))
 	w.cmd.Stdout = ef
 	w.cmd.Stderr = ef
 	if w.stdin, err = w.cmd.StdinPipe(); err != nil {
@@ -170,15 +146,6 @@ func startSoakWorker(t *testing.T, cfg soakConfig, dir string) *soakWorker {
 		close(w.done)
 	}()
 	return w
-}
-
-// soakSecret returns a fresh, recognisable key value.
-func soakSecret(t *testing.T, label string) string {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "soak-secret-" + label + "-" + hex.EncodeToString(b)
 }
 
 func TestSoak(t *testing.T) {
@@ -196,7 +163,7 @@ func TestSoak(t *testing.T) {
 	var keys []jongler.Key
 	for i, p := range []string{"proj-a", "proj-a", "proj-b", "proj-b", "proj-c", "proj-d"} {
 		label := fmt.Sprintf("k%d", i+1)
-		v := soakSecret(t, label)
+		v := secret("soak-secret-", label)
 		skeys = append(skeys, jonglertest.Key{Label: label, Value: v, Project: p})
 		keys = append(keys, jongler.Key{Name: label, Value: v, Project: p})
 	}
@@ -376,7 +343,7 @@ func TestSoak(t *testing.T) {
 			t.Errorf("worker %s stopped without saying so", w.id)
 		}
 		if len(open) > 0 {
-			t.Errorf("worker %s stopped cleanly with %d requests never ended (lost): %v", w.id, len(open), slices.Sorted(mapKeys(open)))
+			t.Errorf("worker %s stopped cleanly with %d requests never ended (lost): %v", w.id, len(open), slices.Sorted(maps.Keys(open)))
 		}
 	}
 	ended := 0
@@ -403,7 +370,7 @@ func TestSoak(t *testing.T) {
 	st := srv.Stats()
 	excused, doubleUses := 0, st.Overlaps-len(st.OverlapLog) // unlogged ones fail
 	for _, o := range st.OverlapLog {
-		why := soakOverlapWhy(o, conns, jongler.DeadHolderRest)
+		why := soakOverlapWhy(o, conns, filestore.DeadHolderRest)
 		if why == "" {
 			excused++
 			continue
@@ -466,7 +433,7 @@ func TestSoak(t *testing.T) {
 	}
 	// Temporary files of workers killed mid-write: the first write of a
 	// process sweeps them.
-	if err := jongler.UpdateState(t.Context(), store, "generativelanguage.googleapis.com", func(*jongler.State) error { return nil }); err != nil {
+	if err := state.Update(t.Context(), store, "generativelanguage.googleapis.com", func(*state.State) error { return nil }); err != nil {
 		t.Errorf("a write after the soak: %v", err)
 	}
 	if names, _ := filepath.Glob(filepath.Join(stateDir, "*", ".state-*.tmp")); len(names) > 0 {
@@ -503,16 +470,6 @@ func TestSoak(t *testing.T) {
 	t.Logf("requests: %d issued = %d ended + %d cut by kills; outcomes %v; error answers by status %v", issued, ended, killedInFlight, outcomes, statuses)
 	t.Logf("server: %+v, overlaps %d (%d excused: only requests of workers killed over DeadHolderRest before were in flight), faults %v; %d lockdowns logged; %d keys rested after a holder's death; %d temporary files of dead writers swept",
 		st.Counts, st.Overlaps, excused, st.Faults, lockdowns, rests, len(leftovers))
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // soakOverlapWhy says why overlap o is a double use, or "" if it is not:
@@ -588,7 +545,7 @@ func soakTail(path string) string {
 
 // TestSoakWorker is a worker process of TestSoak.
 func TestSoakWorker(t *testing.T) {
-	if os.Getenv(xpRoleEnv) != soakRole {
+	if os.Getenv(roleEnv) != soakRole {
 		t.Skip("worker process of TestSoak")
 	}
 	var cfg soakConfig
@@ -608,7 +565,7 @@ func TestSoakWorker(t *testing.T) {
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	clock := soakClock{sim: cfg.SimStart, wall: cfg.WallStart, minute: cfg.Minute}
+	clock := jonglertest.NewClock(cfg.SimStart, cfg.WallStart, cfg.Minute)
 	// Each connection's local address, logged before any request is sent
 	// on it: the server names requests by it (see soakOverlapWhy).
 	base := http.DefaultTransport.(*http.Transport).Clone()

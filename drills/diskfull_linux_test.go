@@ -1,6 +1,6 @@
 //go:build linux
 
-package jongler_test
+package drills_test
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ import (
 	"github.com/api-jongler/jongler"
 )
 
-// The disk-full drill (issue 9 §4): the state directory is on a full file
+// The disk-full drill: the state directory is on a full file
 // system. As root, a child process with a mount namespace of its own
 // mounts a small tmpfs over the state directory and fills it: writes fail
 // with ENOSPC, as on a real full disk. Not as root, no tmpfs can be
@@ -32,14 +32,14 @@ func TestDrillDiskFull(t *testing.T) {
 		t.Log("NOT ROOT: no tmpfs can be mounted, so the disk is not really full here: " +
 			"the drill runs against a state directory made read-only by its mode (EACCES) instead of ENOSPC. CI runs it as root.")
 		diskFullChecks(t, dir, func() {
-			conn := filepath.Join(dir, gem)
+			conn := filepath.Join(dir, jongler.ConnectorGemini)
 			os.Chmod(conn, 0o500)
 			t.Cleanup(func() { os.Chmod(conn, 0o700) })
 		})
 		return
 	}
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDrillDiskFullChild$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), xpRoleEnv+"=disk-full", diskFullDirEnv+"="+dir)
+	cmd.Env = append(os.Environ(), roleEnv+"=disk-full", diskFullDirEnv+"="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
 	out, err := cmd.CombinedOutput()
 	if errors.Is(err, syscall.EPERM) || strings.Contains(string(out), "no tmpfs:") {
@@ -55,7 +55,7 @@ func TestDrillDiskFull(t *testing.T) {
 // its own mount namespace (the mount vanishes with it), then runs the
 // checks, filling the file system once the transport has its files.
 func TestDrillDiskFullChild(t *testing.T) {
-	if os.Getenv(xpRoleEnv) != "disk-full" {
+	if os.Getenv(roleEnv) != "disk-full" {
 		t.Skip("child process of TestDrillDiskFull")
 	}
 	dir := os.Getenv(diskFullDirEnv)
@@ -96,7 +96,7 @@ func diskFullChecks(t *testing.T, dir string, fill func()) {
 		w.Write([]byte(`{"ok":true}`))
 	})
 	var logs syncBuffer
-	tr, err := jongler.NewTransport(gem,
+	tr, err := jongler.NewTransport(jongler.ConnectorGemini,
 		jongler.WithKeys(jongler.Key{Name: "k1", Value: "df-secret-1"}, jongler.Key{Name: "k2", Value: "df-secret-2"}, jongler.Key{Name: "k3", Value: "df-secret-3"}),
 		jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL),
 		jongler.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
@@ -106,24 +106,20 @@ func diskFullChecks(t *testing.T, dir string, fill func()) {
 	defer tr.Close()
 	// Every key's files made while the disk has room.
 	for range 3 {
-		resp := post(t, tr, u.URL+genPath+"?seed", "{}")
-		readBody(t, resp)
+		post(t, tr, u.URL+genPath+"?seed", "{}")
 	}
-	u.mu.Lock()
-	u.seen = nil
-	u.mu.Unlock()
+	u.forget()
 	fill()
 	const requests = 40
 	failed := 0
 	for range requests {
-		resp := post(t, tr, u.URL+genPath, "{}")
-		if readBody(t, resp); resp.StatusCode != 200 {
+		if resp, _ := post(t, tr, u.URL+genPath, "{}"); resp.StatusCode != 200 {
 			failed++
 		}
 	}
 	out := logs.String()
 	warnings := strings.Count(out, "level=WARN")
-	t.Logf("%d requests: %d failed, %d warnings, k1 sent %d times", requests, failed, warnings, countKey(u, "df-secret-1"))
+	t.Logf("%d requests: %d failed, %d warnings, k1 sent %d times", requests, failed, warnings, u.sent("df-secret-1"))
 	if failed != 0 {
 		t.Errorf("%d of %d requests failed", failed, requests)
 	}
@@ -133,20 +129,10 @@ func diskFullChecks(t *testing.T, dir string, fill func()) {
 	if warnings > 2 {
 		t.Errorf("%d warnings in all for one condition:\n%s", warnings, out)
 	}
-	if n := countKey(u, "df-secret-1"); n > 1 {
+	if n := u.sent("df-secret-1"); n > 1 {
 		t.Errorf("k1 sent %d times; want at most once, its lockdown kept in memory", n)
 	}
 	if strings.Contains(out, "df-secret") {
 		t.Error("a key value in the logs")
 	}
-}
-
-func countKey(u *upstream, value string) int {
-	n := 0
-	for _, k := range u.keysSeen() {
-		if k == value {
-			n++
-		}
-	}
-	return n
 }

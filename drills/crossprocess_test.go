@@ -1,11 +1,9 @@
-package jongler_test
+package drills_test
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,13 +24,13 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/filestore"
 )
 
 // The cross-process test runs copies of this test binary as child
-// processes: TestCrossProcessChild does the child's work when the role
-// variable is set, and skips otherwise.
+// processes: TestCrossProcessChild does the child's work when roleEnv is
+// "worker" or "victim", and skips otherwise.
 const (
-	xpRoleEnv  = "JONGLER_TEST_XPROC_ROLE" // "worker" or "victim"
 	xpIDEnv    = "JONGLER_TEST_XPROC_ID"
 	xpKeysEnv  = "JONGLER_TEST_XPROC_KEYS" // name=value,name=value
 	xpURLEnv   = "JONGLER_TEST_XPROC_URL"
@@ -48,16 +46,6 @@ const (
 	// may use it again.
 	xpExhausted = "key-e-exhausted"
 )
-
-// xpSecret returns a fresh, recognisable test key value.
-func xpSecret(t testing.TB, name string) string {
-	t.Helper()
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "sk-unique-" + name + "-" + hex.EncodeToString(b)
-}
 
 // xpWriteConnector writes a user connector file for xpConnector and
 // returns its directory. Its host is never dialed: the transports are
@@ -266,7 +254,7 @@ func startXPChild(t *testing.T, role, id string, env []string) *xpChild {
 	c := &xpChild{id: id}
 	// The context kills the child if the test ends early.
 	c.cmd = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCrossProcessChild$", "-test.count=1", "-test.timeout=60s")
-	c.cmd.Env = append(os.Environ(), append(env, xpRoleEnv+"="+role, xpIDEnv+"="+id)...)
+	c.cmd.Env = append(os.Environ(), append(env, roleEnv+"="+role, xpIDEnv+"="+id)...)
 	c.cmd.Stdout = &c.out
 	c.cmd.Stderr = &c.out
 	c.cmd.WaitDelay = 5 * time.Second
@@ -289,7 +277,7 @@ func startXPChild(t *testing.T, role, id string, env []string) *xpChild {
 // at a time. It checks that no key is ever used by two requests at once,
 // that a lockdown one process records is honoured by the others, and that
 // the key a SIGKILLed process held is leasable again once it has rested
-// jongler.DeadHolderRest (its request may still be in flight upstream).
+// filestore.DeadHolderRest (its request may still be in flight upstream).
 func TestCrossProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
@@ -300,7 +288,7 @@ func TestCrossProcess(t *testing.T) {
 
 	keys := map[string]string{}
 	for _, n := range []string{"key-a", "key-b", "key-c", "key-d", xpExhausted} {
-		keys[n] = xpSecret(t, n)
+		keys[n] = secret("sk-unique-", n)
 	}
 	up := newXPUpstream(t, keys)
 	srv := httptest.NewServer(up)
@@ -399,15 +387,15 @@ func TestCrossProcess(t *testing.T) {
 	// The workers lease the dead process's key once it has rested, and
 	// not before: the dead process's request could still be in flight
 	// upstream, as far as they know.
-	waitCtx, waitCancel := context.WithTimeout(ctx, jongler.DeadHolderRest+time.Second)
+	waitCtx, waitCancel := context.WithTimeout(ctx, filestore.DeadHolderRest+time.Second)
 	up.waitFor(waitCtx, "a worker to use "+heldKey+" after the victim's death", func() bool { return len(up.afterHold) > 0 })
 	waitCancel()
 	up.mu.Lock()
 	reused := up.firstUse.Sub(killed)
 	up.mu.Unlock()
 	t.Logf("%s used by another process %v after SIGKILL", heldKey, reused.Round(time.Microsecond))
-	if reused < jongler.DeadHolderRest {
-		t.Errorf("%s used again %v after its holder was killed; want it to rest %v first", heldKey, reused, jongler.DeadHolderRest)
+	if reused < filestore.DeadHolderRest {
+		t.Errorf("%s used again %v after its holder was killed; want it to rest %v first", heldKey, reused, filestore.DeadHolderRest)
 	}
 
 	// Stop the workers: they stop when their standard input closes.
@@ -513,7 +501,7 @@ func xpSend(ctx context.Context, rt http.RoundTripper, base, child string, hold 
 
 // TestCrossProcessChild is the child process of TestCrossProcess.
 func TestCrossProcessChild(t *testing.T) {
-	role := os.Getenv(xpRoleEnv)
+	role := os.Getenv(roleEnv)
 	if role == "" {
 		t.Skip("child process of TestCrossProcess")
 	}

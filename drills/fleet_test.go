@@ -1,9 +1,8 @@
-package redisstore_test
+package drills_test
 
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -27,11 +26,10 @@ import (
 )
 
 // The fleet drill runs copies of this test binary as the members of a
-// fleet: TestFleetMember does a member's work when the role variable is
-// set, and skips otherwise. Only Redis connects the members: each has its
-// own state directory.
+// fleet: TestFleetMember does a member's work when roleEnv is "member",
+// and skips otherwise. Only Redis connects the members: each has its own
+// state directory.
 const (
-	fleetRoleEnv  = "JONGLER_TEST_FLEET_ROLE" // "member"
 	fleetIDEnv    = "JONGLER_TEST_FLEET_ID"
 	fleetRedisEnv = "JONGLER_TEST_FLEET_REDIS"
 	fleetURLEnv   = "JONGLER_TEST_FLEET_URL"
@@ -98,7 +96,7 @@ func startMember(t *testing.T, run, id string, env []string) *member {
 	t.Helper()
 	m := &member{id: id, lines: make(chan string, 1024)}
 	m.cmd = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+run+"$", "-test.count=1", "-test.timeout=120s", "-test.v")
-	m.cmd.Env = append(os.Environ(), append(env, fleetRoleEnv+"=member", fleetIDEnv+"="+id,
+	m.cmd.Env = append(os.Environ(), append(env, roleEnv+"=member", fleetIDEnv+"="+id,
 		jongler.StateDirEnv+"="+t.TempDir())...)
 	m.cmd.WaitDelay = 5 * time.Second
 	m.cmd.Stderr = &lockedWriter{m: m}
@@ -163,7 +161,7 @@ func TestFleetDrill(t *testing.T) {
 	values := map[string]string{}
 	for i := range 8 {
 		label := fmt.Sprintf("k%d", i+1)
-		v := "fleet-secret-" + label + "-" + rand.Text()
+		v := secret("fleet-secret-", label)
 		values[label] = v
 		jk = append(jk, jonglertest.Key{Label: label, Value: v, Project: "p-" + label})
 		pairs = append(pairs, label+"="+v)
@@ -342,7 +340,7 @@ func TestFleetDrill(t *testing.T) {
 // from 8 goroutines until told to stop on its standard input, and on
 // "hold KEY" also streams one long answer with KEY alone.
 func TestFleetMember(t *testing.T) {
-	if os.Getenv(fleetRoleEnv) == "" {
+	if os.Getenv(roleEnv) != "member" {
 		t.Skip("a member process of TestFleetDrill")
 	}
 	id := os.Getenv(fleetIDEnv)
@@ -361,7 +359,6 @@ func TestFleetMember(t *testing.T) {
 		MaxRetries: 1, DialerRetries: 1, DialTimeout: time.Second,
 	})
 	defer client.Close()
-	redis.SetLogger(silent{})
 	store := redisstore.New(client, redisstore.WithTTL(ttl), redisstore.WithPrefix(fleetPrefix))
 	newTransport := func(keys ...jongler.Key) *jongler.Transport {
 		tr, err := jongler.NewTransport(jongler.ConnectorGemini,
@@ -437,10 +434,6 @@ func TestFleetMember(t *testing.T) {
 		}
 	}
 }
-
-type silent struct{}
-
-func (silent) Printf(context.Context, string, ...any) {}
 
 func slicesIndex(keys []jongler.Key, name string) int {
 	for i, k := range keys {

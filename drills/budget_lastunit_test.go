@@ -1,4 +1,4 @@
-package jongler_test
+package drills_test
 
 import (
 	"bufio"

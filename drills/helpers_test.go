@@ -1,0 +1,158 @@
+package drills_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/state"
+)
+
+// wireKey carries a key, value included, to a child process as JSON: a
+// jongler.Key marshals as its name only.
+type wireKey struct{ Name, Value, Project string }
+
+func toWire(keys ...jongler.Key) []wireKey {
+	out := make([]wireKey, len(keys))
+	for i, k := range keys {
+		out[i] = wireKey(k)
+	}
+	return out
+}
+
+func fromWire(keys ...wireKey) []jongler.Key {
+	out := make([]jongler.Key, len(keys))
+	for i, k := range keys {
+		out[i] = jongler.Key(k)
+	}
+	return out
+}
+
+// secret returns a fresh key value, easy to spot in any output: prefix,
+// then label, then random letters.
+func secret(prefix, label string) string { return prefix + label + "-" + rand.Text() }
+
+// keyList turns name → value into keys, each its own project, sorted by
+// name.
+func keyList(m map[string]string) []jongler.Key {
+	var out []jongler.Key
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, jongler.Key{Name: name, Value: m[name]})
+	}
+	return out
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fixture reads an upstream answer of the module's testdata/fixtures.
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "fixtures", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// genPath is the path of a Gemini generateContent request.
+const genPath = "/v1beta/models/gemini-2.5-flash:generateContent"
+
+// upstream is a fake Gemini service: it records the key each request
+// carried in x-goog-api-key and answers with handle.
+type upstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	keys []string
+}
+
+func newUpstream(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, key string)) *upstream {
+	t.Helper()
+	u := &upstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("x-goog-api-key")
+		u.mu.Lock()
+		u.keys = append(u.keys, key)
+		u.mu.Unlock()
+		handle(w, r, key)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+// sent counts the requests that carried the key value.
+func (u *upstream) sent(value string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := 0
+	for _, k := range u.keys {
+		if k == value {
+			n++
+		}
+	}
+	return n
+}
+
+// forget forgets the requests seen so far.
+func (u *upstream) forget() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.keys = nil
+}
+
+// post sends a POST of body to url through tr and returns the answer, its
+// body read.
+func post(t *testing.T, tr http.RoundTripper, url, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-goog-api-key", "placeholder")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(got)
+}
+
+// loadState loads and decodes the state of connector in s, as the
+// transport does.
+func loadState(ctx context.Context, s jongler.Store, connector string) (state.State, error) {
+	raw, err := s.Load(ctx, connector)
+	if err != nil {
+		return state.State{}, err
+	}
+	return state.Decode(raw)
+}

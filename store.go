@@ -76,6 +76,7 @@ func Cleanup(ctx context.Context, s Store, connectors ...string) error {
 // decodeState decodes a Store's bytes as the transport does: the file
 // store sets aside a state file that does not decode.
 func decodeState(data []byte) (state.State, error) { return state.Decode(data) }
+
 // A StoreClock is a [Store] that tells the time every process sharing it
 // agrees on, such as a networked store reading its server's clock. When a
 // Transport's store is one, every time the transport records or compares

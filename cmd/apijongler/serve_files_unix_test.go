@@ -57,6 +57,27 @@ func (p *serveProc) waitStderr(t *testing.T, want string) {
 	}
 }
 
+// holdFIFO opens the write end of the FIFO at path as soon as serve has
+// opened its read end (an open for writing that does not block fails
+// until then), and returns it: from then on serve's read waits for data
+// that never comes. It returns nil if refused() comes true first (serve
+// refused the FIFO), and fails t after 10 s.
+func holdFIFO(t *testing.T, path string, stderr *lockedBuffer, refused func() bool) *os.File {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		switch {
+		case err == nil:
+			return f
+		case refused():
+			t.Logf("serve refused the FIFO: %s", stderr)
+			return nil
+		case time.Now().After(deadline):
+			t.Fatalf("serve did not open the FIFO within 10 s: %v; stderr:\n%s", err, stderr)
+		}
+	}
+}
+
 // TestServeConnectorFilesGuarded: a FIFO named *.json, or a connectors
 // directory others may write, stops serve at start with exit 2 and one line
 // naming it (a FIFO used to hang serve for ever); planted before a SIGHUP,
@@ -122,25 +143,12 @@ func TestServeStopsDuringStuckReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	// Opening the write end succeeds once serve's reload has opened the
-	// read end: from then on its read waits for data that never comes.
-	var w *os.File
-	for deadline := time.Now().Add(10 * time.Second); w == nil; {
-		f, err := os.OpenFile(ini, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-		switch {
-		case err == nil:
-			w = f
-		case strings.Contains(p.stderr.String(), "reload failed"):
-			// An INI reader that refuses a FIFO is fine too: the
-			// reload cannot be stuck on it, and SIGTERM stops serve.
-			t.Logf("the INI reader refused the FIFO: %s", p.stderr)
-			p.stop(t, syscall.SIGTERM)
-			return
-		case time.Now().After(deadline):
-			t.Fatalf("serve did not open the FIFO within 10 s: %v; stderr:\n%s", err, p.stderr)
-		default:
-			time.Sleep(5 * time.Millisecond)
-		}
+	w := holdFIFO(t, ini, p.stderr, func() bool { return strings.Contains(p.stderr.String(), "reload failed") })
+	if w == nil {
+		// An INI reader that refuses a FIFO is fine too: the reload
+		// cannot be stuck on it, and SIGTERM stops serve.
+		p.stop(t, syscall.SIGTERM)
+		return
 	}
 	defer w.Close()
 	if code, body, _ := call(t, "POST", p.url+serveGen, "", serveBody); code != 200 {
@@ -177,24 +185,14 @@ func TestServeStopsDuringStuckStart(t *testing.T) {
 		cmd.Process.Kill()
 		<-done
 	})
-	var w *os.File
-	for deadline := time.Now().Add(10 * time.Second); w == nil; {
-		f, err := os.OpenFile(ini, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-		switch {
-		case err == nil:
-			w = f
-		case len(done) > 0:
-			// An INI reader that refuses a FIFO is fine too.
-			if err := <-done; err == nil || !strings.Contains(stderr.String(), "keys.ini") {
-				t.Fatalf("serve ended with %v without naming keys.ini:\n%s", err, stderr)
-			}
-			done <- nil
-			return
-		case time.Now().After(deadline):
-			t.Fatalf("serve did not open the FIFO within 10 s: %v; stderr:\n%s", err, stderr)
-		default:
-			time.Sleep(5 * time.Millisecond)
+	w := holdFIFO(t, ini, stderr, func() bool { return len(done) > 0 })
+	if w == nil {
+		// An INI reader that refuses a FIFO is fine too.
+		if err := <-done; err == nil || !strings.Contains(stderr.String(), "keys.ini") {
+			t.Fatalf("serve ended with %v without naming keys.ini:\n%s", err, stderr)
 		}
+		done <- nil
+		return
 	}
 	defer w.Close()
 	cmd.Process.Signal(syscall.SIGTERM)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,26 +12,8 @@ import (
 	"github.com/api-jongler/jongler/proxy"
 )
 
-// syncBuffer is a bytes.Buffer for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitFor waits up to 10 s for buf to hold want.
-func waitFor(t *testing.T, buf *syncBuffer, want string) {
+func waitFor(t *testing.T, buf *lockedBuffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(buf.String(), want); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -61,7 +41,7 @@ func testServed(t *testing.T) *served {
 // time is said once; a SIGHUP meanwhile is ignored, said; the late
 // configuration is then put in place; after stop, one is not.
 func TestReloaderOffSignalLoop(t *testing.T) {
-	var log syncBuffer
+	var log lockedBuffer
 	var cur atomic.Pointer[served]
 	first := testServed(t)
 	cur.Store(first)

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/api-jongler/jongler/internal/fsguard"
 )
 
 //go:embed connectors/*.json
@@ -133,6 +135,9 @@ func (c *Connector) validate() error {
 	if c.Policy != "" && c.Policy != "gemini" && c.Policy != "huggingface" && !isHeaderPolicy(c.Policy) {
 		return fmt.Errorf(`field "policy": %q, want one of %s or ""`, c.Policy, policyNames)
 	}
+	if err := c.validateKeySlots(); err != nil {
+		return err
+	}
 	for _, a := range c.Aliases {
 		if a == "" || strings.ContainsAny(a, "/ \t") {
 			return fmt.Errorf(`field "aliases": %q is not a name`, a)
@@ -145,6 +150,36 @@ func (c *Connector) validate() error {
 		c.APIKeyHeader, c.APIKeyPrefix = "Authorization", "Bearer "
 	}
 	return nil
+}
+
+// validateKeySlots refuses a header name, prefix or query parameter that
+// would not stay what it says once written into a request: a CR or LF in
+// a header splits it into two, an '&' or '=' in a parameter's name makes
+// other parameters of it.
+func (c *Connector) validateKeySlots() error {
+	if c.APIKeyHeader != "" && !validToken(c.APIKeyHeader) {
+		return fmt.Errorf(`field "api_key_header": %q is not a header name (letters, digits and !#$%%&'*+-.^_`+"`"+`|~ only)`, c.APIKeyHeader)
+	}
+	if strings.ContainsFunc(c.APIKeyPrefix, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf(`field "api_key_prefix": %q holds a control character (CR, LF, tab...)`, c.APIKeyPrefix)
+	}
+	for _, b := range []byte(c.APIKeyQuery) {
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '.' || b == '_' || b == '~') {
+			return fmt.Errorf(`field "api_key_query": %q is not a query parameter name (letters, digits, '-', '.', '_' and '~' only; no '&', '=', '#' or space)`, c.APIKeyQuery)
+		}
+	}
+	return nil
+}
+
+// validToken reports whether s is an HTTP token (RFC 9110), what a header
+// name is made of.
+func validToken(s string) bool {
+	for _, b := range []byte(s) {
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // parseConnector decodes one connector file strictly: unknown fields and
@@ -187,42 +222,73 @@ func jsonErrorText(data []byte, err error) string {
 // Connectors returns every connector by name (not by alias): the bundled
 // ones, then those in dir (when dir is not ""), each file of which adds a
 // connector or overrides a bundled one of the same name.
+//
+// A connector file decides where keys go, so dir and its files are guarded
+// as the state directory is: dir (which may be a symbolic link) must be a
+// directory, and each *.json file in it a regular file (not a symbolic
+// link, FIFO or device), both owned by the user (or root) and writable by
+// no one else, each file at most 1 MiB; anything else is refused with an
+// error naming it. Files are opened without blocking.
 func Connectors(dir string) (map[string]Connector, error) {
 	out := map[string]Connector{}
-	if err := readConnectors(bundledConnectors, "connectors", "", out); err != nil {
+	names, err := fs.Glob(bundledConnectors, "connectors/*.json")
+	if err != nil {
 		return nil, err
 	}
-	if dir != "" {
-		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("jongler: connectors directory: %w", err)
+	for _, n := range names {
+		data, err := bundledConnectors.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("jongler: connector file: %w", err)
 		}
-		if err := readConnectors(os.DirFS(dir), ".", dir, out); err != nil {
+		if err := addConnector(out, n, data); err != nil {
+			return nil, err
+		}
+	}
+	if dir != "" {
+		if err := readConnectorDir(dir, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func readConnectors(fsys fs.FS, root, shown string, out map[string]Connector) error {
-	names, err := fs.Glob(fsys, root+"/*.json")
-	if err != nil {
+// maxConnectorFile bounds a connector file: the bundled ones are under
+// 1 KiB.
+const maxConnectorFile = 1 << 20
+
+// readConnectorDir adds the connectors of the *.json files in dir to out,
+// refusing dir or a file that is not the user's own (see Connectors).
+func readConnectorDir(dir string, out map[string]Connector) error {
+	if err := fsguard.Dir(dir, "connectors directory", true); err != nil {
 		return err
 	}
-	for _, n := range names {
-		data, err := fs.ReadFile(fsys, n)
-		if err != nil {
-			return fmt.Errorf("jongler: connector file: %w", err)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("jongler: connectors directory %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
 		}
-		shownName := n
-		if shown != "" {
-			shownName = filepath.Join(shown, filepath.Base(n))
-		}
-		c, err := parseConnector(shownName, data)
+		path := filepath.Join(dir, e.Name())
+		data, err := fsguard.ReadFile(path, "connector file", maxConnectorFile)
 		if err != nil {
 			return err
 		}
-		out[c.Name] = c
+		if err := addConnector(out, path, data); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// addConnector parses the connector file called name and adds it to out.
+func addConnector(out map[string]Connector, name string, data []byte) error {
+	c, err := parseConnector(name, data)
+	if err != nil {
+		return err
+	}
+	out[c.Name] = c
 	return nil
 }
 

@@ -1,9 +1,11 @@
 package jongler_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -127,5 +129,54 @@ func TestNoKeyConnectorNeedsNoSection(t *testing.T) {
 	}
 	if s := u.requests()[0]; s.key != "the-callers-own" || len(s.slots) != 1 {
 		t.Fatalf("a no-key connector changed the caller's credential: %q in %v", s.key, s.slots)
+	}
+}
+
+// TestConnectorKeySlotsRefused: a header name or prefix that would split a
+// request's headers (CR, LF, any control character), or a query parameter
+// name that would make other parameters ('&', '=', '#', a space), is
+// refused with an error naming the field and the file.
+func TestConnectorKeySlotsRefused(t *testing.T) {
+	for _, tc := range []struct{ field, value string }{
+		{"api_key_header", "x-goog-api-key\r\nX-Forwarded-Host: evil.example"},
+		{"api_key_header", "X-Key\n"},
+		{"api_key_header", "X Key"},
+		{"api_key_header", "X-Key:"},
+		{"api_key_prefix", "Bearer \r\nX-Evil: 1\r\nAuthorization: Bearer "},
+		{"api_key_prefix", "Bearer\n"},
+		{"api_key_prefix", "Bearer\x00"},
+		{"api_key_prefix", "Bearer\x7f"},
+		{"api_key_query", "key&redirect=http://evil.example"},
+		{"api_key_query", "key="},
+		{"api_key_query", "key#"},
+		{"api_key_query", "api key"},
+		{"api_key_query", "key\n"},
+	} {
+		t.Run(tc.field+" "+strconv.Quote(tc.value), func(t *testing.T) {
+			dir := t.TempDir()
+			v, _ := json.Marshal(tc.value)
+			body := `{"name":"x","host":"h.example","protocol":"https","requires_api_key":true,"` + tc.field + `":` + string(v) + `}`
+			path := filepath.Join(dir, "bad.json")
+			if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := jongler.Connectors(dir)
+			if err == nil {
+				t.Fatalf("%s %q accepted", tc.field, tc.value)
+			}
+			if msg := err.Error(); !strings.Contains(msg, path+":") || !strings.Contains(msg, `field "`+tc.field+`"`) || strings.Contains(msg, "\n") || strings.Contains(msg, "\r") {
+				t.Fatalf("error %q: want one line naming %s and field %q", msg, path, tc.field)
+			}
+		})
+	}
+	// What the bundled connectors use stays accepted.
+	for _, ok := range []string{`"api_key_header":"Authorization","api_key_prefix":"Bearer "`, `"api_key_header":"x-goog-api-key","api_key_query":"key"`, `"api_key_query":"api_key-1.x~"`} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "ok.json"), []byte(`{"name":"x","host":"h.example","protocol":"https","requires_api_key":true,`+ok+`}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := jongler.Connectors(dir); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
 	}
 }

@@ -110,6 +110,7 @@ func (a *app) iniFile(connector string) (*keyfile.File, error) {
 	if err != nil {
 		return nil, configError(err)
 	}
+	a.warnReadableConfig(path)
 	a.stdout.addSecrets(f.Secrets())
 	a.stderr.addSecrets(f.Secrets())
 	a.ini = f

@@ -82,7 +82,8 @@ two need the token when there is one, and /readyz says which connector is
 not ready only to a token holder.
 SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
 --shutdown-timeout, exit 0. SIGHUP: read the INI file again; requests in
-flight finish with the keys they started with.`,
+flight finish with the keys they started with; a reload that blocks (a FIFO)
+never keeps SIGINT or SIGTERM from stopping serve.`,
 		Example: `  apijongler serve gemini
   (umask 077 && openssl rand -hex 16 > token)
   apijongler serve --listen 0.0.0.0:8787 --token-file token
@@ -172,8 +173,8 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		a.ini = nil // read the INI file afresh: SIGHUP reloads it
 		return a.buildServed(args, f, sc)
 	}
-	first, err := build()
-	if err != nil {
+	first, err := firstBuild(ctx, access, build)
+	if first == nil {
 		return err
 	}
 	var cur atomic.Pointer[served]
@@ -222,10 +223,12 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	reloads := &reloader{build: build, cur: &cur, log: access, warnAfter: reloadWarnAfter}
 
 	for stop := false; !stop; {
 		select {
 		case err := <-served:
+			reloads.stop()
 			cur.Load().close()
 			return &exitError{code: exitNoAnswer, err: fmt.Errorf("serve: %w", err)}
 		case s := <-sig:
@@ -236,17 +239,10 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 				stop = true
 				continue
 			}
-			next, err := build()
-			if err != nil {
-				access.Error("reload failed; still serving the configuration before", "err", message(err))
-				continue
-			}
-			old := cur.Swap(next)
-			access.Info("reloaded", "prefixes", strings.Join(next.h.Prefixes(), " "))
-			// Requests in flight finish on the old transports.
-			old.close()
+			reloads.start() // off this goroutine: see serve_reload.go
 		}
 	}
+	reloads.stop()
 
 	access.Info("shutting down", "grace", f.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.shutdownTimeout)

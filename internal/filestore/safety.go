@@ -1,13 +1,13 @@
 package filestore
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 
 	"github.com/gofrs/flock"
+
+	"github.com/api-jongler/jongler/internal/fsguard"
 )
 
 // The state directory is the user's own: a directory someone else owns,
@@ -25,7 +25,7 @@ import (
 // stateFileFlag is added to every open of a state file: no symbolic link
 // is followed, no descriptor leaks to a child, and a FIFO planted where a
 // file should be does not block the open.
-const stateFileFlag = noFollow | cloexec | nonBlock
+const stateFileFlag = fsguard.OpenFlag
 
 // slotOpenFlag opens slot files for a lease. O_NONBLOCK changes nothing for
 // a regular file nor for flock, which waits or not by LOCK_NB alone; but it
@@ -33,7 +33,7 @@ const stateFileFlag = noFollow | cloexec | nonBlock
 // descriptor non-blocking for the poller, which refuses regular files, and
 // back), nearly half of the system calls of a lease. O_NOFOLLOW: a slot
 // file is never a symbolic link (see ownDir). Both are 0 off Unix.
-const slotOpenFlag = os.O_RDONLY | nonBlock | noFollow
+const slotOpenFlag = os.O_RDONLY | fsguard.NonBlock | fsguard.NoFollow
 
 // openOwnFile opens the state file at path with flag (stateFileFlag
 // added) and refuses it unless it is a regular file of this user.
@@ -88,19 +88,23 @@ func checkLock(l interface {
 	return nil
 }
 
-// refusal is the error of a state file or directory refused for its
-// owner, mode or kind.
-type refusal struct{ msg string }
+// The checks themselves are fsguard's, which guards the connector files
+// too; these name what they check in the state directory.
 
-func (r *refusal) Error() string { return r.msg }
+// ownDir refuses the state directory, or a directory in it, at path unless
+// it is a directory of this user (or root) that neither group nor others
+// may write. A symbolic link is followed only if follow (the state
+// directory itself may be one: the user chose it; what it holds may not).
+func ownDir(path string, follow bool) error { return fsguard.Dir(path, "state directory", follow) }
 
-func refuse(format string, a ...any) error { return &refusal{fmt.Sprintf(format, a...)} }
+// ownFile refuses the state file at path, described by fi, unless it is a
+// regular file owned by this user (or root).
+func ownFile(path string, fi fs.FileInfo) error { return fsguard.File(path, "state file", fi) }
 
-// isRefusal reports whether err is, or wraps, a refusal.
-func isRefusal(err error) bool {
-	if err == nil {
-		return false
-	}
-	var r *refusal
-	return errors.As(err, &r)
-}
+// refusedLink turns the error of opening a state file through a symbolic
+// link into a refusal naming it, and names the file in any other.
+func refusedLink(path string, err error) error { return fsguard.Link(path, "state file", err) }
+
+// isRefusal reports whether err is, or wraps, a refusal of a file or
+// directory for its owner, mode or kind.
+func isRefusal(err error) bool { return fsguard.IsRefusal(err) }

@@ -80,6 +80,36 @@ func ReadFile(path, what string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// ReadRegular reads the file at path, called what in messages, as
+// os.ReadFile would, following a symbolic link, but refuses anything but a
+// regular file (a FIFO, a device, a socket, a directory) without blocking
+// on it, and a file of more than limit bytes. It is for files the user
+// names, which may be links and may be shared read-only, such as the INI
+// file of keys. An error for a file that does not exist matches
+// fs.ErrNotExist.
+func ReadRegular(path, what string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|Cloexec|NonBlock, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("jongler: %s %s: %w", what, path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, Refuse("jongler: %s %s is not a regular file (%s); refused", what, path, fi.Mode().Type())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("jongler: %s %s: %w", what, path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, Refuse("jongler: %s %s is larger than %d bytes; refused", what, path, limit)
+	}
+	return data, nil
+}
+
 // strictFile is File and Shared.
 func strictFile(path, what string, fi fs.FileInfo) error {
 	if err := File(path, what, fi); err != nil {

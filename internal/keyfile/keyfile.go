@@ -30,12 +30,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/api-jongler/jongler/internal/fsguard"
 )
 
 // Suffixes of the sections that qualify a connector's.
@@ -126,15 +127,22 @@ func MissingError(path, connector string) error {
 // an error for which errors.Is(err, fs.ErrNotExist) holds; the caller says
 // how to create it ([MissingError]).
 func Read(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsguard.ReadRegular(path, "config file", maxFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if fsguard.IsRefusal(err) {
+		return nil, err // names the file and what is wrong
 	}
 	if err != nil {
 		return nil, fmt.Errorf("jongler: config file: %w", err)
 	}
 	return Parse(path, data)
 }
+
+// maxFileSize bounds the INI file read: a few hundred keys take a few
+// kilobytes.
+const maxFileSize = 4 << 20
 
 // notShown ends the messages about a line whose text may hold a key.
 const notShown = "(the line is not shown: it may hold a key)"

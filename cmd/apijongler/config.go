@@ -139,7 +139,7 @@ func (a *app) sectionConnectors(f *keyfile.File) []jongler.Connector {
 	for _, s := range f.Connectors() {
 		c, err := jongler.LookupConnector(s, connectorsDir())
 		if err != nil {
-			a.logger.Warn("config section names no known connector; skipped", "section", s)
+			a.logger.Warn("config section names no known connector; skipped", "section", f.SectionName(s))
 			continue
 		}
 		if !slices.ContainsFunc(out, func(o jongler.Connector) bool { return o.Name == c.Name }) {

@@ -228,6 +228,19 @@ func (f *File) Connectors() []string {
 	return out
 }
 
+// SectionName names the section called name for a message: where it is in
+// the file, and its name only when it is too short to be a key (a key
+// pasted as a section header is a section name too).
+func (f *File) SectionName(name string) string {
+	shown := quoteShort(name, "name")
+	for _, s := range f.sections {
+		if s.name == name && s.line > 0 {
+			return fmt.Sprintf("%s at %s:%d", shown, f.Path, s.line)
+		}
+	}
+	return shown
+}
+
 // isQualifier reports whether the section called name is a ":projects"
 // or ":budgets" one.
 func isQualifier(name string) bool {

@@ -531,7 +531,15 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue
 		}
-		if red.Answer(resp, req) {
+		read, err := red.Answer(resp, req)
+		if err != nil {
+			// An answer whose body cannot be searched for the key, closed
+			// unread: the upstream may be sending it still.
+			l.releaseAfter(t.abandonRest)
+			held = nil
+			return nil, red.Err(fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, err))
+		}
+		if read {
 			l.release() // a redirect, read in memory: nothing in flight
 			return resp, nil
 		}

@@ -275,16 +275,27 @@ func lowerASCII(s string) string {
 // then the upstream is done with the request. It does not touch an error
 // answer's body (see [Redactor.SetBody]) nor an upgraded connection's
 // (see [Conn]).
-func (r Redactor) Answer(resp *http.Response, req *http.Request) (read bool) {
+//
+// A body whose key is to be replaced (a redirect's, an error answer's, and
+// every body when Bodies is set) comes with its content codings undone
+// (see decode.go); one in a coding that cannot be undone fails the answer
+// with an [EncodingError], its body closed.
+func (r Redactor) Answer(resp *http.Response, req *http.Request) (read bool, err error) {
 	resp.Request = req
 	if r.index(resp.Status) >= 0 { // the reason phrase is the upstream's to write
 		resp.Status = r.Replace(resp.Status)
 	}
 	r.Header(resp.Header)
 	if resp.StatusCode == http.StatusSwitchingProtocols || resp.Body == nil || resp.Body == http.NoBody {
-		return false
+		return false, nil
 	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+	redirect := resp.StatusCode >= 300 && resp.StatusCode < 400
+	if redirect || resp.StatusCode >= 400 || r.Bodies {
+		if err := decode(resp); err != nil {
+			return false, err
+		}
+	}
+	if redirect {
 		data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 		resp.Body.Close()
 		if err != nil || len(data) > MaxBody {
@@ -292,12 +303,12 @@ func (r Redactor) Answer(resp *http.Response, req *http.Request) (read bool) {
 		}
 		r.SetBody(resp, data)
 		r.Header(resp.Trailer)
-		return true
+		return true, nil
 	}
 	if resp.Trailer != nil || resp.ProtoMajor >= 2 {
 		resp.Body = &trailerBody{ReadCloser: resp.Body, resp: resp, r: r}
 	}
-	return false
+	return false, nil
 }
 
 // SetBody sets resp's body to data (read from it) with the key replaced,

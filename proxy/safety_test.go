@@ -271,3 +271,35 @@ func TestEchoedKeyRedactedInErrorBody(t *testing.T) {
 	}
 	noSecrets(t, "the answer", body)
 }
+
+// TestUndeclaredTrailerRedacted: over HTTP/1.1 an upstream may send
+// trailers it never declared; net/http fills resp.Trailer with them at the
+// body's end, after the answer was redacted, and the proxy passed them on
+// to its client key and all. On a 2xx and on a 400, the client's trailer
+// holds the placeholder.
+func TestUndeclaredTrailerRedacted(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("X-Goog-Api-Key")
+		if strings.Contains(r.URL.Path, "fail") {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+		io.WriteString(w, `{"a":1}`)
+		http.NewResponseController(w).Flush() // chunked: trailers may follow
+		w.Header().Set(http.TrailerPrefix+"X-Echo", "key="+key)
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	c := decodingClient(t)
+	for _, path := range []string{genPath, "/v1beta/models/fail:generateContent"} {
+		resp := sendDecoding(t, c, ps.URL+path)
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != `{"a":1}` {
+			t.Fatalf("%s: %q, %v", path, body, err)
+		}
+		if got := resp.Trailer.Get("X-Echo"); got != "key=apijongler" {
+			t.Errorf("%s: trailer X-Echo = %q, want key=apijongler", path, got)
+		}
+		for name, vs := range resp.Trailer {
+			noSecrets(t, "trailer "+name, strings.Join(vs, ","))
+		}
+	}
+}

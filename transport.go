@@ -554,12 +554,13 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 		if err != nil || len(data) > errorBodyLimit {
 			// Too long to read, or broken: pass on what was read, key
 			// replaced, then an error saying it was cut (the rest, unread,
-			// could show the key too). The upstream is done with it.
+			// could show the key too, and so could the tail read, should a
+			// key straddle the cut). The upstream is done with it.
 			if len(data) > errorBodyLimit {
 				data = data[:errorBodyLimit]
 				err = fmt.Errorf("jongler: %s: error answer over %d bytes, cut", t.connector.Name, errorBodyLimit)
 			}
-			red.SetBody(resp, data)
+			red.SetBody(resp, red.Cut(data))
 			resp.Body = struct {
 				io.Reader
 				io.Closer

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/api-jongler/jongler/internal/redact"
 )
 
 // TestEchoedKeyRedactedInStream: an upstream that echoes the key it got in
@@ -300,6 +302,34 @@ func TestUndeclaredTrailerRedacted(t *testing.T) {
 		}
 		for name, vs := range resp.Trailer {
 			noSecrets(t, "trailer "+name, strings.Join(vs, ","))
+		}
+	}
+}
+
+// TestCutErrorAnswerHoldsNoHalfKey: an error answer longer than the
+// transport reads into memory is cut there; a key straddling the cut left
+// its first half at the end of what the client got. The client now gets
+// the body up to the key's start, then the answer breaks off.
+func TestCutErrorAnswerHoldsNoHalfKey(t *testing.T) {
+	const prefix = `{"error":{"message":"`
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("X-Goog-Api-Key")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, prefix+strings.Repeat("x", redact.MaxBody-len(prefix)-len(key)/2)+key+strings.Repeat("x", 100)+`"}}`)
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	resp := sendDecoding(t, decodingClient(t), ps.URL+genPath)
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Errorf("read %d bytes and no error: want the answer broken off where it was cut", len(body))
+	}
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(string(body), prefix+"xxxx") {
+		t.Fatalf("%d %.40q", resp.StatusCode, body)
+	}
+	for _, k := range testKeys {
+		if strings.Contains(string(body), k.Value[:len(k.Value)/2]) {
+			t.Errorf("the answer ends with the first half of a key: %q", body[len(body)-40:])
+			break
 		}
 	}
 }

@@ -21,6 +21,28 @@ func decodingClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// echoBoth asks ps for a 2xx and for a 400 (the model "fail") as a
+// decoding client, and checks each answer, body read.
+func echoBoth(t *testing.T, ps string, check func(path string, resp *http.Response, body string)) {
+	t.Helper()
+	c := decodingClient(t)
+	for _, path := range []string{genPath, "/v1beta/models/fail:generateContent"} {
+		resp := sendDecoding(t, c, ps+path)
+		body, _ := io.ReadAll(resp.Body)
+		check(path, resp, string(body))
+		noSecrets(t, "the answer", string(body))
+	}
+}
+
+// echoWith writes the key's echo as a hostile upstream does, a 400 for
+// the model "fail".
+func echoWith(w http.ResponseWriter, r *http.Request, body io.Writer) {
+	if strings.Contains(r.URL.Path, "fail") {
+		w.WriteHeader(http.StatusBadRequest)
+	}
+	io.WriteString(body, `{"echo":"`+r.Header.Get("X-Goog-Api-Key")+`"}`)
+}
+
 func sendDecoding(t *testing.T, c *http.Client, url string) *http.Response {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -56,62 +78,26 @@ func TestEncodedEchoRedacted(t *testing.T) {
 				case strings.Contains(r.URL.RawQuery, "alt=sse"):
 					w.Header().Set("Content-Type", "text/event-stream")
 					half := len(key) / 2
-					for _, chunk := range []string{"data: {\"n\":0}\n\n", "data: {\"raw\":\"" + key[:half], key[half:] + "\"}\n\n"} {
-						io.WriteString(cw, chunk)
-						cw.Flush()
-						http.NewResponseController(w).Flush()
-						if strings.HasSuffix(chunk, "\n\n") {
-							select {
-							case <-ack:
-							case <-r.Context().Done():
-								return
-							}
-						}
-					}
-				case strings.Contains(r.URL.Path, "fail"):
-					w.WriteHeader(http.StatusBadRequest)
-					io.WriteString(cw, `{"echo":"`+key+`"}`)
+					writeEvents(w, r, cw, ack, "data: {\"n\":0}\n\n", "data: {\"raw\":\""+key[:half], key[half:]+"\"}\n\n")
 				default:
-					io.WriteString(cw, `{"echo":"`+key+`"}`)
+					echoWith(w, r, cw)
 				}
 			})
 			ps := recorderProxy(t, rec, io.Discard, nil)
-			c := decodingClient(t)
-			for _, path := range []string{genPath, "/v1beta/models/fail:generateContent"} {
-				resp := sendDecoding(t, c, ps.URL+path)
-				body, err := io.ReadAll(resp.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
+			echoBoth(t, ps.URL, func(path string, resp *http.Response, body string) {
 				if ce := resp.Header.Get("Content-Encoding"); ce != "" {
 					t.Errorf("%s: Content-Encoding %q reached the client: the body went through encoded", path, ce)
 				}
-				if string(body) != `{"echo":"apijongler"}` {
+				if body != `{"echo":"apijongler"}` {
 					t.Errorf("%s: %d %q, want the echo decoded with the placeholder", path, resp.StatusCode, body)
 				}
-				noSecrets(t, "the answer", string(body))
-			}
+			})
 
-			resp := sendDecoding(t, c, ps.URL+"/v1beta/models/"+model+":streamGenerateContent?alt=sse")
+			resp := sendDecoding(t, decodingClient(t), ps.URL+"/v1beta/models/"+model+":streamGenerateContent?alt=sse")
 			if ce := resp.Header.Get("Content-Encoding"); ce != "" {
 				t.Errorf("stream: Content-Encoding %q reached the client", ce)
 			}
-			br := bufio.NewReader(resp.Body)
-			var all strings.Builder
-			for i, want := range []string{`{"n":0}`, `{"raw":"apijongler"}`} {
-				line, err := br.ReadString('\n')
-				all.WriteString(line)
-				if err != nil {
-					t.Fatalf("event %d: %v after %q (held back by the proxy?)", i, err, all.String())
-				}
-				if line != "data: "+want+"\n" {
-					t.Errorf("event %d: %q, want %q", i, line, "data: "+want+"\n")
-				}
-				br.ReadString('\n')
-				ack <- struct{}{}
-			}
-			rest, _ := io.ReadAll(br)
-			noSecrets(t, "the stream", all.String()+string(rest))
+			readEvents(t, bufio.NewReader(resp.Body), ack, `{"n":0}`, `{"raw":"apijongler"}`)
 		})
 	}
 }
@@ -124,29 +110,21 @@ func TestUndecodableAnswerRefused(t *testing.T) {
 	for _, coding := range codingtest.Undecodable {
 		t.Run(coding, func(t *testing.T) {
 			rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-				key := r.Header.Get("X-Goog-Api-Key")
 				w.Header().Set("Content-Encoding", coding)
-				if strings.Contains(r.URL.Path, "fail") {
-					w.WriteHeader(http.StatusBadRequest)
-				}
 				// Written as it is: the proxy cannot know what a coding it
 				// does not know hides, so the body must never go on.
-				io.WriteString(w, `{"echo":"`+key+`"}`)
+				echoWith(w, r, w)
 			})
 			ps := recorderProxy(t, rec, io.Discard, nil)
-			c := decodingClient(t)
-			for _, path := range []string{genPath, "/v1beta/models/fail:generateContent"} {
-				resp := sendDecoding(t, c, ps.URL+path)
-				body, _ := io.ReadAll(resp.Body)
-				if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), `content coding`) ||
-					!strings.Contains(string(body), strings.SplitN(coding, ",", 2)[0]) {
+			echoBoth(t, ps.URL, func(path string, resp *http.Response, body string) {
+				if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, `content coding`) ||
+					!strings.Contains(body, strings.SplitN(coding, ",", 2)[0]) {
 					t.Errorf("%s: %d %s, want 502 naming the coding", path, resp.StatusCode, body)
 				}
-				if strings.Contains(string(body), "echo") {
+				if strings.Contains(body, "echo") {
 					t.Errorf("%s: the upstream's body reached the client: %s", path, body)
 				}
-				noSecrets(t, "the answer", string(body))
-			}
+			})
 		})
 	}
 }

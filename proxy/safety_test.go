@@ -25,29 +25,48 @@ func TestEchoedKeyRedactedInStream(t *testing.T) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		half := len(key) / 2
 		json := strings.ReplaceAll(key, "-", `\u002d`)
-		for _, chunk := range []string{
+		writeEvents(w, r, w, ack,
 			"data: {\"n\":0}\n\n",
-			"data: {\"raw\":\"" + key[:half], key[half:] + "\"}\n\n",
-			"data: {\"url\":\"?key=" + url.QueryEscape(url.QueryEscape(key)) + "\"}\n\n",
-			"data: {\"json\":\"" + json[:3], json[3:] + "\"}\n\n",
-		} {
-			io.WriteString(w, chunk)
-			http.NewResponseController(w).Flush()
-			if strings.HasSuffix(chunk, "\n\n") {
-				select {
-				case <-ack:
-				case <-r.Context().Done():
-					return
-				}
-			}
-		}
+			"data: {\"raw\":\""+key[:half], key[half:]+"\"}\n\n",
+			"data: {\"url\":\"?key="+url.QueryEscape(url.QueryEscape(key))+"\"}\n\n",
+			"data: {\"json\":\""+json[:3], json[3:]+"\"}\n\n",
+		)
 	})
 	br := streamThrough(t, recorderProxy(t, rec, io.Discard, nil))
+	readEvents(t, br, ack, `{"n":0}`, `{"raw":"apijongler"}`, `{"url":"?key=apijongler"}`, `{"json":"apijongler"}`)
+}
+
+// writeEvents writes chunks to body, the answer's w or a writer of a
+// content coding over it, each flushed to the client at once; after each
+// that ends an event, it waits for the client to say on ack that the event
+// came.
+func writeEvents(w http.ResponseWriter, r *http.Request, body io.Writer, ack <-chan struct{}, chunks ...string) {
+	for _, chunk := range chunks {
+		io.WriteString(body, chunk)
+		if f, ok := body.(interface{ Flush() error }); ok {
+			f.Flush()
+		}
+		http.NewResponseController(w).Flush()
+		if strings.HasSuffix(chunk, "\n\n") {
+			select {
+			case <-ack:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+}
+
+// readEvents reads from br one server-sent event for each of wants, which
+// is its data, telling the upstream on ack after each that it came; then
+// the rest. Nothing read may hold a secret.
+func readEvents(t *testing.T, br *bufio.Reader, ack chan<- struct{}, wants ...string) {
+	t.Helper()
 	var all strings.Builder
-	for i, want := range []string{`{"n":0}`, `{"raw":"apijongler"}`, `{"url":"?key=apijongler"}`, `{"json":"apijongler"}`} {
+	for i, want := range wants {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			t.Fatalf("event %d: %v (held back by the proxy?)", i, err)
+			t.Fatalf("event %d: %v after %q (held back by the proxy?)", i, err, all.String())
 		}
 		all.WriteString(line)
 		if line != "data: "+want+"\n" {

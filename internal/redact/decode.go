@@ -44,6 +44,7 @@ type EncodingError struct {
 	Stacked bool
 }
 
+// Error names the coding and says why the answer is refused.
 func (e *EncodingError) Error() string {
 	if e.Stacked {
 		return fmt.Sprintf("more than %d content codings stacked (%q) are not undone to look for the key", maxCodings, e.Coding)
@@ -60,15 +61,17 @@ func codings(h http.Header) ([]string, error) {
 	}
 	var out []string
 	for _, v := range vs {
-		for c := range strings.SplitSeq(v, ",") {
-			c = strings.ToLower(strings.TrimSpace(c))
-			switch c {
+		for name := range strings.SplitSeq(v, ",") {
+			name = strings.TrimSpace(name)
+			switch c := strings.ToLower(name); c {
 			case "", "identity":
 				continue
 			case "gzip", "x-gzip", "deflate", "br", "zstd":
 				out = append(out, c)
 			default:
-				return nil, &EncodingError{Coding: tokenText(c)}
+				// Named as written: the key was replaced in the header,
+				// and no other spelling of it is made here.
+				return nil, &EncodingError{Coding: tokenText(name)}
 			}
 		}
 	}

@@ -156,6 +156,7 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 		if resp.Body != nil && resp.Body != http.NoBody {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 			resp.Body.Close()
+			red.Header(resp.Trailer) // there if the body came to its end
 		}
 		out := new(http.Response)
 		*out = *resp
@@ -244,8 +245,9 @@ type leaseBody struct {
 	closed  atomic.Bool
 	// src is the answer the base transport made, out the copy handed to
 	// the caller: trailers the base sets on src only at the body's end
-	// (HTTP/2's undeclared ones) are passed on to out then. Neither refers
-	// back to src, so that net/http, which keeps src, keeps no lease alive.
+	// (undeclared ones) are passed on to out then, key replaced. Neither
+	// refers back to src, so that net/http, which keeps src, keeps no
+	// lease alive.
 	src *http.Response
 	out http.Response
 }
@@ -271,6 +273,10 @@ func (b *leaseBody) Read(p []byte) (int, error) {
 		err = fmt.Errorf("jongler: %s: key %s: %w", b.end.l.ring.connector, b.end.l.key.Name, ErrLeaseLost)
 	}
 	if err == io.EOF && b.src != nil && b.src.Trailer != nil {
+		// The base sets them at the body's end, declared or not (net/http
+		// does over HTTP/1.1 as over HTTP/2): the key is replaced in them
+		// now, before the caller can look.
+		b.end.red.Header(b.src.Trailer)
 		b.out.Trailer = b.src.Trailer
 	}
 	return n, err

@@ -74,3 +74,37 @@ func TestTrailersReachTheCaller(t *testing.T) {
 		})
 	}
 }
+
+// TestUndeclaredHTTP1TrailersRedacted: over HTTP/1.1, resp.Trailer is nil
+// when the answer comes and net/http fills it at the body's end with the
+// trailers the upstream sent, declared or not: an undeclared one echoing
+// the key reached the caller as it was. On a 2xx and on a 400 the caller
+// reads the placeholder.
+func TestUndeclaredHTTP1TrailersRedacted(t *testing.T) {
+	for _, secret := range redactSecrets {
+		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+			if r.URL.Path != genPath {
+				w.WriteHeader(http.StatusBadRequest)
+			}
+			io.WriteString(w, `{"a":1}`)
+			w.(http.Flusher).Flush() // chunked: trailers may follow
+			w.Header().Set(http.TrailerPrefix+"X-Echo", "key="+key)
+		})
+		tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "k", Value: secret}))
+		for _, path := range []string{genPath, "/fail"} {
+			resp, err := sendPlaceholder(t, tr, u.URL+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.ProtoMajor != 1 {
+				t.Fatalf("%s: protocol %s, want HTTP/1.1", path, resp.Proto)
+			}
+			if body := readBody(t, resp); body != `{"a":1}` {
+				t.Fatalf("%s: body %q", path, body)
+			}
+			if got := resp.Trailer.Get("X-Echo"); got != "key=placeholder" {
+				t.Errorf("%s: trailer X-Echo = %q, want key=placeholder", path, got)
+			}
+		}
+	}
+}

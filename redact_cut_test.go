@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/redact"
 )
 
 // TestLongOrCutErrorAnswersRedacted: an error answer too long to read into
@@ -58,6 +59,52 @@ func TestLongOrCutErrorAnswersRedacted(t *testing.T) {
 					t.Errorf("%s %s: body %.200q, want the placeholder where the key was", path, slot, data)
 				}
 			}
+		}
+	}
+}
+
+// TestCutErrorAnswerHoldsNoHalfKey: an error answer cut at the 1 MiB the
+// transport reads, or broken off by the upstream, had its key replaced
+// only where the whole key was there: a key straddling the cut left its
+// first half at the end of the body. The caller now reads the body up to
+// the key's start, then the error saying it was cut.
+func TestCutErrorAnswerHoldsNoHalfKey(t *testing.T) {
+	const prefix = `{"error":{"message":"`
+	for _, secret := range redactSecrets {
+		half := len(secret) / 2
+		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {
+			switch r.URL.Path {
+			case "/long":
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, prefix+strings.Repeat("x", redact.MaxBody-len(prefix)-half)+key+strings.Repeat("x", 100)+`"}}`)
+			case "/broken":
+				w.Header().Set("Content-Length", "100000")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, prefix+"bad key "+key[:half])
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler) // the connection goes down mid-key
+			}
+		})
+		tr := newTransport(t, u, jongler.WithKeys(jongler.Key{Name: "k", Value: secret}))
+		for _, path := range []string{"/long", "/broken"} {
+			resp, err := sendPlaceholder(t, tr, u.URL+path)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			data, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr == nil {
+				t.Errorf("%s: no error after the body: want one saying it was cut", path)
+			}
+			if !strings.HasPrefix(string(data), prefix) || path == "/long" && len(data) < redact.MaxBody-len(secret) {
+				t.Errorf("%s: %d bytes, %.40q: want the body up to the key", path, len(data), data)
+			}
+			if strings.Contains(string(data), secret[:half]) {
+				t.Errorf("%s: the body holds the first half of the key: ...%q", path, data[max(0, len(data)-40):])
+			}
+		}
+		if n := inFlight(t, tr); n != 0 {
+			t.Errorf("%d leases held after the cut answers", n)
 		}
 	}
 }

@@ -403,9 +403,9 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			}
 			continue // the same request again, after a backoff
 		}
-		out, body, done := tr.passOn(l, resp, red)
-		if done {
-			return out, nil // a redirect, a success streaming under its lease (lease.go), a cut error
+		out, body, err := tr.passOn(l, resp, red)
+		if out != nil || err != nil {
+			return out, err // a redirect, a success streaming under its lease (lease.go), a cut error
 		}
 		v := tr.classify(resp, body, red) // policy.go: the error answer, read in memory
 		t.ring.record(tr.ctx, &l.key, &v) // keyring.go, internal/quota: cooldowns, learned quotas
@@ -520,35 +520,45 @@ func (tr *trip) failed(l *leased, r2 *http.Request, red redact.Redactor, err err
 	return t.clock.Sleep(ctx, t.backoff(backoffMin, backoffMax, tr.retries-1, nil))
 }
 
-// passOn returns, with done, the answer to hand back with no verdict of a
-// refusal: a redirect (read in memory), a success (its body streaming under
-// the lease, after its rate-limit headers are recorded), an error answer
-// too long or broken to read (cut). Of another error answer it returns the
-// body, read into memory, for classify.
-func (tr *trip) passOn(l *leased, resp *http.Response, red redact.Redactor) (out *http.Response, body []byte, done bool) {
+// passOn returns the answer to hand back with no verdict of a refusal: a
+// redirect (read in memory), a success (its body streaming under the lease,
+// after its rate-limit headers are recorded), an error answer too long or
+// broken to read (cut); or the error of an answer whose body cannot be
+// searched for the key. Of another error answer it returns the body, read
+// into memory, for classify.
+func (tr *trip) passOn(l *leased, resp *http.Response, red redact.Redactor) (out *http.Response, body []byte, err error) {
 	t := tr.t
-	if red.Answer(resp, tr.req) {
+	read, err := red.Answer(resp, tr.req)
+	if err != nil {
+		// An answer whose body cannot be searched for the key, closed
+		// unread: the upstream may be sending it still.
+		l.releaseAfter(t.abandonRest)
+		tr.held = nil
+		return nil, nil, red.Err(fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, err))
+	}
+	if read {
 		l.release() // a redirect, read in memory: nothing in flight
-		return resp, nil, true
+		return resp, nil, nil
 	}
 	if resp.StatusCode < 400 {
 		v := t.classifySuccess(l, resp, tr.model, red)
 		t.ring.record(tr.ctx, &l.key, &v)
 		t.learnOwner(tr.ctx, l.key, tr.req, resp)
 		tr.held = nil
-		return t.handOff(tr.req, resp, l, red), nil, true
+		return t.handOff(tr.req, resp, l, red), nil, nil
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
 	resp.Body.Close()
 	if err != nil || len(data) > errorBodyLimit {
 		// Too long to read, or broken: pass on what was read, key
 		// replaced, then an error saying it was cut (the rest, unread,
-		// could show the key too). The upstream is done with it.
+		// could show the key too, and so could the tail read, should a
+		// key straddle the cut). The upstream is done with it.
 		if len(data) > errorBodyLimit {
 			data = data[:errorBodyLimit]
 			err = fmt.Errorf("jongler: %s: error answer over %d bytes, cut", t.connector.Name, errorBodyLimit)
 		}
-		red.SetBody(resp, data)
+		red.SetBody(resp, red.Cut(data))
 		resp.Body = struct {
 			io.Reader
 			io.Closer
@@ -556,9 +566,9 @@ func (tr *trip) passOn(l *leased, resp *http.Response, red redact.Redactor) (out
 		resp.ContentLength = -1
 		resp.Header.Del("Content-Length")
 		l.release()
-		return resp, nil, true
+		return resp, nil, nil
 	}
-	return nil, data, false
+	return nil, data, nil
 }
 
 // classify asks the policy for its verdict on an error answer whose body

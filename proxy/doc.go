@@ -30,7 +30,10 @@
 // key it was sent, in headers, errors or a streamed body (raw,
 // percent-encoded or JSON-escaped), the client reads the placeholder
 // instead (a successful answer's Content-Length is dropped, as its length
-// may change). Hop-by-hop headers, X-Forwarded-*, Forwarded and
+// may change). An answer in a content coding comes decoded (gzip, x-gzip,
+// deflate, br, zstd, stacked), as the key cannot be looked for in
+// compressed bytes; one in a coding that cannot be undone gets 502 naming
+// it, its body never sent. Trailers, declared or not, are redacted too. Hop-by-hop headers, X-Forwarded-*, Forwarded and
 // X-Real-IP are dropped and the client's address is not sent. Errors of the
 // proxy itself are answered in the upstream's error shape, never with the
 // error's text: no key can serve (429 with Retry-After, or 503 when every

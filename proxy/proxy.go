@@ -22,6 +22,7 @@ import (
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/internal/errshape"
+	"github.com/api-jongler/jongler/internal/redact"
 	"github.com/api-jongler/jongler/internal/reqinfo"
 )
 
@@ -453,6 +454,7 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		nk  *jongler.NoKeyError
 		mbe *http.MaxBytesError
 		ne  net.Error
+		ee  *redact.EncodingError
 	)
 	switch {
 	case errors.As(err, &nk):
@@ -475,6 +477,11 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		note("store unavailable")
 		logErr()
 		errshape.Write(w, shape, http.StatusServiceUnavailable, "apijongler: the key store is unavailable; no key could be leased", 0)
+	case errors.As(err, &ee):
+		// Its body could not be searched for the key: never handed on.
+		note("upstream encoding")
+		logErr()
+		errshape.Write(w, shape, http.StatusBadGateway, "apijongler: the upstream's answer was refused: "+ee.Error(), 0)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		note("upstream timeout")
 		logErr()

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/api-jongler/jongler/internal/redact"
 )
 
 // TestEchoedKeyRedactedInStream: an upstream that echoes the key it got in
@@ -23,29 +25,48 @@ func TestEchoedKeyRedactedInStream(t *testing.T) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		half := len(key) / 2
 		json := strings.ReplaceAll(key, "-", `\u002d`)
-		for _, chunk := range []string{
+		writeEvents(w, r, w, ack,
 			"data: {\"n\":0}\n\n",
-			"data: {\"raw\":\"" + key[:half], key[half:] + "\"}\n\n",
-			"data: {\"url\":\"?key=" + url.QueryEscape(url.QueryEscape(key)) + "\"}\n\n",
-			"data: {\"json\":\"" + json[:3], json[3:] + "\"}\n\n",
-		} {
-			io.WriteString(w, chunk)
-			http.NewResponseController(w).Flush()
-			if strings.HasSuffix(chunk, "\n\n") {
-				select {
-				case <-ack:
-				case <-r.Context().Done():
-					return
-				}
-			}
-		}
+			"data: {\"raw\":\""+key[:half], key[half:]+"\"}\n\n",
+			"data: {\"url\":\"?key="+url.QueryEscape(url.QueryEscape(key))+"\"}\n\n",
+			"data: {\"json\":\""+json[:3], json[3:]+"\"}\n\n",
+		)
 	})
 	br := streamThrough(t, recorderProxy(t, rec, io.Discard, nil))
+	readEvents(t, br, ack, `{"n":0}`, `{"raw":"apijongler"}`, `{"url":"?key=apijongler"}`, `{"json":"apijongler"}`)
+}
+
+// writeEvents writes chunks to body, the answer's w or a writer of a
+// content coding over it, each flushed to the client at once; after each
+// that ends an event, it waits for the client to say on ack that the event
+// came.
+func writeEvents(w http.ResponseWriter, r *http.Request, body io.Writer, ack <-chan struct{}, chunks ...string) {
+	for _, chunk := range chunks {
+		io.WriteString(body, chunk)
+		if f, ok := body.(interface{ Flush() error }); ok {
+			f.Flush()
+		}
+		http.NewResponseController(w).Flush()
+		if strings.HasSuffix(chunk, "\n\n") {
+			select {
+			case <-ack:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+}
+
+// readEvents reads from br one server-sent event for each of wants, which
+// is its data, telling the upstream on ack after each that it came; then
+// the rest. Nothing read may hold a secret.
+func readEvents(t *testing.T, br *bufio.Reader, ack chan<- struct{}, wants ...string) {
+	t.Helper()
 	var all strings.Builder
-	for i, want := range []string{`{"n":0}`, `{"raw":"apijongler"}`, `{"url":"?key=apijongler"}`, `{"json":"apijongler"}`} {
+	for i, want := range wants {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			t.Fatalf("event %d: %v (held back by the proxy?)", i, err)
+			t.Fatalf("event %d: %v after %q (held back by the proxy?)", i, err, all.String())
 		}
 		all.WriteString(line)
 		if line != "data: "+want+"\n" {
@@ -270,4 +291,64 @@ func TestEchoedKeyRedactedInErrorBody(t *testing.T) {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
 	noSecrets(t, "the answer", body)
+}
+
+// TestUndeclaredTrailerRedacted: over HTTP/1.1 an upstream may send
+// trailers it never declared; net/http fills resp.Trailer with them at the
+// body's end, after the answer was redacted, and the proxy passed them on
+// to its client key and all. On a 2xx and on a 400, the client's trailer
+// holds the placeholder.
+func TestUndeclaredTrailerRedacted(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("X-Goog-Api-Key")
+		if strings.Contains(r.URL.Path, "fail") {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+		io.WriteString(w, `{"a":1}`)
+		http.NewResponseController(w).Flush() // chunked: trailers may follow
+		w.Header().Set(http.TrailerPrefix+"X-Echo", "key="+key)
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	c := decodingClient(t)
+	for _, path := range []string{genPath, "/v1beta/models/fail:generateContent"} {
+		resp := sendDecoding(t, c, ps.URL+path)
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != `{"a":1}` {
+			t.Fatalf("%s: %q, %v", path, body, err)
+		}
+		if got := resp.Trailer.Get("X-Echo"); got != "key=apijongler" {
+			t.Errorf("%s: trailer X-Echo = %q, want key=apijongler", path, got)
+		}
+		for name, vs := range resp.Trailer {
+			noSecrets(t, "trailer "+name, strings.Join(vs, ","))
+		}
+	}
+}
+
+// TestCutErrorAnswerHoldsNoHalfKey: an error answer longer than the
+// transport reads into memory is cut there; a key straddling the cut left
+// its first half at the end of what the client got. The client now gets
+// the body up to the key's start, then the answer breaks off.
+func TestCutErrorAnswerHoldsNoHalfKey(t *testing.T) {
+	const prefix = `{"error":{"message":"`
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("X-Goog-Api-Key")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, prefix+strings.Repeat("x", redact.MaxBody-len(prefix)-len(key)/2)+key+strings.Repeat("x", 100)+`"}}`)
+	})
+	ps := recorderProxy(t, rec, io.Discard, nil)
+	resp := sendDecoding(t, decodingClient(t), ps.URL+genPath)
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Errorf("read %d bytes and no error: want the answer broken off where it was cut", len(body))
+	}
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(string(body), prefix+"xxxx") {
+		t.Fatalf("%d %.40q", resp.StatusCode, body)
+	}
+	for _, k := range testKeys {
+		if strings.Contains(string(body), k.Value[:len(k.Value)/2]) {
+			t.Errorf("the answer ends with the first half of a key: %q", body[len(body)-40:])
+			break
+		}
+	}
 }

@@ -268,40 +268,49 @@ func lowerASCII(s string) string {
 
 // Answer makes resp, the answer to one attempt, fit to hand back to the
 // caller of req: the caller's own request, the key replaced in the status
-// line's reason phrase, in every header, in the trailers (once the body
-// has given them), and in a redirect's body, which is read into memory
-// (up to [MaxBody]; a longer one is dropped: a client following the
-// redirect never reads it). It reports whether it did read the body:
-// then the upstream is done with the request. It does not touch an error
-// answer's body (see [Redactor.SetBody]) nor an upgraded connection's
-// (see [Conn]).
-func (r Redactor) Answer(resp *http.Response, req *http.Request) (read bool) {
+// line's reason phrase, in every header, and in a redirect's body, which
+// is read into memory (up to [MaxBody]; a longer one is dropped: a client
+// following the redirect never reads it). It reports whether it did read
+// the body: then the upstream is done with the request. It does not touch
+// an error answer's body (see [Redactor.SetBody]) nor an upgraded
+// connection's (see [Conn]); nor the trailers of a body it does not read,
+// which are there only once that body is read to its end, declared or not:
+// whoever hands that body on replaces the key in resp.Trailer then.
+//
+// A body whose key is to be replaced (a redirect's, an error answer's, and
+// every body when Bodies is set) comes with its content codings undone
+// (see decode.go); one in a coding that cannot be undone fails the answer
+// with an [EncodingError], its body closed.
+func (r Redactor) Answer(resp *http.Response, req *http.Request) (read bool, err error) {
 	resp.Request = req
 	if r.index(resp.Status) >= 0 { // the reason phrase is the upstream's to write
 		resp.Status = r.Replace(resp.Status)
 	}
 	r.Header(resp.Header)
 	if resp.StatusCode == http.StatusSwitchingProtocols || resp.Body == nil || resp.Body == http.NoBody {
-		return false
+		return false, nil
 	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+	redirect := resp.StatusCode >= 300 && resp.StatusCode < 400
+	if redirect || resp.StatusCode >= 400 || r.Bodies {
+		if err := decode(resp); err != nil {
+			return false, err
+		}
+	}
+	if redirect {
 		data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 		resp.Body.Close()
 		if err != nil || len(data) > MaxBody {
 			data = nil
 		}
 		r.SetBody(resp, data)
-		r.Header(resp.Trailer)
-		return true
+		return true, nil
 	}
-	if resp.Trailer != nil || resp.ProtoMajor >= 2 {
-		resp.Body = &trailerBody{ReadCloser: resp.Body, resp: resp, r: r}
-	}
-	return false
+	return false, nil
 }
 
-// SetBody sets resp's body to data (read from it) with the key replaced,
-// and its length to match.
+// SetBody sets resp's body to data (read from it, to its end or not) with
+// the key replaced, and its length to match; and replaces the key in the
+// trailers the body gave, if it was read to its end.
 func (r Redactor) SetBody(resp *http.Response, data []byte) {
 	if i, _ := r.find(string(data)); i >= 0 {
 		data = []byte(r.Replace(string(data)))
@@ -314,22 +323,7 @@ func (r Redactor) SetBody(resp *http.Response, data []byte) {
 	if resp.Header.Get("Content-Length") != "" {
 		resp.Header.Set("Content-Length", strconv.Itoa(len(data)))
 	}
-}
-
-// trailerBody replaces the key in the answer's trailers once they are
-// there: at the body's end.
-type trailerBody struct {
-	io.ReadCloser
-	resp *http.Response
-	r    Redactor
-}
-
-func (b *trailerBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
-		b.r.Header(b.resp.Trailer)
-	}
-	return n, err
+	r.Header(resp.Trailer)
 }
 
 // Err returns err with the key replaced in its text and in the text of

@@ -274,6 +274,17 @@ func (m *matcher) replaceAll(data []byte) []byte {
 	return out
 }
 
+// Cut returns data, the first bytes of a body whose rest is not handed on
+// (an error answer cut at [MaxBody], or one the upstream broke off),
+// without its tail if that may be the start of a form of the key that a
+// [Reader] looks for: the half of a key that straddles the cut is no
+// more handed on than the whole key is.
+func (r Redactor) Cut(data []byte) []byte {
+	m := newMatcher(r.key, r.with)
+	_, rest := m.scan(data, false, nil)
+	return data[:rest]
+}
+
 // Reader is a body with the key's every form replaced as it streams.
 // Closing it closes the body it reads.
 type Reader struct {

@@ -231,3 +231,25 @@ func BenchmarkRedactStream(b *testing.B) {
 		}
 	}
 }
+
+// TestCutDropsAPartialKey: the start of a body cut short loses a tail that
+// may begin a form of the key, and nothing else.
+func TestCutDropsAPartialKey(t *testing.T) {
+	const key = "AIzaSyD-cut-0123456789"
+	r := New(key, "placeholder")
+	for in, want := range map[string]string{
+		"error: " + key[:10]:                "error: ",
+		"error: " + key + " and " + key[:1]: "error: " + key + " and ",
+		"error: %41Iza":                     "error: ",
+		"error: %2541%2549":                 "error: ",
+		`error: \u0041Iz`:                   "error: ",
+		"error: " + key[:10] + "x and more": "error: " + key[:10] + "x and more",
+		"error: nothing of it":              "error: nothing of it",
+		"error: %zz":                        "error: %zz",
+		"":                                  "",
+	} {
+		if got := string(r.Cut([]byte(in))); got != want {
+			t.Errorf("Cut(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

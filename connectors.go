@@ -58,12 +58,19 @@ const (
 // It is read from a JSON file; the first six fields are the original API
 // Jongler's, the rest are this package's.
 type Connector struct {
-	Name           string `json:"name"`
-	Host           string `json:"host"`
-	Port           int    `json:"port"`
-	Protocol       string `json:"protocol"`
-	Format         string `json:"format"`
-	RequiresAPIKey bool   `json:"requires_api_key"`
+	// Name is how the connector is called: its section in the INI file,
+	// its path prefix under serve; by convention its host.
+	Name string `json:"name"`
+	// Host and Port are where requests and keys go.
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	// Protocol is "https" or "http".
+	Protocol string `json:"protocol"`
+	// Format is the bodies' format: "json", the only one (or empty).
+	Format string `json:"format"`
+	// RequiresAPIKey says whether requests need a key: a connector
+	// without one sends requests as they come, with no keys to rotate.
+	RequiresAPIKey bool `json:"requires_api_key"`
 
 	// APIKeyHeader is the header a key goes in when the client sent none,
 	// such as "x-goog-api-key" or "Authorization".

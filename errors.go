@@ -51,26 +51,6 @@ func (e *NoKeyError) Error() string {
 // Is reports whether target is [ErrNoKeys].
 func (e *NoKeyError) Is(target error) bool { return target == ErrNoKeys }
 
-// WithNoKeyAnswer makes the [Transport] answer a request that no key can
-// serve as the upstream answers a caller over its rate limit: 429 Too Many
-// Requests with a Retry-After header (whole seconds until the first key is
-// back) and a body in the upstream's error shape (Google's RESOURCE_EXHAUSTED
-// with a RetryInfo for the Gemini API, OpenAI's rate_limit_exceeded on
-// OpenAI-compatible paths), or 503 when every key is refused for good. SDKs
-// then raise their usual rate-limit error and their own retry logic waits
-// the right time; `apijongler serve` uses it.
-//
-// Without this option such a request fails with a *[NoKeyError] (matched by
-// [ErrNoKeys], its RetryAfter saying when), which is what Go code that
-// looks at errors wants. Either way, when the request itself was refused
-// by the last key left, the upstream's answer is returned, with a
-// Retry-After added if it had none (the Gemini API gives its delay in the
-// body only), so the first exhausting request and the later ones tell the
-// client the same thing. One option rather than a helper reading the error
-// back out of a response: a caller wants one behaviour or the other, and
-// an error already carries the NoKeyError for Go callers.
-func WithNoKeyAnswer() Option { return func(o *options) { o.noKeyAnswer = true } }
-
 // noKey returns what send returns when no key can serve req: the last
 // upstream refusal if there is one, else err, or its answer with
 // [WithNoKeyAnswer].

@@ -620,3 +620,12 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	ks.Learned = learnedQuotas(st)
 	return ks, nil
 }
+
+// now returns the time the keyring records and compares: its store's when
+// the store tells one, else its clock's.
+func (r *keyring) now() time.Time {
+	if r.storeClock != nil {
+		return r.storeClock.Now()
+	}
+	return r.clock.Now()
+}

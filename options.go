@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// An Option configures a [Transport] or a [Jongler].
+// An Option configures a [Transport].
 type Option func(*options)
 
 type options struct {
@@ -143,3 +143,29 @@ func newOptions(opts []Option) *options {
 	}
 	return o
 }
+
+// WithBudgets sets the request budgets per model, replacing those of the
+// INI file.
+func WithBudgets(b ...Budget) Option {
+	return func(o *options) { o.budgets, o.budgetsSet = append([]Budget(nil), b...), true }
+}
+
+// WithNoKeyAnswer makes the [Transport] answer a request that no key can
+// serve as the upstream answers a caller over its rate limit: 429 Too Many
+// Requests with a Retry-After header (whole seconds until the first key is
+// back) and a body in the upstream's error shape (Google's RESOURCE_EXHAUSTED
+// with a RetryInfo for the Gemini API, OpenAI's rate_limit_exceeded on
+// OpenAI-compatible paths), or 503 when every key is refused for good. SDKs
+// then raise their usual rate-limit error and their own retry logic waits
+// the right time; `apijongler serve` uses it.
+//
+// Without this option such a request fails with a *[NoKeyError] (matched by
+// [ErrNoKeys], its RetryAfter saying when), which is what Go code that
+// looks at errors wants. Either way, when the request itself was refused
+// by the last key left, the upstream's answer is returned, with a
+// Retry-After added if it had none (the Gemini API gives its delay in the
+// body only), so the first exhausting request and the later ones tell the
+// client the same thing. One option rather than a helper reading the error
+// back out of a response: a caller wants one behaviour or the other, and
+// an error already carries the NoKeyError for Go callers.
+func WithNoKeyAnswer() Option { return func(o *options) { o.noKeyAnswer = true } }

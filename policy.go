@@ -82,8 +82,9 @@ type Answer struct {
 	// those too, for their headers: it must accept them, and may rest the
 	// key with Until.
 	Body []byte
-	// Model is the model named by the request path
-	// (/v1beta/models/{model}:...), or "".
+	// Model is the model the request names: in its path
+	// (/v1beta/models/{model}:...), or else in the "model" field of an
+	// OpenAI- or Anthropic-style JSON body; "" if neither does.
 	Model string
 	// Now is the transport's clock at the answer.
 	Now time.Time

@@ -92,12 +92,3 @@ type StoreClock interface {
 	Store
 	Now() time.Time
 }
-
-// now returns the time the keyring records and compares: its store's when
-// the store tells one, else its clock's.
-func (r *keyring) now() time.Time {
-	if r.storeClock != nil {
-		return r.storeClock.Now()
-	}
-	return r.clock.Now()
-}

@@ -24,12 +24,6 @@ type Budget struct {
 	PerDay    int // requests per day window; 0: no limit
 }
 
-// WithBudgets sets the request budgets per model, replacing those of the
-// INI file.
-func WithBudgets(b ...Budget) Option {
-	return func(o *options) { o.budgets, o.budgetsSet = append([]Budget(nil), b...), true }
-}
-
 // A BudgetStore is a [Store] that keeps budget counters apart from the
 // connector's state, so that spending a [Budget] costs one small atomic
 // step instead of a [Store.Update] of the whole state, whatever the

@@ -32,6 +32,9 @@ func (c *Cache) Load(raw []byte, value func(key string) (string, bool), f *Finge
 		c.st = &State{}
 	}
 	if sameBytes(raw, c.raw) {
+		// Keep the store's slice: the next look is a pointer's, not a
+		// comparison of every byte.
+		c.raw = raw
 		return c.st, c.gen, nil
 	}
 	decoded, err := Decode(raw)

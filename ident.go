@@ -126,7 +126,13 @@ func (r *keyring) claim(ctx context.Context) error {
 			return nil
 		})
 		if err != nil && err != errConflict {
-			return err
+			// A store that cannot be written (a read-only state
+			// directory) holds no claim to check against: requests go
+			// on, as verdicts then do (see write), and the claim is
+			// tried again a little later.
+			r.logger.Debug("jongler: could not claim the key names in the store", "connector", r.connector, "err", err)
+			id.next.Store(now.Add(time.Minute).UnixNano())
+			return nil
 		}
 	}
 	if conflict != "" {

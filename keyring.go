@@ -31,7 +31,8 @@ type keyring struct {
 	book *quota.Book[BudgetCounter]
 
 	index    map[string]int                   // key name → index in keys
-	keyValue func(name string) (string, bool) // a key's value by name (see state.DropStaleErrors)
+	keyValue func(name string) (string, bool) // a key's value by name (see state.Upgrade)
+	id       *identity                        // the keys' fingerprints (see ident.go)
 
 	// A release wakes this process's requests waiting for a key, if any:
 	// releases counts releases, waiters the requests registered on wake,
@@ -138,7 +139,7 @@ func (r *keyring) loadGen(ctx context.Context) (*state.State, listGen, error) {
 	if err != nil {
 		return nil, listGen{}, err
 	}
-	st, gen, damaged := r.cache.Load(raw, r.keyValue)
+	st, gen, damaged := r.cache.Load(raw, r.keyValue, r.id.fpr)
 	if damaged != nil {
 		r.logger.Warn("jongler: damaged state read as empty; the next write replaces it", "connector", r.connector, "err", damaged)
 	}
@@ -156,7 +157,7 @@ func (r *keyring) update(ctx context.Context, fn func(*state.State) error) error
 		outSt state.State
 	)
 	err := r.store.Update(ctx, r.connector, func(cur []byte) ([]byte, error) {
-		st := r.cache.Draft(cur, r.keyValue)
+		st := r.cache.Draft(cur, r.keyValue, r.id.fpr)
 		if err := fn(&st); err != nil {
 			return nil, err
 		}
@@ -213,6 +214,8 @@ func newKeyring(connector string, keys []Key, budgets []Budget, store Store, slo
 		k, ok := r.key(name)
 		return k.Value, ok
 	}
+	secret, shared := fingerprintSecret(store, logger)
+	r.id = newIdentity(keys, secret, shared)
 	r.book = newBook(connector, keys, budgets, store, r.now, r.update)
 	return r
 }
@@ -321,7 +324,7 @@ func (r *keyring) blocked(st *state.State, k *Key, now time.Time, model string, 
 		break
 	}
 	for _, rec := range st.Records {
-		if rec.Key != k.Name || !rec.ActiveAt(now, model) {
+		if rec.Key != k.Name || !rec.ActiveAt(now, model) || !r.holds(&rec, k) {
 			continue
 		}
 		blocked = true
@@ -354,6 +357,9 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 	// leaves them aside, until a key leased turns out to have spent its
 	// budget.
 	full := false
+	if err := r.claim(ctx); err != nil {
+		return nil, err
+	}
 	for {
 		st, gen, err := r.loadGen(ctx)
 		if err != nil {
@@ -545,7 +551,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) {
 		r.write(ctx, func(st *state.State) error {
 			prune(st, now)
 			for _, n := range names {
-				st.SetRecord(state.Record{Key: n, State: state.Lockdown, Model: v.Model, Until: v.Until, Reason: v.Reason})
+				st.SetRecord(r.forValue(state.Record{Key: n, State: state.Lockdown, Model: v.Model, Until: v.Until, Reason: v.Reason}))
 			}
 			return nil
 		})
@@ -554,7 +560,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) {
 	case ActionDisable:
 		r.write(ctx, func(st *state.State) error {
 			prune(st, now)
-			st.SetRecord(state.Record{Key: k.Name, State: state.Error, Model: v.Model, Reason: v.Reason, Fingerprint: st.Fingerprint(k.Value)})
+			st.SetRecord(r.forValue(state.Record{Key: k.Name, State: state.Error, Model: v.Model, Reason: v.Reason}))
 			return nil
 		})
 		r.logger.Info("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)
@@ -570,7 +576,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) {
 			}
 			names = r.projectKeys(k.Project)
 			for _, n := range names {
-				st.SetRecord(state.Record{Key: n, State: state.Lockdown, Until: v.Until, Reason: v.Reason})
+				st.SetRecord(r.forValue(state.Record{Key: n, State: state.Lockdown, Until: v.Until, Reason: v.Reason}))
 			}
 			return nil
 		})
@@ -616,7 +622,7 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	if err != nil {
 		return KeyStates{}, err
 	}
-	ks := buildKeyStates(r.keys, st, inFlight, r.now())
+	ks := buildKeyStates(r.keys, st, inFlight, r.now(), r.holds)
 	ks.Learned = learnedQuotas(st)
 	return ks, nil
 }

@@ -55,13 +55,14 @@ type KeyDetail struct {
 }
 
 // buildKeyStates derives the snapshot from the persisted state and the
-// leases in flight.
-func buildKeyStates(keys []Key, st *state.State, inFlight map[string]int, now time.Time) KeyStates {
+// leases in flight; holds tells whether a record holds for a key's value.
+func buildKeyStates(keys []Key, st *state.State, inFlight map[string]int, now time.Time, holds func(*state.Record, *Key) bool) KeyStates {
 	ks := KeyStates{Keys: make(map[string]KeyDetail, len(keys))}
-	for _, k := range keys {
+	for i := range keys {
+		k := &keys[i]
 		d := KeyDetail{Name: k.Name, State: StateVacant, InFlight: inFlight[k.Name], Project: k.Project}
 		for _, r := range st.Records {
-			if r.Key != k.Name || !r.ActiveAt(now, r.Model) {
+			if r.Key != k.Name || !r.ActiveAt(now, r.Model) || !holds(&r, k) {
 				continue
 			}
 			if s := KeyState(r.State); rank(s) > rank(d.State) || (s == d.State && r.Until.After(d.Until)) {

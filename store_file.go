@@ -81,6 +81,9 @@ func NewFileStore(dir string, logger *slog.Logger) (*FileStore, error) {
 // Dir returns the state directory.
 func (s *FileStore) Dir() string { return s.fs.Dir() }
 
+// String names the store in messages: its state directory.
+func (s *FileStore) String() string { return "file store " + s.fs.Dir() }
+
 // Acquire implements [Store]. Keys are tried from the least recently used
 // by any process, as told by the use table.
 func (s *FileStore) Acquire(ctx context.Context, connector string, keys []string, slots int) (Lease, error) {

@@ -3,6 +3,7 @@ package jongler
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ type MemoryStore struct {
 	leases     map[string]*memoryConnector // by connector
 	connectors map[string][]byte
 	counts     map[string]map[string]*memoryCount // budget counters, by connector and name
+	secret     []byte                             // keys the fingerprints of its records' key values
 }
 
 // memoryCount is a budget counter's count in the window starting at
@@ -53,11 +55,21 @@ func (l *memoryList) has(id int32) bool { return l.member[id/64]&(1<<(id%64)) !=
 
 // NewMemoryStore returns an empty [MemoryStore].
 func NewMemoryStore() *MemoryStore {
+	secret := make([]byte, 32)
+	rand.Read(secret) // never fails (crypto/rand panics rather)
 	return &MemoryStore{
 		leases:     map[string]*memoryConnector{},
 		connectors: map[string][]byte{},
+		secret:     secret,
 	}
 }
+
+// fingerprintSecret returns the secret that keys the fingerprints of the
+// store's records: the store's own, held apart from what it stores.
+func (m *MemoryStore) fingerprintSecret() []byte { return m.secret }
+
+// String names the store in messages.
+func (m *MemoryStore) String() string { return "memory store" }
 
 // list returns names looked up in connector's keys; m.mu is held.
 func (m *MemoryStore) list(connector string, names []string) (*memoryConnector, *memoryList) {

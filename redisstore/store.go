@@ -147,6 +147,10 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	return s
 }
 
+// String names the store in messages: the server's address, never its
+// password, and the key prefix.
+func (s *Store) String() string { return s.name + " (key prefix " + s.prefix + ")" }
+
 // Open connects to the Redis named by a redis:// or rediss:// (TLS) URL,
 // with user and password in the URL if needed, and returns a Store that
 // closes its client on Close. Besides go-redis's own URL parameters, the

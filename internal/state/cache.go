@@ -21,17 +21,20 @@ type Cache struct {
 
 // Load returns the state raw holds, decoded only if raw is not the bytes
 // cached, and the generation of its records. A state decoded has the
-// errors stale by value dropped (see DropStaleErrors) and is cached.
+// fingerprints of an older format upgraded (see Upgrade) and is cached.
 // Damaged bytes read as the empty state; damaged is their decoding error
 // the first time they are read after a good state, for the caller to
 // warn about once. The state returned is shared: it must not be modified.
-func (c *Cache) Load(raw []byte, value func(key string) (string, bool)) (st *State, gen uint64, damaged error) {
+func (c *Cache) Load(raw []byte, value func(key string) (string, bool), f *Fingerprinter) (st *State, gen uint64, damaged error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.st == nil {
 		c.st = &State{}
 	}
 	if sameBytes(raw, c.raw) {
+		// Keep the store's slice: the next look is a pointer's, not a
+		// comparison of every byte.
+		c.raw = raw
 		return c.st, c.gen, nil
 	}
 	decoded, err := Decode(raw)
@@ -41,7 +44,7 @@ func (c *Cache) Load(raw []byte, value func(key string) (string, bool)) (st *Sta
 		}
 		decoded = State{}
 	}
-	decoded.DropStaleErrors(value)
+	decoded.Upgrade(value, f)
 	c.set(raw, &decoded)
 	c.damaged = err != nil
 	return &decoded, c.gen, damaged
@@ -49,8 +52,8 @@ func (c *Cache) Load(raw []byte, value func(key string) (string, bool)) (st *Sta
 
 // Draft returns the state cur holds, to change and write: a copy of the
 // cached one if cur is the bytes cached, else cur decoded (damaged bytes:
-// the empty state), with the errors stale by value dropped.
-func (c *Cache) Draft(cur []byte, value func(key string) (string, bool)) State {
+// the empty state), with the fingerprints of an older format upgraded.
+func (c *Cache) Draft(cur []byte, value func(key string) (string, bool), f *Fingerprinter) State {
 	st, ok := c.copyOf(cur)
 	if !ok {
 		var err error
@@ -58,7 +61,7 @@ func (c *Cache) Draft(cur []byte, value func(key string) (string, bool)) State {
 			st = State{}
 		}
 	}
-	st.DropStaleErrors(value)
+	st.Upgrade(value, f)
 	return st
 }
 
@@ -93,7 +96,8 @@ func (c *Cache) set(raw []byte, st *State) {
 // which is all the generation tells.
 func sameRecords(a, b *State) bool {
 	return a.Backoff.Equal(b.Backoff) && slices.EqualFunc(a.Records, b.Records, func(x, y Record) bool {
-		return x.Key == y.Key && x.State == y.State && x.Model == y.Model && x.Until.Equal(y.Until) && x.Reason == y.Reason
+		return x.Key == y.Key && x.State == y.State && x.Model == y.Model && x.Until.Equal(y.Until) && x.Reason == y.Reason &&
+			x.Fingerprint == y.Fingerprint && x.SecretID == y.SecretID
 	})
 }
 

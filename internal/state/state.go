@@ -34,9 +34,13 @@ type State struct {
 	Throttles []Throttle `json:"throttles,omitempty"`
 	// Learned lists the request quotas learned from refusals.
 	Learned []Learned `json:"learned,omitempty"`
-	// Secret keys the fingerprints of key values; made at the first
-	// refusal, kept with the state (mode 0600 in a FileStore).
-	Secret []byte `json:"secret,omitempty"`
+	// OldSecret is the secret of the fingerprints written when the store
+	// kept it beside them: read from such a state, used once by Upgrade
+	// and never written again (Encode leaves it out).
+	OldSecret []byte `json:"secret,omitempty"`
+	// Idents says which value (by fingerprint) each key name stands for in
+	// this store, per fingerprint secret (see Claim).
+	Idents []Ident `json:"idents,omitempty"`
 	// Owners says which project created each Gemini file and cached
 	// content.
 	Owners []Owner `json:"owners,omitempty"`
@@ -65,6 +69,17 @@ type Record struct {
 	// with (see State.Fingerprint): another value under the same name
 	// starts afresh.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// SecretID names the secret Fingerprint was made under (see
+	// Fingerprinter.ID).
+	SecretID string `json:"secret_id,omitempty"`
+}
+
+// Ident is the value a key name stands for in a store: its fingerprint
+// under the secret of ID SecretID.
+type Ident struct {
+	Key         string `json:"key"`
+	SecretID    string `json:"secret_id"`
+	Fingerprint string `json:"fingerprint"`
 }
 
 // Usage counts the requests sent with a project's keys for a model in one
@@ -102,9 +117,12 @@ type file struct {
 	State
 }
 
-// Encode encodes st as a Store keeps it.
+// Encode encodes st as a Store keeps it, without OldSecret: no secret is
+// ever written to a store.
 func Encode(st *State) ([]byte, error) {
-	out, err := json.MarshalIndent(file{Version: Version, State: *st}, "", "  ")
+	f := file{Version: Version, State: *st}
+	f.OldSecret = nil
+	out, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("jongler: encode state: %w", err)
 	}
@@ -169,16 +187,18 @@ func (s State) Clone() State {
 	s.Usage = slices.Clone(s.Usage)
 	s.Throttles = slices.Clone(s.Throttles)
 	s.Learned = slices.Clone(s.Learned)
-	s.Secret = slices.Clone(s.Secret)
+	s.OldSecret = slices.Clone(s.OldSecret)
+	s.Idents = slices.Clone(s.Idents)
 	s.Owners = slices.Clone(s.Owners)
 	return s
 }
 
-// Forget drops lockdowns, refusals, throttling and learned quotas (the
-// next refusal teaches them again); request counts stay, as they count
-// requests the upstream has seen.
+// Forget drops lockdowns, refusals, throttling, learned quotas (the next
+// refusal teaches them again) and which value each key name stands for;
+// request counts stay, as they count requests the upstream has seen.
 func (s *State) Forget() {
 	s.Records = nil
+	s.Idents = nil
 	s.Backoff = time.Time{}
 	s.Throttles = nil
 	s.Learned = nil
@@ -211,11 +231,11 @@ func (s *State) PruneRecords(now time.Time) {
 	s.Records = kept
 }
 
-// SetRecord replaces the record of (r.Key, r.Model) with r; a refusal
-// outranks a cooldown.
+// SetRecord replaces the record of (r.Key, r.Model) for the same value
+// (fingerprint and secret) with r; a refusal outranks a cooldown.
 func (s *State) SetRecord(r Record) {
 	for i, old := range s.Records {
-		if old.Key == r.Key && old.Model == r.Model {
+		if old.Key == r.Key && old.Model == r.Model && old.Fingerprint == r.Fingerprint && old.SecretID == r.SecretID {
 			if old.State == Error && r.State == Lockdown {
 				return
 			}

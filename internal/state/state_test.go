@@ -49,7 +49,7 @@ func TestEncodingUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(st.Records) != 2 || len(st.Usage) != 2 || len(st.Throttles) != 1 || len(st.Learned) != 1 ||
-		len(st.Secret) != 32 || len(st.Owners) != 1 || st.Backoff.IsZero() {
+		len(st.Idents) != 1 || st.Records[1].SecretID == "" || len(st.Owners) != 1 || st.Backoff.IsZero() {
 		t.Fatalf("decoded %+v: a field was lost", st)
 	}
 	got, err := Encode(&st)
@@ -121,25 +121,99 @@ func TestNoteThrottle(t *testing.T) {
 	}
 }
 
-// TestFingerprintTiesErrors: an ERROR earned with one value is dropped
-// once the key has another; one of a key not configured stays.
-func TestFingerprintTiesErrors(t *testing.T) {
+// TestOldSecretNeverWritten: a state written when the store kept the
+// fingerprint secret still decodes; the secret is read, and never written
+// again, by any path that encodes.
+func TestOldSecretNeverWritten(t *testing.T) {
+	old, err := os.ReadFile("testdata/state-v1-secret.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Decode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.OldSecret) != 32 {
+		t.Fatalf("old secret %d bytes, want 32", len(st.OldSecret))
+	}
+	out, err := Encode(&st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(out, []byte(`"secret"`)) || bytes.Contains(out, []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")) {
+		t.Fatalf("encoded:\n%s\nholds the old secret", out)
+	}
+}
+
+// TestUpgradeOldFingerprints: an ERROR fingerprinted under the old stored
+// secret is fingerprinted anew under the new one when the key still has
+// that value, dropped when it has another (as it was), and kept as it is
+// for a key not configured here; the old secret goes.
+func TestUpgradeOldFingerprints(t *testing.T) {
+	old := []byte("0123456789abcdef0123456789abcdef")
+	st := State{OldSecret: old, Records: []Record{
+		{Key: "same", State: Error, Fingerprint: hmacHex(old, "v-same")},
+		{Key: "fixed", State: Error, Fingerprint: hmacHex(old, "v-broken")},
+		{Key: "gone", State: Error, Fingerprint: hmacHex(old, "v-gone")},
+		{Key: "cool", State: Lockdown, Until: time.Now()},
+	}}
+	values := map[string]string{"same": "v-same", "fixed": "v-fixed", "cool": "v-cool"}
+	f := NewFingerprinter([]byte("a new secret, held elsewhere"))
+	st.Upgrade(func(k string) (string, bool) { v, ok := values[k]; return v, ok }, f)
+	if st.OldSecret != nil || len(st.Records) != 3 {
+		t.Fatalf("upgraded %+v", st)
+	}
+	if r := st.Records[0]; r.Key != "same" || r.Fingerprint != f.Of("v-same") || r.SecretID != f.ID() {
+		t.Fatalf("same: %+v, want fingerprinted under the new secret", r)
+	}
+	if r := st.Records[1]; r.Key != "gone" || r.SecretID != "" || !r.For(f.Of("anything"), f.ID()) {
+		t.Fatalf("gone: %+v, want kept, holding by name", r)
+	}
+}
+
+// TestRecordForValue: a record holds for the value it was made with under
+// the same secret; under another secret, or without a fingerprint, it
+// holds by name. Two values under one name keep a record each.
+func TestRecordForValue(t *testing.T) {
+	a, b := NewFingerprinter([]byte("secret-a-0123456789")), NewFingerprinter([]byte("secret-b-0123456789"))
+	r := Record{Key: "k", State: Error, Fingerprint: a.Of("v1"), SecretID: a.ID()}
+	if !r.For(a.Of("v1"), a.ID()) || r.For(a.Of("v2"), a.ID()) {
+		t.Fatal("under the same secret: holds for v1 only")
+	}
+	if !r.For(b.Of("v2"), b.ID()) || !(Record{Key: "k"}).For(a.Of("v2"), a.ID()) {
+		t.Fatal("another secret, or no fingerprint: holds by name")
+	}
+	if a.Of("v1") == b.Of("v1") || a.ID() == b.ID() {
+		t.Fatal("fingerprints or IDs agree across secrets")
+	}
 	var st State
-	st.SetRecord(Record{Key: "k", State: Error, Fingerprint: st.Fingerprint("old-value")})
-	st.SetRecord(Record{Key: "gone", State: Error, Fingerprint: st.Fingerprint("x")})
-	values := map[string]string{"k": "old-value"}
-	value := func(key string) (string, bool) { v, ok := values[key]; return v, ok }
-	st.DropStaleErrors(value)
-	if len(st.Records) != 2 {
-		t.Fatalf("records %+v: dropped with the value unchanged", st.Records)
+	st.SetRecord(r)
+	st.SetRecord(Record{Key: "k", State: Lockdown, Until: time.Now(), Fingerprint: a.Of("v2"), SecretID: a.ID()})
+	if len(st.Records) != 2 || st.Records[0].State != Error {
+		t.Fatalf("records %+v: one value's record replaced the other's", st.Records)
 	}
-	values["k"] = "new-value"
-	st.DropStaleErrors(value)
-	if len(st.Records) != 1 || st.Records[0].Key != "gone" {
-		t.Fatalf("records %+v, want k's dropped and gone's kept", st.Records)
+}
+
+// TestClaim: a name stands for one value per secret in a store; another
+// value under it conflicts, unless the first was refused for good.
+func TestClaim(t *testing.T) {
+	f := NewFingerprinter([]byte("secret-a-0123456789"))
+	var st State
+	if c, ch := st.Claim("k", f.ID(), f.Of("v1")); c || !ch {
+		t.Fatal("first claim")
 	}
-	if bytes.Contains(st.Secret, []byte("old-value")) || st.Records[0].Fingerprint == "x" {
-		t.Fatal("a value kept in the state")
+	if c, ch := st.Claim("k", f.ID(), f.Of("v1")); c || ch {
+		t.Fatal("same value again")
+	}
+	if c, _ := st.Claim("k", "other-secret", "xx"); c {
+		t.Fatal("another secret cannot judge: no conflict")
+	}
+	if c, ch := st.Claim("k", f.ID(), f.Of("v2")); !c || ch {
+		t.Fatal("another value under the name: want a conflict")
+	}
+	st.SetRecord(Record{Key: "k", State: Error, Fingerprint: f.Of("v1"), SecretID: f.ID()})
+	if c, ch := st.Claim("k", f.ID(), f.Of("v2")); c || !ch || st.Idents[0].Fingerprint != f.Of("v2") {
+		t.Fatalf("v1 refused for good: the name passes on; idents %+v", st.Idents)
 	}
 }
 
@@ -186,14 +260,14 @@ func TestCache(t *testing.T) {
 	var c Cache
 	none := func(string) (string, bool) { return "", false }
 	a, _ := Encode(&State{Records: []Record{{Key: "k", State: Error}}})
-	st, gen, damaged := c.Load(a, none)
+	st, gen, damaged := c.Load(a, none, nil)
 	if len(st.Records) != 1 || damaged != nil {
 		t.Fatalf("loaded %+v, %v", st, damaged)
 	}
-	if again, gen2, _ := c.Load(bytes.Clone(a), none); again != st || gen2 != gen {
+	if again, gen2, _ := c.Load(bytes.Clone(a), none, nil); again != st || gen2 != gen {
 		t.Fatal("the same bytes decoded again")
 	}
-	draft := c.Draft(a, none)
+	draft := c.Draft(a, none, nil)
 	draft.Usage = append(draft.Usage, Usage{Project: "p", Window: "minute", Count: 1})
 	draft.Records[0].Reason = "changed"
 	if st.Records[0].Reason != "" {
@@ -202,11 +276,11 @@ func TestCache(t *testing.T) {
 	draft.Records[0].Reason = ""
 	b, _ := Encode(&draft)
 	c.Written(b, &draft)
-	if _, gen2, _ := c.Load(b, none); gen2 != gen {
+	if _, gen2, _ := c.Load(b, none, nil); gen2 != gen {
 		t.Fatal("the generation moved for a count")
 	}
 	for i, want := range []bool{true, false} {
-		st, gen2, damaged := c.Load([]byte(`{"version":9}`), none)
+		st, gen2, damaged := c.Load([]byte(`{"version":9}`), none, nil)
 		if (damaged != nil) != want || len(st.Records) != 0 || gen2 == gen {
 			t.Fatalf("damaged read %d: %+v, %v, generation %d; want empty, told once, a new generation", i, st, damaged, gen2)
 		}

@@ -195,6 +195,9 @@ func resolveConfig(c Connector, o *options) (Config, error) {
 			keys[i].Project = k.Name
 		}
 	}
+	if i, j, dup := keyfile.SameValue(len(keys), func(i int) string { return keys[i].Value }); dup {
+		return Config{}, fmt.Errorf("jongler: keys %q and %q have the same value; %s", keys[i].Name, keys[j].Name, keyfile.SameValueFix)
+	}
 	// Projects name budget counters and learned quotas in the store: a
 	// key's value must not be one (a key's own name is one by default,
 	// and shown everywhere anyway).

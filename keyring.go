@@ -52,6 +52,7 @@ type keyring struct {
 	unwritten state.Unwritten
 
 	rests pendingRests // leases kept after their request, given back soon
+	group *groupView   // the keys' part of a LeaseGroup; nil if none
 }
 
 // pendingRests counts the leases kept for a while after their request was
@@ -404,7 +405,7 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 			continue
 		}
 		seen := r.releases.Load()
-		l, err := r.store.Acquire(ctx, r.connector, names, r.slots)
+		l, err := r.acquire(ctx, names) // the store's, within the lease group if any
 		if err != nil {
 			return nil, err
 		}

@@ -27,6 +27,11 @@ type leased struct {
 	end      leaseEnd        // how the lease ends once handed off with an answer
 	answer   Answer          // the answer shown to the policy by classifySuccess
 	noCancel noCancel        // ctx without its cancellation, for the store's release
+	// onLost is the answer's body or upgraded connection, closed if the
+	// store loses the lease (see closeOnLoss); set before armed.
+	onLost   io.Closer
+	armed    atomic.Bool
+	lostShut atomic.Bool
 }
 
 // noCancel is a context that is never cancelled and has no deadline, with
@@ -67,12 +72,39 @@ func (l *leased) watch(ctx context.Context) context.Context {
 		select {
 		case <-lost:
 			cancel(ErrLeaseLost)
+			l.shutLost()
 		case <-done:
 		}
 	}()
 	l.stop = func() { close(done); cancel(nil) }
 	l.wctx = wctx
 	return wctx
+}
+
+// closeOnLoss has c, the answer's body or upgraded connection, closed as
+// soon as the store loses the lease: the request's context is cancelled
+// then, but an upgraded connection no longer follows it (net/http hands
+// it over detached), nor need a body of a base transport that ignores
+// contexts. Another holder may be using the key by then; the session must
+// not go on beside it. c is the base transport's, never the wrapper
+// handed to the caller, so that the wrapper can still become unreachable.
+func (l *leased) closeOnLoss(c io.Closer) {
+	if l.wctx == nil {
+		return // the store's leases cannot be lost
+	}
+	l.onLost = c
+	l.armed.Store(true)
+	if l.lost() {
+		l.shutLost() // lost before the answer came out
+	}
+}
+
+// shutLost closes what closeOnLoss was given, once, if it was given
+// something yet.
+func (l *leased) shutLost() {
+	if l.armed.Load() && !l.lostShut.Swap(true) {
+		l.onLost.Close()
+	}
 }
 
 // release gives the lease back and wakes this process's waiters.
@@ -146,6 +178,7 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 			out := new(http.Response)
 			*out = *resp
 			out.Body = newUpgradeBody(rwc, newLeaseEnd(rwc, l, t.abandonRest, req, red))
+			l.closeOnLoss(rwc)
 			if red.Bodies {
 				out.Body = redact.NewConn(out.Body.(io.ReadWriteCloser), red)
 			}
@@ -167,6 +200,7 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 	// The copy lives in the body's allocation: the caller holds both or
 	// neither.
 	b := newLeaseBody(resp.Body, resp.ContentLength, newLeaseEnd(resp.Body, l, t.abandonRest, req, red))
+	l.closeOnLoss(resp.Body)
 	b.src = resp
 	b.out = *resp
 	b.out.Body = b
@@ -211,6 +245,13 @@ func (e *leaseEnd) finish() {
 		return
 	}
 	e.l.releaseAfter(e.rest)
+}
+
+// lostErr says why an answer was cut: the lease lapsed (its holder paused
+// past the store's TTL, or the store could not be reached for as long),
+// and the key may serve another request.
+func (e *leaseEnd) lostErr() error {
+	return fmt.Errorf("jongler: %s: key %s: %w", e.l.ring.connector, e.l.key.Name, ErrLeaseLost)
 }
 
 // unreachable is the cleanup of a body the caller dropped without closing.
@@ -268,9 +309,7 @@ func (b *leaseBody) Read(p []byte) (int, error) {
 		b.end.done.Store(true)
 		b.end.l.release()
 	} else if err != nil && b.end.l.lost() {
-		// Say why the answer was cut: the lease lapsed (its holder paused
-		// past the store's TTL), and the key may serve another request.
-		err = fmt.Errorf("jongler: %s: key %s: %w", b.end.l.ring.connector, b.end.l.key.Name, ErrLeaseLost)
+		err = b.end.lostErr()
 	}
 	if err == io.EOF && b.src != nil && b.src.Trailer != nil {
 		// The base sets them at the body's end, declared or not (net/http
@@ -311,6 +350,9 @@ func (b *upgradeBody) Read(p []byte) (int, error) {
 	n, err := b.rwc.Read(p)
 	if err == io.EOF {
 		b.end.done.Store(true) // the upstream closed the session
+	}
+	if err != nil && b.end.l.lost() {
+		err = b.end.lostErr() // closed by closeOnLoss
 	}
 	return n, err
 }

@@ -32,6 +32,7 @@ type options struct {
 	budgets       []Budget
 	budgetsSet    bool
 	noKeyAnswer   bool
+	group         *LeaseGroup
 	err           error // the first option given a value it cannot take
 	tel           telemetryOptions
 }

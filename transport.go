@@ -169,6 +169,9 @@ func newTransport(name string, o *options) (*Transport, error) {
 		maxWait = defaultMaxWait
 	}
 	t.ring = newKeyring(c.Name, keys, cfg.Budgets, store, o.maxInFlight, t.clock, logger, maxWait)
+	if o.group != nil {
+		t.ring.group = o.group.view(c.Name, keys)
+	}
 	t.ring.tel = t.tel
 	if err := t.tel.watch(t.ring); err != nil {
 		t.Close()

@@ -168,7 +168,8 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		return configError(err)
 	}
 	defer stopMetrics()
-	sc := serving.Config{Store: store, Logger: a.logger, Access: access, Meters: meters, Tokens: tokens, MaxBody: f.maxBody}
+	sc := serving.Config{Store: store, Logger: a.logger, Access: access, Meters: meters, Tokens: tokens, MaxBody: f.maxBody,
+		Leases: jongler.NewLeaseGroup()}
 	build := func() (*served, error) {
 		a.ini = nil // read the INI file afresh: SIGHUP reloads it
 		return a.buildServed(args, f, sc)

@@ -448,7 +448,31 @@ func (f *File) keys(sec *section) ([]Key, []string, error) {
 			}
 		}
 	}
+	if i, j, ok := SameValue(len(keys), func(i int) string { return keys[i].Value }); ok {
+		return nil, nil, f.errorf(keys[j].Line, "keys %q (line %d) and %q of [%s] have the same value; %s",
+			keys[i].Name, keys[i].Line, keys[j].Name, sec.name, SameValueFix)
+	}
 	return keys, warnings, nil
+}
+
+// SameValueFix says what to do of one key value under two names.
+const SameValueFix = "give each key once, under one name (under two, it would serve two requests at once)"
+
+// SameValue returns the indexes i < j of the first two of n keys whose
+// values (value(i)) are the same, and whether there are two such: one
+// value under two names would serve two requests at once, each name's
+// lease ignoring the other's. It is the one check of it, for the keys of
+// a file and for keys given otherwise.
+func SameValue(n int, value func(i int) string) (i, j int, ok bool) {
+	seen := make(map[string]int, n)
+	for j := range n {
+		v := value(j)
+		if i, dup := seen[v]; dup {
+			return i, j, true
+		}
+		seen[v] = j
+	}
+	return 0, 0, false
 }
 
 // refused says why an upstream will refuse value as a key, as

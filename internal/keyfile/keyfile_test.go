@@ -121,6 +121,8 @@ func TestErrorsShowNoKey(t *testing.T) {
 		{"project name", "[c]\nk1 = " + key + "\n[c:projects]\n" + key + " = k9\n", `keys.ini:4: project "[redacted]" names`},
 		{"key in two projects", "[c]\nk1 = " + key + "\n[c:projects]\np = k1\nq = k1\n", `keys.ini:5: key "k1" is in projects "p" and "q"`},
 		{"key twice", "[c]\nk1 = " + key + "\nk1 = y\n", `keys.ini:2: key "k1" is given 2 times in [c]`},
+		{"value twice", "[c]\nk1 = " + key + "\nk2 = x\nk3 = " + key + "\n", `keys.ini:4: keys "k1" (line 2) and "k3" of [c] have the same value; give each key once`},
+		{"value twice with [DEFAULT]", "[DEFAULT]\nshared = " + key + "\n[c]\nown = " + key + "\n", `keys.ini:2: keys "own" (line 4) and "shared" of [c] have the same value`},
 		{"key name is a key", "[d]\nk = " + key + "\n[c]\n" + key + " = \n", `keys.ini:4: key "[redacted]" in [c] has an empty value`},
 		{"no keys", "[c]\n[c:projects]\np = " + key + "\n", "section [c] has no keys"},
 		{"no section", "[d]\nk = " + key + "\n", "keys.ini has no section [c]"},
@@ -331,8 +333,8 @@ func TestDefaultSection(t *testing.T) {
 // quote, as a quoted string; configparser, and so this package, reads
 // them as written, on one line or several.
 func TestQuotesReadAsWritten(t *testing.T) {
-	c := load(t, "[c]\nk1 = `raw`\nk2 = \"\"\"raw\n  more`\nk3 = `raw\n  more\n  end\"\"\"\n\"k4\" = v\n`k5` = v\n")
-	want := []string{"k1=`raw`", "k2=\"\"\"raw\nmore`", "k3=`raw\nmore\nend\"\"\"", "\"k4\"=v", "`k5`=v"}
+	c := load(t, "[c]\nk1 = `raw`\nk2 = \"\"\"raw\n  more`\nk3 = `raw\n  more\n  end\"\"\"\n\"k4\" = v\n`k5` = w\n")
+	want := []string{"k1=`raw`", "k2=\"\"\"raw\nmore`", "k3=`raw\nmore\nend\"\"\"", "\"k4\"=v", "`k5`=w"}
 	if got := values(c); !slices.Equal(got, want) {
 		t.Errorf("keys %q, want %q", got, want)
 	}

@@ -25,6 +25,10 @@ type Config struct {
 	Meters  metric.MeterProvider // nil: no metrics
 	Tokens  []string
 	MaxBody int64 // bytes, for the handler's bound and the transports' buffer
+	// Leases is shared by the transports of every configuration a reload
+	// builds, so that a key renamed by a reload is not leased under its
+	// new name while requests hold it under the old one.
+	Leases *jongler.LeaseGroup
 }
 
 // TransportOptions returns the options every transport gets; the caller
@@ -36,6 +40,7 @@ func (c Config) TransportOptions() []jongler.Option {
 		jongler.WithNoKeyAnswer(),
 		jongler.WithMaxBodyBuffer(c.MaxBody),
 		jongler.WithMeterProvider(c.Meters),
+		jongler.WithLeaseGroup(c.Leases),
 	}
 }
 

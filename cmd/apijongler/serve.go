@@ -56,8 +56,8 @@ func (a *app) serveCmd() *cobra.Command {
 rotating away from rate-limited keys, so that any language, SDK or tool that
 lets you change a base URL and an API key gets key rotation.
 
-Each CONNECTOR (default: every connector with keys, and every keyless one) is
-served under /NAME/ and its aliases (/gemini/, /hf/); when one connector with
+Each CONNECTOR (default: every connector with keys; one that needs no key,
+such as httpbin.org, only when named) is served under /NAME/ and its aliases (/gemini/, /hf/); when one connector with
 keys is served, or one is named with --root, it is also served at /. Clients put a
 proxy token where they would put their API key; in no form does it go
 upstream or into the log. Give tokens in a file (--token-file, one a line,
@@ -317,8 +317,7 @@ func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*ser
 }
 
 // servedConnectors returns the connectors named in args or, with none,
-// every connector with keys in the INI file or the environment, then every
-// keyless one.
+// every connector with keys in the INI file or the environment.
 func (a *app) servedConnectors(args []string) ([]jongler.Connector, error) {
 	var out []jongler.Connector
 	add := func(c jongler.Connector) {
@@ -361,13 +360,9 @@ func (a *app) servedConnectors(args []string) ([]jongler.Connector, error) {
 			add(all[n])
 		}
 	}
-	keyed := len(out)
-	for _, n := range names {
-		if !all[n].RequiresAPIKey {
-			add(all[n])
-		}
-	}
-	if keyed == 0 {
+	// Keyless connectors (httpbin.org) are served only when named: each
+	// is a relay to its host, for whoever can reach serve.
+	if len(out) == 0 {
 		return nil, configError(fmt.Errorf("no keys to serve: name an INI file of keys with --config or $%s, or give keys in $%sGEMINI=name1=value1,name2=value2", jongler.ConfigEnv, keysEnvPrefix))
 	}
 	return out, nil

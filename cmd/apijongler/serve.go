@@ -45,6 +45,7 @@ type serveFlags struct {
 	shutdownTimeout time.Duration
 	maxBody         int64
 	tor             string
+	poolSummary     time.Duration // serve_pool.go
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -105,6 +106,7 @@ never keeps SIGINT or SIGTERM from stopping serve.`,
 	fl.Int64Var(&f.maxBody, "max-body", proxy.DefaultMaxBodyBytes, "largest request body, in bytes")
 	fl.StringVar(&f.tor, "tor", "", "send through Tor's SOCKS5 proxy, at ADDR if given")
 	fl.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
+	fl.DurationVar(&f.poolSummary, "pool-summary-interval", defaultPoolSummary, poolSummaryFlagUsage)
 	return cmd
 }
 
@@ -142,6 +144,9 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	if f.maxBody <= 0 {
 		return usageErrorf("--max-body %d: want a positive number of bytes", f.maxBody)
+	}
+	if f.poolSummary < 0 {
+		return usageErrorf("--pool-summary-interval %s: want a positive duration, or 0 for none", f.poolSummary)
 	}
 
 	// One store for every transport, across reloads: --store's Redis, or
@@ -224,11 +229,14 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	reloads := &reloader{build: build, cur: &cur, log: access, warnAfter: reloadWarnAfter}
+	stopPool := watchPool(ctx, access, f.poolSummary, func() []*jongler.Transport { return cur.Load().transports })
+	defer stopPool()
 
 	for stop := false; !stop; {
 		select {
 		case err := <-served:
 			reloads.stop()
+			stopPool()
 			cur.Load().close()
 			return &exitError{code: exitNoAnswer, err: fmt.Errorf("serve: %w", err)}
 		case s := <-sig:
@@ -243,6 +251,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		}
 	}
 	reloads.stop()
+	stopPool()
 
 	access.Info("shutting down", "grace", f.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.shutdownTimeout)

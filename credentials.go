@@ -6,6 +6,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // credential says where a key travels in a request.
@@ -175,17 +176,58 @@ func portOf(u *url.URL) string {
 	return "443"
 }
 
-// warnPublicHost warns, once per transport, that a request went to the
-// connector's public host while [WithBaseURL] points the transport
-// elsewhere: it leaves with no key (its placeholder stripped) and comes
-// back refused, with nothing to say why unless this does. The warning
-// names the origin the transport serves, where the client should send.
-func (t *Transport) warnPublicHost(u *url.URL) {
-	if !strings.EqualFold(u.Hostname(), t.connector.Host) || strings.EqualFold(t.target.Hostname(), t.connector.Host) {
-		return
+// maxWarnedOrigins bounds the origins a transport remembers having warned
+// about: a program that sends to many hosts through it gets that many
+// warnings, then one saying the rest go unsaid.
+const maxWarnedOrigins = 32
+
+// originWarnings remembers the foreign origins a transport warned about.
+type originWarnings struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// first reports whether origin is new, remembering it; full is true, once,
+// when the bound is reached and origin is the first one left unsaid.
+func (w *originWarnings) first(origin string) (isNew, full bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.seen[origin] {
+		return false, false
 	}
-	t.publicOnce.Do(func() {
+	if w.seen == nil {
+		w.seen = map[string]bool{}
+	}
+	if len(w.seen) > maxWarnedOrigins {
+		return false, false
+	}
+	w.seen[origin] = true
+	if len(w.seen) > maxWarnedOrigins {
+		return false, true
+	}
+	return true, false
+}
+
+// warnForeignOrigin warns, once per transport and origin, that a request
+// went to an origin the transport does not key: it leaves with no key
+// (its placeholder stripped) and most likely comes back refused, with
+// nothing to say why unless this does. Both origins are named: the one the
+// request went to and the one the transport serves ([Transport.BaseURL]),
+// where the client should send. A request for the connector's public host
+// while [WithBaseURL] points elsewhere is the common case, said so.
+func (t *Transport) warnForeignOrigin(u *url.URL) {
+	origin := strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + portOf(u)
+	isNew, full := t.foreign.first(origin)
+	served := t.target.Scheme + "://" + t.target.Host
+	switch {
+	case full:
+		t.logger.Warn("jongler: requests for more origins are sent without a key; no more of them are named", "connector", t.connector.Name, "served_origin", served)
+	case !isNew:
+	case strings.EqualFold(u.Hostname(), t.connector.Host):
 		t.logger.Warn("jongler: a request for the connector's public host is sent without a key: this transport serves another origin (WithBaseURL); send requests there",
-			"connector", t.connector.Name, "request_origin", u.Scheme+"://"+u.Host, "served_origin", t.target.Scheme+"://"+t.target.Host)
-	})
+			"connector", t.connector.Name, "request_origin", u.Scheme+"://"+u.Host, "served_origin", served)
+	default:
+		t.logger.Warn("jongler: a request for another origin is sent without a key: this transport keys only the origin it serves (Transport.BaseURL); send requests there",
+			"connector", t.connector.Name, "request_origin", u.Scheme+"://"+u.Host, "served_origin", served)
+	}
 }

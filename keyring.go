@@ -564,7 +564,7 @@ func (r *keyring) apply(ctx context.Context, k Key, v Verdict) {
 			st.SetRecord(r.forValue(state.Record{Key: k.Name, State: state.Error, Model: v.Model, Reason: v.Reason}))
 			return nil
 		})
-		r.logger.Info("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)
+		r.logger.Warn("jongler: key in error", "connector", r.connector, "key", k.Name, "model", v.Model, "reason", v.Reason)
 	case ActionThrottle:
 		global := false
 		var names []string

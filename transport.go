@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -41,7 +40,8 @@ const errorBodyLimit = redact.MaxBody
 // last answer is returned unchanged.
 //
 // Keys go only to the connector's scheme, host and port: a request for any
-// other address is sent with no credential at all. The credential the
+// other address is sent with no credential at all, with a warning once per
+// origin naming it and [Transport.BaseURL]. The credential the
 // client sent (a placeholder in the connector's header, in
 // "Authorization: Bearer", or in the connector's query parameter) is
 // replaced in the same place. The key never comes back: wherever the
@@ -70,9 +70,9 @@ type Transport struct {
 	slots      []credential
 	maxBody    int64
 	maxRetries int
-	ownStore   *FileStore // the store the transport opened, closed by Close
-	publicOnce sync.Once  // warnPublicHost's
-	tel        *telemetry // nil: no metrics, no spans
+	ownStore   *FileStore     // the store the transport opened, closed by Close
+	foreign    originWarnings // warnForeignOrigin's
+	tel        *telemetry     // nil: no metrics, no spans
 	// abandonRest is how long a key stays leased after its answer was
 	// closed before its end (see handOff).
 	abandonRest time.Duration
@@ -340,7 +340,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if !t.sameOrigin(req.URL) {
 		// Not ours to key: send it bare.
-		t.warnPublicHost(req.URL)
+		t.warnForeignOrigin(req.URL)
 		r2 := req.Clone(req.Context())
 		stripCredentials(r2, t.slots, -1)
 		for _, k := range t.ring.keys { // a Referer, a URL taken from an old answer

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -65,8 +66,9 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 		if s.NoKey && w.note == "" {
 			w.note = "no key"
 		}
-		attrs := make([]slog.Attr, 0, 11) // room for all: no growing
+		attrs := make([]slog.Attr, 0, 12) // room for all: no growing
 		attrs = append(attrs,
+			slog.String("client", clientAddr(r.RemoteAddr)),
 			slog.String("method", r.Method),
 			slog.String("path", h.found.redact(redactedPath(r.URL, m))),
 			slog.Int("status", status))
@@ -103,4 +105,13 @@ func redactedPath(u *url.URL, m *mount) string {
 		return redact.URLPath(u, "")
 	}
 	return redact.URLPath(u, m.query)
+}
+
+// clientAddr is the address of the client, as the access log names it:
+// the IP address the connection came from, without its port.
+func clientAddr(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
 }

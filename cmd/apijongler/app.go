@@ -26,6 +26,7 @@ const (
 	exitUsage     = 2 // bad command line or configuration
 	exitNoKey     = 3 // every key is cooling down or refused
 	exitNoAnswer  = 4 // the request got no answer: network, Tor, interrupted
+	exitStore     = 5 // the key store failed (Redis unreachable): nothing was sent
 )
 
 // app is one run of the command: its streams and flags.
@@ -209,6 +210,7 @@ Exit codes:
   2    usage or configuration error
   3    no key is available now (the message says when one will be)
   4    the request got no answer (network, proxy, --timeout)
+  5    the key store failed (a Redis down): no key leased, nothing sent
   130  interrupted by Ctrl-C (SIGINT), the request cancelled; 143 for SIGTERM`,
 		Example: `  apijongler demo
   apijongler generativelanguage.googleapis.com POST /v1beta/models/gemini-2.5-flash:generateContent '{"contents":[{"parts":[{"text":"Hello"}]}]}' --pretty

@@ -13,8 +13,9 @@
 //
 // Exit codes: 0 for a 2xx or 3xx answer, 1 for an HTTP error answer (its
 // body is still printed), 2 for usage and configuration errors, 3 when no
-// key is available, 4 when the request got no answer at all, 130 (143)
-// when SIGINT (SIGTERM) cancelled it.
+// key is available, 4 when the request got no answer at all, 5 when the
+// key store failed (nothing sent), 130 (143) when SIGINT (SIGTERM)
+// cancelled it.
 package main
 
 import (

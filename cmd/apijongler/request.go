@@ -82,6 +82,7 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	ctx = withStoreWatch(ctx) // request_store.go
 	if a.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, a.timeout, errTimeout{a.timeout})
@@ -215,6 +216,9 @@ func requestError(ctx context.Context, err error) error {
 	}
 	if errors.Is(err, context.Canceled) {
 		return &exitError{code: exitNoAnswer, err: errors.New("interrupted")}
+	}
+	if se := storeFailed(ctx, err); se != nil {
+		return se
 	}
 	return &exitError{code: exitNoAnswer, err: fmt.Errorf("no answer: %w", err)}
 }

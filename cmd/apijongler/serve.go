@@ -45,6 +45,7 @@ type serveFlags struct {
 	shutdownTimeout time.Duration
 	maxBody         int64
 	tor             string
+	poolSummary     time.Duration // serve_pool.go
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -56,8 +57,8 @@ func (a *app) serveCmd() *cobra.Command {
 rotating away from rate-limited keys, so that any language, SDK or tool that
 lets you change a base URL and an API key gets key rotation.
 
-Each CONNECTOR (default: every connector with keys, and every keyless one) is
-served under /NAME/ and its aliases (/gemini/, /hf/); when one connector with
+Each CONNECTOR (default: every connector with keys; one that needs no key,
+such as httpbin.org, only when named) is served under /NAME/ and its aliases (/gemini/, /hf/); when one connector with
 keys is served, or one is named with --root, it is also served at /. Clients put a
 proxy token where they would put their API key; in no form does it go
 upstream or into the log. Give tokens in a file (--token-file, one a line,
@@ -105,6 +106,7 @@ never keeps SIGINT or SIGTERM from stopping serve.`,
 	fl.Int64Var(&f.maxBody, "max-body", proxy.DefaultMaxBodyBytes, "largest request body, in bytes")
 	fl.StringVar(&f.tor, "tor", "", "send through Tor's SOCKS5 proxy, at ADDR if given")
 	fl.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
+	fl.DurationVar(&f.poolSummary, "pool-summary-interval", defaultPoolSummary, poolSummaryFlagUsage)
 	return cmd
 }
 
@@ -142,6 +144,9 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	if f.maxBody <= 0 {
 		return usageErrorf("--max-body %d: want a positive number of bytes", f.maxBody)
+	}
+	if f.poolSummary < 0 {
+		return usageErrorf("--pool-summary-interval %s: want a positive duration, or 0 for none", f.poolSummary)
 	}
 
 	// One store for every transport, across reloads: --store's Redis, or
@@ -225,11 +230,14 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	reloads := &reloader{build: build, cur: &cur, log: access, warnAfter: reloadWarnAfter}
+	stopPool := watchPool(ctx, access, f.poolSummary, func() []*jongler.Transport { return cur.Load().transports })
+	defer stopPool()
 
 	for stop := false; !stop; {
 		select {
 		case err := <-served:
 			reloads.stop()
+			stopPool()
 			cur.Load().close()
 			return &exitError{code: exitNoAnswer, err: fmt.Errorf("serve: %w", err)}
 		case s := <-sig:
@@ -244,6 +252,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		}
 	}
 	reloads.stop()
+	stopPool()
 
 	access.Info("shutting down", "grace", f.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.shutdownTimeout)
@@ -318,8 +327,7 @@ func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*ser
 }
 
 // servedConnectors returns the connectors named in args or, with none,
-// every connector with keys in the INI file or the environment, then every
-// keyless one.
+// every connector with keys in the INI file or the environment.
 func (a *app) servedConnectors(args []string) ([]jongler.Connector, error) {
 	var out []jongler.Connector
 	add := func(c jongler.Connector) {
@@ -362,13 +370,9 @@ func (a *app) servedConnectors(args []string) ([]jongler.Connector, error) {
 			add(all[n])
 		}
 	}
-	keyed := len(out)
-	for _, n := range names {
-		if !all[n].RequiresAPIKey {
-			add(all[n])
-		}
-	}
-	if keyed == 0 {
+	// Keyless connectors (httpbin.org) are served only when named: each
+	// is a relay to its host, for whoever can reach serve.
+	if len(out) == 0 {
 		return nil, configError(fmt.Errorf("no keys to serve: name an INI file of keys with --config or $%s, or give keys in $%sGEMINI=name1=value1,name2=value2", jongler.ConfigEnv, keysEnvPrefix))
 	}
 	return out, nil

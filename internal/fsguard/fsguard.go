@@ -67,17 +67,7 @@ func ReadFile(path, what string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, Link(path, what, err)
 	}
-	if fi.Size() > limit {
-		return nil, Refuse("jongler: %s %s is larger than %d bytes (%d); refused", what, path, limit, fi.Size())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("jongler: %s %s: %w", what, path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, Refuse("jongler: %s %s is larger than %d bytes; refused", what, path, limit)
-	}
-	return data, nil
+	return readAtMost(f, fi, path, what, limit)
 }
 
 // ReadRegular reads the file at path, called what in messages, as
@@ -99,6 +89,15 @@ func ReadRegular(path, what string, limit int64) ([]byte, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, Refuse("jongler: %s %s is not a regular file (%s); refused", what, path, fi.Mode().Type())
+	}
+	return readAtMost(f, fi, path, what, limit)
+}
+
+// readAtMost reads the open file f, described by fi, refusing it if it
+// holds more than limit bytes, by its size or by what a read finds.
+func readAtMost(f *os.File, fi fs.FileInfo, path, what string, limit int64) ([]byte, error) {
+	if fi.Size() > limit {
+		return nil, Refuse("jongler: %s %s is larger than %d bytes (%d); refused", what, path, limit, fi.Size())
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {

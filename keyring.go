@@ -213,7 +213,7 @@ func newKeyring(connector string, keys []Key, budgets []Budget, store Store, slo
 		k, ok := r.key(name)
 		return k.Value, ok
 	}
-	r.book = newBook(connector, keys, budgets, store, r.now, r.update)
+	r.book = newBook(connector, keys, budgets, store, r.now, r.update, logger)
 	return r
 }
 

@@ -217,7 +217,7 @@ func newKeyring(connector string, keys []Key, budgets []Budget, store Store, slo
 	}
 	secret, shared := fingerprintSecret(store, logger)
 	r.id = newIdentity(keys, secret, shared)
-	r.book = newBook(connector, keys, budgets, store, r.now, r.update)
+	r.book = newBook(connector, keys, budgets, store, r.now, r.update, logger)
 	return r
 }
 

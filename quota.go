@@ -3,6 +3,7 @@ package jongler
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -98,8 +99,8 @@ func learnedQuotas(st *state.State) []LearnedQuota {
 // quotas learned in the store's state, and store's counters if it is a
 // BudgetStore.
 func newBook(connector string, keys []Key, budgets []Budget, store Store, now func() time.Time,
-	update func(context.Context, func(*state.State) error) error) *quota.Book[BudgetCounter] {
-	cfg := quota.Config[BudgetCounter]{Connector: connector, Update: update, Now: now}
+	update func(context.Context, func(*state.State) error) error, logger *slog.Logger) *quota.Book[BudgetCounter] {
+	cfg := quota.Config[BudgetCounter]{Connector: connector, Update: update, Now: now, Logger: logger}
 	for _, b := range budgets {
 		cfg.Budgets = append(cfg.Budgets, quota.Budget(b))
 	}

@@ -177,7 +177,7 @@ func (b *Book[C]) spendInState(ctx context.Context, cs []C, s *series, w Windows
 	} else if err != nil && !errors.Is(err, ErrNoCounterRoom) {
 		return false, err
 	}
-	err := b.cfg.Update(ctx, func(st *state.State) error { return spendIn(st, bud, project, model, w) })
+	err := b.cfg.Update(ctx, func(st *state.State) error { return b.spendIn(st, bud, project, model, w) })
 	if errors.Is(err, errSpent) {
 		return true, nil
 	}

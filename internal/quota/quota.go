@@ -13,6 +13,7 @@ package quota
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,9 @@ type Config[C CounterType] struct {
 	Update func(ctx context.Context, fn func(*state.State) error) error
 	// Now tells the time windows are counted in.
 	Now func() time.Time
+	// Logger is told, once, when the state's counts reach MaxUsage;
+	// nil: nobody is.
+	Logger *slog.Logger
 }
 
 // Book is a connector's budgets, learned quotas included, and what this
@@ -69,6 +73,8 @@ type Book[C CounterType] struct {
 
 	winMu sync.Mutex
 	win   Windows // the windows last computed
+
+	capWarned atomic.Bool // the state's counts reached MaxUsage
 }
 
 // New returns the Book of cfg.
@@ -153,7 +159,7 @@ func (b *Book[C]) Spend(ctx context.Context, st *state.State, bud Budget, projec
 	}
 	err = b.cfg.Update(ctx, func(cur *state.State) error {
 		if bud, ok := budgetOf(b.cfg.Budgets, cur, project, model); ok {
-			return spendIn(cur, bud, project, model, WindowsAt(b.cfg.Now()))
+			return b.spendIn(cur, bud, project, model, WindowsAt(b.cfg.Now()))
 		}
 		return nil
 	})
@@ -168,6 +174,7 @@ func (b *Book[C]) Learn(ctx context.Context, project, model string, f Fact) erro
 	now := b.cfg.Now()
 	return b.cfg.Update(ctx, func(st *state.State) error {
 		learn(st, project, model, f, now)
+		b.capUsage(st)
 		return nil
 	})
 }

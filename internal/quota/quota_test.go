@@ -2,6 +2,9 @@ package quota
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,5 +202,34 @@ func TestCountsAddStoreToState(t *testing.T) {
 	m.noRoom = true
 	if _, _, err := b.Counts(context.Background(), &m.st, "m", m.now); err != nil {
 		t.Fatalf("a store without room: %v, want the state's counts alone", err)
+	}
+}
+
+// TestUsageCapped: a client naming a new model on every request under a
+// "*" budget, with no store of counters, leaves at most MaxUsage counts in
+// the state, those of the windows that end first dropped first; the
+// warning is given once.
+func TestUsageCapped(t *testing.T) {
+	m := &memory{now: time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}
+	var logs strings.Builder
+	cfg := Config[Counter]{Connector: "c", Budgets: []Budget{{Model: "*", PerMinute: 5, PerDay: 10}}, Projects: []string{"p"},
+		Update: m.update, Now: m.clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	b := New(cfg)
+	models := MaxUsage/2 + 8 // two counts each: a minute's and a day's
+	for i := range models {
+		if !spend(t, b, m, "p", fmt.Sprintf("made-up-%d", i)) {
+			t.Fatalf("spend %d refused", i)
+		}
+		if n := len(m.st.Usage); n > MaxUsage {
+			t.Fatalf("after %d models the state keeps %d counts; want at most %d", i+1, n, MaxUsage)
+		}
+	}
+	if got := strings.Count(logs.String(), "level=WARN"); got != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", got, logs.String())
+	}
+	// The counts kept are the latest models' day windows, which end last.
+	last, w := fmt.Sprintf("made-up-%d", models-1), WindowsAt(m.now)
+	if m.st.Count("p", last, "day", w.DayStart) != 1 || m.st.Count("p", last, "minute", w.MinStart) != 1 {
+		t.Fatal("the latest model's counts were dropped")
 	}
 }

@@ -114,11 +114,19 @@ var errSpent = errors.New("jongler: budget spent")
 
 // spendIn counts one request of project for model in st's windows win,
 // failing with errSpent when the budget b cannot take it. Windows past
-// are dropped.
-func spendIn(st *state.State, b Budget, project, model string, win Windows) error {
+// are dropped, and the oldest counts past MaxUsage.
+func (bk *Book[C]) spendIn(st *state.State, b Budget, project, model string, win Windows) error {
 	if blocked, _ := blockedIn(st, b, project, model, win); blocked {
 		return errSpent
 	}
+	addIn(st, b, project, model, win)
+	bk.capUsage(st)
+	return nil
+}
+
+// addIn counts one request of project for model in st's windows win that
+// budget b counts, whatever their counts. Windows past are dropped.
+func addIn(st *state.State, b Budget, project, model string, win Windows) {
 	st.DropUsageBefore(win.MinStart, win.DayStart)
 	for _, w := range []struct {
 		name  string
@@ -140,5 +148,4 @@ func spendIn(st *state.State, b Budget, project, model string, win Windows) erro
 			st.Usage = append(st.Usage, state.Usage{Project: project, Model: model, Window: w.name, Start: w.start, Count: 1})
 		}
 	}
-	return nil
 }

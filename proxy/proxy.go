@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/api-jongler/jongler"
@@ -43,6 +44,7 @@ type Handler struct {
 	// bodyIdle bounds the wait for each read of a request body, so that
 	// a client trickling its body cannot hold a connection for ever.
 	bodyIdle time.Duration
+	limits   limits
 	log      *slog.Logger
 	buffers  bufferPool
 }
@@ -65,7 +67,7 @@ type mount struct {
 // Requests go through the transports as they are configured; give them
 // [jongler.WithNoKeyAnswer] (the handler answers the same when they do not).
 func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
-	cfg := config{maxBody: DefaultMaxBodyBytes}
+	cfg := config{maxBody: DefaultMaxBodyBytes, limits: defaultLimits()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -75,7 +77,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 	if len(transports) == 0 {
 		return nil, errors.New("proxy: no transport to serve")
 	}
-	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log, bodyIdle: bodyIdleTimeout}
+	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log, bodyIdle: bodyIdleTimeout, limits: cfg.limits}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +108,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 				m.rewrite(pr, target)
 				dropTokens(pr.Out, h.texts)
 			},
-			Transport:    t,
+			Transport:    watched{t, &h.limits},
 			ErrorHandler: m.errorHandler,
 			ErrorLog:     slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
 			BufferPool:   &h.buffers,
@@ -180,6 +182,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.info.RedactBodies() // the client must never learn a key, even one the upstream echoes
 	x.lw.ResponseWriter = w
 	lw := &x.lw
+	lw.rc = *http.NewResponseController(w)
+	lw.writeTimeout, lw.bodyAnnounced = h.limits.write, r.ContentLength != 0
+	lw.extendWrite() // a deadline left from the connection's last request ends here
 	defer h.logRequest(r, x)
 
 	m, rest, byName := h.route(r.URL.EscapedPath())
@@ -211,13 +216,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be in the URL path; put it where the API key goes", 0)
 		return
 	}
-	r2 := r.WithContext(reqinfo.NewContext(r.Context(), &x.info))
+	ctx := reqinfo.NewContext(r.Context(), &x.info)
+	if h.limits.streamIdle > 0 {
+		ctx = context.WithValue(ctx, exchangeKey{}, x) // for the note of a stalled stream
+	}
+	r2 := r.WithContext(ctx)
 	r2.URL = u
 	if r.Body != nil && r.Body != http.NoBody {
 		// The server's own writer, so that it closes the connection after a
 		// body over the bound.
 		r2.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
-		r2.Body = &idleBody{ReadCloser: r2.Body, rc: http.NewResponseController(w), idle: h.bodyIdle}
+		lw.body = &idleBody{ReadCloser: r2.Body, rc: http.NewResponseController(w), idle: h.bodyIdle}
+		r2.Body = lw.body
 	}
 	m.rp.ServeHTTP(lw, r2)
 }
@@ -464,6 +474,7 @@ type idleBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
 	idle time.Duration
+	eof  atomic.Bool // read to its end
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
@@ -476,6 +487,9 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		return n, fmt.Errorf("%w: no byte for %v", errBodyIdle, b.idle)
 	}
 	b.rc.SetReadDeadline(time.Time{})
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
 	return n, err
 }
 
@@ -502,6 +516,9 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		ne  net.Error
 	)
 	switch {
+	case errors.Is(err, errHeaderTimeout):
+		note("upstream header timeout")
+		errshape.Write(w, shape, http.StatusGatewayTimeout, "apijongler: the upstream did not answer in time", 0)
 	case errors.As(err, &nk):
 		note("no key")
 		if nk.RetryAfter <= 0 {
@@ -516,7 +533,7 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		note("body too large")
 		errshape.Write(w, shape, http.StatusRequestEntityTooLarge, fmt.Sprintf("apijongler: request body over %d bytes", mbe.Limit), 0)
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled), errors.Is(r.Context().Err(), context.Canceled):
-		note("client gone")
+		note(goneNote(r.Context()))
 		w.WriteHeader(499) // nobody reads it; the access log does
 	case reqinfo.FromContext(r.Context()).Snapshot().StoreFailed:
 		note("store unavailable")

@@ -238,6 +238,7 @@ func jonglerProxy(target string, store jongler.Store) (http.Handler, func()) {
 		Meters:  mp,
 		Tokens:  []string{"bench-token"},
 		MaxBody: proxy.DefaultMaxBodyBytes,
+		Limits:  serving.DefaultLimits(),
 	}
 	t, err := jongler.NewTransport(jongler.ConnectorGemini, append(sc.TransportOptions(),
 		jongler.WithKeys(keys...), jongler.WithBaseURL(target),

@@ -25,6 +25,7 @@ type Config struct {
 	Meters  metric.MeterProvider // nil: no metrics
 	Tokens  []string
 	MaxBody int64 // bytes, for the handler's bound and the transports' buffer
+	Limits  Limits
 }
 
 // TransportOptions returns the options every transport gets; the caller
@@ -41,12 +42,12 @@ func (c Config) TransportOptions() []jongler.Option {
 
 // ProxyOptions returns the handler's options; the caller adds its root.
 func (c Config) ProxyOptions() []proxy.Option {
-	return []proxy.Option{
+	return append([]proxy.Option{
 		proxy.WithTokens(c.Tokens...),
 		proxy.WithAccessLog(c.Access),
 		proxy.WithErrorLog(c.Logger),
 		proxy.WithMaxBodyBytes(c.MaxBody),
-	}
+	}, c.Limits.proxyOptions()...)
 }
 
 // AccessLog returns the access log writing to w in format, "text" or

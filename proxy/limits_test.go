@@ -192,7 +192,9 @@ func TestStreamStalledIsCut(t *testing.T) {
 // returns its body, closed when the test ends.
 func startStreamAt(t *testing.T, url string) *bufio.Reader {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url+"/v1beta/models/"+model+":streamGenerateContent?alt=sse", strings.NewReader(genBody))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang fails
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1beta/models/"+model+":streamGenerateContent?alt=sse", strings.NewReader(genBody))
 	req.Header.Set("x-goog-api-key", token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

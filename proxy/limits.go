@@ -40,10 +40,10 @@ func defaultLimits() limits {
 	return limits{upstreamHeader: DefaultUpstreamHeaderTimeout, streamIdle: DefaultStreamIdleTimeout, write: DefaultWriteTimeout}
 }
 
-// WithUpstreamHeaderTimeout bounds the time from a request's arrival to
-// the upstream's answer headers, the wait for a key and the resends with
-// other keys included (default [DefaultUpstreamHeaderTimeout]; 0: no
-// bound). Past it the request is given up on, its key rests as after any
+// WithUpstreamHeaderTimeout bounds the time from the end of a request's
+// body to the upstream's answer headers, the wait for a key and the
+// resends with other keys included (default
+// [DefaultUpstreamHeaderTimeout]; 0: no bound). Past it the request is given up on, its key rests as after any
 // request given up on, and the client gets 504. Raise it for answers that
 // are not streamed and take long to make.
 func WithUpstreamHeaderTimeout(d time.Duration) Option {
@@ -99,14 +99,20 @@ func (wt watched) RoundTrip(req *http.Request) (*http.Response, error) {
 		return wt.rt.RoundTrip(req)
 	}
 	// One allocation, one timer: for the header, then for each read.
-	b := &stallBody{idle: lim.streamIdle}
+	b := &stallBody{idle: lim.streamIdle, header: lim.upstreamHeader}
+	b.x, _ = req.Context().Value(exchangeKey{}).(*exchange)
 	var ctx context.Context
 	ctx, b.cancel = context.WithCancelCause(req.Context())
 	b.timer = time.AfterFunc(time.Hour, b.fire)
+	b.timer.Stop()
 	if lim.upstreamHeader > 0 {
-		b.timer.Reset(lim.upstreamHeader)
-	} else {
-		b.timer.Stop()
+		if b.x != nil && b.x.lw.body != nil && !b.x.lw.body.eof.Load() {
+			// The wait begins once the client has sent its body, which
+			// the transport reads first, whatever its pace.
+			b.x.lw.body.sent = b
+		} else {
+			b.armHeader()
+		}
 	}
 	resp, err := wt.rt.RoundTrip(req.WithContext(ctx))
 	if !b.timer.Stop() && b.fired.Load() {
@@ -124,7 +130,6 @@ func (wt watched) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	b.rc = resp.Body
 	b.inBody.Store(true)
-	b.x, _ = req.Context().Value(exchangeKey{}).(*exchange)
 	resp.Body = b
 	return resp, nil
 }
@@ -135,12 +140,16 @@ func (wt watched) RoundTrip(req *http.Request) (*http.Response, error) {
 type stallBody struct {
 	rc     io.ReadCloser
 	idle   time.Duration
+	header time.Duration
 	timer  *time.Timer
 	inBody atomic.Bool // the header came: the timer bounds reads
 	fired  atomic.Bool
 	x      *exchange // nil: none (a transport used without the handler)
 	cancel context.CancelCauseFunc
 }
+
+// armHeader starts the wait for the answer's header.
+func (b *stallBody) armHeader() { b.timer.Reset(b.header) }
 
 // fire gives the request up: no header, or no byte of the body, in time.
 func (b *stallBody) fire() {

@@ -326,3 +326,31 @@ func TestUpgradeOutlivesWriteTimeout(t *testing.T) {
 		t.Fatalf("read %q, %v", line, err)
 	}
 }
+
+// TestUpstreamHeaderTimeoutAfterBody: the wait for the upstream's answer
+// begins once the client has sent its body: a body sent slowly, for longer
+// than the upstream header timeout, is not cut.
+func TestUpstreamHeaderTimeoutAfterBody(t *testing.T) {
+	ps, _, _ := limitsProxy(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"candidates":[]}`)
+	}, proxy.WithUpstreamHeaderTimeout(100*time.Millisecond))
+	conn, err := net.Dial("tcp", ps.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nx-goog-api-key: %s\r\nContent-Length: %d\r\n\r\n", genPath, token, len(genBody))
+	for i := range genBody { // about 1.2 s
+		time.Sleep(20 * time.Millisecond)
+		io.WriteString(conn, genBody[i:i+1])
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a body sent slowly: %d, want 200", resp.StatusCode)
+	}
+}

@@ -217,8 +217,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := reqinfo.NewContext(r.Context(), &x.info)
-	if h.limits.streamIdle > 0 {
-		ctx = context.WithValue(ctx, exchangeKey{}, x) // for the note of a stalled stream
+	if h.limits.upstreamHeader > 0 || h.limits.streamIdle > 0 {
+		ctx = context.WithValue(ctx, exchangeKey{}, x) // for the upstream's bounds (limits.go)
 	}
 	r2 := r.WithContext(ctx)
 	r2.URL = u
@@ -475,6 +475,7 @@ type idleBody struct {
 	rc   *http.ResponseController
 	idle time.Duration
 	eof  atomic.Bool // read to its end
+	sent *stallBody  // the upstream's bounds, told when the body is read
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
@@ -487,8 +488,8 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		return n, fmt.Errorf("%w: no byte for %v", errBodyIdle, b.idle)
 	}
 	b.rc.SetReadDeadline(time.Time{})
-	if err == io.EOF {
-		b.eof.Store(true)
+	if err == io.EOF && !b.eof.Swap(true) && b.sent != nil {
+		b.sent.armHeader()
 	}
 	return n, err
 }

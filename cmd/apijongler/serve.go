@@ -72,14 +72,21 @@ character other than a letter or digit as '_' (` + keysEnvPrefix + `GEMINI,
 with every other apijongler process and library user of the state directory,
 or, with --store redis://..., of the Redis store, across machines.
 
+Every phase has a bound: a request's header 10s, each read of its body 60s,
+the upstream's answer --upstream-header-timeout, each pause of a stream
+--stream-idle-timeout, each write to the client --write-timeout, the next
+request on a connection 2m; and --max-conns-per-client connections per
+client address. The INI file's [serve] section may set them (read at start):
+max_conns_per_client = 64, upstream_header_timeout = 90s, ...
+
 The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz
-(200 only when every connector has a key that can serve), /status (as
+(200 only when every connector has a key free to take a request), /status (as
 'apijongler status --json') and /metrics (Prometheus text format); the last
 two need the token when there is one, and /readyz says which connector is
 not ready only to a token holder.
 SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
---shutdown-timeout, exit 0. SIGHUP: read the INI file again; requests in
+--shutdown-timeout, cut the rest (logged "cut at shutdown"), exit 0. SIGHUP: read the INI file again; requests in
 flight finish with the keys they started with.`,
 		Example: `  apijongler serve gemini
   APIJONGLER_TOKENS=s3cret apijongler serve --listen 0.0.0.0:8787

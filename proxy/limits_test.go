@@ -169,7 +169,7 @@ func TestStreamStalledIsCut(t *testing.T) {
 		<-r.Context().Done()
 		cancelled <- struct{}{}
 	}, proxy.WithStreamIdleTimeout(50*time.Millisecond))
-	br := startStreamAt(t, ps.URL)
+	br := streamThrough(t, ps)
 	if line, err := br.ReadString('\n'); err != nil || line != "data: {}\n" {
 		t.Fatalf("first event: %q %v", line, err)
 	}
@@ -186,22 +186,6 @@ func TestStreamStalledIsCut(t *testing.T) {
 	if !strings.Contains(logs.String(), `"note":"upstream stalled"`) {
 		t.Errorf("the access log does not say why:\n%s", logs)
 	}
-}
-
-// startStreamAt asks the proxy at url for a stream with the token and
-// returns its body, closed when the test ends.
-func startStreamAt(t *testing.T, url string) *bufio.Reader {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang fails
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1beta/models/"+model+":streamGenerateContent?alt=sse", strings.NewReader(genBody))
-	req.Header.Set("x-goog-api-key", token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return bufio.NewReader(resp.Body)
 }
 
 // TestClientNotReadingFreesKey: a client that asks for a stream and never
@@ -250,7 +234,7 @@ func TestShutdownCutNoted(t *testing.T) {
 	ps.Config.BaseContext = func(net.Listener) context.Context { return base }
 	ps.Start()
 	defer ps.Close()
-	br := startStreamAt(t, ps.URL)
+	br := streamThrough(t, ps)
 	if _, err := br.ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ type Config struct {
 	Meters  metric.MeterProvider // nil: no metrics
 	Tokens  []string
 	MaxBody int64 // bytes, for the handler's bound and the transports' buffer
-	Limits  Limits
+	Limits  Limits // the zero value bounds nothing: give DefaultLimits or the flags'
 }
 
 // TransportOptions returns the options every transport gets; the caller

@@ -24,8 +24,8 @@ type Config struct {
 	Access  *slog.Logger         // the access log, one line per request
 	Meters  metric.MeterProvider // nil: no metrics
 	Tokens  []string
-	MaxBody int64 // bytes, for the handler's bound and the transports' buffer
-	Limits  Limits // the zero value bounds nothing: give DefaultLimits or the flags'
+	MaxBody int64  // bytes, for the handler's bound and the transports' buffer
+	Limits  Limits // the zero value bounds nothing: give DefaultLimits, or serve's flags
 }
 
 // TransportOptions returns the options every transport gets; the caller

@@ -38,8 +38,20 @@
 // proxy itself are answered in the upstream's error shape, never with the
 // error's text: no key can serve (429 with Retry-After, or 503 when every
 // key is refused for good), request body too large (413) or stalled for a
-// minute (408), upstream timeout
-// (504), client gone (499, logged only), anything else (502).
+// minute (408), upstream timeout (504: no answer within
+// [WithUpstreamHeaderTimeout] of the body's end), client gone (499, logged
+// only), anything else (502).
+//
+// No client or upstream holds a key or a connection for ever: a stream whose
+// upstream pauses longer than [WithStreamIdleTimeout] is cut, and so is an
+// answer whose client takes nothing for [WithWriteTimeout] (the write
+// deadline is pushed back before each chunk, so a stream read as it comes
+// lasts as long as it must); their keys rest as after any request given up
+// on. An answer given without reading the request's announced body (401, a
+// token in the path) closes the connection, as net/http would otherwise wait
+// for that body first. A server that cuts requests at shutdown cancels their
+// base context ([http.Server.BaseContext]) with cause [http.ErrServerClosed]:
+// the access log then says "cut at shutdown", not "client gone".
 //
 // The [WithAccessLog] logger gets one line per request: method, path
 // (credentials in the query and any token redacted), status, connector, model, key name,

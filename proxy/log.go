@@ -20,11 +20,20 @@ type logWriter struct {
 	bytes  int64
 	note   string // why the proxy answered itself, if it did
 	err    string // the error behind the note, for the operator
+	// rc controls the connection; writeTimeout is how long each write
+	// may take (limits.go).
+	rc           http.ResponseController
+	writeTimeout time.Duration
+	// bodyAnnounced: the request announced a body; body is the reader the
+	// handler gave it, nil if none (it answered without reading).
+	bodyAnnounced bool
+	body          *idleBody
 }
 
 func (w *logWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		w.beforeHeader()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -32,17 +41,25 @@ func (w *logWriter) WriteHeader(code int) {
 func (w *logWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.beforeHeader()
 	}
+	w.extendWrite()
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
+	w.wrote(err)
 	return n, err
 }
 
 // Flush sends what is buffered to the client.
-func (w *logWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *logWriter) Flush() { w.FlushError() }
 
 // FlushError is Flush reporting failure, as http.ResponseController wants.
-func (w *logWriter) FlushError() error { return http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *logWriter) FlushError() error {
+	w.extendWrite()
+	err := w.rc.Flush()
+	w.wrote(err)
+	return err
+}
 
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -54,9 +71,10 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 	p := recover()
 	m, w := x.m, &x.lw
 	status := w.status
-	if r.Context().Err() != nil && status < 400 {
-		// The client left; whatever was written did not all reach it.
-		w.note = "client gone"
+	if r.Context().Err() != nil && status < 400 && w.note == "" {
+		// The client left, or the server cut the request; whatever was
+		// written did not all reach the client.
+		w.note = goneNote(r.Context())
 	}
 	if p != nil && w.note == "" {
 		w.note = "answer cut short"

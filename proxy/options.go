@@ -11,6 +11,7 @@ type config struct {
 	maxBody  int64
 	log      *slog.Logger
 	errorLog *slog.Logger
+	limits   limits
 }
 
 // DefaultMaxBodyBytes bounds request bodies unless [WithMaxBodyBytes] says

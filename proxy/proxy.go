@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/api-jongler/jongler"
@@ -44,6 +45,7 @@ type Handler struct {
 	// bodyIdle bounds the wait for each read of a request body, so that
 	// a client trickling its body cannot hold a connection for ever.
 	bodyIdle time.Duration
+	limits   limits
 	log      *slog.Logger
 	buffers  bufferPool
 }
@@ -66,7 +68,7 @@ type mount struct {
 // Requests go through the transports as they are configured; give them
 // [jongler.WithNoKeyAnswer] (the handler answers the same when they do not).
 func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
-	cfg := config{maxBody: DefaultMaxBodyBytes}
+	cfg := config{maxBody: DefaultMaxBodyBytes, limits: defaultLimits()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -76,7 +78,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 	if len(transports) == 0 {
 		return nil, errors.New("proxy: no transport to serve")
 	}
-	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log, bodyIdle: bodyIdleTimeout}
+	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log, bodyIdle: bodyIdleTimeout, limits: cfg.limits}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -107,7 +109,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 				m.rewrite(pr, target)
 				h.found.drop(pr.Out)
 			},
-			Transport:    t,
+			Transport:    watched{t, &h.limits},
 			ErrorHandler: m.errorHandler,
 			ErrorLog:     slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
 			BufferPool:   &h.buffers,
@@ -181,6 +183,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.info.RedactBodies() // the client must never learn a key, even one the upstream echoes
 	x.lw.ResponseWriter = w
 	lw := &x.lw
+	lw.rc = *http.NewResponseController(w)
+	lw.writeTimeout, lw.bodyAnnounced = h.limits.write, r.ContentLength != 0
+	lw.extendWrite() // a deadline left from the connection's last request ends here
 	defer h.logRequest(r, x)
 
 	m, rest, byName := h.route(r.URL.EscapedPath())
@@ -212,13 +217,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be in the URL path; put it where the API key goes", 0)
 		return
 	}
-	r2 := r.WithContext(reqinfo.NewContext(r.Context(), &x.info))
+	ctx := reqinfo.NewContext(r.Context(), &x.info)
+	if h.limits.upstreamHeader > 0 || h.limits.streamIdle > 0 {
+		ctx = context.WithValue(ctx, exchangeKey{}, x) // for the upstream's bounds (limits.go)
+	}
+	r2 := r.WithContext(ctx)
 	r2.URL = u
 	if r.Body != nil && r.Body != http.NoBody {
 		// The server's own writer, so that it closes the connection after a
 		// body over the bound.
 		r2.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
-		r2.Body = &idleBody{ReadCloser: r2.Body, rc: http.NewResponseController(w), idle: h.bodyIdle}
+		lw.body = &idleBody{ReadCloser: r2.Body, rc: http.NewResponseController(w), idle: h.bodyIdle}
+		r2.Body = lw.body
 	}
 	m.rp.ServeHTTP(lw, r2)
 }
@@ -418,6 +428,8 @@ type idleBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
 	idle time.Duration
+	eof  atomic.Bool // read to its end
+	sent *stallBody  // the upstream's bounds, told when the body is read
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
@@ -430,6 +442,9 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		return n, fmt.Errorf("%w: no byte for %v", errBodyIdle, b.idle)
 	}
 	b.rc.SetReadDeadline(time.Time{})
+	if err == io.EOF && !b.eof.Swap(true) && b.sent != nil {
+		b.sent.armHeader()
+	}
 	return n, err
 }
 
@@ -457,6 +472,9 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		ee  *redact.EncodingError
 	)
 	switch {
+	case errors.Is(err, errHeaderTimeout):
+		note("upstream header timeout")
+		errshape.Write(w, shape, http.StatusGatewayTimeout, "apijongler: the upstream did not answer in time", 0)
 	case errors.As(err, &nk):
 		note("no key")
 		if nk.RetryAfter <= 0 {
@@ -471,7 +489,7 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		note("body too large")
 		errshape.Write(w, shape, http.StatusRequestEntityTooLarge, fmt.Sprintf("apijongler: request body over %d bytes", mbe.Limit), 0)
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled), errors.Is(r.Context().Err(), context.Canceled):
-		note("client gone")
+		note(goneNote(r.Context()))
 		w.WriteHeader(499) // nobody reads it; the access log does
 	case reqinfo.FromContext(r.Context()).Snapshot().StoreFailed:
 		note("store unavailable")

@@ -137,6 +137,9 @@ for instance:
 func (a *app) sectionConnectors(f *keyfile.File) []jongler.Connector {
 	var out []jongler.Connector
 	for _, s := range f.Connectors() {
+		if s == serveSection {
+			continue // serve's settings, not keys
+		}
 		c, err := jongler.LookupConnector(s, connectorsDir())
 		if err != nil {
 			a.logger.Warn("config section names no known connector; skipped", "section", f.SectionName(s))

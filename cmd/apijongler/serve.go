@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -46,6 +46,7 @@ type serveFlags struct {
 	maxBody         int64
 	tor             string
 	poolSummary     time.Duration // serve_pool.go
+	limits          serving.Limits
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -75,16 +76,24 @@ character other than a letter or digit as '_' (` + keysEnvPrefix + `GEMINI,
 with every other apijongler process and library user of the state directory,
 or, with a Redis store (--store-file, $APIJONGLER_STORE), across machines.
 
+Every phase has a bound: a request's header 10s, each read of its body 60s,
+the upstream's answer --upstream-header-timeout, each pause of a stream
+--stream-idle-timeout, each write to the client --write-timeout, the next
+request on a connection 2m; and --max-conns-per-client connections per
+client address. The INI file's [serve] section may set them (read at start):
+max_conns_per_client = 64, upstream_header_timeout = 90s, ...
+
 The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz
-(200 only when every connector has a key that can serve), /status (as
+(200 only when every connector has a key free to take a request), /status (as
 'apijongler status --json') and /metrics (Prometheus text format); the last
 two need the token when there is one, and /readyz says which connector is
 not ready only to a token holder.
 SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
---shutdown-timeout, exit 0. SIGHUP: read the INI file again; requests in
-flight finish with the keys they started with; a reload that blocks (a FIFO)
-never keeps SIGINT or SIGTERM from stopping serve.`,
+--shutdown-timeout, cut the rest (logged "cut at shutdown"), exit 0. SIGHUP:
+read the INI file again; requests in flight finish with the keys they
+started with; a reload that blocks (a FIFO) never keeps SIGINT or SIGTERM
+from stopping serve.`,
 		Example: `  apijongler serve gemini
   (umask 077 && openssl rand -hex 16 > token)
   apijongler serve --listen 0.0.0.0:8787 --token-file token
@@ -107,6 +116,7 @@ never keeps SIGINT or SIGTERM from stopping serve.`,
 	fl.StringVar(&f.tor, "tor", "", "send through Tor's SOCKS5 proxy, at ADDR if given")
 	fl.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
 	fl.DurationVar(&f.poolSummary, "pool-summary-interval", defaultPoolSummary, poolSummaryFlagUsage)
+	addLimitFlags(cmd, &f.limits)
 	return cmd
 }
 
@@ -148,6 +158,10 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	if f.poolSummary < 0 {
 		return usageErrorf("--pool-summary-interval %s: want a positive duration, or 0 for none", f.poolSummary)
 	}
+	limits, err := a.serveLimits(cmd, f.limits)
+	if err != nil {
+		return err
+	}
 
 	// One store for every transport, across reloads: --store's Redis, or
 	// the file store of the state directory, shared with every process.
@@ -174,7 +188,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	defer stopMetrics()
 	sc := serving.Config{Store: store, Logger: a.logger, Access: access, Meters: meters, Tokens: tokens, MaxBody: f.maxBody,
-		Leases: jongler.NewLeaseGroup()}
+		Limits: limits, Leases: jongler.NewLeaseGroup()}
 	build := func() (*served, error) {
 		a.ini = nil // read the INI file afresh: SIGHUP reloads it
 		return a.buildServed(args, f, sc)
@@ -196,16 +210,16 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "store", where, "tokens", len(tokens))
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /healthz", serving.NoBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("GET /readyz", serving.NoBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A probe without the token gets the status and ready or not;
 		// which connector is not ready, and why, is for token holders.
 		serveReady(w, r, cur.Load(), len(tokens) == 0 || hasToken(r, tokens))
-	})
-	guard := func(h http.Handler) http.Handler { return tokenGuard(tokens)(a.scrubbed(h)) }
+	})))
+	guard := func(h http.Handler) http.Handler { return serving.NoBody(tokenGuard(tokens)(a.scrubbed(h))) }
 	mux.Handle("GET /status", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rows, err := statusRows(r.Context(), cur.Load().transports)
 		if err != nil {
@@ -221,12 +235,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur.Load().h.ServeHTTP(w, r)
 	}))
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelDebug),
-	}
+	srv := serving.NewServer(mux, limits, a.logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	reloads := &reloader{build: build, cur: &cur, log: access, warnAfter: reloadWarnAfter}
@@ -273,7 +282,6 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}()
 	if err := srv.Shutdown(sctx); err != nil {
 		access.Warn("requests still in flight at the end of the grace period were cut", "grace", f.shutdownTimeout.String())
-		srv.Close()
 	}
 	<-served
 	cur.Load().close()
@@ -548,21 +556,22 @@ type readiness struct {
 }
 
 // serveReady answers 200 when every served connector that needs keys has
-// one that can serve now (vacant, or in use by a request and so not held
-// back), else 503; the body says which cannot, when detail.
+// one that can take a request now, else 503; the body says which cannot,
+// why, and when a key is back, when detail (with Retry-After when known).
 func serveReady(w http.ResponseWriter, r *http.Request, s *served, detail bool) {
 	rd := readiness{Ready: true}
+	var back time.Duration // until every connector not ready has a key back; -1: unknown
 	for _, t := range s.transports {
 		if len(t.KeyNames()) == 0 {
 			continue
 		}
 		ks, err := t.KeyStates(r.Context())
-		why := ""
+		why, in := "", time.Duration(-1)
 		switch {
 		case err != nil:
 			why = "the key states cannot be read (state directory or store)"
-		case len(ks.Vacant)+len(ks.Locked) == 0:
-			why = fmt.Sprintf("every key is cooling down or refused (%d cooling down, %d refused)", len(ks.Lockdown), len(ks.Error))
+		case len(ks.Vacant) == 0:
+			why, in = notReady(ks, time.Now())
 		}
 		if why != "" {
 			rd.Ready = false
@@ -570,6 +579,12 @@ func serveReady(w http.ResponseWriter, r *http.Request, s *served, detail bool) 
 				rd.NotReady = map[string]string{}
 			}
 			rd.NotReady[t.Connector().Name] = why
+			if back >= 0 {
+				back = max(back, in)
+				if in < 0 {
+					back = -1
+				}
+			}
 		}
 	}
 	if !detail {
@@ -577,6 +592,9 @@ func serveReady(w http.ResponseWriter, r *http.Request, s *served, detail bool) 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if !rd.Ready {
+		if detail && back > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(ceilSeconds(back)))
+		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	json.NewEncoder(w).Encode(rd)

@@ -609,13 +609,16 @@ func TestServeReadyzTokens(t *testing.T) {
 	for range 2 { // the second one spends the only key's minute
 		call(t, "POST", p.url+serveGen, serveToken, serveBody)
 	}
-	code, body, _ := call(t, "GET", p.url+"/readyz", "", "")
-	if code != http.StatusServiceUnavailable || strings.TrimSpace(body) != `{"ready":false}` {
-		t.Errorf("/readyz without the token: %d %s; want 503 {\"ready\":false}", code, body)
+	code, body, hdr := call(t, "GET", p.url+"/readyz", "", "")
+	if code != http.StatusServiceUnavailable || strings.TrimSpace(body) != `{"ready":false}` || hdr.Get("Retry-After") != "" {
+		t.Errorf("/readyz without the token: %d %s, Retry-After %q; want 503 {\"ready\":false} alone", code, body, hdr.Get("Retry-After"))
 	}
-	code, body, _ = call(t, "GET", p.url+"/readyz", serveToken, "")
+	code, body, hdr = call(t, "GET", p.url+"/readyz", serveToken, "")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"testgemini":"every key is cooling down`) {
 		t.Errorf("/readyz with the token: %d %s; want 503 and why", code, body)
+	}
+	if !strings.Contains(body, "; one is back within ") || hdr.Get("Retry-After") == "" {
+		t.Errorf("/readyz with the token: %s, Retry-After %q; want when a key is back", body, hdr.Get("Retry-After"))
 	}
 	code, body, _ = call(t, "GET", p.url+"/nowhere", "", "")
 	if code != http.StatusUnauthorized || strings.Contains(body, "testgemini") {

@@ -239,6 +239,7 @@ func jonglerProxy(target string, store jongler.Store) (http.Handler, func()) {
 		Tokens:  []string{"bench-token"},
 		MaxBody: proxy.DefaultMaxBodyBytes,
 		Leases:  jongler.NewLeaseGroup(),
+		Limits:  serving.DefaultLimits(),
 	}
 	t, err := jongler.NewTransport(jongler.ConnectorGemini, append(sc.TransportOptions(),
 		jongler.WithKeys(keys...), jongler.WithBaseURL(target),

@@ -216,6 +216,30 @@ func (f *File) section(name string) *section {
 	return nil
 }
 
+// A Setting is a line of a section that is not a connector's, such as
+// serve's settings: its name as written, its value and its line.
+type Setting struct {
+	Name  string
+	Value string
+	Line  int // of its first line
+	Count int // how many lines give the name: more than one is a mistake
+}
+
+// Settings returns the lines of the section called name, in file order,
+// without those of [DEFAULT]; nil if there is no such section. A name
+// given on several lines is given once, with its first Line and its Count.
+func (f *File) Settings(name string) []Setting {
+	sec := f.section(name)
+	if sec == nil {
+		return nil
+	}
+	out := make([]Setting, 0, len(sec.entries))
+	for _, e := range sec.entries {
+		out = append(out, Setting{Name: e.name, Value: e.value, Line: e.line, Count: e.count})
+	}
+	return out
+}
+
 // Connectors returns the names of the connector sections, in file order:
 // every section but DEFAULT and the ":projects" and ":budgets" ones.
 func (f *File) Connectors() []string {

@@ -29,6 +29,7 @@ type Config struct {
 	// builds, so that a key renamed by a reload is not leased under its
 	// new name while requests hold it under the old one.
 	Leases *jongler.LeaseGroup
+	Limits Limits // the zero value bounds nothing: give DefaultLimits, or serve's flags
 }
 
 // TransportOptions returns the options every transport gets; the caller
@@ -46,12 +47,12 @@ func (c Config) TransportOptions() []jongler.Option {
 
 // ProxyOptions returns the handler's options; the caller adds its root.
 func (c Config) ProxyOptions() []proxy.Option {
-	return []proxy.Option{
+	return append([]proxy.Option{
 		proxy.WithTokens(c.Tokens...),
 		proxy.WithAccessLog(c.Access),
 		proxy.WithErrorLog(c.Logger),
 		proxy.WithMaxBodyBytes(c.MaxBody),
-	}
+	}, c.Limits.proxyOptions()...)
 }
 
 // AccessLog returns the access log writing to w in format, "text" or

@@ -20,6 +20,7 @@ package main
 
 import (
 	"io"
+	"log"
 	"os"
 )
 
@@ -28,6 +29,11 @@ func main() {
 }
 
 // run runs the command line args and returns the exit code.
+// It is the process's one command: the standard log package, to which
+// net/http writes what it cannot put anywhere else (with the first bytes
+// an upstream sent unasked), writes through the same redactor as the rest.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return newApp(stdin, stdout, stderr).execute(args)
+	a := newApp(stdin, stdout, stderr)
+	log.SetOutput(a.stderr)
+	return a.execute(args)
 }

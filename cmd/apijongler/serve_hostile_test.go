@@ -51,6 +51,18 @@ func TestServeHostileUpstream(t *testing.T) {
 			io.WriteString(w, `{"a":1}`)
 			http.NewResponseController(w).Flush()
 			w.Header().Set(http.TrailerPrefix+"X-Echo", key)
+		case "unasked":
+			// A 204, then the key, which no request asked for: net/http
+			// writes the first bytes of it to the standard log package.
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			buf.WriteString("HTTP/1.1 204 No Content\r\n\r\n" + key + "\r\n")
+			buf.Flush()
+			time.Sleep(50 * time.Millisecond)
+			conn.Close()
 		case "long":
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, prefix+strings.Repeat("x", redact.MaxBody-len(prefix)-len(key)/2)+key+`"}}`)
@@ -104,6 +116,15 @@ func TestServeHostileUpstream(t *testing.T) {
 	}
 	if k := e.keys[0].Value; strings.Contains(body, k[:len(k)/2]) {
 		t.Errorf("the cut answer ends with half the key: ...%q", body[len(body)-40:])
+	}
+	if resp, _, _ := send("unasked", ""); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("unasked: %d, want the 204", resp.StatusCode)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.stderr.String(), "Unsolicited response"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("net/http never logged the unasked bytes:\n%s", p.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	p.stop(t, syscall.SIGTERM)
 	e.noSecrets("stderr", p.stderr.String())

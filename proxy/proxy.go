@@ -210,6 +210,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.notFound(lw, r)
 		return
 	}
+	if h.found.inValue(r.Method) {
+		// A request line such as "TOKEN /path HTTP/1.1": no method holds
+		// a credential, and the method goes upstream as it is.
+		lw.note = "token as method"
+		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be the request method", 0)
+		return
+	}
 	if h.found.inPath(r.URL) {
 		// Never sent upstream, nor kept as a model's name in the key
 		// states: the path is not a place for a credential.

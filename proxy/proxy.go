@@ -109,10 +109,11 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 				m.rewrite(pr, target)
 				h.found.drop(pr.Out)
 			},
-			Transport:    watched{t, &h.limits},
-			ErrorHandler: m.errorHandler,
-			ErrorLog:     slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
-			BufferPool:   &h.buffers,
+			Transport:      watched{t, &h.limits},
+			ModifyResponse: refuseUnaskedUpgrade,
+			ErrorHandler:   m.errorHandler,
+			ErrorLog:       slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
+			BufferPool:     &h.buffers,
 		}
 		for _, n := range append([]string{c.Name}, c.Aliases...) {
 			if _, dup := h.mounts[n]; dup {
@@ -533,4 +534,38 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusNotFound)
 	w.Write(append(body, '\n'))
+}
+
+// errUnaskedUpgrade is the error of an upstream that switched protocols
+// unasked.
+var errUnaskedUpgrade = errors.New("proxy: the upstream switched protocols unasked")
+
+// refuseUnaskedUpgrade refuses a 101 Switching Protocols to a request that
+// asked for no upgrade, or for another protocol: httputil.ReverseProxy
+// answers 502 then, but leaves the upgraded connection, and the key's
+// lease with it, open until the garbage collector finds it. Closing it
+// here ends the lease at once (ReverseProxy closes the body of an answer
+// refused here).
+func refuseUnaskedUpgrade(resp *http.Response) error {
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return nil
+	}
+	asked := upgradeOf(resp.Request.Header)
+	if asked != "" && strings.EqualFold(asked, upgradeOf(resp.Header)) {
+		return nil
+	}
+	return errUnaskedUpgrade
+}
+
+// upgradeOf returns the protocol h's Upgrade names when its Connection
+// says upgrade, as httputil.ReverseProxy reads it.
+func upgradeOf(h http.Header) string {
+	for _, v := range h.Values("Connection") {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "upgrade") {
+				return h.Get("Upgrade")
+			}
+		}
+	}
+	return ""
 }

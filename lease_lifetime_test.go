@@ -146,43 +146,6 @@ func TestUnclosedBodyLeaseEndsWhenUnreachable(t *testing.T) {
 	}
 }
 
-// A file-store lease dropped without Release stays held, in this process's
-// record as in the kernel: the slot file's descriptor is not closed by the
-// garbage collector behind the store's back, which would let another
-// process lease the key while this one believes it holds it.
-func TestFileLeaseDroppedStaysHeld(t *testing.T) {
-	dir := t.TempDir()
-	a, _ := drillStore(t, dir)
-	b, blogs := drillStore(t, dir)
-	ctx := context.Background()
-	func() {
-		l, err := a.Acquire(ctx, drillConn, []string{"k1"}, 1)
-		if err != nil || l == nil {
-			t.Fatalf("Acquire: %v, %v", l, err)
-		}
-	}()
-	for range 5 {
-		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
-	}
-	// The kernel still holds the slot, as the first store believes.
-	n, err := b.InFlight(ctx, drillConn, []string{"k1"}, 1)
-	if err != nil || n["k1"] != 1 {
-		t.Fatalf("InFlight seen by another store = %v, %v; want k1: 1 (the slot's descriptor was closed by the garbage collector)", n, err)
-	}
-	l, err := b.Acquire(ctx, drillConn, []string{"k1"}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l != nil {
-		t.Fatal("another store leased k1 while the first store still counts it held")
-	}
-	if strings.Contains(blogs.String(), "died") {
-		t.Errorf("a false death was reported:\n%s", blogs)
-	}
-	runtime.KeepAlive(a) // the store lives on; only the lease was dropped
-}
-
 // A 101 Switching Protocols answer keeps its lease until the upgraded
 // connection is closed: two upgraded sessions on one key with in-flight 1
 // would be two requests at once.

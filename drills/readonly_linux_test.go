@@ -14,10 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/api-jongler/jongler"
-	"github.com/api-jongler/jongler/internal/filestore"
 	"github.com/api-jongler/jongler/internal/state"
 )
 
@@ -94,94 +92,6 @@ func chmodTree(dir string, dirMode, fileMode fs.FileMode) {
 		return nil
 	})
 	os.Chmod(dir, dirMode)
-}
-
-// drillConn is the connector of the drill's own leases, drillKeys its keys.
-const drillConn = "drill.example"
-
-var drillKeys = []string{"k1", "k2", "k3"}
-
-// drillStore opens a file store on dir whose warnings go to the returned
-// buffer.
-func drillStore(t *testing.T, dir string) (*jongler.FileStore, *syncBuffer) {
-	t.Helper()
-	var logs syncBuffer
-	s, err := jongler.NewFileStore(dir, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, &logs
-}
-
-// drillSeed writes a healthy state directory: every key of drillConn
-// leased once (its lock files exist), and k3 in lockdown.
-func drillSeed(t *testing.T, dir string) {
-	t.Helper()
-	s, _ := drillStore(t, dir)
-	ctx := context.Background()
-	var held []jongler.Lease
-	for range drillKeys {
-		l, err := s.Acquire(ctx, drillConn, drillKeys, 1)
-		if err != nil || l == nil {
-			t.Fatalf("seeding: %v, %v", l, err)
-		}
-		held = append(held, l)
-	}
-	for _, l := range held {
-		l.Release(ctx)
-	}
-	err := state.Update(ctx, s, drillConn, func(st *state.State) error {
-		st.Records = append(st.Records, state.Record{Key: "k3", State: state.Lockdown, Until: time.Now().Add(time.Hour), Reason: "drill"})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// exclusive checks that two stores on one directory never lease one key
-// at once: a takes every key it can, b must get none; then, all given
-// back, b gets one within the rest of a key whose holder is gone.
-func exclusive(t *testing.T, a, b *jongler.FileStore) {
-	t.Helper()
-	ctx := context.Background()
-	var held []jongler.Lease
-	for range drillKeys {
-		l, err := a.Acquire(ctx, drillConn, drillKeys, 1)
-		if err != nil {
-			t.Fatalf("Acquire: %v", err)
-		}
-		if l == nil {
-			break
-		}
-		held = append(held, l)
-	}
-	if len(held) == 0 {
-		t.Fatal("no key leasable at all")
-	}
-	if l, err := b.Acquire(ctx, drillConn, drillKeys, 1); err != nil {
-		t.Fatalf("Acquire by a second store: %v", err)
-	} else if l != nil {
-		t.Fatalf("a second store leased %s while the first held every key", l.Key())
-	}
-	for _, l := range held {
-		l.Release(ctx)
-	}
-	deadline := time.Now().Add(3 * filestore.DeadHolderRest)
-	for {
-		l, err := b.Acquire(ctx, drillConn, drillKeys, 1)
-		if err != nil {
-			t.Fatalf("Acquire after release: %v", err)
-		}
-		if l != nil {
-			l.Release(ctx)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no key leasable after the first store released them all")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // readOnlyChecks: in a read-only state directory seeded by drillSeed,

@@ -1,16 +1,17 @@
-package jongler_test
+package drills_test
 
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/state"
 )
 
 // The bad-state drill: the state directory holds what it should not (a
@@ -19,91 +20,6 @@ import (
 // lock file is deleted under a live lease. Each case must end in a clear
 // warning or error, never a panic, never one key leased twice, and the
 // store must heal where it safely can.
-
-const drillConn = "drill.example"
-
-var drillKeys = []string{"k1", "k2", "k3"}
-
-// drillStore opens a file store on dir whose warnings go to the returned
-// buffer.
-func drillStore(t *testing.T, dir string) (*jongler.FileStore, *syncBuffer) {
-	t.Helper()
-	var logs syncBuffer
-	s, err := jongler.NewFileStore(dir, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, &logs
-}
-
-// drillSeed writes a healthy state directory: every key leased once (lock
-// files and their second names exist), and k3 in lockdown.
-func drillSeed(t *testing.T, dir string) {
-	t.Helper()
-	s, _ := drillStore(t, dir)
-	ctx := context.Background()
-	var held []jongler.Lease
-	for range drillKeys {
-		l, err := s.Acquire(ctx, drillConn, drillKeys, 1)
-		if err != nil || l == nil {
-			t.Fatalf("seeding: %v, %v", l, err)
-		}
-		held = append(held, l)
-	}
-	for _, l := range held {
-		l.Release(context.Background())
-	}
-	err := jongler.UpdateState(ctx, s, drillConn, func(st *jongler.State) error {
-		st.Records = append(st.Records, jongler.Record{Key: "k3", State: jongler.RecordLockdown, Until: time.Now().Add(time.Hour), Reason: "drill"})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// exclusive checks that two stores on dir never lease one key at once:
-// the first takes every key, the second must get none; then each key
-// released is leasable by the second.
-func exclusive(t *testing.T, a, b *jongler.FileStore) {
-	t.Helper()
-	ctx := context.Background()
-	var held []jongler.Lease
-	for range drillKeys {
-		l, err := a.Acquire(ctx, drillConn, drillKeys, 1)
-		if err != nil {
-			t.Fatalf("Acquire: %v", err)
-		}
-		if l == nil {
-			break
-		}
-		held = append(held, l)
-	}
-	if len(held) == 0 {
-		t.Fatal("no key leasable at all")
-	}
-	if l, err := b.Acquire(ctx, drillConn, drillKeys, 1); err != nil || l != nil {
-		t.Fatalf("a second store leased %v (err %v) while the first held every key", leaseKey(l), err)
-	}
-	for _, l := range held {
-		l.Release(context.Background())
-	}
-	deadline := time.Now().Add(3 * jongler.DeadHolderRest)
-	for {
-		l, err := b.Acquire(ctx, drillConn, drillKeys, 1)
-		if err != nil {
-			t.Fatalf("Acquire after release: %v", err)
-		}
-		if l != nil {
-			l.Release(context.Background())
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no key leasable after the first store released them all")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func leaseKey(l jongler.Lease) string {
 	if l == nil {
@@ -162,7 +78,7 @@ func TestDrillBadStateFiles(t *testing.T) {
 			s, logs := drillStore(t, dir)
 			// Many reads, as many requests would make.
 			for range 50 {
-				st, err := jongler.LoadState(ctx, s, drillConn)
+				st, err := loadState(ctx, s, drillConn)
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
@@ -182,7 +98,7 @@ func TestDrillBadStateFiles(t *testing.T) {
 			if err != nil || string(aside) != string(bad) {
 				t.Errorf("damaged file not set aside as it was: %v", err)
 			}
-			if err := jongler.UpdateState(ctx, s, drillConn, func(st *jongler.State) error { return nil }); err != nil {
+			if err := state.Update(ctx, s, drillConn, func(st *state.State) error { return nil }); err != nil {
 				t.Fatalf("Update after damage: %v", err)
 			}
 			valid(t, path)
@@ -219,7 +135,7 @@ func TestDrillForeignFiles(t *testing.T) {
 
 	a, logs := drillStore(t, dir)
 	b, _ := drillStore(t, dir)
-	st, err := jongler.LoadState(ctx, a, drillConn)
+	st, err := loadState(ctx, a, drillConn)
 	if err != nil || len(st.Records) != 1 {
 		t.Fatalf("Load beside foreign files: %+v, %v", st, err)
 	}
@@ -251,7 +167,7 @@ func TestDrillForeignFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(conn, ".state-123.tmp")); err == nil {
 		t.Error("the temporary file of a dead writer was left in place")
 	}
-	if st, err := jongler.LoadState(ctx, a, drillConn); err != nil || len(st.Records) != 0 {
+	if st, err := loadState(ctx, a, drillConn); err != nil || len(st.Records) != 0 {
 		t.Errorf("after Clear: %+v, %v", st, err)
 	}
 	if strings.Contains(logs.String(), "damaged") {
@@ -269,7 +185,7 @@ func TestDrillWrongKinds(t *testing.T) {
 			t.Fatalf("err = %v; want a state directory error naming %s", err, path)
 		}
 		// And through a transport.
-		_, err = jongler.NewTransport(gem, jongler.WithKeys(keyList(map[string]string{"k1": "v1"})...), jongler.WithStateDir(path))
+		_, err = jongler.NewTransport(jongler.ConnectorGemini, jongler.WithKeys(keyList(map[string]string{"k1": "v1"})...), jongler.WithStateDir(path))
 		if err == nil || !strings.Contains(err.Error(), "state directory") {
 			t.Fatalf("NewTransport: %v", err)
 		}
@@ -281,14 +197,14 @@ func TestDrillWrongKinds(t *testing.T) {
 		os.Remove(path)
 		os.Mkdir(path, 0o700)
 		s, logs := drillStore(t, dir)
-		st, err := jongler.LoadState(ctx, s, drillConn)
+		st, err := loadState(ctx, s, drillConn)
 		if err != nil && !strings.Contains(err.Error(), "state.json") {
 			t.Errorf("Load: %v; want an error naming state.json", err)
 		}
 		if err == nil && (len(st.Records) != 0 || !strings.Contains(logs.String(), "state.json")) {
 			t.Errorf("Load: %+v with no warning naming state.json:\n%s", st, logs.String())
 		}
-		err = jongler.UpdateState(ctx, s, drillConn, func(*jongler.State) error { return nil })
+		err = state.Update(ctx, s, drillConn, func(*state.State) error { return nil })
 		if err != nil && !strings.Contains(err.Error(), "state.json") {
 			t.Errorf("Update: %v; want an error naming state.json", err)
 		}
@@ -322,7 +238,7 @@ func TestDrillWrongKinds(t *testing.T) {
 		os.Remove(lock)
 		os.Mkdir(lock, 0o700)
 		s, _ := drillStore(t, dir)
-		err := jongler.UpdateState(ctx, s, drillConn, func(*jongler.State) error { return nil })
+		err := state.Update(ctx, s, drillConn, func(*state.State) error { return nil })
 		if err != nil && !strings.Contains(err.Error(), "state.lock") {
 			t.Errorf("Update: %v; want an error naming state.lock", err)
 		}
@@ -374,7 +290,7 @@ func TestDrillUseTable(t *testing.T) {
 			b, _ := drillStore(t, dir)
 			exclusive(t, a, b)
 			exclusive(t, b, a)
-			if st, err := jongler.LoadState(ctx, a, drillConn); err != nil || len(st.Records) != 1 {
+			if st, err := loadState(ctx, a, drillConn); err != nil || len(st.Records) != 1 {
 				t.Errorf("Load: %+v, %v", st, err)
 			}
 			if !strings.Contains(logs.String(), tc.warn) {
@@ -391,4 +307,41 @@ func garbage(n int) []byte {
 		b[i] = byte(i*7919 + i>>8)
 	}
 	return b
+}
+
+// A file-store lease dropped without Release stays held, in this process's
+// record as in the kernel: the slot file's descriptor is not closed by the
+// garbage collector behind the store's back, which would let another
+// process lease the key while this one believes it holds it.
+func TestFileLeaseDroppedStaysHeld(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := drillStore(t, dir)
+	b, blogs := drillStore(t, dir)
+	ctx := context.Background()
+	func() {
+		l, err := a.Acquire(ctx, drillConn, []string{"k1"}, 1)
+		if err != nil || l == nil {
+			t.Fatalf("Acquire: %v, %v", l, err)
+		}
+	}()
+	for range 5 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The kernel still holds the slot, as the first store believes.
+	n, err := b.InFlight(ctx, drillConn, []string{"k1"}, 1)
+	if err != nil || n["k1"] != 1 {
+		t.Fatalf("InFlight seen by another store = %v, %v; want k1: 1 (the slot's descriptor was closed by the garbage collector)", n, err)
+	}
+	l, err := b.Acquire(ctx, drillConn, []string{"k1"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l != nil {
+		t.Fatal("another store leased k1 while the first store still counts it held")
+	}
+	if strings.Contains(blogs.String(), "died") {
+		t.Errorf("a false death was reported:\n%s", blogs)
+	}
+	runtime.KeepAlive(a) // the store lives on; only the lease was dropped
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -38,17 +37,7 @@ func TestDrillDiskFull(t *testing.T) {
 		})
 		return
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDrillDiskFullChild$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), roleEnv+"=disk-full", diskFullDirEnv+"="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	if errors.Is(err, syscall.EPERM) || strings.Contains(string(out), "no tmpfs:") {
-		t.Skipf("NOT RUN: root without the right to mount (%v): no full disk can be made here\n%s", err, out)
-	}
-	t.Logf("child, with a full tmpfs over the state directory:\n%s", out)
-	if err != nil {
-		t.Fatalf("child: %v", err)
-	}
+	inMountNamespace(t, "TestDrillDiskFullChild", "disk-full", diskFullDirEnv+"="+dir, "no tmpfs:", "a full tmpfs over the state directory")
 }
 
 // TestDrillDiskFullChild mounts a 1 MiB tmpfs over the state directory in

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -46,17 +45,7 @@ func TestDrillReadOnlyStateDir(t *testing.T) {
 		readOnlyChecks(t, dir)
 		return
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDrillReadOnlyChild$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), roleEnv+"=read-only", readOnlyDirEnv+"="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	if errors.Is(err, syscall.EPERM) || strings.Contains(string(out), "no read-only mount:") {
-		t.Skipf("running as root without the right to mount (%v): a read-only state directory cannot be made here\n%s", err, out)
-	}
-	t.Logf("child, with a read-only bind mount over the state directory:\n%s", out)
-	if err != nil {
-		t.Fatalf("child: %v", err)
-	}
+	inMountNamespace(t, "TestDrillReadOnlyChild", "read-only", readOnlyDirEnv+"="+dir, "no read-only mount:", "a read-only bind mount over the state directory")
 }
 
 // TestDrillReadOnlyChild makes the state directory read-only by a bind

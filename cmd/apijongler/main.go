@@ -20,6 +20,7 @@ package main
 
 import (
 	"io"
+	"log"
 	"os"
 )
 
@@ -28,6 +29,16 @@ func main() {
 }
 
 // run runs the command line args and returns the exit code.
+//
+// What the standard library logs through the log package (net/http's
+// "Unsolicited response received on idle HTTP channel starting with ...",
+// which quotes bytes an upstream sent, the key it was sent among them)
+// goes to stderr through the same redactor as everything else: the
+// process has one stderr, and run is the process.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return newApp(stdin, stdout, stderr).execute(args)
+	a := newApp(stdin, stdout, stderr)
+	log.SetOutput(a.stderr)
+	log.SetFlags(0)
+	log.SetPrefix("apijongler: ")
+	return a.execute(args)
 }

@@ -109,10 +109,11 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 				m.rewrite(pr, target)
 				h.found.drop(pr.Out)
 			},
-			Transport:    watched{t, &h.limits},
-			ErrorHandler: m.errorHandler,
-			ErrorLog:     slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
-			BufferPool:   &h.buffers,
+			Transport:      watched{t, &h.limits},
+			ModifyResponse: checkUpgrade,
+			ErrorHandler:   m.errorHandler,
+			ErrorLog:       slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
+			BufferPool:     &h.buffers,
 		}
 		for _, n := range append([]string{c.Name}, c.Aliases...) {
 			if _, dup := h.mounts[n]; dup {
@@ -482,6 +483,10 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 			return
 		}
 		errshape.Write(w, shape, http.StatusTooManyRequests, "apijongler: "+strings.TrimPrefix(nk.Error(), "jongler: "), nk.RetryAfter)
+	case errors.Is(err, errUpgradeRefused):
+		note("upstream upgrade")
+		logErr()
+		errshape.Write(w, shape, http.StatusBadGateway, "apijongler: the upstream switched protocols unasked", 0)
 	case errors.Is(err, errBodyIdle):
 		note("body stalled")
 		errshape.Write(w, shape, http.StatusRequestTimeout, "apijongler: the request body stalled", 0)

@@ -218,6 +218,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be in the URL path; put it where the API key goes", 0)
 		return
 	}
+	if h.found.inMethod(r.Method) {
+		lw.note = "token in method"
+		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be in the HTTP method; put it where the API key goes", 0)
+		return
+	}
 	ctx := reqinfo.NewContext(r.Context(), &x.info)
 	if h.limits.upstreamHeader > 0 || h.limits.streamIdle > 0 {
 		ctx = context.WithValue(ctx, exchangeKey{}, x) // for the upstream's bounds (limits.go)

@@ -15,6 +15,19 @@ import (
 	"time"
 )
 
+// serveOK serves "ok" on ln under limits until the test ends.
+func serveOK(t *testing.T, ln net.Listener, limits Limits) {
+	s := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), limits, slog.New(slog.DiscardHandler))
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+	})
+}
+
 // TestHeaderBound: a request header over 64 KiB gets 431, unread past
 // the bound: 1,500 slow header senders cannot take gigabytes.
 func TestHeaderBound(t *testing.T) {
@@ -22,15 +35,7 @@ func TestHeaderBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), DefaultLimits(), slog.New(slog.DiscardHandler))
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-done
-	}()
+	serveOK(t, ln, DefaultLimits())
 	for size, want := range map[int]int{1 << 10: http.StatusOK, 100 << 10: http.StatusRequestHeaderFieldsTooLarge} {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {

@@ -87,7 +87,7 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 		attrs := make([]slog.Attr, 0, 12) // room for all: no growing
 		attrs = append(attrs,
 			slog.String("client", clientAddr(r.RemoteAddr)),
-			slog.String("method", h.found.redact(r.Method)),
+			slog.String("method", h.found.logMethod(r.Method)),
 			slog.String("path", h.found.redact(redactedPath(r.URL, m))),
 			slog.Int("status", status))
 		if m != nil {

@@ -110,7 +110,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 				h.found.drop(pr.Out)
 			},
 			Transport:      watched{t, &h.limits},
-			ModifyResponse: refuseUnaskedUpgrade,
+			ModifyResponse: checkUpgrade,
 			ErrorHandler:   m.errorHandler,
 			ErrorLog:       slog.NewLogLogger(errorLog.Handler(), slog.LevelDebug),
 			BufferPool:     &h.buffers,
@@ -223,6 +223,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// states: the path is not a place for a credential.
 		lw.note = "token in path"
 		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be in the URL path; put it where the API key goes", 0)
+		return
+	}
+	if h.found.inMethod(r.Method) {
+		lw.note = "token in method"
+		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be in the HTTP method; put it where the API key goes", 0)
 		return
 	}
 	ctx := reqinfo.NewContext(r.Context(), &x.info)
@@ -490,6 +495,10 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 			return
 		}
 		errshape.Write(w, shape, http.StatusTooManyRequests, "apijongler: "+strings.TrimPrefix(nk.Error(), "jongler: "), nk.RetryAfter)
+	case errors.Is(err, errUpgradeRefused):
+		note("upstream upgrade")
+		logErr()
+		errshape.Write(w, shape, http.StatusBadGateway, "apijongler: the upstream switched protocols unasked", 0)
 	case errors.Is(err, errBodyIdle):
 		note("body stalled")
 		errshape.Write(w, shape, http.StatusRequestTimeout, "apijongler: the request body stalled", 0)

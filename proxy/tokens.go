@@ -126,6 +126,20 @@ func (s tokenSet) inPath(u *url.URL) bool {
 	return len(s) > 0 && (s.inValue(u.EscapedPath()) || s.inValue(u.Path))
 }
 
+// inMethod reports whether a token is in a request's method, in any form:
+// net/http takes any word of token characters ('%' among them) as a
+// method and sends it upstream as it is, so `curl -X "$TOKEN"` would.
+func (s tokenSet) inMethod(method string) bool { return s.inName(method) }
+
+// logMethod returns method for the access log: the placeholder in its
+// place when it holds a token.
+func (s tokenSet) logMethod(method string) string {
+	if s.inMethod(method) {
+		return redact.Placeholder
+	}
+	return method
+}
+
 // drop takes out of out every header, trailer and query parameter that
 // holds a token, in its name or its value: a client may put its token in
 // other places than the ones an API key goes (another SDK's header, a

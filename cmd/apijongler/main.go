@@ -29,11 +29,16 @@ func main() {
 }
 
 // run runs the command line args and returns the exit code.
-// It is the process's one command: the standard log package, to which
-// net/http writes what it cannot put anywhere else (with the first bytes
-// an upstream sent unasked), writes through the same redactor as the rest.
+//
+// What the standard library logs through the log package (net/http's
+// "Unsolicited response received on idle HTTP channel starting with ...",
+// which quotes bytes an upstream sent, the key it was sent among them)
+// goes to stderr through the same redactor as everything else: the
+// process has one stderr, and run is the process.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := newApp(stdin, stdout, stderr)
 	log.SetOutput(a.stderr)
+	log.SetFlags(0)
+	log.SetPrefix("apijongler: ")
 	return a.execute(args)
 }

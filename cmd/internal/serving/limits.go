@@ -80,8 +80,10 @@ type Server struct {
 	active atomic.Int64 // handlers running
 }
 
-// NewServer returns the server of h under limits; log gets what the
-// server says of connections (at level Debug) and of clients refused.
+// NewServer returns the server of h under limits, a request's header
+// bounded to 64 KiB (431 past it); log gets what the server says of
+// connections (at level Debug), of clients refused and of failures to
+// accept (at WARN).
 func NewServer(h http.Handler, limits Limits, log *slog.Logger) *Server {
 	s := &Server{limits: limits, log: log}
 	base, cut := context.WithCancelCause(context.Background())
@@ -89,6 +91,7 @@ func NewServer(h http.Handler, limits Limits, log *slog.Logger) *Server {
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve(h)),
 		ReadHeaderTimeout: readHeaderTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -115,7 +118,9 @@ func (s *Server) serve(h http.Handler) func(http.ResponseWriter, *http.Request) 
 
 // Serve accepts connections on ln, at most Limits.ConnsPerClient at once
 // from one client, until Shutdown; it returns http.ErrServerClosed then.
+// Failures to accept are logged at WARN, once a minute at most.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = &acceptLog{Listener: ln, log: s.log}
 	if s.limits.ConnsPerClient > 0 {
 		ln = &clientLimit{Listener: ln, max: s.limits.ConnsPerClient, log: s.log, open: map[netip.Prefix]int{}, warned: map[netip.Prefix]time.Time{}}
 	}

@@ -2,9 +2,7 @@ package serving
 
 import (
 	"bufio"
-	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -61,15 +59,7 @@ func TestServerBoundsEachClient(t *testing.T) {
 	}
 	l := DefaultLimits()
 	l.ConnsPerClient = 2
-	s := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), l, slog.New(slog.DiscardHandler))
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-done
-	}()
+	serveOK(t, ln, l)
 	addr := ln.Addr().String()
 	dial := func(from string) net.Conn {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}

@@ -211,13 +211,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.notFound(lw, r)
 		return
 	}
-	if h.found.inValue(r.Method) {
-		// A request line such as "TOKEN /path HTTP/1.1": no method holds
-		// a credential, and the method goes upstream as it is.
-		lw.note = "token as method"
-		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be the request method", 0)
-		return
-	}
 	if h.found.inPath(r.URL) {
 		// Never sent upstream, nor kept as a model's name in the key
 		// states: the path is not a place for a credential.
@@ -543,38 +536,4 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusNotFound)
 	w.Write(append(body, '\n'))
-}
-
-// errUnaskedUpgrade is the error of an upstream that switched protocols
-// unasked.
-var errUnaskedUpgrade = errors.New("proxy: the upstream switched protocols unasked")
-
-// refuseUnaskedUpgrade refuses a 101 Switching Protocols to a request that
-// asked for no upgrade, or for another protocol: httputil.ReverseProxy
-// answers 502 then, but leaves the upgraded connection, and the key's
-// lease with it, open until the garbage collector finds it. Closing it
-// here ends the lease at once (ReverseProxy closes the body of an answer
-// refused here).
-func refuseUnaskedUpgrade(resp *http.Response) error {
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		return nil
-	}
-	asked := upgradeOf(resp.Request.Header)
-	if asked != "" && strings.EqualFold(asked, upgradeOf(resp.Header)) {
-		return nil
-	}
-	return errUnaskedUpgrade
-}
-
-// upgradeOf returns the protocol h's Upgrade names when its Connection
-// says upgrade, as httputil.ReverseProxy reads it.
-func upgradeOf(h http.Header) string {
-	for _, v := range h.Values("Connection") {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), "upgrade") {
-				return h.Get("Upgrade")
-			}
-		}
-	}
-	return ""
 }

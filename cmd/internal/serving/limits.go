@@ -40,10 +40,6 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	// idleTimeout bounds the wait for the next request on a connection.
 	idleTimeout = 2 * time.Minute
-	// maxHeaderBytes bounds a request's header (net/http's default is
-	// 1 MiB, which thousands of slow clients turn into gigabytes); an LLM
-	// SDK's requests send a few KB.
-	maxHeaderBytes = 64 << 10
 	// cutWait bounds the wait, once requests are cut at shutdown, for
 	// their handlers to return (and log them).
 	cutWait = 5 * time.Second
@@ -93,7 +89,6 @@ func NewServer(h http.Handler, limits Limits, log *slog.Logger) *Server {
 		ReadHeaderTimeout: readHeaderTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return base },
 	}

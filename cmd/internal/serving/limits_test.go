@@ -99,37 +99,3 @@ func TestServerBoundsEachClient(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-// TestServerBoundsHeaders: a request header over 64 KiB gets 431, so that
-// many slow clients each sending a large header cannot hold a megabyte
-// apiece; an ordinary one is served.
-func TestServerBoundsHeaders(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), DefaultLimits(), slog.New(slog.DiscardHandler))
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-done
-	}()
-	for _, c := range []struct {
-		size int
-		want int
-	}{{1 << 10, http.StatusOK}, {100 << 10, http.StatusRequestHeaderFieldsTooLarge}} {
-		req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
-		req.Header.Set("X-Big", strings.Repeat("a", c.size))
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err != nil {
-			t.Fatalf("a %d-byte header: %v", c.size, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != c.want {
-			t.Errorf("a %d-byte header: %d, want %d", c.size, resp.StatusCode, c.want)
-		}
-	}
-}

@@ -29,6 +29,8 @@ type limitSetting struct {
 // limitSettings returns serve's bounds, each pointing into l.
 func limitSettings(l *serving.Limits) []limitSetting {
 	return []limitSetting{
+		{flag: "max-conns", name: "max_conns", n: &l.Conns,
+			usage: "hold `N` connections at once, from every client; more wait until one closes (default: what the process's file descriptors allow at three a connection)"},
 		{flag: "max-conns-per-client", name: "max_conns_per_client", n: &l.ConnsPerClient,
 			usage: "let one client address (an IPv4 address, an IPv6 /64) hold `N` connections at once; one more gets 429"},
 		{flag: "upstream-header-timeout", name: "upstream_header_timeout", d: &l.UpstreamHeaderTimeout,

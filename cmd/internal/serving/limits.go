@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/api-jongler/jongler/proxy"
 )
 
@@ -18,6 +20,12 @@ import (
 // connections, and the time each phase of a request may take. Zero turns
 // a bound off.
 type Limits struct {
+	// Conns bounds the connections open at once, from every client: past
+	// it, new ones wait in the kernel's queue until one closes, so that
+	// many clients cannot take every file descriptor the process has
+	// (each connection costs up to three: the client's, the upstream's and
+	// a key's slot file).
+	Conns int
 	// ConnsPerClient bounds the connections open at once from one client
 	// address (an IPv4 address, an IPv6 /64).
 	ConnsPerClient int
@@ -48,6 +56,7 @@ const (
 // DefaultLimits returns the bounds serve has unless told otherwise.
 func DefaultLimits() Limits {
 	return Limits{
+		Conns:                 defaultConns(),
 		ConnsPerClient:        DefaultConnsPerClient,
 		UpstreamHeaderTimeout: proxy.DefaultUpstreamHeaderTimeout,
 		StreamIdleTimeout:     proxy.DefaultStreamIdleTimeout,
@@ -116,6 +125,9 @@ func (s *Server) serve(h http.Handler) func(http.ResponseWriter, *http.Request) 
 // Failures to accept are logged at WARN, once a minute at most.
 func (s *Server) Serve(ln net.Listener) error {
 	ln = &acceptLog{Listener: ln, log: s.log}
+	if s.limits.Conns > 0 {
+		ln = netutil.LimitListener(ln, s.limits.Conns)
+	}
 	if s.limits.ConnsPerClient > 0 {
 		ln = &clientLimit{Listener: ln, max: s.limits.ConnsPerClient, log: s.log, open: map[netip.Prefix]int{}, warned: map[netip.Prefix]time.Time{}}
 	}

@@ -2,7 +2,9 @@ package serving
 
 import (
 	"bufio"
+	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -97,5 +99,60 @@ func TestServerBoundsEachClient(t *testing.T) {
 			t.Fatal("no room once a connection closed")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServerBoundsConnections: past Limits.Conns, a new connection is not
+// taken until one closes (it waits in the kernel's queue), so that many
+// clients cannot take every file descriptor; then it is served.
+func TestServerBoundsConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := DefaultLimits()
+	l.Conns, l.ConnsPerClient = 2, 0
+	s := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), l, slog.New(slog.DiscardHandler))
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+	}()
+	get := func(c net.Conn, wait time.Duration) error {
+		c.SetDeadline(time.Now().Add(wait))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	var held []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	if get(held[0], 10*time.Second) != nil || get(held[1], 10*time.Second) != nil {
+		t.Fatal("the first two connections are not served")
+	}
+	if err := get(held[2], 300*time.Millisecond); err == nil {
+		t.Fatal("a third connection was served while two were open; want it to wait")
+	}
+	held[2].Close() // given up on: the server finds it closed once it takes it
+	held[0].Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := get(c, 10*time.Second); err != nil {
+		t.Fatalf("once a connection closed, the next one is not served: %v", err)
 	}
 }

@@ -24,7 +24,6 @@ var RetryAfter = retryAfter
 
 // Tuning constants, as the tests measure against them.
 const (
-	DeadHolderRest          = deadHolderRest
 	DefaultThrottleCooldown = defaultThrottleCooldown
 	DefaultCooldown         = defaultCooldown
 )

@@ -15,23 +15,10 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/transporttest"
 )
 
 // Issue 9 §2: no lease outlives its request.
-
-// inFlight returns how many leases tr's keys carry now.
-func inFlight(t *testing.T, tr *jongler.Transport) int {
-	t.Helper()
-	ks, err := tr.KeyStates(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, d := range ks.Keys {
-		n += d.InFlight
-	}
-	return n
-}
 
 var onlyKey = jongler.WithKeys(jongler.Key{Name: "only", Value: "v-only-5d2e"})
 
@@ -70,7 +57,7 @@ func TestLeaseEndsAtOnceWithoutBody(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Not closed, on purpose.
-			if n := inFlight(t, tr); n != 0 {
+			if n := transporttest.InFlight(t, tr); n != 0 {
 				t.Errorf("%d %s: %d leases in flight with the answer unclosed, want 0", resp.StatusCode, tc.name, n)
 			}
 			if resp.Body == nil {
@@ -116,7 +103,7 @@ func TestUnclosedBodyLeaseEndsWhenUnreachable(t *testing.T) {
 				// Dropped here, never closed.
 			}()
 			deadline := time.Now().Add(10 * time.Second)
-			for inFlight(t, tr) != 0 {
+			for transporttest.InFlight(t, tr) != 0 {
 				if time.Now().After(deadline) {
 					t.Fatal("the lease of a dropped, unclosed body is still held after 10 s of garbage collections")
 				}
@@ -185,7 +172,7 @@ func TestUpgradeHoldsLeaseUntilClosed(t *testing.T) {
 	if !ok {
 		t.Fatalf("the upgraded body %T is not an io.ReadWriteCloser", resp.Body)
 	}
-	if n := inFlight(t, tr); n != 1 {
+	if n := transporttest.InFlight(t, tr); n != 1 {
 		t.Errorf("%d leases in flight with the upgraded session open, want 1", n)
 	}
 	// The session works through the wrapper.
@@ -203,7 +190,7 @@ func TestUpgradeHoldsLeaseUntilClosed(t *testing.T) {
 		t.Errorf("second session: %v, want the deadline", err)
 	}
 	rwc.Close()
-	waitNoneInFlight(t, tr)
+	transporttest.WaitNoneInFlight(t, tr)
 }
 
 // A Policy that panics ends the lease, and the panic goes on.
@@ -222,7 +209,7 @@ func TestPolicyPanicReleasesLease(t *testing.T) {
 	if got != boom {
 		t.Fatalf("recovered %v, want the policy's panic", got)
 	}
-	if n := inFlight(t, tr); n != 0 {
+	if n := transporttest.InFlight(t, tr); n != 0 {
 		t.Fatalf("%d leases in flight after the policy panicked, want 0", n)
 	}
 }
@@ -252,7 +239,7 @@ func TestAbandonedStreamRests(t *testing.T) {
 	if err := jsonDecode(resp.Body, &v); err != nil {
 		t.Fatal(err)
 	}
-	if n := inFlight(t, tr); n != 0 {
+	if n := transporttest.InFlight(t, tr); n != 0 {
 		t.Errorf("%d leases in flight once every byte of the Content-Length was read, want 0", n)
 	}
 	resp.Body.Close()
@@ -265,7 +252,7 @@ func TestAbandonedStreamRests(t *testing.T) {
 	resp.Body.Close()
 	// The rest ends by itself (that it holds the key meanwhile, across
 	// processes, is TestAbandonedStreamRestsAcrossStores).
-	waitNoneInFlight(t, tr)
+	transporttest.WaitNoneInFlight(t, tr)
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

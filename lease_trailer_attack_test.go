@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/transporttest"
 )
 
 // TestTrailersReachTheCaller: trailers an upstream sends after the body,
@@ -63,12 +64,12 @@ func TestTrailersReachTheCaller(t *testing.T) {
 			if got := resp.Trailer.Get(key); got != want {
 				t.Errorf("trailer %s = %q after EOF, want %q (trailer %v)", key, got, want, resp.Trailer)
 			}
-			if n := inFlight(t, tr); n != 0 {
+			if n := transporttest.InFlight(t, tr); n != 0 {
 				t.Errorf("%d leases held after EOF", n)
 			}
 			resp.Body.Close()
 			resp.Body.Close()
-			if n := inFlight(t, tr); n != 0 {
+			if n := transporttest.InFlight(t, tr); n != 0 {
 				t.Errorf("%d leases held after two closes", n)
 			}
 		})

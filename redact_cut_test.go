@@ -10,6 +10,7 @@ import (
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/internal/redact"
+	"github.com/api-jongler/jongler/internal/transporttest"
 )
 
 // TestLongOrCutErrorAnswersRedacted: an error answer too long to read into
@@ -103,7 +104,7 @@ func TestCutErrorAnswerHoldsNoHalfKey(t *testing.T) {
 				t.Errorf("%s: the body holds the first half of the key: ...%q", path, data[max(0, len(data)-40):])
 			}
 		}
-		if n := inFlight(t, tr); n != 0 {
+		if n := transporttest.InFlight(t, tr); n != 0 {
 			t.Errorf("%d leases held after the cut answers", n)
 		}
 	}

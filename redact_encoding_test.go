@@ -8,6 +8,7 @@ import (
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/internal/codingtest"
+	"github.com/api-jongler/jongler/internal/transporttest"
 )
 
 // sendPlaceholder sends a request for path through tr with the
@@ -80,5 +81,5 @@ func TestUndecodableErrorAnswerFails(t *testing.T) {
 			t.Errorf("%s: the error shows the key: %v", coding, err)
 		}
 	}
-	waitNoneInFlight(t, tr) // each refused answer's key rests, then serves
+	transporttest.WaitNoneInFlight(t, tr) // each refused answer's key rests, then serves
 }

@@ -23,8 +23,6 @@ import (
 // read-only state directory (mode 0500: EACCES), which takes the same
 // path through the code.
 
-const diskFullDirEnv = "JONGLER_TEST_DISKFULL_DIR"
-
 func TestDrillDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	if os.Geteuid() != 0 {
@@ -37,17 +35,14 @@ func TestDrillDiskFull(t *testing.T) {
 		})
 		return
 	}
-	inMountNamespace(t, "TestDrillDiskFullChild", "disk-full", diskFullDirEnv+"="+dir, "no tmpfs:", "a full tmpfs over the state directory")
+	inMountNamespace(t, "TestDrillDiskFullChild", "disk-full", dir, "no tmpfs:", "a full tmpfs over the state directory")
 }
 
 // TestDrillDiskFullChild mounts a 1 MiB tmpfs over the state directory in
 // its own mount namespace (the mount vanishes with it), then runs the
 // checks, filling the file system once the transport has its files.
 func TestDrillDiskFullChild(t *testing.T) {
-	if os.Getenv(roleEnv) != "disk-full" {
-		t.Skip("child process of TestDrillDiskFull")
-	}
-	dir := os.Getenv(diskFullDirEnv)
+	dir := mountChildDir(t, "disk-full", "TestDrillDiskFull")
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0700"); err != nil {
 		t.Fatalf("no tmpfs: %v", err)
 	}

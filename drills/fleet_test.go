@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -156,18 +155,18 @@ func TestFleetDrill(t *testing.T) {
 	const ttl = 2 * time.Second
 	rs := redistest.Start(t)
 
-	var jk []jonglertest.Key
+	var keys []jongler.Key
 	var pairs []string
 	values := map[string]string{}
 	for i := range 8 {
 		label := fmt.Sprintf("k%d", i+1)
 		v := secret("fleet-secret-", label)
 		values[label] = v
-		jk = append(jk, jonglertest.Key{Label: label, Value: v, Project: "p-" + label})
+		keys = append(keys, jongler.Key{Name: label, Value: v, Project: "p-" + label})
 		pairs = append(pairs, label+"="+v)
 	}
 	up := jonglertest.NewServer(jonglertest.Config{
-		Keys:         jk,
+		Keys:         serverKeys(keys...),
 		Models:       map[string]jonglertest.Quota{fleetModel: {RPM: jonglertest.Unlimited, RPD: jonglertest.Unlimited}},
 		Latency:      3 * time.Millisecond,
 		StreamChunks: 600,
@@ -389,7 +388,7 @@ func TestFleetMember(t *testing.T) {
 				default:
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				err := fleetSend(ctx, tr, base, false, nil)
+				err := generate(ctx, tr, base, fleetModel, false, nil)
 				cancel()
 				switch {
 				case err == nil:
@@ -418,7 +417,7 @@ func TestFleetMember(t *testing.T) {
 			}
 			hold := newTransport(keys[i])
 			wg.Go(func() {
-				err := fleetSend(context.Background(), hold, base, true, func() { fmt.Printf("held %s\n", arg) })
+				err := generate(context.Background(), hold, base, fleetModel, true, func() { fmt.Printf("held %s\n", arg) })
 				if err != nil {
 					fmt.Printf("lost %s: %v\n", arg, err)
 				} else {
@@ -442,32 +441,4 @@ func slicesIndex(keys []jongler.Key, name string) int {
 		}
 	}
 	return -1
-}
-
-// fleetSend sends one request through rt: a short one, or with stream a
-// long streamed answer read to its end, calling started once it begins.
-func fleetSend(ctx context.Context, rt http.RoundTripper, base string, stream bool, started func()) error {
-	path := "/v1beta/models/" + fleetModel + ":generateContent"
-	if stream {
-		path = "/v1beta/models/" + fleetModel + ":streamGenerateContent?alt=sse"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader(`{"contents":[{"parts":[{"text":"hi"}]}]}`))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("status %d: %.200s", resp.StatusCode, b)
-	}
-	if started != nil {
-		started()
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	return err
 }

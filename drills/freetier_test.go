@@ -3,9 +3,7 @@ package drills_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -70,12 +68,8 @@ func TestFreeTierAcrossProcesses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var jk []jonglertest.Key
-			for _, k := range ftKeys() {
-				jk = append(jk, jonglertest.Key{Label: k.Name, Value: k.Value, Project: k.Project})
-			}
 			srv := jonglertest.NewServer(jonglertest.Config{
-				Keys: jk,
+				Keys: serverKeys(ftKeys()...),
 				Models: map[string]jonglertest.Quota{
 					ftModelA: {RPM: 10, RPD: jonglertest.Unlimited},
 					ftModelB: {RPM: 2, RPD: jonglertest.Unlimited},
@@ -205,17 +199,7 @@ func TestFreeTierMember(t *testing.T) {
 		wg.Go(func() {
 			for m := range queue {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1beta/models/"+m+":generateContent",
-					strings.NewReader(`{"contents":[{"parts":[{"text":"hi"}]}]}`))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := tr.RoundTrip(req)
-				if err == nil {
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("status %d: %.200s", resp.StatusCode, body)
-					}
-				}
+				err := generate(ctx, tr, base, m, false, nil)
 				cancel()
 				if err != nil {
 					mu.Lock()

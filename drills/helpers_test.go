@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -20,6 +21,7 @@ import (
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/internal/filestore"
 	"github.com/api-jongler/jongler/internal/state"
+	"github.com/api-jongler/jongler/jonglertest"
 )
 
 // wireKey carries a key, value included, to a child process as JSON: a
@@ -38,6 +40,16 @@ func fromWire(keys ...wireKey) []jongler.Key {
 	out := make([]jongler.Key, len(keys))
 	for i, k := range keys {
 		out[i] = jongler.Key(k)
+	}
+	return out
+}
+
+// serverKeys are keys as jonglertest's simulated upstream knows them: by
+// name, value and project.
+func serverKeys(keys ...jongler.Key) []jonglertest.Key {
+	out := make([]jonglertest.Key, len(keys))
+	for i, k := range keys {
+		out[i] = jonglertest.Key{Label: k.Name, Value: k.Value, Project: k.Project}
 	}
 	return out
 }
@@ -148,6 +160,36 @@ func post(t *testing.T, tr http.RoundTripper, url, body string) (*http.Response,
 		t.Fatal(err)
 	}
 	return resp, string(got)
+}
+
+// generate sends one generateContent request for model through rt to
+// base: a short one, or with stream a streamed answer read to its end,
+// calling started (if not nil) once it begins. An answer other than 200
+// is an error quoting the start of its body.
+func generate(ctx context.Context, rt http.RoundTripper, base, model string, stream bool, started func()) error {
+	path := "/v1beta/models/" + model + ":generateContent"
+	if stream {
+		path = "/v1beta/models/" + model + ":streamGenerateContent?alt=sse"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader(`{"contents":[{"parts":[{"text":"hi"}]}]}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("status %d: %.200s", resp.StatusCode, b)
+	}
+	if started != nil {
+		started()
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }
 
 // loadState loads and decodes the state of connector in s, as the

@@ -24,8 +24,6 @@ import (
 // (Unshareflags CLONE_NEWNS; the mount vanishes with the child). As
 // another user, modes do it: 0500 directories, 0400 files.
 
-const readOnlyDirEnv = "JONGLER_TEST_READONLY_DIR"
-
 func TestDrillReadOnlyStateDir(t *testing.T) {
 	dir := t.TempDir()
 	drillSeed(t, dir)
@@ -45,16 +43,13 @@ func TestDrillReadOnlyStateDir(t *testing.T) {
 		readOnlyChecks(t, dir)
 		return
 	}
-	inMountNamespace(t, "TestDrillReadOnlyChild", "read-only", readOnlyDirEnv+"="+dir, "no read-only mount:", "a read-only bind mount over the state directory")
+	inMountNamespace(t, "TestDrillReadOnlyChild", "read-only", dir, "no read-only mount:", "a read-only bind mount over the state directory")
 }
 
 // TestDrillReadOnlyChild makes the state directory read-only by a bind
 // mount in its own mount namespace, then runs the checks.
 func TestDrillReadOnlyChild(t *testing.T) {
-	if os.Getenv(roleEnv) != "read-only" {
-		t.Skip("child process of TestDrillReadOnlyStateDir")
-	}
-	dir := os.Getenv(readOnlyDirEnv)
+	dir := mountChildDir(t, "read-only", "TestDrillReadOnlyStateDir")
 	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 		t.Fatalf("no read-only mount: bind: %v", err)
 	}

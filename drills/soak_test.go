@@ -159,16 +159,13 @@ func TestSoak(t *testing.T) {
 	began := time.Now()
 
 	// Six keys: two projects of two keys, two keys alone.
-	var skeys []jonglertest.Key
 	var keys []jongler.Key
 	for i, p := range []string{"proj-a", "proj-a", "proj-b", "proj-b", "proj-c", "proj-d"} {
 		label := fmt.Sprintf("k%d", i+1)
-		v := secret("soak-secret-", label)
-		skeys = append(skeys, jonglertest.Key{Label: label, Value: v, Project: p})
-		keys = append(keys, jongler.Key{Name: label, Value: v, Project: p})
+		keys = append(keys, jongler.Key{Name: label, Value: secret("soak-secret-", label), Project: p})
 	}
 	srv := jonglertest.NewServer(jonglertest.Config{
-		Keys:      skeys,
+		Keys:      serverKeys(keys...),
 		Models:    soakModels,
 		Minute:    soakMinute,
 		Latency:   2 * time.Millisecond,

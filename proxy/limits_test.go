@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/transporttest"
 	"github.com/api-jongler/jongler/proxy"
 )
 
@@ -44,26 +45,6 @@ func limitsProxy(t *testing.T, handle http.HandlerFunc, opts ...proxy.Option) (*
 	ps := httptest.NewServer(h)
 	t.Cleanup(ps.Close)
 	return ps, tr, logs
-}
-
-// waitKeyFree waits until the transport's key is leased by no request,
-// and fails t if that takes more than 10 seconds.
-func waitKeyFree(t *testing.T, tr *jongler.Transport) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ks, err := tr.KeyStates(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ks.Keys["k1"].InFlight == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the key is still in flight: %+v", ks.Keys["k1"])
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // rawRequest sends text on a new connection to addr and reads the answer's
@@ -146,7 +127,7 @@ func TestUpstreamHeaderTimeout(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the upstream request was not cancelled")
 	}
-	waitKeyFree(t, tr)
+	transporttest.WaitNoneInFlight(t, tr)
 	if resp, body := do(t, "POST", ps.URL+genPath, token, genBody); resp.StatusCode != 200 {
 		t.Fatalf("the next request: %d %s", resp.StatusCode, body)
 	}
@@ -181,7 +162,7 @@ func TestStreamStalledIsCut(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the upstream request was not cancelled")
 	}
-	waitKeyFree(t, tr)
+	transporttest.WaitNoneInFlight(t, tr)
 	ps.Close()
 	if !strings.Contains(logs.String(), `"note":"upstream stalled"`) {
 		t.Errorf("the access log does not say why:\n%s", logs)
@@ -216,7 +197,7 @@ func TestClientNotReadingFreesKey(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the upstream request is still served to a client that does not read")
 	}
-	waitKeyFree(t, tr)
+	transporttest.WaitNoneInFlight(t, tr)
 	ps.Close()
 	if !strings.Contains(logs.String(), `"note":"client not reading"`) {
 		t.Errorf("the access log does not say why:\n%s", logs)
@@ -241,7 +222,7 @@ func TestShutdownCutNoted(t *testing.T) {
 	cut(http.ErrServerClosed)
 	ps.CloseClientConnections()
 	io.ReadAll(br)
-	waitKeyFree(t, tr)
+	transporttest.WaitNoneInFlight(t, tr)
 	ps.Close()
 	if l := logs.String(); !strings.Contains(l, `"note":"cut at shutdown"`) || strings.Contains(l, "client gone") {
 		t.Errorf("the access log does not say the server cut the request:\n%s", l)

@@ -1,10 +1,11 @@
-package jongler_test
+package drills_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/transporttest"
 )
 
 // The body drill: a base RoundTripper wraps every response body in a
@@ -31,6 +33,7 @@ type countingBase struct {
 	sends  int
 }
 
+// trackedBody says whether it was closed.
 type trackedBody struct {
 	io.ReadCloser
 	closed atomic.Bool
@@ -76,6 +79,7 @@ func (c *countingBase) open() (open, all int) {
 }
 
 func TestDrillResponseBodiesClosedOnEveryPath(t *testing.T) {
+	keys := map[string]string{"key1": "body-secret-1", "key2": "body-secret-2", "key3": "body-secret-3"}
 	perMinute := fixture(t, "gemini/429-per-minute-tokens-free.json")
 	invalid := fixture(t, "gemini/400-api-key-invalid.json")
 	overloaded := fixture(t, "gemini/503-overloaded.json")
@@ -90,13 +94,13 @@ func TestDrillResponseBodiesClosedOnEveryPath(t *testing.T) {
 		mu.Unlock()
 		switch sc {
 		case "rotation":
-			if key == testKeys["key1"] {
+			if key == keys["key1"] {
 				w.WriteHeader(429)
 				w.Write(perMinute)
 				return
 			}
 		case "refused for good":
-			if key != testKeys["key3"] {
+			if key != keys["key3"] {
 				w.WriteHeader(400)
 				w.Write(invalid)
 				return
@@ -161,16 +165,23 @@ func TestDrillResponseBodiesClosedOnEveryPath(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			base := &countingBase{next: http.DefaultTransport}
 			base.fail.Store(tc.fail)
-			tr := newTransport(t, u, append([]jongler.Option{jongler.WithBaseTransport(base), noWait}, tc.opts...)...)
+			tr, err := jongler.NewTransport(jongler.ConnectorGemini, append([]jongler.Option{
+				jongler.WithKeys(keyList(keys)...), jongler.WithStateDir(t.TempDir()), jongler.WithBaseURL(u.URL),
+				jongler.WithLogger(slog.New(slog.DiscardHandler)), jongler.WithBaseTransport(base), noWait,
+			}, tc.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.CloseIdleConnections()
 			ctx, cancel := context.Background(), func() {}
 			if tc.ctx != nil {
 				ctx, cancel = tc.ctx()
 			}
 			defer cancel()
-			reqBody := &countingBody{Reader: strings.NewReader(`{"contents":[]}`)}
+			reqBody := &trackedBody{ReadCloser: io.NopCloser(strings.NewReader(`{"contents":[]}`))}
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.URL+genPath+"?scenario="+strings.ReplaceAll(tc.scenario, " ", "+"), reqBody)
 			resp, err := tr.RoundTrip(req)
-			if reqBody.closes.Load() < 1 {
+			if !reqBody.closed.Load() {
 				t.Error("the caller's request body was not closed")
 			}
 			open, all := base.open()
@@ -205,31 +216,8 @@ func TestDrillResponseBodiesClosedOnEveryPath(t *testing.T) {
 			// And the lease ended with it: the key is free again, at once
 			// or, for a stream abandoned mid-way, after the rest of a
 			// dead holder's key (TestAbandonedStreamRests).
-			waitNoneInFlight(t, tr)
+			transporttest.WaitNoneInFlight(t, tr)
 			t.Logf("%d sends, %d response bodies, all closed", base.sends, all)
 		})
-	}
-}
-
-// waitNoneInFlight fails t unless every key of tr is free within 10 s.
-func waitNoneInFlight(t *testing.T, tr *jongler.Transport) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ks, err := tr.KeyStates(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		busy := 0
-		for _, d := range ks.Keys {
-			busy += d.InFlight
-		}
-		if busy == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("keys still in flight 10 s after the answer was closed: %+v", ks)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

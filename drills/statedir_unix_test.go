@@ -1,6 +1,6 @@
 //go:build unix
 
-package jongler_test
+package drills_test
 
 import (
 	"bytes"
@@ -15,9 +15,7 @@ import (
 	"github.com/api-jongler/jongler"
 )
 
-// Issue 9 §3: the state directory is the user's own.
-
-// TestDrillPlantedSymlinks reproduces the attack of issue 9 §3: a state
+// TestDrillPlantedSymlinks makes a hostile local user's attack: a state
 // directory made by someone else with mode 0777, with use.table, state.lock
 // and use.table.lock planted as symbolic links to a victim's files. The
 // victim's file must stay byte-identical and no file may appear where a
@@ -25,6 +23,7 @@ import (
 // by a mistake, or planted before the mode was fixed): every state file is
 // opened without following links, and refused.
 func TestDrillPlantedSymlinks(t *testing.T) {
+	keys := keyList(map[string]string{"key1": "link-secret-1", "key2": "link-secret-2", "key3": "link-secret-3"})
 	content := []byte("# important configuration\nkeep = me\n\n")
 	var victim, created string // a victim's file, and where none is
 	fresh := func(t *testing.T) {
@@ -69,7 +68,7 @@ func TestDrillPlantedSymlinks(t *testing.T) {
 		}
 	}
 	send := func(t *testing.T, dir string) error {
-		tr, err := jongler.NewTransport(gem, jongler.WithKeys(keyList(testKeys)...), jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL),
+		tr, err := jongler.NewTransport(jongler.ConnectorGemini, jongler.WithKeys(keys...), jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL),
 			jongler.WithBudgets(jongler.Budget{Model: "*", PerMinute: 1000})) // budgets open budget.table
 		if err != nil {
 			return err
@@ -89,7 +88,7 @@ func TestDrillPlantedSymlinks(t *testing.T) {
 			return err
 		}
 		defer s.Close()
-		return s.Update(context.Background(), gem, func(b []byte) ([]byte, error) { return b, nil })
+		return s.Update(context.Background(), jongler.ConnectorGemini, func(b []byte) ([]byte, error) { return b, nil })
 	}
 
 	t.Run("0777 directory of someone else", func(t *testing.T) {
@@ -119,9 +118,9 @@ func TestDrillPlantedSymlinks(t *testing.T) {
 	t.Run("slot file a link", func(t *testing.T) {
 		fresh(t)
 		dir := plant(t, 0o700, nil)
-		keys := filepath.Join(dir, "generativelanguage.googleapis.com", "keys")
-		for name := range testKeys {
-			os.Symlink(victim, filepath.Join(keys, name+".0.lock"))
+		keysDir := filepath.Join(dir, "generativelanguage.googleapis.com", "keys")
+		for _, k := range keys {
+			os.Symlink(victim, filepath.Join(keysDir, k.Name+".0.lock"))
 		}
 		err := send(t, dir)
 		if err == nil || !strings.Contains(err.Error(), ".0.lock is a symbolic link; refused") {

@@ -1,8 +1,9 @@
-package jongler_test
+package drills_test
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/api-jongler/jongler"
 	"github.com/gofrs/flock"
-)
 
-// Issue 9 §4: bounds and consistency.
+	"github.com/api-jongler/jongler"
+)
 
 // TestUseTableLockHonoursDeadline: while another process (here, another
 // open file description, as a stopped process would hold) keeps
@@ -23,7 +23,7 @@ import (
 func TestUseTableLockHonoursDeadline(t *testing.T) {
 	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) {})
 	dir := t.TempDir()
-	conn := filepath.Join(dir, gem)
+	conn := filepath.Join(dir, jongler.ConnectorGemini)
 	if err := os.MkdirAll(conn, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,13 @@ func TestUseTableLockHonoursDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Unlock()
-	tr := newTransport(t, u, jongler.WithStateDir(dir))
+	tr, err := jongler.NewTransport(jongler.ConnectorGemini,
+		jongler.WithKeys(jongler.Key{Name: "k1", Value: "lock-secret-1"}, jongler.Key{Name: "k2", Value: "lock-secret-2"}),
+		jongler.WithStateDir(dir), jongler.WithBaseURL(u.URL), jongler.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)

@@ -223,7 +223,7 @@ func TestServeINISettings(t *testing.T) {
 		"write_timeout = " + pasted + "\n":             "keys.ini:5: [serve] write_timeout: want a duration",
 		"max_conns_per_client = -1\n":                  "keys.ini:5: [serve] max_conns_per_client: want a whole number",
 		pasted + " = 1\n":                              "keys.ini:5: [serve]: unknown setting a long name (not shown",
-		"stream_idle = 1m\n":                           `keys.ini:5: [serve]: unknown setting "stream_idle"; known: max_conns_per_client,`,
+		"stream_idle = 1m\n":                           `keys.ini:5: [serve]: unknown setting "stream_idle"; known: max_conns, max_conns_per_client,`,
 		"write_timeout = 1s\nwrite_timeout = 2s\n":     "keys.ini:5: [serve]: write_timeout is given more than once",
 		"upstream_header_timeout = 1s\n[serve]\nx=1\n": `unknown setting "x"`,
 	} {

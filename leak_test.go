@@ -10,30 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/transporttest"
 
 	"github.com/api-jongler/jongler"
 )
 
 // syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = transporttest.Buffer
 
 // TestKeyValueNeverLeaks runs the transport's scenarios (rotation, refusal,
 // lockdown, transport errors, no keys left, redirects, bad config) with

@@ -1,7 +1,6 @@
 package drills_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/transporttest"
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/internal/filestore"
@@ -69,22 +70,7 @@ func keyList(m map[string]string) []jongler.Key {
 }
 
 // syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = transporttest.Buffer
 
 // fixture reads an upstream answer of the module's testdata/fixtures.
 func fixture(t testing.TB, name string) []byte {

@@ -1,16 +1,16 @@
 package proxy_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/api-jongler/jongler/internal/transporttest"
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/jonglertest"
@@ -40,23 +40,8 @@ func jKeys(keys []jonglertest.Key) []jongler.Key {
 	return out
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer = transporttest.Buffer
 
 // fixture is a proxy fronting a jonglertest server.
 type fixture struct {

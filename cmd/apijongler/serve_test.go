@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/api-jongler/jongler/internal/transporttest"
+
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/internal/redistest"
 	"github.com/api-jongler/jongler/jonglertest"
@@ -118,22 +120,8 @@ type serveProc struct {
 	err    error
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a log sink safe for concurrent writes.
+type lockedBuffer = transporttest.Buffer
 
 var listeningRE = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[0-9]+)\n$`)
 

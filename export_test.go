@@ -45,3 +45,10 @@ func LoadState(ctx context.Context, s Store, connector string) (State, error) {
 
 // MaxModelLabels bounds the models the metrics name.
 const MaxModelLabels = maxModelLabels
+
+// CounterNames returns how many budget counters m keeps for connector.
+func (m *MemoryStore) CounterNames(connector string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.counts[connector])
+}

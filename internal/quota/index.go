@@ -13,8 +13,10 @@ import (
 type index struct {
 	learned []state.Learned // the slices indexed, told apart by identity
 	usage   []state.Usage
+	listed  []state.CountedModel
 	limits  map[seriesKey][2]int // lowest learned limit, minute and day; 0: none
 	counts  map[usageKey]int     // the first count of each window, as State.Count reads
+	models  map[string]bool      // the models learned of or listed: counted apart
 }
 
 type usageKey struct {
@@ -34,12 +36,17 @@ func sameSlice[T any](a, b []T) bool {
 // indexOf returns the index of st, made if st is not the state last
 // indexed.
 func (b *Book[C]) indexOf(st *state.State) *index {
-	if x := b.index.Load(); x != nil && sameSlice(x.learned, st.Learned) && sameSlice(x.usage, st.Usage) {
+	if x := b.index.Load(); x != nil && sameSlice(x.learned, st.Learned) && sameSlice(x.usage, st.Usage) && sameSlice(x.listed, st.Models) {
 		return x
 	}
-	x := &index{learned: st.Learned, usage: st.Usage,
-		limits: make(map[seriesKey][2]int, len(st.Learned)), counts: make(map[usageKey]int, len(st.Usage))}
+	x := &index{learned: st.Learned, usage: st.Usage, listed: st.Models,
+		limits: make(map[seriesKey][2]int, len(st.Learned)), counts: make(map[usageKey]int, len(st.Usage)),
+		models: make(map[string]bool, len(st.Models)+len(st.Learned))}
+	for _, m := range st.Models {
+		x.models[m.Model] = true
+	}
 	for _, l := range st.Learned {
+		x.models[l.Model] = true
 		if l.Limit <= 0 {
 			continue
 		}

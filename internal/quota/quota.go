@@ -74,7 +74,8 @@ type Book[C CounterType] struct {
 	winMu sync.Mutex
 	win   Windows // the windows last computed
 
-	capWarned atomic.Bool // the state's counts reached MaxUsage
+	capWarned    atomic.Bool // the state's counts reached MaxUsage
+	modelsWarned atomic.Bool // a day's models reached MaxModels
 }
 
 // New returns the Book of cfg.
@@ -120,7 +121,8 @@ func (b *Book[C]) Blocked(st *state.State, counts *Counts, project, model string
 		}
 	}
 	if b.marks.Load() > 0 {
-		return b.locallySpent(st, project, model, now)
+		name, _ := b.countedAs(st, model, b.windows(now).DayStart)
+		return b.locallySpent(st, project, name, now)
 	}
 	return false, time.Time{}
 }
@@ -139,6 +141,7 @@ func (b *Book[C]) Counts(ctx context.Context, st *state.State, model string, now
 		return Counts{}, false, nil
 	}
 	w := b.windows(now)
+	model, _ = b.countedAs(st, model, w.DayStart)
 	if b.cfg.Store != nil {
 		c, err = b.storeCounts(ctx, st, model, w)
 		return c, true, err
@@ -151,15 +154,20 @@ func (b *Book[C]) Counts(ctx context.Context, st *state.State, model string, now
 // state. It reports whether the budget was spent, here or in another
 // process: nothing was counted then.
 func (b *Book[C]) Spend(ctx context.Context, st *state.State, bud Budget, project, model string) (spent bool, err error) {
-	if b.cfg.Store != nil {
-		return b.spendCounters(ctx, st, bud, project, model, b.cfg.Now())
+	now := b.cfg.Now()
+	name, err := b.counted(ctx, st, model, b.windows(now).DayStart)
+	if err != nil {
+		return false, err
 	}
-	if blocked, _ := blockedIn(st, bud, project, model, b.windows(b.cfg.Now())); blocked {
+	if b.cfg.Store != nil {
+		return b.spendCounters(ctx, st, bud, project, name, now)
+	}
+	if blocked, _ := blockedIn(st, bud, project, name, b.windows(now)); blocked {
 		return true, nil
 	}
 	err = b.cfg.Update(ctx, func(cur *state.State) error {
 		if bud, ok := budgetOf(b.cfg.Budgets, cur, project, model); ok {
-			return b.spendIn(cur, bud, project, model, WindowsAt(b.cfg.Now()))
+			return b.spendIn(cur, bud, project, name, WindowsAt(now))
 		}
 		return nil
 	})

@@ -205,31 +205,34 @@ func TestCountsAddStoreToState(t *testing.T) {
 	}
 }
 
-// TestUsageCapped: a client naming a new model on every request under a
-// "*" budget, with no store of counters, leaves at most MaxUsage counts in
-// the state, those of the windows that end first dropped first; the
-// warning is given once.
+// TestUsageCapped: projects and models counted apart on every request
+// under a "*" budget, with no store of counters, leave at most MaxUsage
+// counts in the state, those of the windows that end first dropped first;
+// the warning is given once.
 func TestUsageCapped(t *testing.T) {
 	m := &memory{now: time.Date(2026, 5, 4, 9, 0, 30, 0, time.UTC)}
 	var logs strings.Builder
 	cfg := Config[Counter]{Connector: "c", Budgets: []Budget{{Model: "*", PerMinute: 5, PerDay: 10}}, Projects: []string{"p"},
 		Update: m.update, Now: m.clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	b := New(cfg)
-	models := MaxUsage/2 + 8 // two counts each: a minute's and a day's
-	for i := range models {
-		if !spend(t, b, m, "p", fmt.Sprintf("made-up-%d", i)) {
+	const models = 200      // under MaxModels: each counted apart
+	pairs := MaxUsage/2 + 8 // two counts each: a minute's and a day's
+	at := func(i int) (string, string) { return fmt.Sprintf("p%d", i/models), fmt.Sprintf("made-up-%d", i%models) }
+	for i := range pairs {
+		if p, model := at(i); !spend(t, b, m, p, model) {
 			t.Fatalf("spend %d refused", i)
 		}
 		if n := len(m.st.Usage); n > MaxUsage {
-			t.Fatalf("after %d models the state keeps %d counts; want at most %d", i+1, n, MaxUsage)
+			t.Fatalf("after %d spends the state keeps %d counts; want at most %d", i+1, n, MaxUsage)
 		}
 	}
 	if got := strings.Count(logs.String(), "level=WARN"); got != 1 {
 		t.Fatalf("%d warnings, want 1:\n%s", got, logs.String())
 	}
-	// The counts kept are the latest models' day windows, which end last.
-	last, w := fmt.Sprintf("made-up-%d", models-1), WindowsAt(m.now)
-	if m.st.Count("p", last, "day", w.DayStart) != 1 || m.st.Count("p", last, "minute", w.MinStart) != 1 {
+	// The counts kept are the latest pairs' day windows, which end last.
+	p, last := at(pairs - 1)
+	w := WindowsAt(m.now)
+	if m.st.Count(p, last, "day", w.DayStart) != 1 || m.st.Count(p, last, "minute", w.MinStart) != 1 {
 		t.Fatal("the latest model's counts were dropped")
 	}
 }

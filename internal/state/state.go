@@ -44,6 +44,9 @@ type State struct {
 	// Owners says which project created each Gemini file and cached
 	// content.
 	Owners []Owner `json:"owners,omitempty"`
+	// Models lists the model names whose requests are counted apart under
+	// a "*" budget; the others share one count (see package quota).
+	Models []CountedModel `json:"models,omitempty"`
 }
 
 // KeyState is the state a record holds its key in, named as the
@@ -90,6 +93,13 @@ type Usage struct {
 	Window  string    `json:"window"` // "minute" or "day"
 	Start   time.Time `json:"start"`
 	Count   int       `json:"count"`
+}
+
+// CountedModel is a model name given counts of its own under a "*"
+// budget, and the start of the day it was first counted in.
+type CountedModel struct {
+	Model string    `json:"model"`
+	Day   time.Time `json:"day"`
 }
 
 // Throttle is one bare rate-limit answer: no quota named, no hint given.
@@ -190,6 +200,7 @@ func (s State) Clone() State {
 	s.OldSecret = slices.Clone(s.OldSecret)
 	s.Idents = slices.Clone(s.Idents)
 	s.Owners = slices.Clone(s.Owners)
+	s.Models = slices.Clone(s.Models)
 	return s
 }
 

@@ -15,10 +15,10 @@ import (
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/compat"
-	"go.uber.org/goleak"
+	"github.com/api-jongler/jongler/internal/testmain"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 var keys = []jongler.Key{{Name: "key1", Value: "val-one-3f9a"}, {Name: "key2", Value: "val-two-7c1e"}, {Name: "key3", Value: "val-three-b2d4"}}
 

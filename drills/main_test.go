@@ -5,8 +5,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/api-jongler/jongler/internal/testmain"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 )
 
 // roleEnv names, in a child process of a drill, the part it plays; a
@@ -26,5 +26,5 @@ func TestMain(m *testing.M) {
 		// with connections open; the parent checks what matters.
 		os.Exit(m.Run())
 	}
-	goleak.VerifyTestMain(m)
+	testmain.Main(m)
 }

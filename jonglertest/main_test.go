@@ -3,12 +3,13 @@ package jonglertest_test
 import (
 	"testing"
 
+	"github.com/api-jongler/jongler/internal/testmain"
 	"go.uber.org/goleak"
 )
 
 // Every test closes its servers and clients: no goroutine may outlive them.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
+	testmain.Main(m,
 		// Started at init by a dependency of the genai SDK, for good.
 		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/api-jongler/jongler/internal/testmain"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 )
 
 type quietLog struct{}
@@ -16,5 +16,5 @@ func TestMain(m *testing.M) {
 	// go-redis logs every failed dial; the tests that stop Redis check
 	// the errors the store returns instead.
 	redis.SetLogger(quietLog{})
-	goleak.VerifyTestMain(m)
+	testmain.Main(m)
 }

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/internal/testmain"
 	"github.com/api-jongler/jongler/jonglertest"
 )
 
@@ -80,22 +81,13 @@ func TestMain(m *testing.M) {
 
 // leakCheck runs the tests, then fails them if goroutines outlive them, as
 // goleak.VerifyTestMain does; testscript.Main wants the tests' m, not an
-// exit, so goleak.Find is called by hand.
+// exit, so testmain.Run is called by hand.
 type leakCheck struct{ m *testing.M }
 
 func (l leakCheck) Run() int {
-	code := l.m.Run()
-	if code != 0 {
-		return code
-	}
-	if err := goleak.Find(
+	return testmain.Run(l.m,
 		// Started at init by a dependency of the genai SDK, for good.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-	); err != nil {
-		fmt.Fprintf(os.Stderr, "goleak: goroutines left after the tests: %v\n", err)
-		return 1
-	}
-	return 0
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }
 
 func TestScripts(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/api-jongler/jongler/internal/testmain"
 )
 
 func TestMain(m *testing.M) {
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		os.Exit(leaseWorkerMain(cfg, os.Stdin, os.Stdout))
 	}
 	// Every run closes its servers and clients: no goroutine may outlive it.
-	goleak.VerifyTestMain(m)
+	testmain.Main(m)
 }
 
 // runCmd runs the command with args and returns its standard output.

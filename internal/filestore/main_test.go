@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/api-jongler/jongler/internal/testmain"
 )
 
 // roleEnv names what a child process of a test is to do.
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 		// A child of a drill: killed mid-flight by design.
 		os.Exit(m.Run())
 	}
-	goleak.VerifyTestMain(m)
+	testmain.Main(m)
 }
 
 // drillConn is the connector of the drills, drillKeys its keys.

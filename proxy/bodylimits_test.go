@@ -6,38 +6,29 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/proxy"
 )
 
-// bodyProxy is a proxy over an upstream that counts the requests it gets.
+// bodyProxy is a proxy (limitsProxy's) over an upstream that counts the
+// requests it gets.
 func bodyProxy(t *testing.T, opts ...proxy.Option) (addr string, upstream *atomic.Int32) {
 	t.Helper()
 	upstream = new(atomic.Int32)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ps, _, _ := limitsProxy(t, func(w http.ResponseWriter, r *http.Request) {
 		upstream.Add(1)
 		w.Write([]byte("{}"))
-	}))
-	t.Cleanup(up.Close)
-	tr, err := jongler.NewTransport("gemini", jongler.WithKeys(jongler.Key{Name: "k", Value: "body-limit-secret-1"}),
-		jongler.WithStore(jongler.NewMemoryStore()), jongler.WithBaseURL(up.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	h, err := proxy.New([]*jongler.Transport{tr}, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps := httptest.NewServer(h)
-	t.Cleanup(ps.Close)
+	}, opts...)
 	return ps.Listener.Addr().String(), upstream
+}
+
+// post is the head of a request with the token, text added after Host.
+func post(text string) string {
+	return "POST /v1beta/models/m:generateContent HTTP/1.1\r\nHost: x\r\nX-Goog-Api-Key: " + token + "\r\n" + text
 }
 
 // dial opens a connection to addr that fails a test rather than hang.
@@ -59,7 +50,7 @@ func dial(t *testing.T, addr string) net.Conn {
 func TestBodyDripTimesOut(t *testing.T) {
 	addr, upstream := bodyProxy(t, proxy.WithBodyTimeout(300*time.Millisecond))
 	c := dial(t, addr)
-	c.Write([]byte("POST /v1beta/models/m:generateContent HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"))
+	c.Write([]byte(post("Content-Length: 100000\r\n\r\n{")))
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -97,7 +88,7 @@ func TestBodyDripTimesOut(t *testing.T) {
 func TestBufferedBodiesBounded(t *testing.T) {
 	addr, upstream := bodyProxy(t, proxy.WithMaxBodyBytes(1000), proxy.WithMaxBufferedBytes(1500))
 	body := `{"contents":"` + strings.Repeat("x", 786) + `"}` // 800 bytes
-	head := "POST /v1beta/models/m:generateContent HTTP/1.1\r\nHost: x\r\nContent-Length: 800\r\n\r\n"
+	head := post("Content-Length: 800\r\n\r\n")
 
 	send := func(req string) (*http.Response, string) {
 		t.Helper()
@@ -134,7 +125,7 @@ func TestBufferedBodiesBounded(t *testing.T) {
 		t.Fatalf("announced body over the bound: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), text)
 	}
 	before := upstream.Load()
-	chunked := "POST /v1beta/models/m:generateContent HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+	chunked := post("Transfer-Encoding: chunked\r\n\r\n") +
 		fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
 	if resp, text := send(chunked); resp.StatusCode != http.StatusServiceUnavailable || upstream.Load() != before {
 		t.Fatalf("unannounced body over the bound: %d %s, %d more upstream", resp.StatusCode, text, upstream.Load()-before)

@@ -128,3 +128,39 @@ func TestKeysFoldedAlike(t *testing.T) {
 		t.Errorf("got %v", h)
 	}
 }
+
+// FuzzRedactKeys: with two keys known, a body read through a Reader in any
+// chunks is the body redacted whole; each key, written raw,
+// percent-encoded or JSON-escaped between bytes of no form, is replaced,
+// the lent one by the placeholder, the other by Placeholder. Run:
+// go test -run '^$' -fuzz FuzzRedactKeys ./internal/redact
+func FuzzRedactKeys(f *testing.F) {
+	f.Add("AIzaSyD-one-0123", "AIzaSyD-two-4567", `{"a":"AIzaSyD-two-4567","b":"AIzaSyD-one-0123"}`, []byte{3, 1, 7})
+	f.Add("abcdefgh", "abcdefghij", "abcdefghij abcdefgh abcdefg", []byte{1})
+	f.Add("%%%%", "%25%25", "%25%2525%%%%", []byte{2, 0, 5})
+	f.Fuzz(func(t *testing.T, one, two, text string, sizes []byte) {
+		if one == "" || two == "" || one == two || len(one) > 48 || len(two) > 48 || len(text) > 4096 {
+			return
+		}
+		red := NewKeys(one, two).Redactor(one, "placeholder")
+		want := newMatcher(red).replaceAll([]byte(text))
+		got, err := io.ReadAll(NewReader(&chunkReader{data: []byte(text), sizes: sizes}, red))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("keys %q %q, %q in chunks %v:\n got %q\nwant %q", one, two, text, sizes, got, want)
+		}
+		if strings.ContainsAny(one+two, "<>") || strings.Contains(one, two) || strings.Contains(two, one) {
+			return
+		}
+		for k, with := range map[string]string{one: red.with, two: Placeholder} { // red.with: the placeholder, unless it holds a key
+			for _, enc := range []string{k, url.QueryEscape(k), url.QueryEscape(url.QueryEscape(k)), jsonEscape(k)} {
+				s := "<" + enc + ">"
+				if got := newMatcher(red).replaceAll([]byte(s)); string(got) != "<"+with+">" {
+					t.Fatalf("key %q written %q: got %q, want <%s>", k, s, got, with)
+				}
+				if got := red.Replace("<" + url.QueryEscape(k) + ">"); got != "<"+with+">" {
+					t.Fatalf("key %q escaped: Replace gives %q", k, got)
+				}
+			}
+		}
+	})
+}

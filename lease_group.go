@@ -19,11 +19,16 @@ import (
 // for the renamed key then waits, as for any key in flight, until the
 // requests under its old name end.
 //
-// A LeaseGroup holds no key value, only digests of them, in memory. It is
-// safe for concurrent use. Create one with [NewLeaseGroup].
+// The transports of a group also take every key value any of them was
+// given out of what comes back to their callers, not only their own
+// connector's: an upstream that echoes another connector's key hands it to
+// nobody. For that the group keeps those values in memory, as the
+// transports do. It is safe for concurrent use. Create one with
+// [NewLeaseGroup].
 type LeaseGroup struct {
-	mu   sync.Mutex
-	held map[groupKey]*groupHold
+	mu     sync.Mutex
+	held   map[groupKey]*groupHold
+	redact redactSet // every value of the group's transports (redaction.go)
 }
 
 // groupKey is a key's value, by digest, under a connector.

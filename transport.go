@@ -78,6 +78,7 @@ type Transport struct {
 	abandonRest time.Duration
 	// noKeyAnswer: answer 429 rather than fail when no key can serve.
 	noKeyAnswer bool
+	redact      *redactSet // the values taken out of answers (redaction.go)
 }
 
 // NewTransport returns a Transport for the named connector (a bundled one
@@ -169,9 +170,12 @@ func newTransport(name string, o *options) (*Transport, error) {
 		maxWait = defaultMaxWait
 	}
 	t.ring = newKeyring(c.Name, keys, cfg.Budgets, store, o.maxInFlight, t.clock, logger, maxWait)
+	t.redact = &redactSet{}
 	if o.group != nil {
 		t.ring.group = o.group.view(c.Name, keys)
+		t.redact = &o.group.redact
 	}
+	t.redact.add(keys)
 	t.ring.tel = t.tel
 	if err := t.tel.watch(t.ring); err != nil {
 		t.Close()
@@ -343,9 +347,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.warnForeignOrigin(req.URL)
 		r2 := req.Clone(req.Context())
 		stripCredentials(r2, t.slots, -1)
-		for _, k := range t.ring.keys { // a Referer, a URL taken from an old answer
-			redact.New(k.Value, "").Request(r2)
-		}
+		t.redaction().Redactor("", "").Request(r2) // a Referer, a URL taken from an old answer
 		reqBodyClosed = true
 		return t.base.RoundTrip(r2)
 	}
@@ -491,7 +493,7 @@ func (tr *trip) request(l *leased) (*http.Request, redact.Redactor, error) {
 		}
 		r2.GetBody = tr.getBody
 	}
-	red := redact.New(l.key.Value, tr.t.setKey(r2, l.key.Value))
+	red := tr.t.redaction().Redactor(l.key.Value, tr.t.setKey(r2, l.key.Value))
 	red.Bodies = tr.info.RedactsBodies()
 	tr.info.Attempt(l.key.Name)
 	return red.Trace(r2), red, nil

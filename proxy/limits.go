@@ -34,10 +34,13 @@ type limits struct {
 	upstreamHeader time.Duration
 	streamIdle     time.Duration
 	write          time.Duration
+	body           time.Duration // a request body, whole (bodylimits.go)
+	maxBuffered    int64         // bytes of request bodies held at once; 0: no bound
 }
 
 func defaultLimits() limits {
-	return limits{upstreamHeader: DefaultUpstreamHeaderTimeout, streamIdle: DefaultStreamIdleTimeout, write: DefaultWriteTimeout}
+	return limits{upstreamHeader: DefaultUpstreamHeaderTimeout, streamIdle: DefaultStreamIdleTimeout, write: DefaultWriteTimeout,
+		body: DefaultBodyTimeout, maxBuffered: DefaultMaxBufferedBytes}
 }
 
 // WithUpstreamHeaderTimeout bounds the time from the end of a request's

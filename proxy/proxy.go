@@ -46,6 +46,7 @@ type Handler struct {
 	// a client trickling its body cannot hold a connection for ever.
 	bodyIdle time.Duration
 	limits   limits
+	buffered byteBudget // request bodies held (bodylimits.go)
 	log      *slog.Logger
 	buffers  bufferPool
 }
@@ -79,6 +80,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 		return nil, errors.New("proxy: no transport to serve")
 	}
 	h := &Handler{mounts: map[string]*mount{}, maxBody: cfg.maxBody, log: cfg.log, bodyIdle: bodyIdleTimeout, limits: cfg.limits}
+	h.buffered.max = cfg.limits.maxBuffered
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -233,7 +235,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The server's own writer, so that it closes the connection after a
 		// body over the bound.
 		r2.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
-		lw.body = &idleBody{ReadCloser: r2.Body, rc: http.NewResponseController(w), idle: h.bodyIdle}
+		cb, ok := newCountedBody(r2.Body, &h.buffered, r.ContentLength, h.maxBody+1)
+		if !ok {
+			lw.note = "buffers full"
+			errshape.Write(lw, shapeOf(m, u.Path), http.StatusServiceUnavailable, "apijongler: too many request bodies are held in memory; try again", time.Second)
+			return
+		}
+		defer cb.release()
+		lw.body = &idleBody{ReadCloser: cb, rc: http.NewResponseController(w), idle: h.bodyIdle}
+		if h.limits.body > 0 {
+			lw.body.deadline = x.start.Add(h.limits.body)
+		}
 		r2.Body = lw.body
 	}
 	m.rp.ServeHTTP(lw, r2)
@@ -436,15 +448,25 @@ type idleBody struct {
 	idle time.Duration
 	eof  atomic.Bool // read to its end
 	sent *stallBody  // the upstream's bounds, told when the body is read
+	// deadline is when the whole body must be in (bodylimits.go); zero:
+	// no bound but each read's.
+	deadline time.Time
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
-	b.rc.SetReadDeadline(time.Now().Add(b.idle)) // fails only where it cannot be
+	d := time.Now().Add(b.idle)
+	if !b.deadline.IsZero() && b.deadline.Before(d) {
+		d = b.deadline
+	}
+	b.rc.SetReadDeadline(d) // fails only where it cannot be
 	n, err := b.ReadCloser.Read(p)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		// The deadline stays past: the server's own read of the rest of
 		// the body, before it answers, fails at once too, and it closes
 		// the connection after the answer.
+		if !b.deadline.IsZero() && !time.Now().Before(b.deadline) {
+			return n, fmt.Errorf("%w: not whole in time", errBodyIdle)
+		}
 		return n, fmt.Errorf("%w: no byte for %v", errBodyIdle, b.idle)
 	}
 	b.rc.SetReadDeadline(time.Time{})
@@ -492,6 +514,9 @@ func (m *mount) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		note("upstream upgrade")
 		logErr()
 		errshape.Write(w, shape, http.StatusBadGateway, "apijongler: the upstream switched protocols unasked", 0)
+	case errors.Is(err, errBuffersFull):
+		note("buffers full")
+		errshape.Write(w, shape, http.StatusServiceUnavailable, "apijongler: too many request bodies are held in memory; try again", time.Second)
 	case errors.Is(err, errBodyIdle):
 		note("body stalled")
 		errshape.Write(w, shape, http.StatusRequestTimeout, "apijongler: the request body stalled", 0)

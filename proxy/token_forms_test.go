@@ -28,6 +28,17 @@ func escapeTwice(s string, lower bool) string {
 	return strings.ReplaceAll(escapeAll(s, lower), "%", "%25")
 }
 
+// escapeHexDigits percent-encodes every byte of s, then each hex digit
+// of those escapes once more ("p" is "%70", then "%%37%30"): a server
+// that decodes twice reads s.
+func escapeHexDigits(s string) string {
+	var b strings.Builder
+	for i := range len(s) {
+		fmt.Fprintf(&b, "%%%%%02X%%%02X", "0123456789ABCDEF"[s[i]>>4], "0123456789ABCDEF"[s[i]&15])
+	}
+	return b.String()
+}
+
 // decodeAll undoes every level of percent-encoding of s, leaving a '%'
 // that starts no escape as it is.
 func decodeAll(s string) string {
@@ -81,6 +92,9 @@ func TestTokenFormsNeverLeave(t *testing.T) {
 		{name: "header name escaped", target: genPath, cred: true, hdr: []string{"X-" + escapeAll(token, true), "1"}, status: 200},
 		{name: "header value escaped", target: genPath, cred: true, hdr: []string{"X-Note", escapeAll(token, false)}, status: 200},
 		{name: "header value escaped twice", target: genPath, cred: true, hdr: []string{"X-Note", "a " + escapeTwice(token, true) + " b"}, status: 200},
+		{name: "header value hex digits escaped", target: genPath, cred: true, hdr: []string{"X-Note", "a " + escapeHexDigits(token) + " b"}, status: 200},
+		{name: "header name hex digits escaped", target: genPath, cred: true, hdr: []string{"X-" + escapeHexDigits(token), "1"}, status: 200},
+		{name: "query value hex digits escaped", target: genPath + "?alt=sse&q=" + escapeHexDigits(token), cred: true, status: 200},
 		{name: "cookie escaped", target: genPath, cred: true, hdr: []string{"Cookie", "theme=dark; session=" + escapeAll(token, true)}, status: 200},
 		{name: "cookie escaped twice", target: genPath, cred: true, hdr: []string{"Cookie", "session=" + escapeTwice(token, false)}, status: 200},
 		{name: "query value escaped lower hex", target: genPath + "?alt=sse&q=" + escapeAll(token, true), cred: true, status: 200},

@@ -63,16 +63,26 @@ func (s tokenSet) inName(name string) bool {
 }
 
 // in reports whether v holds the token, its letters in any case if fold.
+// Each level of percent-decoding of v is searched too: an escape whose
+// hex digits are escaped themselves ("%%37%30" for "%70", "p") spells the
+// token only once decoded twice.
 func (t tokenForm) in(v string, fold bool) bool {
 	switch {
 	case len(v) < len(t.text):
 		return false // no form of the token is shorter
 	case len(t.text) < minFoundInside:
 		return shortItem(v, t.text, fold)
-	case fold:
-		return t.fold.Contains(strings.ToLower(v))
 	}
-	return t.raw.Contains(v)
+	for {
+		if fold && t.fold.Contains(strings.ToLower(v)) || !fold && t.raw.Contains(v) {
+			return true
+		}
+		d := unescapeOnce(v)
+		if d == v || len(d) < len(t.text) {
+			return false
+		}
+		v = d
+	}
 }
 
 // itemSeparators end the items of a header's value, a path or a query, in
@@ -182,7 +192,9 @@ func (s tokenSet) redact(text string) string {
 	for _, t := range s {
 		switch {
 		case len(t.text) >= minFoundInside:
-			text = t.raw.Replace(text)
+			if text = t.raw.Replace(text); t.in(text, false) {
+				return redact.Placeholder // a form Replace does not find
+			}
 		case shortItem(text, t.text, false):
 			return redact.Placeholder
 		}

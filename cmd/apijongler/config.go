@@ -136,6 +136,12 @@ for instance:
 // by name or alias, each once, warning about sections that name none.
 func (a *app) sectionConnectors(f *keyfile.File) []jongler.Connector {
 	var out []jongler.Connector
+	if _, err := jongler.Connectors(connectorsDir()); err != nil {
+		// Every section would be skipped: say why once, not "no known
+		// connector" for each (the error names the file, never a key).
+		a.logger.Warn("the connector files cannot be read; sections of keys are skipped", "err", err)
+		return nil
+	}
 	for _, s := range f.Connectors() {
 		if s == serveSection {
 			continue // serve's settings, not keys

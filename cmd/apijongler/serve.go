@@ -77,6 +77,8 @@ with every other apijongler process and library user of the state directory,
 or, with a Redis store (--store-file, $APIJONGLER_STORE), across machines.
 
 Every phase has a bound: a request's header 10s, each read of its body 60s,
+the whole body --body-timeout, the bodies held in memory at once
+--max-buffered-bytes,
 the upstream's answer --upstream-header-timeout, each pause of a stream
 --stream-idle-timeout, each write to the client --write-timeout, the next
 request on a connection 2m; and --max-conns-per-client connections per

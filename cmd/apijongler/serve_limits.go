@@ -39,6 +39,10 @@ func limitSettings(l *serving.Limits) []limitSetting {
 			usage: "cut an answer whose upstream sends nothing for `D`, and rest its key"},
 		{flag: "write-timeout", name: "write_timeout", d: &l.WriteTimeout,
 			usage: "cut an answer whose client reads nothing for `D`, and rest its key"},
+		{flag: "body-timeout", name: "body_timeout", d: &l.BodyTimeout,
+			usage: "answer 408 to a request whose body is not whole `D` after its header, however it trickles"},
+		{flag: "max-buffered-bytes", name: "max_buffered_bytes", n: &l.MaxBufferedBytes,
+			usage: "hold at most `N` bytes of request bodies in memory at once; a request past it gets 503 with Retry-After"},
 	}
 }
 

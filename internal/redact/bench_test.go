@@ -8,8 +8,9 @@ import (
 )
 
 // BenchmarkRedactAnswer measures what redaction adds to a 2xx answer: a
-// Redactor for the attempt and a scan of the headers a Gemini answer
-// carries, none holding the key (the common case: nothing is copied).
+// Redactor for the attempt, from the transport's set of keys (here 8),
+// and a scan of the headers a Gemini answer carries, none holding a key
+// (the common case: nothing is copied).
 // Run:
 //
 //	go test -run '^$' -bench . -benchmem -count 6 ./internal/redact
@@ -29,9 +30,10 @@ func BenchmarkRedactAnswer(b *testing.B) {
 	req, _ := http.NewRequest(http.MethodPost, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent", http.NoBody)
 	req.Header.Set("x-goog-api-key", "placeholder")
 	resp := &http.Response{StatusCode: 200, ProtoMajor: 1, Header: header, Body: io.NopCloser(strings.NewReader("{}"))}
+	keys := NewKeys(append(geminiKeys(7), key)...)
 	b.ReportAllocs()
 	for b.Loop() {
-		r := New(key, "placeholder")
+		r := keys.Redactor(key, "placeholder")
 		r.Answer(resp, req)
 	}
 }
@@ -41,9 +43,10 @@ func BenchmarkRedactAnswer(b *testing.B) {
 func BenchmarkRedactLocation(b *testing.B) {
 	const key = "AIzaSyD-bench-0123456789abcdefghijklmnop"
 	loc := "https://accounts.example.com/login?continue=https%3A%2F%2Fgenerativelanguage.googleapis.com%2Fv1beta%2Fmodels%3Fkey%3D" + key + "%26alt%3Dsse"
+	keys := NewKeys(append(geminiKeys(7), key)...)
 	b.ReportAllocs()
 	for b.Loop() {
 		h := http.Header{"Location": {loc}}
-		New(key, "placeholder").Header(h)
+		keys.Redactor(key, "placeholder").Header(h)
 	}
 }

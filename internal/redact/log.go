@@ -1,7 +1,6 @@
 package redact
 
 import (
-	"bytes"
 	"io"
 	"net/url"
 	"slices"
@@ -18,17 +17,20 @@ const Mask = "[redacted]"
 const MinSecret = 8
 
 // Writer writes to another writer with every secret it knows replaced by
-// [Mask]. The transport never logs nor returns a key value; this is the
-// second line of defence for a program's output and log lines, for
-// instance against an upstream that echoes the request. It holds back
-// only a tail that could be the start of a secret, so that output still
-// streams line by line; Flush writes that tail. A Writer is safe for
+// [Mask], in each form a [Reader] finds a key in. The transport never
+// logs nor returns a key value; this is the second line of defence for a
+// program's output and log lines, for instance against an upstream that
+// echoes the request. It looks for every secret at once (see [Keys]), and
+// holds back only a tail that could be the start of one, so that output
+// still streams line by line; Flush writes that tail. A Writer is safe for
 // concurrent use.
 type Writer struct {
 	mu      sync.Mutex
 	w       io.Writer
-	secrets [][]byte // longest first
+	secrets []string
+	m       matcher // of secrets; m.keys nil while there is none
 	pending []byte
+	out     []byte // reused
 }
 
 // NewWriter returns a Writer to w that knows no secret yet.
@@ -38,7 +40,15 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 func (r *Writer) Clone(w io.Writer) *Writer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return &Writer{w: w, secrets: slices.Clone(r.secrets)}
+	c := &Writer{w: w, secrets: r.secrets}
+	c.m.init(r.m.redactor())
+	c.m.others = Mask
+	return c
+}
+
+// redactor returns the Redactor of m's keys, every one by Mask.
+func (m *matcher) redactor() Redactor {
+	return Redactor{keys: m.keys, lease: -1, with: Mask}
 }
 
 // Add adds texts to those redacted; those shorter than [MinSecret] are
@@ -46,12 +56,17 @@ func (r *Writer) Clone(w io.Writer) *Writer {
 func (r *Writer) Add(texts ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	n := len(r.secrets)
 	for _, v := range texts {
-		if len(v) >= MinSecret && !slices.ContainsFunc(r.secrets, func(s []byte) bool { return string(s) == v }) {
-			r.secrets = append(r.secrets, []byte(v))
+		if len(v) >= MinSecret && !slices.Contains(r.secrets, v) {
+			r.secrets = append(r.secrets, v)
 		}
 	}
-	slices.SortFunc(r.secrets, func(a, b []byte) int { return len(b) - len(a) })
+	if len(r.secrets) != n {
+		r.secrets = slices.Clip(r.secrets) // a clone may share the old ones
+		r.m.init(Redactor{keys: NewKeys(r.secrets...), lease: -1, with: Mask})
+		r.m.others = Mask
+	}
 }
 
 // Write writes p with every secret replaced, but for a tail that may
@@ -59,48 +74,21 @@ func (r *Writer) Add(texts ...string) {
 func (r *Writer) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.secrets) == 0 {
+	if r.m.keys == nil {
 		return r.w.Write(p)
 	}
-	buf := p // written as is, unless changed: ReplaceAll makes a copy
+	buf := p
 	if len(r.pending) > 0 {
 		buf = append(r.pending, p...)
 	}
-	for _, s := range r.secrets {
-		// ReplaceAll copies buf even when s is not in it: every line
-		// of serve's access log, for every key.
-		if bytes.Contains(buf, s) {
-			buf = bytes.ReplaceAll(buf, s, []byte(Mask))
-		}
-	}
-	keep := r.partialTail(buf)
-	if _, err := r.w.Write(buf[:len(buf)-keep]); err != nil {
-		r.pending = nil
+	var rest int
+	r.out, rest = r.m.scan(buf, false, r.out[:0])
+	if _, err := r.w.Write(r.out); err != nil {
+		r.pending = r.pending[:0]
 		return 0, err
 	}
-	r.pending = append([]byte(nil), buf[len(buf)-keep:]...)
+	r.pending = append(r.pending[:0], buf[rest:]...)
 	return len(p), nil
-}
-
-// partialTail returns the length of the longest tail of buf that is the
-// beginning of a secret.
-func (r *Writer) partialTail(buf []byte) int {
-	longest := 0
-	for _, s := range r.secrets {
-		// The leftmost start of a tail that begins s gives the longest;
-		// only where buf has s's first byte can one start.
-		for i := len(buf) - min(len(s)-1, len(buf)); i < len(buf)-longest; i++ {
-			j := bytes.IndexByte(buf[i:len(buf)-longest], s[0])
-			if j < 0 {
-				break
-			}
-			if i += j; bytes.HasPrefix(s, buf[i:]) {
-				longest = len(buf) - i
-				break
-			}
-		}
-	}
-	return longest
 }
 
 // Flush writes what was held back.
@@ -108,8 +96,9 @@ func (r *Writer) Flush() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.pending) > 0 {
-		r.w.Write(r.pending)
-		r.pending = nil
+		r.out = r.m.replaceAll(r.pending) // at the end, every form is decided
+		r.w.Write(r.out)
+		r.pending = r.pending[:0]
 	}
 }
 

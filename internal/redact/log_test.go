@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"testing"
 )
 
@@ -15,7 +16,7 @@ import (
 //	go test -run '^$' -bench BenchmarkRedactorAccessLine -benchmem ./internal/redact
 func BenchmarkRedactorAccessLine(b *testing.B) {
 	line := []byte(`time=2026-12-01T00:31:00.123Z level=INFO msg=request method=POST path=/v1beta/models/gemini-2.5-flash:generateContent status=200 connector=generativelanguage.googleapis.com model=gemini-2.5-flash key=key01 attempts=1 bytes=104 duration=131.402µs` + "\n")
-	for _, n := range []int{8, 64} {
+	for _, n := range []int{8, 64, 1000} {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			r := NewWriter(io.Discard)
 			secrets := []string{"bench-token-0123"}
@@ -31,18 +32,17 @@ func BenchmarkRedactorAccessLine(b *testing.B) {
 	}
 }
 
-// TestRedactorPartialTail checks partialTail against the plain definition
-// (the longest n < len(s) such that buf ends with s[:n], over every
-// secret s) on every short text of a small alphabet, where secrets overlap
-// themselves and each other.
-func TestRedactorPartialTail(t *testing.T) {
-	r := NewWriter(io.Discard)
-	r.Add("abaabab1", "aab1aab1aab1", "bbbbbbbbb")
+// TestWriterHoldsBackOnlyAPartialSecret: on every short text of a small
+// alphabet, where secrets overlap themselves and each other, a Writer
+// holds back exactly the longest tail that is a proper beginning of a
+// secret, and writes, in any two pieces, what it writes of the text whole.
+func TestWriterHoldsBackOnlyAPartialSecret(t *testing.T) {
+	secrets := []string{"abaabab1", "aab1aab1aab1", "bbbbbbbbb"}
 	naive := func(buf []byte) int {
 		longest := 0
-		for _, s := range r.secrets {
+		for _, s := range secrets {
 			for n := min(len(s)-1, len(buf)); n > longest; n-- {
-				if string(buf[len(buf)-n:]) == string(s[:n]) {
+				if string(buf[len(buf)-n:]) == s[:n] {
 					longest = n
 					break
 				}
@@ -50,11 +50,33 @@ func TestRedactorPartialTail(t *testing.T) {
 		}
 		return longest
 	}
+	proto := NewWriter(io.Discard)
+	proto.Add(secrets...)
+	whole := func(text []byte) string {
+		var out bytes.Buffer
+		r := proto.Clone(&out)
+		r.Write(text)
+		r.Flush()
+		return out.String()
+	}
 	const alphabet = "ab1"
 	var gen func(prefix []byte)
 	gen = func(prefix []byte) {
-		if got, want := r.partialTail(prefix), naive(prefix); got != want {
-			t.Fatalf("partialTail(%q) = %d, want %d", prefix, got, want)
+		var out bytes.Buffer
+		r := proto.Clone(&out)
+		r.Write(prefix)
+		if got, want := len(r.pending), naive(prefix); got != want && !slices.ContainsFunc(secrets, func(s string) bool { return bytes.Contains(prefix, []byte(s)) }) {
+			t.Fatalf("after %q: %d bytes held back, want %d", prefix, got, want)
+		}
+		for cut := range len(prefix) + 1 {
+			out.Reset()
+			r := proto.Clone(&out)
+			r.Write(prefix[:cut])
+			r.Write(prefix[cut:])
+			r.Flush()
+			if want := whole(prefix); out.String() != want {
+				t.Fatalf("%q written in two at %d: %q, want %q", prefix, cut, out.String(), want)
+			}
 		}
 		if len(prefix) == 9 {
 			return
@@ -64,6 +86,9 @@ func TestRedactorPartialTail(t *testing.T) {
 		}
 	}
 	gen(nil)
+	if got := whole([]byte("x abaabab1 y aab1aab1aab1 z")); got != "x "+Mask+" y "+Mask+" z" {
+		t.Errorf("secrets not replaced: %q", got)
+	}
 }
 
 // TestWriterClone: a clone writes to its own writer and redacts the

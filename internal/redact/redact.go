@@ -44,11 +44,13 @@ const Placeholder = "REDACTED"
 // [Redactor.Answer]), and the transport cuts an error answer's there.
 const MaxBody = 1 << 20
 
-// Redactor replaces one key's value by the caller's placeholder. Its zero
-// value is not usable: make one with [New].
+// Redactor replaces the values of a set of keys ([Keys]): the key lent
+// to the caller by the caller's placeholder, any other by [Placeholder].
+// Its zero value is not usable: make one with [New] or [Keys.Redactor].
 type Redactor struct {
-	key  string // the leased value; never ""
-	with string // what stands in its place, escaped for a URL
+	keys  *Keys
+	lease int32  // the id in keys of the key lent; -1 if none
+	with  string // what stands in its place, escaped for a URL
 	// Bodies is set for a caller who must not learn the key even from a
 	// body (the proxy's client): a body read whole is redacted with the
 	// forms a [Reader] finds too, and the transport streams the others
@@ -56,128 +58,43 @@ type Redactor struct {
 	Bodies bool
 }
 
-// New returns the Redactor of key (not "") for a caller whose credential
-// was placeholder ("" if it sent none).
+// New returns the Redactor of key (not "") alone for a caller whose
+// credential was placeholder ("" if it sent none).
 func New(key, placeholder string) Redactor {
-	r := Redactor{key: key, with: Placeholder}
-	if placeholder != "" && r.index(placeholder) < 0 {
-		r.with = url.QueryEscape(placeholder)
-	}
-	return r
+	return NewKeys(key).Redactor(key, placeholder)
 }
 
-// Contains reports whether s holds the key, raw or escaped.
+// escapePlaceholder is the placeholder as it stands in for a key: escaped
+// for a URL, where the key may have been.
+func escapePlaceholder(p string) string { return url.QueryEscape(p) }
+
+// Contains reports whether s holds a key, raw or escaped.
 func (r Redactor) Contains(s string) bool { return r.index(s) >= 0 }
 
-// index returns where in s the key starts, raw or escaped, or -1.
+// index returns where in s a key starts, raw or escaped, or -1.
 func (r Redactor) index(s string) int {
-	i, _ := r.find(s)
+	i, _, _ := r.find(s)
 	return i
 }
 
-// find returns where in s the first occurrence of the key starts and how
-// long it is there, or -1.
-func (r Redactor) find(s string) (int, int) {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
-		// No escape in s: the key can only be there as it is. (The
-		// common case, and a fast one.)
-		if i := strings.Index(s, r.key); i >= 0 {
-			return i, len(r.key)
-		}
-		return -1, 0
+// find returns where in s the first occurrence of a key starts, how long
+// it is there and the key's id; -1 if there is none.
+func (r Redactor) find(s string) (int, int, int32) {
+	if r.keys == nil || len(s) == 0 {
+		return -1, 0, -1
 	}
-	k0 := r.key[0]
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c != k0 && c != '%' && c != '+' {
-			continue
-		}
-		if n := matchEncoded(s[i:], r.key); n > 0 {
-			return i, n
-		}
-	}
-	return -1, 0
+	var w *walker
+	cu := newCursor()
+	i, n, id, _ := r.keys.exact.find(&w, &cu, view(s), 0, textForms, true)
+	return i, n, id
 }
 
-// matchEncoded returns the length of the prefix of s that spells key, each
-// byte raw or percent-encoded to any depth, or 0.
-func matchEncoded(s, key string) int {
-	p := 0
-	for j := 0; j < len(key); j++ {
-		b := key[j]
-		if b == '%' {
-			// A '%' in the key reads as itself or as an escaped '%'
-			// ("%25", "%2525"...): try each reading, longest first (an
-			// escaped key is likelier than a raw one followed by "25").
-			var lens [16]int
-			k := 0
-			for n := range percentLens(s[p:]) {
-				if k == len(lens) {
-					break
-				}
-				lens[k], k = n, k+1
-			}
-			for k--; k >= 0; k-- {
-				n := lens[k]
-				if j+1 == len(key) {
-					return p + n
-				}
-				if m := matchEncoded(s[p+n:], key[j+1:]); m > 0 {
-					return p + n + m
-				}
-			}
-			return 0
-		}
-		n := encodedLen(s[p:], b)
-		if n == 0 {
-			return 0
-		}
-		p += n
+// replacement returns what stands in place of the key id.
+func (r Redactor) replacement(id int32) string {
+	if id == r.lease {
+		return r.with
 	}
-	return p
-}
-
-// encodedLen returns the length of the prefix of s that spells b (not
-// '%'), or 0: b itself, "+" for a space, or an escape: '%', then "25" (an
-// escaped '%') once per extra level of escaping, then the two hex digits
-// of b (or of '+' for a space), in either case. "%3F", "%3f" and "%253F"
-// all spell "?".
-func encodedLen(s string, b byte) int {
-	if s == "" {
-		return 0
-	}
-	if s[0] == b || b == ' ' && s[0] == '+' {
-		return 1
-	}
-	if s[0] != '%' {
-		return 0
-	}
-	for q := 1; q+1 < len(s); q += 2 {
-		v, ok := unhex2(s[q], s[q+1])
-		switch {
-		case !ok:
-			return 0
-		case v == b || b == ' ' && v == '+':
-			return q + 2
-		case v != '%':
-			return 0
-		}
-	}
-	return 0
-}
-
-// percentLens yields the lengths of the prefixes of s that spell '%': "%",
-// "%25", "%2525"...
-func percentLens(s string) func(yield func(int) bool) {
-	return func(yield func(int) bool) {
-		if s == "" || s[0] != '%' || !yield(1) {
-			return
-		}
-		for q := 1; q+1 < len(s); q += 2 {
-			if v, ok := unhex2(s[q], s[q+1]); !ok || v != '%' || !yield(q+2) {
-				return
-			}
-		}
-	}
+	return Placeholder
 }
 
 func unhex2(a, b byte) (byte, bool) {
@@ -198,60 +115,64 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// Replace returns s with every occurrence of the key replaced.
+// Replace returns s with every occurrence of a key replaced.
 func (r Redactor) Replace(s string) string {
-	i, n := r.find(s)
+	return r.replaceIn(s, s, &r.keys.exact)
+}
+
+// replaceIn returns s with every key t finds in look (s, or s in another
+// case) replaced.
+func (r Redactor) replaceIn(s, look string, t *trie) string {
+	if r.keys == nil {
+		return s
+	}
+	var w *walker
+	cu := newCursor()
+	i, n, id, _ := t.find(&w, &cu, view(look), 0, textForms, true)
 	if i < 0 {
 		return s
 	}
 	var b strings.Builder
+	last := 0
 	for i >= 0 {
-		b.WriteString(s[:i])
-		b.WriteString(r.with)
-		s = s[i+n:]
-		i, n = r.find(s)
+		b.WriteString(s[last:i])
+		b.WriteString(r.replacement(id))
+		last = i + n
+		i, n, id, _ = t.find(&w, &cu, view(look), last, textForms, true)
 	}
-	b.WriteString(s)
+	b.WriteString(s[last:])
 	return b.String()
 }
 
-// Header replaces the key in every name and value of h, in place.
+// Header replaces the keys in every name and value of h, in place.
 func (r Redactor) Header(h http.Header) {
+	if r.keys == nil {
+		return
+	}
 	for name, vs := range h {
 		for i, v := range vs {
 			if r.index(v) >= 0 {
 				vs[i] = r.Replace(v)
 			}
 		}
-		if len(name) >= len(r.key) { // no shorter name can hold it
-			if n, ok := r.name(name); ok {
-				delete(h, name)
-				h[textproto.CanonicalMIMEHeaderKey(n)] = vs
-			}
+		if len(name) < r.keys.fold.minLen {
+			continue // too short to hold one
+		}
+		if n, ok := r.name(name); ok {
+			delete(h, name)
+			h[textproto.CanonicalMIMEHeaderKey(n)] = vs
 		}
 	}
 }
 
-// name returns a header's name with the key replaced, and whether it held
-// it, in any case of its letters: net/http changes a name's case to its
-// canonical form ("X-Aiza..." for "X-AIza..."), and a name's case means
-// nothing.
+// name returns a header's name with the keys replaced, and whether it
+// held one, in any case of its letters: net/http changes a name's case to
+// its canonical form ("X-Aiza..." for "X-AIza..."), and a name's case
+// means nothing.
 func (r Redactor) name(name string) (string, bool) {
-	fold := Redactor{key: lowerASCII(r.key), with: r.with}
 	lower := lowerASCII(name)
-	i, n := fold.find(lower)
-	if i < 0 {
-		return name, false
-	}
-	var b strings.Builder
-	for i >= 0 {
-		b.WriteString(name[:i])
-		b.WriteString(r.with)
-		name, lower = name[i+n:], lower[i+n:]
-		i, n = fold.find(lower)
-	}
-	b.WriteString(name)
-	return b.String(), true
+	out := r.replaceIn(name, lower, &r.keys.fold)
+	return out, len(out) != len(name) || out != name
 }
 
 // lowerASCII returns s with its ASCII letters in lower case, every byte
@@ -312,11 +233,11 @@ func (r Redactor) Answer(resp *http.Response, req *http.Request) (read bool, err
 // the key replaced, and its length to match; and replaces the key in the
 // trailers the body gave, if it was read to its end.
 func (r Redactor) SetBody(resp *http.Response, data []byte) {
-	if i, _ := r.find(string(data)); i >= 0 {
+	if r.index(string(data)) >= 0 {
 		data = []byte(r.Replace(string(data)))
 	}
 	if r.Bodies {
-		data = newMatcher(r.key, r.with).replaceAll(data)
+		data = newMatcher(r).replaceAll(data)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(data))
 	resp.ContentLength = int64(len(data))

@@ -35,240 +35,82 @@ const streamDepth = 3
 // for each extra level, two hex digits; or "\u" and four hex digits.
 const streamFormMax = max(1+2*streamDepth, 6)
 
-// matcher finds the forms of one key in a stream's bytes.
+// matcher finds the forms of a Redactor's keys in a stream's bytes.
 type matcher struct {
-	key    string
-	with   string
-	starts []byte // the bytes a form may start with, in buf
-	buf    [4]byte
+	keys   *Keys
+	lease  int32  // the id whose forms become with; others become others
+	with   string // the placeholder
+	others string
 	// sameLen: a form is replaced by as many '*' (an upgraded
 	// connection's protocol frames its messages by their length).
 	sameLen bool
-	// cur and next are the positions reached in a form so far, reused;
-	// their first home is pos.
-	cur, next []int
-	pos       [8]int
+	w       *walker
 }
 
-func newMatcher(key, with string) *matcher {
+func newMatcher(r Redactor) *matcher {
 	m := &matcher{}
-	m.init(key, with)
+	m.init(r)
 	return m
 }
 
-// init sets m up for key, to be replaced by with.
-func (m *matcher) init(key, with string) {
-	m.key, m.with = key, with
-	m.cur, m.next = m.pos[:0:4], m.pos[4:4]
-	k0 := key[0]
-	m.starts = append(m.buf[:0], k0)
-	for _, c := range []byte{'%', '\\', '+'} {
-		switch {
-		case c == k0,
-			c == '\\' && k0 >= 0x80,
-			c == '+' && k0 != ' ':
-			continue
-		}
-		m.starts = append(m.starts, c)
-	}
+// init sets m up for r's keys.
+func (m *matcher) init(r Redactor) {
+	m.keys, m.lease, m.with, m.others = r.keys, r.lease, r.with, Placeholder
 }
 
-// match returns the length of the longest form of the key that s starts
-// with (0 if none), and whether more bytes after s could change that: a
-// form not yet complete, or one that a longer one might extend. At the
-// body's end (eof), more bytes cannot come.
-func (m *matcher) match(s []byte, eof bool) (n int, more bool) {
-	cur := append(m.cur[:0], 0)
-	next := m.next[:0]
-	for j := 0; j < len(m.key); j++ {
-		b := m.key[j]
-		next = next[:0]
-		for _, p := range cur {
-			var short bool
-			next, short = forms(s, p, b, eof, next)
-			more = more || short
-		}
-		if len(next) == 0 {
-			m.cur, m.next = cur, next
-			return 0, more
-		}
-		cur, next = next, cur
-	}
-	for _, p := range cur {
-		n = max(n, p)
-	}
-	m.cur, m.next = cur, next
-	return n, more
-}
-
-// forms appends to out, once, where each form of b that s[p:] starts with
-// ends in s, and reports whether s, cut short, could hold one more.
-func forms(s []byte, p int, b byte, eof bool, out []int) ([]int, bool) {
-	add := func(n int) {
-		for _, o := range out {
-			if o == p+n {
-				return
-			}
-		}
-		out = append(out, p+n)
-	}
-	s = s[p:]
-	if len(s) == 0 {
-		return out, !eof
-	}
-	short := false
-	if s[0] == b || b == ' ' && s[0] == '+' {
-		add(1)
-	}
-	switch s[0] {
-	case '%':
-		// '%', then "25" (an escaped '%') once per extra level, then the
-		// hex digits of b (or of '+' for a space).
-		for q, d := 1, 1; d <= streamDepth; q, d = q+2, d+1 {
-			if len(s) < q+2 {
-				short = !eof && (len(s) == q || hexCould(s[q], b, d))
-				break
-			}
-			v, ok := unhex2(s[q], s[q+1])
-			if !ok {
-				break
-			}
-			if v == b || b == ' ' && v == '+' {
-				add(q + 2)
-			}
-			if v != '%' {
-				break
-			}
-		}
-	case '\\':
-		if b >= 0x80 || len(s) < 2 {
-			short = !eof && len(s) < 2 && b < 0x80
-			break
-		}
-		switch s[1] {
-		case 'u':
-			const hexdigits = "0123456789abcdef"
-			want := [4]byte{'0', '0', hexdigits[b>>4], hexdigits[b&15]}
-			i := 2
-			for ; i < 6 && i < len(s); i++ {
-				c := s[i]
-				if 'A' <= c && c <= 'F' {
-					c += 'a' - 'A'
-				}
-				if c != want[i-2] {
-					break
-				}
-			}
-			switch {
-			case i == 6:
-				add(6)
-			case i == len(s):
-				short = !eof
-			}
-		case '/', '"', '\\':
-			if s[1] == b {
-				add(2)
-			}
-		}
-	}
-	return out, short
-}
-
-// hexCould reports whether c, the first hex digit of an escape at depth d,
-// could begin the escape of b, or that of '%' (a deeper escape).
-func hexCould(c, b byte, d int) bool {
-	v, ok := unhex(c)
-	if !ok {
-		return false
-	}
-	return v == b>>4 || b == ' ' && v == '+'>>4 || d < streamDepth && v == '%'>>4
-}
-
-// scan replaces the key's forms in data, appending the result to out. It
-// stops at the first place where the bytes to come could decide a form,
-// unless eof: it returns the result and where in data the undecided tail
-// starts (len(data) if none).
+// scan replaces the forms of the keys in data, appending the result to
+// out. It stops at the first place where the bytes to come could decide a
+// form, unless eof: it returns the result and where in data the undecided
+// tail starts (len(data) if none).
 func (m *matcher) scan(data []byte, eof bool, out []byte) ([]byte, int) {
-	var next [4]int // where each start byte is next seen, from i on
-	for k := range m.starts {
-		next[k] = -1
-	}
+	t := &m.keys.exact
+	cu := newCursor()
 	last := 0 // data[last:] is not in out yet
 	for i := 0; i < len(data); {
-		c := len(data)
-		for k, sb := range m.starts {
-			if next[k] < i {
-				if j := bytes.IndexByte(data[i:], sb); j >= 0 {
-					next[k] = i + j
-				} else {
-					next[k] = len(data)
-				}
-			}
-			c = min(c, next[k])
-		}
-		if c == len(data) {
-			break
-		}
-		if m.cannotStart(data[c:]) {
-			i = c + 1
-			continue
-		}
-		n, more := m.match(data[c:], eof)
+		c, n, id, more := t.find(&m.w, &cu, data, i, streamForms, eof)
 		switch {
+		case c < 0:
+			return append(out, data[last:]...), len(data)
 		case more:
 			return append(out, data[last:c]...), c
-		case n > 0:
-			out = append(out, data[last:c]...)
-			if m.sameLen {
-				for range n {
-					out = append(out, '*')
-				}
-			} else {
-				out = append(out, m.with...)
-			}
-			i, last = c+n, c+n
-		default:
-			i = c + 1
 		}
+		out = append(out, data[last:c]...)
+		switch {
+		case m.sameLen:
+			for range n {
+				out = append(out, '*')
+			}
+		case id == m.lease:
+			out = append(out, m.with...)
+		default:
+			out = append(out, m.others...)
+		}
+		i, last = c+n, c+n
 	}
 	return append(out, data[last:]...), len(data)
 }
 
-// cannotStart reports, from its first two bytes only, that s does not
-// start a form: the quick answer for most bytes scan stops at (the key's
-// first letter in a word, JSON's "\n").
-func (m *matcher) cannotStart(s []byte) bool {
-	if len(s) < 2 || len(m.key) < 2 {
-		return false
-	}
-	c, d := s[0], s[1]
-	k0, k1 := m.key[0], m.key[1]
-	if c == k0 || k0 == ' ' && c == '+' { // the key's first byte, raw
-		if d == k1 || d == '%' || d == '\\' && k1 < 0x80 || k1 == ' ' && d == '+' {
-			return false
-		}
-	}
-	switch c {
-	case '%':
-		_, ok := unhex(d)
-		return !ok
-	case '\\':
-		return k0 >= 0x80 || d != 'u' && d != k0
-	}
-	return true
-}
-
 // mayStart reports whether a byte of p may start a form.
 func (m *matcher) mayStart(p []byte) bool {
-	for _, sb := range m.starts {
-		if bytes.IndexByte(p, sb) >= 0 {
+	t := &m.keys.exact
+	if len(t.starts) <= 4 {
+		for _, sb := range t.starts {
+			if bytes.IndexByte(p, sb) >= 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range p {
+		if t.isStart[c] {
 			return true
 		}
 	}
 	return false
 }
 
-// replaceAll returns data with every form of the key replaced, read whole.
+// replaceAll returns data with every form of the keys replaced, read
+// whole.
 func (m *matcher) replaceAll(data []byte) []byte {
 	out, _ := m.scan(data, true, nil)
 	return out
@@ -280,7 +122,7 @@ func (m *matcher) replaceAll(data []byte) []byte {
 // [Reader] looks for: the half of a key that straddles the cut is no
 // more handed on than the whole key is.
 func (r Redactor) Cut(data []byte) []byte {
-	m := newMatcher(r.key, r.with)
+	m := newMatcher(r)
 	_, rest := m.scan(data, false, nil)
 	return data[:rest]
 }
@@ -299,7 +141,7 @@ type Reader struct {
 // NewReader returns rc with r's key replaced, as it streams.
 func NewReader(rc io.ReadCloser, r Redactor) *Reader {
 	b := &Reader{rc: rc}
-	b.m.init(r.key, r.with)
+	b.m.init(r)
 	return b
 }
 

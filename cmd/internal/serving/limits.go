@@ -34,6 +34,11 @@ type Limits struct {
 	UpstreamHeaderTimeout time.Duration
 	StreamIdleTimeout     time.Duration
 	WriteTimeout          time.Duration
+	// BodyTimeout bounds the time a request's body may take to arrive
+	// whole; MaxBufferedBytes the request bodies held in memory at once
+	// (proxy.WithBodyTimeout, proxy.WithMaxBufferedBytes).
+	BodyTimeout      time.Duration
+	MaxBufferedBytes int
 }
 
 // DefaultConnsPerClient is room for a team behind one address (a NAT,
@@ -61,6 +66,8 @@ func DefaultLimits() Limits {
 		UpstreamHeaderTimeout: proxy.DefaultUpstreamHeaderTimeout,
 		StreamIdleTimeout:     proxy.DefaultStreamIdleTimeout,
 		WriteTimeout:          proxy.DefaultWriteTimeout,
+		BodyTimeout:           proxy.DefaultBodyTimeout,
+		MaxBufferedBytes:      proxy.DefaultMaxBufferedBytes,
 	}
 }
 
@@ -70,6 +77,8 @@ func (l Limits) proxyOptions() []proxy.Option {
 		proxy.WithUpstreamHeaderTimeout(l.UpstreamHeaderTimeout),
 		proxy.WithStreamIdleTimeout(l.StreamIdleTimeout),
 		proxy.WithWriteTimeout(l.WriteTimeout),
+		proxy.WithBodyTimeout(l.BodyTimeout),
+		proxy.WithMaxBufferedBytes(int64(l.MaxBufferedBytes)),
 	}
 }
 

@@ -307,6 +307,12 @@ func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*ser
 		if len(cfg.Keys) > 0 {
 			opts = append(opts, jongler.WithKeys(cfg.Keys...), jongler.WithBudgets(cfg.Budgets...))
 		}
+		egressOpts, err := a.egressOptions(c)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		opts = append(opts, egressOpts...)
 		if f.tor != "" {
 			opts = append(opts, jongler.WithTor(f.tor))
 		}

@@ -169,7 +169,7 @@ type egressSeen struct{ key, src string }
 
 func newEgressUpstream(t *testing.T) *egressUpstream {
 	u := &egressUpstream{}
-	u.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		u.mu.Lock()
 		u.seen = append(u.seen, egressSeen{r.Header.Get("x-goog-api-key"), r.RemoteAddr})
@@ -177,6 +177,8 @@ func newEgressUpstream(t *testing.T) *egressUpstream {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"candidates":[{"content":{"parts":[{"text":"out"}],"role":"model"}}]}`)
 	}))
+	u.Config.ErrorLog = log.New(io.Discard, "", 0) // connections cut by a killed proxy
+	u.StartTLS()
 	t.Cleanup(u.Close)
 	return u
 }
@@ -262,18 +264,7 @@ func TestEgressEachKeyThroughItsProxy(t *testing.T) {
 	keys := map[string]string{"k-plain": xpSecret(t, "plain"), "k-hidden": xpSecret(t, "hidden"), "k-tunnel": xpSecret(t, "tunnel"), "k-direct": xpSecret(t, "direct")}
 	ini := writeEgressINI(t, keys, fmt.Sprintf("k-plain = socks5://%s\nk-hidden = socks5h://alice:socks-pass-91xq@%s\nk-tunnel = http://bob:connect-pass-37zk@%s\n* = direct\n",
 		plain.addr, hidden.addr, tunnel.addr))
-	var logs transporttest.Buffer
-	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithConfigFile(ini),
-		jongler.WithStore(jongler.NewMemoryStore()),
-		jongler.WithBaseURL(up.URL),
-		jongler.WithBaseTransport(up.base()),
-		jongler.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr, logs := egressINITransport(t, up, ini)
 	if f := egressPost(t, tr, up.URL, 60, 6); len(f) > 0 {
 		t.Fatalf("%d requests failed: %q", len(f), f)
 	}
@@ -313,6 +304,27 @@ func TestEgressEachKeyThroughItsProxy(t *testing.T) {
 	checkNoProxySecrets(t, logs.String()+fmt.Sprintf("%+v", ks), "socks-pass-91xq", "connect-pass-37zk")
 }
 
+// egressINITransport returns a transport for the keys and egress section
+// of the INI file ini, sending to up, resends at once, and its log, closed
+// when the test ends.
+func egressINITransport(t *testing.T, up *egressUpstream, ini string) (*jongler.Transport, *transporttest.Buffer) {
+	t.Helper()
+	logs := &transporttest.Buffer{}
+	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
+		jongler.WithConfigFile(ini),
+		jongler.WithStore(jongler.NewMemoryStore()),
+		jongler.WithBaseURL(up.URL),
+		jongler.WithBaseTransport(up.base()),
+		jongler.WithBackoff(func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return time.Millisecond }),
+		jongler.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr, logs
+}
+
 // checkNoProxySecrets fails if text shows a proxy password.
 func checkNoProxySecrets(t *testing.T, text string, passwords ...string) {
 	t.Helper()
@@ -339,19 +351,7 @@ func TestEgressProxyKilledMidRun(t *testing.T) {
 		fmt.Fprintf(&lines, "%s = socks5://u%s:%s@%s\n", name, name, pw, p.addr)
 	}
 	ini := writeEgressINI(t, keys, lines.String())
-	var logs transporttest.Buffer
-	tr, err := jongler.NewTransport("generativelanguage.googleapis.com",
-		jongler.WithConfigFile(ini),
-		jongler.WithStore(jongler.NewMemoryStore()),
-		jongler.WithBaseURL(up.URL),
-		jongler.WithBaseTransport(up.base()),
-		jongler.WithBackoff(func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return time.Millisecond }),
-		jongler.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr, logs := egressINITransport(t, up, ini)
 	if f := egressPost(t, tr, up.URL, 40, 4); len(f) > 0 {
 		t.Fatalf("before the kill, %d requests failed: %q", len(f), f)
 	}

@@ -23,10 +23,8 @@ const egressReason = "egress "
 // egressRoutes are the ways out of a transport's keys: a key without one
 // goes through the base transport.
 type egressRoutes struct {
-	byKey map[string]*way    // key name → its way out
-	ways  []*way             // each distinct way once
-	proxy map[string]*health // by proxy (egress.Addr): its failures
-	keys  map[string][]string
+	byKey map[string]*way // key name → its way out
+	ways  []*way          // each distinct way once
 }
 
 // way is one distinct way out, and the upstream transport of its own
@@ -35,13 +33,14 @@ type way struct {
 	url    *url.URL // nil: direct
 	addr   string   // egress.Addr(url)
 	base   *http.Transport
-	health *health
+	health health   // of this way: its proxy, with its credentials
+	keys   []string // the keys that take it
 
 	mu    sync.Mutex // held while made
 	ready atomic.Pointer[http.Transport]
 }
 
-// health is what a proxy's recent failures say: how many in a row, and
+// health is what a way's recent failures say: how many in a row, and
 // until when its keys rest.
 type health struct {
 	fails atomic.Int32 // read on every success: the lock only when non-zero
@@ -108,7 +107,7 @@ func newEgress(o *options, table egress.Table, keys []Key) (*egressRoutes, error
 		base = http.DefaultTransport
 	}
 	ht, isHT := base.(*http.Transport)
-	e := &egressRoutes{byKey: map[string]*way{}, proxy: map[string]*health{}, keys: map[string][]string{}}
+	e := &egressRoutes{byKey: map[string]*way{}}
 	byURL := map[string]*way{}
 	for _, k := range keys {
 		var u *url.URL
@@ -134,18 +133,12 @@ func newEgress(o *options, table egress.Table, keys []Key) (*egressRoutes, error
 		}
 		w := byURL[id]
 		if w == nil {
-			addr := egress.Addr(u)
-			h := e.proxy[addr]
-			if h == nil {
-				h = &health{}
-				e.proxy[addr] = h
-			}
-			w = &way{url: u, addr: addr, base: ht, health: h}
+			w = &way{url: u, addr: egress.Addr(u), base: ht}
 			byURL[id] = w
 			e.ways = append(e.ways, w)
 		}
 		e.byKey[k.Name] = w
-		e.keys[w.addr] = append(e.keys[w.addr], k.Name)
+		w.keys = append(w.keys, k.Name)
 	}
 	if len(e.byKey) == 0 {
 		return nil, nil
@@ -181,7 +174,8 @@ func (t *Transport) sentThrough(k *Key) {
 }
 
 // wayFailed handles a send that could not leave through the key's way
-// out: the key, and every key through the same proxy, rest for a short
+// out: the key, and every key of the same way (the same proxy, user and
+// password: a proxy may refuse one user and not another), rest for a short
 // cooldown growing with the failures in a row (the path's fault, not the
 // keys': a lockdown, not an error, no quota learned), and the request goes
 // on with another key. It reports whether err was such a failure, and the
@@ -205,11 +199,10 @@ func (tr *trip) wayFailed(l *leased, red redact.Redactor, err error) (bool, erro
 	return true, nil
 }
 
-// rest puts the keys through w's proxy in lockdown for the proxy's
-// cooldown, once a failure: failures while its keys already rest (other
+// rest puts the keys of way w in lockdown for its cooldown, once a failure: failures while its keys already rest (other
 // requests in flight) extend nothing.
 func (e *egressRoutes) rest(ctx context.Context, t *Transport, w *way, ee *egress.Error) {
-	h := w.health
+	h := &w.health
 	now := t.ring.now()
 	h.mu.Lock()
 	if now.Before(h.until) {
@@ -221,7 +214,7 @@ func (e *egressRoutes) rest(ctx context.Context, t *Transport, w *way, ee *egres
 	until := now.Add(d)
 	h.until = until
 	h.mu.Unlock()
-	names := e.keys[w.addr]
+	names := w.keys
 	reason := egressReason + w.addr + " unreachable: " + ee.Cause()
 	r := t.ring
 	r.write(ctx, func(st *state.State) error {

@@ -557,3 +557,30 @@ func (s *socksUsers) list() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.names...)
 }
+
+// TestEgressConnectRefused: an HTTP proxy that refuses CONNECT (407, a
+// wrong password) rests the key sent through it; its requests go to the
+// key whose proxy lets them through, and none fails.
+func TestEgressConnectRefused(t *testing.T) {
+	up := newEgressUpstream(t)
+	p := startConnectEgress(t, net.IPv4(127, 0, 0, 31), "dave", "right-pass-40ms")
+	keys := map[string]string{"k-bad": xpSecret(t, "bad"), "k-good": xpSecret(t, "good")}
+	ini := writeEgressINI(t, keys, fmt.Sprintf("k-bad = http://dave:wrong-pass-22qp@%s\nk-good = http://dave:right-pass-40ms@%s\n", p.addr, p.addr))
+	tr, logs := egressINITransport(t, up, ini)
+	if f := egressPost(t, tr, up.URL, 10, 1); len(f) > 0 {
+		t.Fatalf("%d requests failed: %q", len(f), f)
+	}
+	for _, s := range up.requests() {
+		if s.key != keys["k-good"] || !p.crossed(s.src) {
+			t.Errorf("a request reached the upstream from %s with the wrong key or not through the proxy", s.src)
+		}
+	}
+	ks, err := tr.KeyStates(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ks.Keys["k-bad"]; d.State != jongler.StateLockdown || !d.EgressDown || !strings.HasSuffix(d.Reason, "CONNECT answered 407") {
+		t.Errorf("key k-bad, refused by its proxy: %s, down %v, %q; want LOCKDOWN, down", d.State, d.EgressDown, d.Reason)
+	}
+	checkNoProxySecrets(t, logs.String()+fmt.Sprintf("%+v", ks), "wrong-pass-22qp", "right-pass-40ms")
+}

@@ -104,8 +104,8 @@ func WithTor(addr string) Option {
 // egress is called once a key, by [NewTransport]; it replaces the INI
 // file's "[CONNECTOR:egress]" section, and [WithTor] replaces both.
 //
-// A proxy that refuses, fails or does not answer within 10s rests its
-// keys in lockdown for 5s, doubled at each failure in a row up to two
+// A proxy that refuses, fails or does not answer within 10s rests the
+// keys sent through it with the same user and password in lockdown for 5s, doubled at each failure in a row up to two
 // minutes, and the request goes on with another key. Proxies are named by
 // scheme, host and port only, in logs, errors and [KeyDetail]; their user
 // names and passwords are never shown. The base transport must be an

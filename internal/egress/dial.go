@@ -70,7 +70,7 @@ func Setup(ht *http.Transport, u *url.URL, forward DialFunc) error {
 		}
 		ht.OnProxyConnectResponse = func(_ context.Context, _ *url.URL, _ *http.Request, resp *http.Response) error {
 			if resp.StatusCode != http.StatusOK {
-				return &Error{Proxy: name, Err: fmt.Errorf("CONNECT answered %d", resp.StatusCode)}
+				return &Error{Proxy: name, Err: connectRefused(resp.StatusCode)}
 			}
 			return nil
 		}
@@ -119,3 +119,8 @@ func (f dialFunc) Dial(network, addr string) (net.Conn, error) {
 func (f dialFunc) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	return f(ctx, network, addr)
 }
+
+// connectRefused is an HTTP proxy's answer to CONNECT other than 200.
+type connectRefused int
+
+func (c connectRefused) Error() string { return fmt.Sprintf("CONNECT answered %d", int(c)) }

@@ -185,7 +185,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // Cause says in a few words, for a key's state, why e's proxy failed.
 func (e *Error) Cause() string {
 	var ne net.Error
+	var cr connectRefused
 	switch {
+	case errors.As(e.Err, &cr):
+		return cr.Error()
 	case errors.Is(e.Err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(e.Err, context.DeadlineExceeded), errors.As(e.Err, &ne) && ne.Timeout():

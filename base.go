@@ -16,12 +16,7 @@ const defaultTorAddr = "127.0.0.1:9050"
 // buildBase returns the round tripper requests go through: the one given,
 // or http.DefaultTransport, dialing through a SOCKS5 proxy if asked.
 func buildBase(o *options) (http.RoundTripper, error) {
-	addr, tor := o.tor, o.torSet
-	if !tor {
-		if env := os.Getenv(TorEnv); env != "" {
-			addr, tor = env, true
-		}
-	}
+	addr, tor := torAddress(o)
 	base := o.base
 	if !tor {
 		if base == nil {
@@ -44,6 +39,18 @@ func buildBase(o *options) (http.RoundTripper, error) {
 	ht.Proxy = nil // the SOCKS5 proxy is the only way out
 	ht.DialContext = d.DialContext
 	return ht, nil
+}
+
+// torAddress returns the address of Tor's SOCKS5 proxy if every request
+// goes through Tor: [WithTor]'s, else $APIJONGLER_TOR's.
+func torAddress(o *options) (string, bool) {
+	if o.torSet {
+		return o.tor, true
+	}
+	if env := os.Getenv(TorEnv); env != "" {
+		return env, true
+	}
+	return "", false
 }
 
 // socksDialer dials through the SOCKS5 proxy at addr. Host names are sent

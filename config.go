@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/api-jongler/jongler/internal/egress"
 	"github.com/api-jongler/jongler/internal/keyfile"
 )
 
@@ -111,23 +112,25 @@ func LoadConfig(path, connector string) (Config, error) {
 			names = append([]string{bc.Name}, bc.Aliases...)
 		}
 	}
-	return loadConfig(path, slog.Default(), names...)
+	cfg, _, err := loadConfig(path, slog.Default(), names...)
+	return cfg, err
 }
 
 // loadConfig reads the connector whose name and aliases are names (the
 // name first) from the INI file at path, warning logger (if not nil) of
-// keys an upstream will refuse.
-func loadConfig(path string, logger *slog.Logger, names ...string) (Config, error) {
+// keys an upstream will refuse. It returns the connector's egress section
+// too.
+func loadConfig(path string, logger *slog.Logger, names ...string) (Config, egress.Table, error) {
 	f, err := keyfile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Config{}, keyfile.MissingError(path, names[0])
+		return Config{}, nil, keyfile.MissingError(path, names[0])
 	}
 	if err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
 	c, err := f.Connector(names[0], names[1:]...)
 	if err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
 	if logger != nil {
 		for _, w := range c.Warnings {
@@ -141,7 +144,7 @@ func loadConfig(path string, logger *slog.Logger, names ...string) (Config, erro
 	for _, b := range c.Budgets {
 		cfg.Budgets = append(cfg.Budgets, Budget{Model: b.Model, PerMinute: b.PerMinute, PerDay: b.PerDay})
 	}
-	return cfg, nil
+	return cfg, c.EgressTable(), nil
 }
 
 // The environment variables read when no option says otherwise, as the
@@ -160,23 +163,24 @@ const (
 )
 
 // resolveConfig returns the keys and budgets given as options or read from
-// the INI file.
-func resolveConfig(c Connector, o *options) (Config, error) {
+// the INI file, and the file's egress section.
+func resolveConfig(c Connector, o *options) (Config, egress.Table, error) {
 	keys := slices.Clone(o.keys)
 	var budgets []Budget
+	var table egress.Table
 	if !o.keysSet && c.RequiresAPIKey {
 		path := o.configFile
 		if path == "" {
 			path = os.Getenv(ConfigEnv)
 		}
 		if path == "" {
-			return Config{}, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
+			return Config{}, nil, fmt.Errorf("jongler: no keys for %s: set %s to an INI file such as:\n%s", c.Name, ConfigEnv, exampleSection(c.Name))
 		}
-		cfg, err := loadConfig(path, o.logger, append([]string{c.Name}, c.Aliases...)...) // user connectors' aliases too
+		cfg, egressLines, err := loadConfig(path, o.logger, append([]string{c.Name}, c.Aliases...)...) // user connectors' aliases too
 		if err != nil {
-			return Config{}, err
+			return Config{}, nil, err
 		}
-		keys, budgets = cfg.Keys, cfg.Budgets
+		keys, budgets, table = cfg.Keys, cfg.Budgets, egressLines
 	}
 	if o.budgetsSet {
 		budgets = o.budgets
@@ -185,18 +189,18 @@ func resolveConfig(c Connector, o *options) (Config, error) {
 	for i, k := range keys {
 		switch {
 		case k.Name == "":
-			return Config{}, errors.New("jongler: a key has an empty name")
+			return Config{}, nil, errors.New("jongler: a key has an empty name")
 		case strings.TrimSpace(k.Value) == "":
-			return Config{}, fmt.Errorf("jongler: key %q has an empty value", k.Name)
+			return Config{}, nil, fmt.Errorf("jongler: key %q has an empty value", k.Name)
 		case i > 0 && keys[i-1].Name == k.Name:
-			return Config{}, fmt.Errorf("jongler: key %q is given twice", k.Name)
+			return Config{}, nil, fmt.Errorf("jongler: key %q is given twice", k.Name)
 		}
 		if k.Project == "" {
 			keys[i].Project = k.Name
 		}
 	}
 	if i, j, dup := keyfile.SameValue(len(keys), func(i int) string { return keys[i].Value }); dup {
-		return Config{}, fmt.Errorf("jongler: keys %q and %q have the same value; %s", keys[i].Name, keys[j].Name, keyfile.SameValueFix)
+		return Config{}, nil, fmt.Errorf("jongler: keys %q and %q have the same value; %s", keys[i].Name, keys[j].Name, keyfile.SameValueFix)
 	}
 	// Projects name budget counters and learned quotas in the store: a
 	// key's value must not be one (a key's own name is one by default,
@@ -207,8 +211,8 @@ func resolveConfig(c Connector, o *options) (Config, error) {
 	}
 	for _, k := range keys {
 		if k.Project != k.Name && values[k.Project] {
-			return Config{}, fmt.Errorf("jongler: key %q: its project is a key's value; name the project", k.Name)
+			return Config{}, nil, fmt.Errorf("jongler: key %q: its project is a key's value; name the project", k.Name)
 		}
 	}
-	return Config{Keys: keys, Budgets: budgets}, nil
+	return Config{Keys: keys, Budgets: budgets}, table, nil
 }

@@ -22,6 +22,7 @@ type options struct {
 	maxInFlight   int
 	tor           string
 	torSet        bool
+	egress        func(Key) string
 	policy        Policy
 	backoff       Backoff
 	clock         Clock
@@ -76,9 +77,13 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // is used by one request at a time, across every process).
 func WithMaxInFlight(n int) Option { return func(o *options) { o.maxInFlight = n } }
 
-// WithTor dials through the SOCKS5 proxy at addr, host names resolved by
-// the proxy; "" means Tor's default, 127.0.0.1:9050. The environment
-// variable APIJONGLER_TOR does the same.
+// WithTor sends every request through Tor's SOCKS5 proxy at addr, host
+// names resolved by the proxy; "" means Tor's default, 127.0.0.1:9050. The
+// environment variable APIJONGLER_TOR does the same. Each key's requests
+// give a SOCKS user name of their own, derived from the key's name (never
+// its value), so that Tor's IsolateSOCKSAuth (on by default) gives each
+// key its own circuit and exit; the keys' ways out are then Tor's alone
+// ([WithEgress] and the egress section are not used).
 func WithTor(addr string) Option {
 	return func(o *options) {
 		if addr == "" {
@@ -87,6 +92,25 @@ func WithTor(addr string) Option {
 		o.tor, o.torSet = addr, true
 	}
 }
+
+// WithEgress sends each key's requests out the way egress(key) names, on
+// connections of their own (a keep-alive pool for each way out):
+// "socks5://[user:password@]host:port" (host names resolved here),
+// "socks5h://…" (resolved by the proxy), "http://[user:password@]host:port"
+// (a tunnel asked for with CONNECT), "direct" (no proxy, not even the
+// environment's), or "" for the base transport's way. Several URLs
+// separated by commas spread keys over them by rendezvous hashing of the
+// key's name, so that adding an n-th proxy moves about 1/n of the keys.
+// egress is called once a key, by [NewTransport]; it replaces the INI
+// file's "[CONNECTOR:egress]" section, and [WithTor] replaces both.
+//
+// A proxy that refuses, fails or does not answer within 10s rests the
+// keys sent through it with the same user and password in lockdown for 5s, doubled at each failure in a row up to two
+// minutes, and the request goes on with another key. Proxies are named by
+// scheme, host and port only, in logs, errors and [KeyDetail]; their user
+// names and passwords are never shown. The base transport must be an
+// [*http.Transport].
+func WithEgress(egress func(k Key) string) Option { return func(o *options) { o.egress = egress } }
 
 // WithPolicy reads answers with p instead of the connector's policy
 // ([PolicyFor]).

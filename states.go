@@ -52,6 +52,13 @@ type KeyDetail struct {
 	InFlight int
 	// Project is the Google Cloud project the key belongs to, if configured.
 	Project string
+	// Egress is the way the key's requests leave ([WithEgress], [WithTor]):
+	// a proxy as scheme://host:port (never its user name or password), or
+	// "direct"; "" when the key goes through the base transport.
+	Egress string
+	// EgressDown is set while the key rests because its proxy refused,
+	// failed or did not answer.
+	EgressDown bool
 }
 
 // buildKeyStates derives the snapshot from the persisted state and the

@@ -62,7 +62,8 @@ type Transport struct {
 	connector  Connector
 	target     *url.URL
 	base       http.RoundTripper
-	ring       *keyring // nil when the connector needs no key
+	egress     *egressRoutes // the keys' ways out; nil: every key through base
+	ring       *keyring      // nil when the connector needs no key
 	policy     Policy
 	backoff    Backoff
 	clock      Clock
@@ -149,13 +150,16 @@ func newTransport(name string, o *options) (*Transport, error) {
 		return nil, err
 	}
 
-	cfg, err := resolveConfig(c, o)
+	cfg, table, err := resolveConfig(c, o)
 	if err != nil {
 		return nil, err
 	}
 	keys := cfg.Keys
 	if len(keys) == 0 {
 		return t, nil
+	}
+	if t.egress, err = newEgress(o, table, keys); err != nil {
+		return nil, err
 	}
 	store := o.store
 	if store == nil {
@@ -236,7 +240,11 @@ func (t *Transport) KeyStates(ctx context.Context) (KeyStates, error) {
 	if t.ring == nil {
 		return KeyStates{Keys: map[string]KeyDetail{}}, nil
 	}
-	return t.ring.states(ctx)
+	ks, err := t.ring.states(ctx)
+	if err == nil {
+		t.egress.showEgress(&ks, t.ring.now())
+	}
+	return ks, err
 }
 
 // Cleanup clears the lockdown and error records of the transport's
@@ -274,8 +282,10 @@ func (t *Transport) Close() error {
 	return err
 }
 
-// CloseIdleConnections closes the idle connections of the base transport.
+// CloseIdleConnections closes the idle connections of the base transport
+// and of the keys' ways out ([WithEgress]).
 func (t *Transport) CloseIdleConnections() {
+	t.egress.closeIdle()
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
@@ -400,14 +410,21 @@ func (t *Transport) send(req *http.Request, getBody func() (io.ReadCloser, error
 			l.release()
 			return nil, err
 		}
-		resp, err := t.base.RoundTrip(r2)
+		resp, err := t.sender(&l.key).RoundTrip(r2) // base.go, egress.go: the key's way out
 		rt.sent(l.key.Name, resp, err)
 		if err != nil {
+			if way, err := tr.wayFailed(l, red, err); way { // egress.go: the proxy failed, not the key
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
 			if err := tr.failed(l, r2, red, err); err != nil {
 				return nil, err
 			}
 			continue // the same request again, after a backoff
 		}
+		t.sentThrough(&l.key)
 		out, body, err := tr.passOn(l, resp, red)
 		if out != nil || err != nil {
 			return out, err // a redirect, a success streaming under its lease (lease.go), a cut error
@@ -436,6 +453,7 @@ type trip struct {
 	retries int
 	refusal int     // key refusals so far, bounded by maxRefusals
 	held    *leased // the lease to end if a base, policy or store panics
+	wayErr  error   // the last failure of a key's way out (egress.go)
 }
 
 func (t *Transport) newTrip(req *http.Request, getBody func() (io.ReadCloser, error), rt *reqTel) trip {
@@ -472,6 +490,9 @@ func (tr *trip) lease() (*leased, error) {
 
 // noLease answers a request no key can serve now.
 func (tr *trip) noLease(err error) (*http.Response, error) {
+	if errors.Is(err, ErrNoKeys) && tr.wayErr != nil && tr.last == nil {
+		return nil, tr.wayErr // no key left whose way out answered, none refused
+	}
 	if errors.Is(err, ErrNoKeys) {
 		return tr.t.noKey(tr.req, tr.last, err)
 	}

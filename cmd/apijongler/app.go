@@ -245,7 +245,7 @@ Exit codes:
 	f.BoolVarP(&a.include, "include", "i", false, "print the status line and headers (credentials redacted) before the body, on standard output")
 	f.DurationVar(&a.timeout, "timeout", 0, "give up after `DURATION` (waiting for a key included), e.g. 30s; 0: no limit")
 	f.StringVar(&a.baseURL, "base-url", "", "send to `URL` (http(s)://host[:port][/path]) instead of the connector's own address")
-	f.StringVar(&a.tor, "tor", "", "send through Tor's SOCKS5 proxy, at ADDR if given")
+	f.StringVar(&a.tor, "tor", "", "send every key through Tor's SOCKS5 proxy (at ADDR if given), each on a circuit of its own")
 	f.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
 	f.StringVar(&a.cleanup, "cleanup", "", "compatibility alias of 'apijongler cleanup `CONNECTOR`' (the original's flag)")
 	f.BoolVar(&a.cleanupAll, "cleanup-all", false, "compatibility alias of 'apijongler cleanup --all' (the original's flag)")

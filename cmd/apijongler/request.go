@@ -57,6 +57,11 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	}
 
 	opts := []jongler.Option{jongler.WithKeys(keys...), jongler.WithBudgets(budgets...), jongler.WithLogger(a.logger)}
+	egressOpts, err := a.egressOptions(c)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, egressOpts...)
 	if a.tor != "" {
 		opts = append(opts, jongler.WithTor(a.tor))
 	}

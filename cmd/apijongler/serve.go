@@ -115,7 +115,7 @@ from stopping serve.`,
 	fl.StringVar(&f.logFormat, "log-format", "text", "access log format: text or json")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, let requests in flight finish for this long")
 	fl.Int64Var(&f.maxBody, "max-body", proxy.DefaultMaxBodyBytes, "largest request body, in bytes")
-	fl.StringVar(&f.tor, "tor", "", "send through Tor's SOCKS5 proxy, at ADDR if given")
+	fl.StringVar(&f.tor, "tor", "", "send every key through Tor's SOCKS5 proxy (at ADDR if given), each on a circuit of its own")
 	fl.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
 	fl.DurationVar(&f.poolSummary, "pool-summary-interval", defaultPoolSummary, poolSummaryFlagUsage)
 	addLimitFlags(cmd, &f.limits)
@@ -309,6 +309,12 @@ func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*ser
 		if len(cfg.Keys) > 0 {
 			opts = append(opts, jongler.WithKeys(cfg.Keys...), jongler.WithBudgets(cfg.Budgets...))
 		}
+		egressOpts, err := a.egressOptions(c)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		opts = append(opts, egressOpts...)
 		if f.tor != "" {
 			opts = append(opts, jongler.WithTor(f.tor))
 		}

@@ -27,6 +27,10 @@ type keyStatus struct {
 	// RecoversIn is the seconds until then.
 	RecoversIn float64 `json:"recovers_in_seconds,omitempty"`
 	InFlight   int     `json:"in_flight"`
+	// Egress is the key's way out (scheme://host:port, no credentials),
+	// and EgressDown whether its proxy failed and the key rests.
+	Egress     string `json:"egress,omitempty"`
+	EgressDown bool   `json:"egress_down,omitempty"`
 	// Learned lists the request quotas learned for the key's project.
 	Learned []learnedStatus `json:"learned_quotas,omitempty"`
 }
@@ -106,8 +110,7 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			names = append(names, c.Name)
 		}
 		for _, s := range f.Qualifiers() {
-			base, _ := strings.CutSuffix(s, keyfile.ProjectsSuffix)
-			base, _ = strings.CutSuffix(base, keyfile.BudgetsSuffix)
+			base, _ := keyfile.Base(s)
 			if c, err := jongler.LookupConnector(base, connectorsDir()); err == nil && slices.Contains(names, c.Name) {
 				continue // its connector's keys are under an alias or its name
 			}
@@ -132,7 +135,11 @@ func (a *app) gatherStatus(ctx context.Context, args []string) ([]keyStatus, err
 			fmt.Fprintf(a.stderr, "%s needs no key\n", c.Name)
 			continue
 		}
-		t, err := jongler.NewTransport(c.Name, append([]jongler.Option{jongler.WithKeys(keys...), jongler.WithLogger(a.logger)}, storeOpts...)...)
+		egressOpts, err := a.egressOptions(c)
+		if err != nil {
+			return nil, err
+		}
+		t, err := jongler.NewTransport(c.Name, slices.Concat([]jongler.Option{jongler.WithKeys(keys...), jongler.WithLogger(a.logger)}, egressOpts, storeOpts)...)
 		if err != nil {
 			return nil, configError(err)
 		}
@@ -166,6 +173,7 @@ func statusRows(ctx context.Context, transports []*jongler.Transport) ([]keyStat
 			r := keyStatus{
 				Connector: c.Name, Key: n, Project: d.Project, State: d.State,
 				Reason: d.Reason, Model: d.Model, InFlight: d.InFlight,
+				Egress: d.Egress, EgressDown: d.EgressDown,
 			}
 			for _, l := range ks.Learned {
 				if l.Project == d.Project {
@@ -219,6 +227,7 @@ func (a *app) printStatus(rows []keyStatus, wide bool) {
 			t.add([]string{r.Key, orDash(r.Project), string(r.State), orDash(r.Model), recovery(r), until, fmt.Sprint(r.InFlight), orDash(reason)},
 				[]string{"", "", stateColor(r.State), "", "", "", "", ""})
 		}
+		addEgressColumn(&t, group)
 		t.print(a, "  ")
 		a.printLearned(group)
 		i = j
@@ -332,4 +341,23 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// addEgressColumn adds the keys' ways out to the table, before its last
+// column, when a key of the group has one: the proxy by scheme, host and
+// port, and "(down)" while it failed and its keys rest.
+func addEgressColumn(t *table, group []keyStatus) {
+	if !slices.ContainsFunc(group, func(r keyStatus) bool { return r.Egress != "" }) {
+		return
+	}
+	at := len(t.header) - 1
+	t.header = slices.Insert(t.header, at, "EGRESS")
+	for i, r := range group {
+		cell, color := orDash(r.Egress), ""
+		if r.EgressDown {
+			cell, color = cell+" (down)", ansiYellow
+		}
+		t.rows[i] = slices.Insert(t.rows[i], at, cell)
+		t.colors[i] = slices.Insert(t.colors[i], at, color)
+	}
 }

@@ -36,6 +36,7 @@ import (
 
 	"gopkg.in/ini.v1"
 
+	"github.com/api-jongler/jongler/internal/egress"
 	"github.com/api-jongler/jongler/internal/fsguard"
 )
 
@@ -43,6 +44,7 @@ import (
 const (
 	ProjectsSuffix = ":projects"
 	BudgetsSuffix  = ":budgets"
+	EgressSuffix   = ":egress"
 )
 
 // shortText is the length below which a text of a ":projects" or
@@ -102,10 +104,19 @@ type Budget struct {
 	Line              int
 }
 
+// Egress is a line of a "[CONNECTOR:egress]" section: a key's name, a
+// project's or "*", and its way out as written ("direct" or proxy URLs,
+// passwords and all: never show Value).
+type Egress struct {
+	Name, Value string
+	Line        int
+}
+
 // Connector is what the file says of one connector.
 type Connector struct {
 	Keys    []Key
 	Budgets []Budget
+	Egress  []Egress
 	// Warnings are about keys that the file gives as Python's
 	// configparser reads it but that an upstream will refuse; they name
 	// the key and its line, never its value.
@@ -241,7 +252,8 @@ func (f *File) Settings(name string) []Setting {
 }
 
 // Connectors returns the names of the connector sections, in file order:
-// every section but DEFAULT and the ":projects" and ":budgets" ones.
+// every section but DEFAULT and the ":projects", ":budgets" and ":egress"
+// ones.
 func (f *File) Connectors() []string {
 	var out []string
 	for _, s := range f.sections {
@@ -268,7 +280,18 @@ func (f *File) SectionName(name string) string {
 // isQualifier reports whether the section called name is a ":projects"
 // or ":budgets" one.
 func isQualifier(name string) bool {
-	return strings.HasSuffix(name, ProjectsSuffix) || strings.HasSuffix(name, BudgetsSuffix)
+	return strings.HasSuffix(name, ProjectsSuffix) || strings.HasSuffix(name, BudgetsSuffix) || strings.HasSuffix(name, EgressSuffix)
+}
+
+// Base returns the connector a qualifier section (":projects",
+// ":budgets", ":egress") is for, and whether name is one.
+func Base(name string) (string, bool) {
+	for _, suffix := range [...]string{ProjectsSuffix, BudgetsSuffix, EgressSuffix} {
+		if base, ok := strings.CutSuffix(name, suffix); ok {
+			return base, true
+		}
+	}
+	return name, false
 }
 
 // Qualifiers returns the names of the ":projects" and ":budgets" sections
@@ -276,11 +299,7 @@ func isQualifier(name string) bool {
 func (f *File) Qualifiers() []string {
 	var out []string
 	for _, s := range f.sections {
-		base, ok := strings.CutSuffix(s.name, ProjectsSuffix)
-		if !ok {
-			base, ok = strings.CutSuffix(s.name, BudgetsSuffix)
-		}
-		if ok && f.section(base) == nil {
+		if base, ok := Base(s.name); ok && f.section(base) == nil {
 			out = append(out, s.name)
 		}
 	}
@@ -313,6 +332,12 @@ func (f *File) collectSecrets() {
 			case strings.HasSuffix(s.name, BudgetsSuffix):
 				for part := range strings.SplitSeq(e.value, ",") {
 					add(strings.TrimSpace(part), shortText)
+				}
+			case strings.HasSuffix(s.name, EgressSuffix):
+				for _, v := range e.values {
+					for _, secret := range egress.Secrets(v) {
+						add(secret, minSecret)
+					}
 				}
 			default:
 				for _, v := range e.values {
@@ -430,7 +455,52 @@ func (f *File) Connector(name string, aliases ...string) (Connector, error) {
 	if c.Budgets, err = f.budgets(budgets); err != nil {
 		return Connector{}, err
 	}
+	egressSec, err := f.pick(names, EgressSuffix)
+	if err != nil {
+		return Connector{}, err
+	}
+	if c.Egress, err = f.egress(egressSec, c.Keys); err != nil {
+		return Connector{}, err
+	}
 	return c, nil
+}
+
+// egress reads the "[CONNECTOR:egress]" section sec, if any: lines
+// "NAME = WAY", NAME a key's name, a project's or "*", WAY "direct" or
+// proxy URLs. Its errors name the section and NAME, never a URL.
+func (f *File) egress(sec *section, keys []Key) ([]Egress, error) {
+	if sec == nil {
+		return nil, nil
+	}
+	var out []Egress
+	for _, e := range sec.entries {
+		if e.count > 1 {
+			return nil, f.errorf(e.line, "[%s] %s is given %d times", sec.name, quoteShort(e.name, "name"), e.count)
+		}
+		known := e.name == "*" || slices.ContainsFunc(keys, func(k Key) bool {
+			return strings.EqualFold(k.Name, e.name) || strings.EqualFold(k.Project, e.name)
+		})
+		if !known {
+			return nil, f.errorf(e.line, "[%s] %s is no key or project of the connector, nor *", sec.name, quoteShort(e.name, "name"))
+		}
+		if _, err := egress.Parse(e.value); err != nil {
+			return nil, f.errorf(e.line, "[%s] %s: %v", sec.name, e.name, err)
+		}
+		out = append(out, Egress{Name: e.name, Value: e.value, Line: e.line})
+	}
+	return out, nil
+}
+
+// EgressTable returns the egress lines of c by name.
+func (c Connector) EgressTable() egress.Table {
+	if len(c.Egress) == 0 {
+		return nil
+	}
+	t := make(egress.Table, len(c.Egress))
+	for _, e := range c.Egress {
+		t[e.Name] = e.Value
+	}
+	return t
 }
 
 // keys returns the keys of sec, with those of [DEFAULT] it does not name

@@ -165,7 +165,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 
 	// One store for every transport, across reloads: --store's Redis, or
 	// the file store of the state directory, shared with every process.
-	store, where, closeStore, err := a.openStoreAt()
+	store, where, closeStore, err := a.openServeStore() // serve_store.go
 	if err != nil {
 		return err
 	}

@@ -9,26 +9,31 @@
 //     at once, with the memory store (--store memory:) and with the file
 //     store, at each of -keys keys; --max-conns-per-client 0, as every
 //     load comes from one address;
+//
 //   - the upstream, in this process: a zero-latency Gemini-like API that
 //     counts the connections it accepts;
+//
 //   - the load: a process (this program, -role load) sending requests
 //     back to back from each of -conns connections, for -warmup then
 //     -duration;
+//
 //   - rounds: each of -rounds rounds loads every front in turn, at each
 //     count of connections, so that a burst of other work on the machine
 //     hits them alike; a front's figure in a round is set against the
 //     bare proxy's in the same round;
+//
 //   - reported, each as the median of the rounds and, in parentheses, the
 //     lowest and highest round (with 5 rounds, an interval holding the
 //     median with probability 94% or more): requests per second and p99
 //     latency as ratios to the bare proxy's, the front process's own CPU
 //     time per request (from /proc), and the new upstream connections per
 //     request (accepted by the upstream while measured);
+//
 //   - then, with -idle N, N idle server-sent-event streams and N idle
 //     keep-alive connections held open through each front: its resident
 //     memory and file descriptors per stream and per connection.
 //
-//	go run ./cmd/proxybench [-conns 1,8,64,256] [-keys 8,1000] [-rounds 5] [-duration 2s] [-idle 1000]
+//     go run ./cmd/proxybench [-conns 1,8,64,256] [-keys 8,1000] [-rounds 5] [-duration 2s] [-idle 1000]
 package main
 
 import (

@@ -112,7 +112,7 @@ func runBare(target string) error {
 		return err
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = bareIdlePerHost
+	t.MaxIdleConnsPerHost, t.MaxIdleConns = bareIdlePerHost, bareIdlePerHost
 	rp := &httputil.ReverseProxy{
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
 		Transport: t,

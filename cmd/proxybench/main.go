@@ -61,6 +61,7 @@ var (
 	rounds   = flag.Int("rounds", 5, "interleaved rounds")
 	idleN    = flag.Int("idle", 1000, "idle streams and idle connections held open through each front (0: none)")
 	bin      = flag.String("apijongler", "", "the apijongler binary to run (default: built from this module)")
+	compare  = flag.String("compare", "", "another apijongler binary (a build before a change) to run beside it, each of its fronts named with \"(before)\"")
 )
 
 func main() {
@@ -144,6 +145,14 @@ func run() error {
 				return err
 			}
 			fronts = append(fronts, f)
+			if *compare != "" {
+				f, err := startServe(*compare, up.URL, work, k, s)
+				if err != nil {
+					return err
+				}
+				f.name += " (before)"
+				fronts = append(fronts, f)
+			}
 		}
 	}
 

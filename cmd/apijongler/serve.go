@@ -188,7 +188,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	defer stopMetrics()
 	sc := serving.Config{Store: store, Logger: a.logger, Access: access, Meters: meters, Tokens: tokens, MaxBody: f.maxBody,
-		Limits: limits, Leases: jongler.NewLeaseGroup()}
+		Limits: limits, Leases: jongler.NewLeaseGroup(), Upstream: serving.UpstreamTransport(limits)}
 	build := func() (*served, error) {
 		a.ini = nil // read the INI file afresh: SIGHUP reloads it
 		return a.buildServed(args, f, sc)

@@ -204,7 +204,7 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 	b.src = resp
 	b.out = *resp
 	b.out.Body = b
-	if red.Bodies { // the proxy's client
+	if red.Bodies && !b.redactWhole(red) { // the proxy's client (lease_whole.go)
 		b.out.Body, b.out.ContentLength = redact.NewReader(b, red), -1
 		b.out.Header.Del("Content-Length")
 	}

@@ -161,56 +161,32 @@ func TestLoadFails(t *testing.T) {
 	}
 }
 
-// TestIdleConns: idle connections are each a connection of their own,
-// left open until told to stop.
-func TestIdleConns(t *testing.T) {
-	up, err := startUpstream()
-	if err != nil {
-		t.Fatal(err)
+// TestIdle: idle connections, and idle streams with their first event
+// read, are each a connection of their own, left open until told to stop.
+func TestIdle(t *testing.T) {
+	for _, streams := range []bool{false, true} {
+		up, err := startUpstream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopR, stopW := io.Pipe()
+		out, outW := io.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- runIdle(outW, stopR, up.URL, 20, streams); outW.Close() }()
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		if line != openLine+"\n" {
+			t.Fatalf("streams %v: line %q, want %q", streams, line, openLine)
+		}
+		if n := up.accepted(); n != 20 {
+			t.Errorf("streams %v: %d connections accepted, want 20", streams, n)
+		}
+		stopW.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		go io.Copy(io.Discard, out)
+		up.close()
 	}
-	defer up.close()
-	stopR, stopW := io.Pipe()
-	out, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- runIdle(outW, stopR, up.URL, 20, false); outW.Close() }()
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	if line != openLine+"\n" {
-		t.Fatalf("line %q, want %q", line, openLine)
-	}
-	if n := up.accepted(); n != 20 {
-		t.Errorf("%d connections accepted, want 20", n)
-	}
-	stopW.Close()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, out)
-}
-
-// TestIdleStreams: idle streams each hold a stream open, its first event
-// read.
-func TestIdleStreams(t *testing.T) {
-	up, err := startUpstream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.close()
-	stopR, stopW := io.Pipe()
-	out, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- runIdle(outW, stopR, up.URL, 10, true); outW.Close() }()
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	if line != openLine+"\n" {
-		t.Fatalf("line %q, want %q", line, openLine)
-	}
-	if n := up.accepted(); n != 10 {
-		t.Errorf("%d connections accepted, want 10", n)
-	}
-	stopW.Close()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, out)
 }
 
 func TestInts(t *testing.T) {

@@ -29,9 +29,10 @@
 //     time per request (from /proc), and the new upstream connections per
 //     request (accepted by the upstream while measured);
 //
-//   - then, with -idle N, N idle server-sent-event streams and N idle
-//     keep-alive connections held open through each front: its resident
-//     memory and file descriptors per stream and per connection.
+//   - first, with -idle N, N idle server-sent-event streams and N idle
+//     keep-alive connections held open through each front, before any
+//     load: its resident memory and file descriptors per stream and per
+//     connection.
 //
 //     go run ./cmd/proxybench [-conns 1,8,64,256] [-keys 8,1000] [-rounds 5] [-duration 2s] [-idle 1000]
 package main
@@ -156,27 +157,8 @@ func run() error {
 		}
 	}
 
-	var rows []row
-	for _, c := range conns {
-		r := row{conns: c, samples: make([][]sample, len(fronts))}
-		for i := range *rounds {
-			// Each round begins with another front, so that none is always
-			// loaded right after the same one.
-			for j := range fronts {
-				k := (i + j) % len(fronts)
-				s, err := measure(fronts[k], c, up)
-				if err != nil {
-					return err
-				}
-				r.samples[k] = append(r.samples[k], s)
-			}
-		}
-		rows = append(rows, r)
-		fmt.Printf("  %d connections done\n", c)
-	}
-	report(os.Stdout, fronts, rows)
-
 	if *idleN > 0 {
+		// First, while no front has grown its heap under load.
 		fmt.Printf("\n%d idle streams, then %d idle keep-alive connections, held open through each front: its resident memory and file descriptors per stream or connection\n\n", *idleN, *idleN)
 		fmt.Printf("| front | memory per stream | fds per stream | memory per connection | fds per connection |\n| --- | ---: | ---: | ---: | ---: |\n")
 		for _, f := range fronts {
@@ -197,6 +179,26 @@ func run() error {
 			fmt.Printf("| %s | %s | %s | %.1f KiB | %.2f |\n", f.name, perStream, fdsStream, c.mem/1024, c.fds)
 		}
 	}
+	var rows []row
+	for _, c := range conns {
+		r := row{conns: c, samples: make([][]sample, len(fronts))}
+		for i := range *rounds {
+			// Each round begins with another front, so that none is always
+			// loaded right after the same one.
+			for j := range fronts {
+				k := (i + j) % len(fronts)
+				s, err := measure(fronts[k], c, up)
+				if err != nil {
+					return err
+				}
+				r.samples[k] = append(r.samples[k], s)
+			}
+		}
+		rows = append(rows, r)
+		fmt.Printf("  %d connections done\n", c)
+	}
+	report(os.Stdout, fronts, rows)
+
 	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Printf("\nload average after: %s", l)
 	}

@@ -289,7 +289,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 }
 
 // buildServed makes the transports and the handler of the current
-// configuration, as sc says (cmd/proxybench builds them the same way).
+// configuration, as sc says.
 func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*served, error) {
 	a.warnStrayKeysEnv()
 	conns, err := a.servedConnectors(args)

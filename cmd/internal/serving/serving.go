@@ -1,7 +1,7 @@
 // Package serving builds what `apijongler serve` puts in front of its
-// transports, for the command itself and for cmd/proxybench, which must
-// measure the same thing: the metrics it exports in Prometheus' format, the
-// access log, and the options it gives every transport and the handler.
+// transports: the metrics it exports in Prometheus' format, the access
+// log, the upstream transport, the server and its bounds, and the options
+// it gives every transport and the handler.
 // It lives under cmd/ because it brings in the OpenTelemetry SDK and
 // Prometheus, which no library package may.
 package serving

@@ -34,13 +34,10 @@ type keyring struct {
 	keyValue func(name string) (string, bool) // a key's value by name (see state.Upgrade)
 	id       *identity                        // the keys' fingerprints (see ident.go)
 
-	// A release wakes this process's requests waiting for a key, if any:
-	// releases counts releases, waiters the requests registered on wake,
-	// which is closed and replaced only when some are.
+	// A release wakes one of this process's requests waiting for a key,
+	// if any (keyring_wait.go); releases counts releases.
 	releases atomic.Uint64
-	waiters  atomic.Int64
-	mu       sync.Mutex
-	wake     chan struct{}
+	waits    waitQueue
 	// cache holds the state last read or written, decoded; lists, for
 	// requests not refused yet, the keys that may serve each model, kept
 	// while neither the records nor the clock say otherwise, so that a
@@ -209,7 +206,6 @@ func newKeyring(connector string, keys []Key, budgets []Budget, store Store, slo
 		storeClock: sc,
 		connector:  connector, keys: keys, store: store, slots: max(slots, 1),
 		clock: clock, logger: logger, maxWait: maxWait, index: index,
-		wake: make(chan struct{}),
 	}
 	r.keyValue = func(name string) (string, bool) {
 		k, ok := r.key(name)
@@ -358,6 +354,12 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 	// leaves them aside, until a key leased turns out to have spent its
 	// budget.
 	full := false
+	// woken: the last wait ended with a release's wake, passed on hops
+	// times before.
+	var (
+		woken bool
+		hops  int
+	)
 	if err := r.claim(ctx); err != nil {
 		return nil, err
 	}
@@ -453,33 +455,16 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 		}
 		// Every usable key is in flight: wait for a release here, or poll
 		// for one in another process.
-		if err := r.waitRelease(ctx, seen, poll+rand.N(poll)); err != nil {
+		if woken {
+			// Woken for a key this request could not take: the next
+			// waiter may.
+			r.waits.wakeOne(hops + 1)
+		}
+		if hops, woken, err = r.waitRelease(ctx, seen, poll+rand.N(poll)); err != nil {
 			return nil, err
 		}
 		poll = min(poll*2, 20*time.Millisecond)
 	}
-}
-
-// waitRelease waits for a release of this process's leases after the
-// count seen, for at most d, or for ctx to end.
-func (r *keyring) waitRelease(ctx context.Context, seen uint64, d time.Duration) error {
-	r.waiters.Add(1)
-	defer r.waiters.Add(-1)
-	r.mu.Lock()
-	wake := r.wake
-	r.mu.Unlock()
-	if r.releases.Load() != seen {
-		return nil // released since the store was asked: ask again
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-wake:
-	case <-t.C:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return nil
 }
 
 // mayWaitUntil reports whether a request may wait for a key back at back:

@@ -107,7 +107,7 @@ func (l *leased) shutLost() {
 	}
 }
 
-// release gives the lease back and wakes this process's waiters.
+// release gives the lease back and wakes one of this process's waiters.
 func (l *leased) release() {
 	if l.released.Swap(true) {
 		return
@@ -122,12 +122,7 @@ func (l *leased) release() {
 	}
 	r.tel.released(l.key.Name)
 	r.releases.Add(1)
-	if r.waiters.Load() > 0 {
-		r.mu.Lock()
-		close(r.wake)
-		r.wake = make(chan struct{})
-		r.mu.Unlock()
-	}
+	r.waits.wakeOne(0)
 }
 
 // releaseAfter gives the lease back after d, in which the key stays
@@ -204,7 +199,7 @@ func (t *Transport) handOff(req *http.Request, resp *http.Response, l *leased, r
 	b.src = resp
 	b.out = *resp
 	b.out.Body = b
-	if red.Bodies { // the proxy's client
+	if red.Bodies && !b.redactWhole(red) { // the proxy's client (lease_whole.go)
 		b.out.Body, b.out.ContentLength = redact.NewReader(b, red), -1
 		b.out.Header.Del("Content-Length")
 	}

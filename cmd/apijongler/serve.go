@@ -167,7 +167,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 
 	// One store for every transport, across reloads: --store's Redis, or
 	// the file store of the state directory, shared with every process.
-	store, where, closeStore, err := a.openStoreAt()
+	store, where, closeStore, err := a.openServeStore() // serve_store.go
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	defer stopMetrics()
 	sc := serving.Config{Store: store, Logger: a.logger, Access: access, Meters: meters, Tokens: tokens, MaxBody: f.maxBody,
-		Limits: limits, Leases: jongler.NewLeaseGroup()}
+		Limits: limits, Leases: jongler.NewLeaseGroup(), Upstream: serving.UpstreamTransport(limits)}
 	build := func() (*served, error) {
 		a.ini = nil // read the INI file afresh: SIGHUP reloads it
 		return a.buildServed(args, f, sc)
@@ -291,7 +291,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 }
 
 // buildServed makes the transports and the handler of the current
-// configuration, as sc says (cmd/proxybench builds them the same way).
+// configuration, as sc says.
 func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*served, error) {
 	a.warnStrayKeysEnv()
 	conns, err := a.servedConnectors(args)

@@ -1,382 +1,287 @@
-// Command proxybench measures what the proxy of `apijongler serve` (package
-// proxy over a jongler.Transport) costs, side by side in one run:
+// Command proxybench measures `apijongler serve` beside a bare
+// httputil.ReverseProxy, in one interleaved run, each front in a process
+// of its own and the load from another:
 //
-//   - throughput and latency at -conns concurrent keep-alive connections
-//     (default 64), then at 1 (where latency is the request's own, not a
-//     queue's), each sending requests back to back for -duration,
-//     against a zero-latency upstream: directly (the baseline), through a
-//     bare httputil.ReverseProxy, and through the proxy with a memory store
-//     and with a file store; the "added" latency of a front is its
-//     percentile minus the direct one; -rounds rounds interleave the
-//     fronts and the best round of each (by p50) is reported, every round
-//     listed after; with each, the process's CPU time per request, whose
-//     difference from the direct one is what a front costs a request in
-//     CPU, which other work on the machine disturbs less than throughput;
-//   - -streams idle server-sent-event streams (default 1,000) held open at
-//     once, directly and through the proxy: heap, goroutines and file
-//     descriptors per stream, the direct run's subtracted (measured first,
-//     while no connection is idle to be reused).
+//   - the fronts: the bare proxy (its upstream transport keeping 1,024
+//     idle connections per host), and the real `apijongler serve` (built
+//     from this module, or -apijongler), as an operator runs it: a token,
+//     its access log on standard error, its metrics, one request per key
+//     at once, with the memory store (--store memory:) and with the file
+//     store, at each of -keys keys; --max-conns-per-client 0, as every
+//     load comes from one address;
 //
-// Everything runs in this one process (clients, proxies, upstream), on
-// loopback, as `serve` builds its handler (package cmd/internal/serving:
-// metrics, access log, options); the proxy has -keys keys, each
-// usable by -conns/-keys requests at once, so no request waits for a key.
+//   - the upstream, in this process: a zero-latency Gemini-like API that
+//     counts the connections it accepts;
 //
-//	go run ./cmd/proxybench [-conns 64] [-duration 5s] [-streams 1000]
+//   - the load: a process (this program, -role load) sending requests
+//     back to back from each of -conns connections, for -warmup then
+//     -duration;
+//
+//   - rounds: each of -rounds rounds loads every front in turn, at each
+//     count of connections, so that a burst of other work on the machine
+//     hits them alike; a front's figure in a round is set against the
+//     bare proxy's in the same round;
+//
+//   - reported, each as the median of the rounds and, in parentheses, the
+//     lowest and highest round (with 5 rounds, an interval holding the
+//     median with probability 94% or more): requests per second and p99
+//     latency as ratios to the bare proxy's, the front process's own CPU
+//     time per request (from /proc), and the new upstream connections per
+//     request (accepted by the upstream while measured);
+//
+//   - first, with -idle N, N idle server-sent-event streams and N idle
+//     keep-alive connections held open through each front, before any
+//     load: its resident memory and file descriptors per stream and per
+//     connection.
+//
+//     go run ./cmd/proxybench [-conns 1,8,64,256] [-keys 8,1000] [-rounds 5] [-duration 2s] [-idle 1000]
 package main
 
 import (
-	"bytes"
-	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
-	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/api-jongler/jongler"
-	"github.com/api-jongler/jongler/cmd/internal/serving"
-	"github.com/api-jongler/jongler/internal/cputime"
-	"github.com/api-jongler/jongler/proxy"
 )
-
-const path = "/v1beta/models/gemini-2.5-flash:generateContent"
 
 var (
-	conns    = flag.Int("conns", 64, "concurrent connections")
-	duration = flag.Duration("duration", 5*time.Second, "how long each front is loaded")
-	warmup   = flag.Duration("warmup", time.Second, "load before measuring, for each front")
-	streams  = flag.Int("streams", 1000, "idle streams held open at once")
-	nkeys    = flag.Int("keys", 64, "keys of the proxy")
-	rounds   = flag.Int("rounds", 3, "rounds of load; each loads every front in turn, and the best round of each front is reported")
+	role     = flag.String("role", "", "internal: what this process is (load, idle-streams, idle-conns, bare)")
+	target   = flag.String("url", "", "internal: the front (load) or the upstream (bare)")
+	clients  = flag.Int("c", 1, "internal: connections of a load, or idle ones")
+	warmup   = flag.Duration("warmup", 500*time.Millisecond, "load before measuring, each time a front is loaded")
+	duration = flag.Duration("duration", 2*time.Second, "measured load, each time a front is loaded")
+	connsArg = flag.String("conns", "1,8,64,256", "counts of concurrent connections, comma-separated")
+	keysArg  = flag.String("keys", "8,1000", "counts of keys of serve, comma-separated")
+	storeArg = flag.String("stores", "memory,file", "serve's stores, comma-separated: memory, file")
+	rounds   = flag.Int("rounds", 5, "interleaved rounds")
+	idleN    = flag.Int("idle", 1000, "idle streams and idle connections held open through each front (0: none)")
+	bin      = flag.String("apijongler", "", "the apijongler binary to run (default: built from this module)")
+	compare  = flag.String("compare", "", "another apijongler binary (a build before a change) to run beside it, each of its fronts named with \"(before)\"")
 )
-
-var answer = []byte(`{"candidates":[{"content":{"parts":[{"text":"ok"}],"role":"model"},"finishReason":"STOP","index":0}]}`)
 
 func main() {
 	log.SetFlags(0)
 	flag.Parse()
-	fmt.Printf("proxybench: %d connections, %d rounds of %s per front (after %s warm-up), %d idle streams; GOMAXPROCS %d, %s\n",
-		*conns, *rounds, *duration, *warmup, *streams, runtime.GOMAXPROCS(0), runtime.Version())
+	var err error
+	switch *role {
+	case "":
+		err = run()
+	case "load":
+		err = runLoad(os.Stdout, *target, *clients, *warmup, *duration)
+	case "idle-streams", "idle-conns":
+		err = runIdle(os.Stdout, os.Stdin, *target, *clients, *role == "idle-streams")
+	case "bare":
+		err = runBare(*target)
+	default:
+		err = fmt.Errorf("-role %q: unknown", *role)
+	}
+	if err != nil {
+		log.Fatalf("proxybench: %v", err)
+	}
+}
+
+func run() error {
+	conns, err := ints("-conns", *connsArg)
+	if err != nil {
+		return err
+	}
+	keys, err := ints("-keys", *keysArg)
+	if err != nil {
+		return err
+	}
+	stores := strings.Split(*storeArg, ",")
+	for _, s := range stores {
+		if s != "memory" && s != "file" {
+			return fmt.Errorf("-stores: %q: want memory or file", s)
+		}
+	}
+	if *rounds < 1 {
+		return fmt.Errorf("-rounds %d: want 1 or more", *rounds)
+	}
+	work, err := os.MkdirTemp("", "proxybench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	path := *bin
+	if path == "" {
+		path = filepath.Join(work, "apijongler")
+		build := exec.Command("go", "build", "-o", path, "github.com/api-jongler/jongler/cmd/apijongler")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building apijongler: %w (or give -apijongler)", err)
+		}
+	}
+
+	fmt.Printf("proxybench: %s connections, %s keys, %d rounds of %s (after %s) per front; %d CPUs, %s\n",
+		*connsArg, *keysArg, *rounds, *duration, *warmup, runtime.NumCPU(), runtime.Version())
 	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Printf("load average before: %s", l)
 	}
-
-	release := make(chan struct{})
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		if strings.Contains(r.URL.Path, "stream") {
-			w.Header().Set("Content-Type", "text/event-stream")
-			w.Write([]byte("data: {}\n\n"))
-			http.NewResponseController(w).Flush()
-			select {
-			case <-release:
-			case <-r.Context().Done():
+	up, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	defer up.close()
+	bare, err := startBare(up.URL)
+	if err != nil {
+		return err
+	}
+	fronts := []*front{bare}
+	defer func() {
+		for _, f := range fronts {
+			f.stop()
+		}
+	}()
+	for _, k := range keys {
+		for _, s := range stores {
+			f, err := startServe(path, up.URL, work, k, s)
+			if err != nil {
+				return err
 			}
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(answer)
-	}))
-	upstream.Config.ErrorLog = log.New(io.Discard, "", 0)
-	defer upstream.Close()
-
-	bare := bareProxy(upstream.URL)
-	mem, closeMem := jonglerProxy(upstream.URL, jongler.NewMemoryStore())
-	dir, err := os.MkdirTemp("", "proxybench-")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	fs, err := jongler.NewFileStore(dir, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	file, closeFile := jonglerProxy(upstream.URL, fs)
-
-	fronts := []front{
-		{"direct (no proxy)", upstream.URL},
-		{"httputil.ReverseProxy", serve(bare)},
-		{"serve, memory store", serve(mem)},
-		{"serve, file store", serve(file)},
-	}
-	if *streams > 0 {
-		// First, while no connection from a load is idle to be reused.
-		fmt.Printf("\n%d idle streams held open at once (client, proxy and upstream in this process):\n", *streams)
-		fmt.Printf("%-24s %14s %12s %10s\n", "front", "heap/stream", "goroutines", "fds")
-		d := idle(upstream.URL, release)
-		fmt.Printf("%-24s %14s %12.1f %10.1f\n", "direct (no proxy)", kib(d.heap), d.goroutines, d.fds)
-		for _, f := range fronts[1:] {
-			s := idle(f.url, release)
-			fmt.Printf("%-24s %14s %12.1f %10.1f   proxy's share: %s, %.1f goroutines, %.1f fds\n", f.name, kib(s.heap), s.goroutines, s.fds,
-				kib(s.heap-d.heap), s.goroutines-d.goroutines, s.fds-d.fds)
-		}
-	}
-	for _, n := range []int{*conns, 1} {
-		compare(fronts, n)
-	}
-	closeMem()
-	closeFile()
-	fs.Close()
-}
-
-type front struct {
-	name string
-	url  string
-}
-
-// compare loads every front from conns connections, -rounds times, and
-// prints the best round of each.
-func compare(fronts []front, conns int) {
-	// Rounds interleave the fronts, so that a burst of load from elsewhere
-	// on the machine hits them alike; each front's best round is kept.
-	best := make([]result, len(fronts))
-	all := make([][]result, len(fronts))
-	for range *rounds {
-		for i, f := range fronts {
-			r := load(f.url, conns)
-			all[i] = append(all[i], r)
-			if best[i].rps == 0 || r.p50 < best[i].p50 {
-				best[i] = r
+			fronts = append(fronts, f)
+			if *compare != "" {
+				f, err := startServe(*compare, up.URL, work, k, s)
+				if err != nil {
+					return err
+				}
+				f.name += " (before)"
+				fronts = append(fronts, f)
 			}
 		}
 	}
-	fmt.Printf("\n%d connections, best of %d interleaved rounds of %s (by p50):\n", conns, *rounds, *duration)
-	fmt.Printf("%-24s %12s %10s %10s %12s %12s %12s %10s %10s\n", "front", "requests/s", "p50", "p99", "p50 added", "p99 added", "rps vs bare", "CPU/req", "CPU added")
-	for i, f := range fronts {
-		r := best[i]
-		added := func(a, b time.Duration) string {
-			if i == 0 {
-				return "-"
+
+	if *idleN > 0 {
+		// First, while no front has grown its heap under load.
+		fmt.Printf("\n%d idle streams, then %d idle keep-alive connections, held open through each front: its resident memory and file descriptors per stream or connection\n\n", *idleN, *idleN)
+		fmt.Printf("| front | memory per stream | fds per stream | memory per connection | fds per connection |\n| --- | ---: | ---: | ---: | ---: |\n")
+		for _, f := range fronts {
+			perStream, fdsStream := "– (fewer keys)", "–"
+			if f.keys == 0 || f.keys >= *idleN {
+				// A stream holds its key: serve holds as many at once as
+				// it has keys.
+				s, err := idle(f, "idle-streams")
+				if err != nil {
+					return err
+				}
+				perStream, fdsStream = fmt.Sprintf("%.1f KiB", s.mem/1024), fmt.Sprintf("%.2f", s.fds)
 			}
-			return fmt.Sprintf("%+.1fµs", float64(a-b)/1e3)
+			c, err := idle(f, "idle-conns")
+			if err != nil {
+				return err
+			}
+			fmt.Printf("| %s | %s | %s | %.1f KiB | %.2f |\n", f.name, perStream, fdsStream, c.mem/1024, c.fds)
 		}
-		vsBare := "-"
-		if i >= 1 {
-			vsBare = fmt.Sprintf("%.1f%%", 100*r.rps/best[1].rps)
-		}
-		cpu, cpuAdded := "-", "-"
-		if r.cpu >= 0 {
-			cpu = us(r.cpu)
-			if i > 0 {
-				cpuAdded = added(r.cpu, best[0].cpu)
+	}
+	var rows []row
+	for _, c := range conns {
+		r := row{conns: c, samples: make([][]sample, len(fronts))}
+		for i := range *rounds {
+			// Each round begins with another front, so that none is always
+			// loaded right after the same one.
+			for j := range fronts {
+				k := (i + j) % len(fronts)
+				s, err := measure(fronts[k], c, up)
+				if err != nil {
+					return err
+				}
+				r.samples[k] = append(r.samples[k], s)
 			}
 		}
-		fmt.Printf("%-24s %12.0f %10s %10s %12s %12s %12s %10s %10s\n", f.name, r.rps, us(r.p50), us(r.p99), added(r.p50, best[0].p50), added(r.p99, best[0].p99), vsBare, cpu, cpuAdded)
+		rows = append(rows, r)
+		fmt.Printf("  %d connections done\n", c)
 	}
-	fmt.Printf("\nevery round (requests/s, p50, CPU per request):\n")
-	for i, f := range fronts {
-		fmt.Printf("%-24s", f.name)
-		for _, r := range all[i] {
-			fmt.Printf(" %8.0f %10s %8s", r.rps, us(r.p50), us(r.cpu))
+	report(os.Stdout, fronts, rows)
+
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("\nload average after: %s", l)
+	}
+	return nil
+}
+
+// ints parses a comma-separated list of positive counts.
+func ints(flagName, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q: want positive counts, comma-separated", flagName, f)
 		}
-		fmt.Println()
+		out = append(out, n)
 	}
+	return out, nil
 }
 
-func us(d time.Duration) string { return fmt.Sprintf("%.1fµs", float64(d)/1e3) }
-func kib(b float64) string      { return fmt.Sprintf("%.1f KiB", b/1024) }
-
-// serve starts h on a loopback port, as `serve` does, and returns its URL.
-func serve(h http.Handler) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: log.New(io.Discard, "", 0)}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String()
-}
-
-func upstreamTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 2 * max(*conns, *streams)
-	return t
-}
-
-func bareProxy(target string) http.Handler {
-	u, _ := url.Parse(target)
-	return &httputil.ReverseProxy{
-		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
-		Transport: upstreamTransport(),
-		ErrorLog:  log.New(io.Discard, "", 0),
-	}
-}
-
-func jonglerProxy(target string, store jongler.Store) (http.Handler, func()) {
-	var keys []jongler.Key
-	for i := range *nkeys {
-		keys = append(keys, jongler.Key{Name: fmt.Sprintf("key%02d", i), Value: fmt.Sprintf("value-%02d-0123456789", i)})
-	}
-	slots := max(1, (max(*conns, *streams)+*nkeys-1) / *nkeys)
-	// serve's metrics (an OpenTelemetry SDK provider with its Prometheus
-	// exporter, never scraped here), access log (text, to nowhere) and
-	// logs: their cost is part of serve's.
-	mp, _, err := serving.NewMetrics("proxybench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	access, err := serving.AccessLog(io.Discard, "text")
-	if err != nil {
-		log.Fatal(err)
-	}
-	sc := serving.Config{
-		Store:   store,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Access:  access,
-		Meters:  mp,
-		Tokens:  []string{"bench-token"},
-		MaxBody: proxy.DefaultMaxBodyBytes,
-		Leases:  jongler.NewLeaseGroup(),
-		Limits:  serving.DefaultLimits(),
-	}
-	t, err := jongler.NewTransport(jongler.ConnectorGemini, append(sc.TransportOptions(),
-		jongler.WithKeys(keys...), jongler.WithBaseURL(target),
-		jongler.WithBaseTransport(upstreamTransport()), jongler.WithMaxInFlight(slots))...)
-	if err != nil {
-		log.Fatal(err)
-	}
-	h, err := proxy.New([]*jongler.Transport{t}, sc.ProxyOptions()...)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return h, func() {
-		t.Close()
-		mp.Shutdown(context.Background())
-	}
-}
-
-type result struct {
+// sample is one front's figures in one round.
+type sample struct {
 	rps      float64
 	p50, p99 time.Duration
-	cpu      time.Duration // CPU time of the process per request, or -1
+	cpu      time.Duration // the front's CPU time per request; -1: unknown
+	newConns float64       // upstream connections accepted per request
+	errors   int64
 }
 
-// load sends requests to base from conns goroutines, each with its own
-// connection, for -warmup then -duration, and measures the latter.
-func load(base string, conns int) result {
-	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	body := []byte(`{"contents":[{"parts":[{"text":"Hello"}]}]}`)
-	var (
-		mu   sync.Mutex
-		lats []time.Duration
-		wg   sync.WaitGroup
-	)
-	start := time.Now()
-	measureFrom := start.Add(*warmup)
-	end := measureFrom.Add(*duration)
-	// The process's CPU time over the measured span: clients, proxy and
-	// upstream together, so that a front's figure less the direct one's is
-	// what the proxy costs a request, which other work on the machine
-	// disturbs far less than the throughput.
-	cpu0 := make(chan time.Duration, 1)
-	time.AfterFunc(*warmup, func() {
-		c, _ := cputime.Process()
-		cpu0 <- c
-	})
-	for range conns {
-		wg.Go(func() {
-			var mine []time.Duration
-			for {
-				t0 := time.Now()
-				if t0.After(end) {
-					break
-				}
-				req, _ := http.NewRequest("POST", base+path, bytes.NewReader(body))
-				req.Header.Set("x-goog-api-key", "bench-token")
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					log.Fatal(err)
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					log.Fatalf("%s: status %d", base, resp.StatusCode)
-				}
-				if t0.After(measureFrom) {
-					mine = append(mine, time.Since(t0))
-				}
-			}
-			mu.Lock()
-			lats = append(lats, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	cpu1, ok := cputime.Process()
-	slices.Sort(lats)
-	pct := func(p float64) time.Duration { return lats[int(float64(len(lats)-1)*p)] }
-	r := result{rps: float64(len(lats)) / duration.Seconds(), p50: pct(0.50), p99: pct(0.99), cpu: -1}
-	if ok {
-		r.cpu = (cpu1 - <-cpu0) / time.Duration(len(lats))
-	}
-	return r
+// row is the samples of every front, by round, at one count of
+// connections.
+type row struct {
+	conns   int
+	samples [][]sample // by front, then round
 }
 
-type idleResult struct{ heap, goroutines, fds float64 }
-
-// idle opens -streams streams to base, reads each one's first event, and
-// measures the process with all of them open, per stream.
-func idle(base string, release chan struct{}) idleResult {
-	before := snapshot()
-	tr := &http.Transport{MaxIdleConnsPerHost: *streams, DisableCompression: true}
-	client := &http.Client{Transport: tr}
-	ctx, cancel := context.WithCancel(context.Background())
-	var bodies []io.ReadCloser
-	for range *streams {
-		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", strings.NewReader(`{}`))
-		req.Header.Set("x-goog-api-key", "bench-token")
-		resp, err := client.Do(req)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if resp.StatusCode != 200 {
-			log.Fatalf("%s: stream: status %d", base, resp.StatusCode)
-		}
-		buf := make([]byte, 10)
-		if _, err := io.ReadFull(resp.Body, buf); err != nil {
-			log.Fatal(err)
-		}
-		bodies = append(bodies, resp.Body)
+// measure loads f from conns connections in a child process and returns
+// what its measured span shows.
+func measure(f *front, conns int, up *upstream) (sample, error) {
+	c, err := startChild(loadArgs(f.url, conns, *warmup, *duration)...)
+	if err != nil {
+		return sample{}, err
 	}
-	after := snapshot()
-	n := float64(*streams)
-	r := idleResult{
-		heap:       (after.heap - before.heap) / n,
-		goroutines: (after.goroutines - before.goroutines) / n,
-		fds:        (after.fds - before.fds) / n,
+	if err := c.expect(measuringLine); err != nil {
+		return sample{}, fmt.Errorf("%s: %w", f.name, err)
 	}
-	cancel()
-	for _, b := range bodies {
-		b.Close()
+	cpu0, okCPU := procCPU(f.cmd.Process.Pid)
+	acc0 := up.accepted()
+	r, err := c.result()
+	if err != nil {
+		return sample{}, fmt.Errorf("%s: %w", f.name, err)
 	}
-	tr.CloseIdleConnections()
-	time.Sleep(200 * time.Millisecond) // let the servers' handlers return
-	return r
+	cpu1, _ := procCPU(f.cmd.Process.Pid)
+	acc1 := up.accepted()
+	s := sample{rps: float64(r.Requests) / r.Seconds, p50: r.P50, p99: r.P99, cpu: -1, errors: r.Errors,
+		newConns: float64(acc1-acc0) / float64(r.Requests)}
+	if okCPU {
+		s.cpu = (cpu1 - cpu0) / time.Duration(r.Requests)
+	}
+	return s, nil
 }
 
-func snapshot() idleResult {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	fds := -1
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		fds = len(ents)
+type idleFigures struct{ mem, fds float64 }
+
+// idle holds -idle streams or connections open through f from a child
+// process, and returns f's growth in memory and descriptors per one.
+func idle(f *front, kind string) (idleFigures, error) {
+	rss0, fds0, ok := procMem(f.cmd.Process.Pid)
+	if !ok {
+		return idleFigures{}, fmt.Errorf("%s: /proc cannot be read: no memory figures here (run with -idle 0)", f.name)
 	}
-	return idleResult{heap: float64(m.HeapInuse), goroutines: float64(runtime.NumGoroutine()), fds: float64(fds)}
+	c, err := startChild("-role", kind, "-url", f.url, "-c", strconv.Itoa(*idleN))
+	if err != nil {
+		return idleFigures{}, err
+	}
+	if err := c.expect(openLine); err != nil {
+		return idleFigures{}, fmt.Errorf("%s: %w", f.name, err)
+	}
+	time.Sleep(200 * time.Millisecond) // the front's last handlers settle
+	rss1, fds1, _ := procMem(f.cmd.Process.Pid)
+	if err := c.wait(); err != nil {
+		return idleFigures{}, fmt.Errorf("%s: %w", f.name, err)
+	}
+	time.Sleep(500 * time.Millisecond) // the connections close
+	n := float64(*idleN)
+	return idleFigures{mem: float64(rss1-rss0) / n, fds: float64(fds1-fds0) / n}, nil
 }

@@ -1,7 +1,7 @@
 // Package serving builds what `apijongler serve` puts in front of its
-// transports, for the command itself and for cmd/proxybench, which must
-// measure the same thing: the metrics it exports in Prometheus' format, the
-// access log, and the options it gives every transport and the handler.
+// transports: the metrics it exports in Prometheus' format, the access
+// log, the upstream transport, the server and its bounds, and the options
+// it gives every transport and the handler.
 // It lives under cmd/ because it brings in the OpenTelemetry SDK and
 // Prometheus, which no library package may.
 package serving
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 
 	"go.opentelemetry.io/otel/metric"
 
@@ -30,6 +31,9 @@ type Config struct {
 	// new name while requests hold it under the old one.
 	Leases *jongler.LeaseGroup
 	Limits Limits // the zero value bounds nothing: give DefaultLimits, or serve's flags
+	// Upstream is what the transports send through (UpstreamTransport);
+	// nil: http.DefaultTransport.
+	Upstream http.RoundTripper
 }
 
 // TransportOptions returns the options every transport gets; the caller
@@ -42,6 +46,7 @@ func (c Config) TransportOptions() []jongler.Option {
 		jongler.WithMaxBodyBuffer(c.MaxBody),
 		jongler.WithMeterProvider(c.Meters),
 		jongler.WithLeaseGroup(c.Leases),
+		jongler.WithBaseTransport(c.Upstream),
 	}
 }
 

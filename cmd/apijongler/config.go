@@ -137,8 +137,8 @@ for instance:
 func (a *app) sectionConnectors(f *keyfile.File) []jongler.Connector {
 	var out []jongler.Connector
 	for _, s := range f.Connectors() {
-		if s == serveSection {
-			continue // serve's settings, not keys
+		if s == serveSection || s == keyfile.RoutesSection {
+			continue // serve's settings and routes, not keys
 		}
 		c, err := jongler.LookupConnector(s, connectorsDir())
 		if err != nil {

@@ -44,8 +44,12 @@ const placeholder = "apijongler-route"
 
 // ServeHTTP implements [http.Handler].
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	next := h.cfg.next
 	switch {
-	case r.URL.Path == "/v1/models" || r.URL.Path == "/v1/models/":
+	case next != nil && (r.URL.Path == "/v1/models" && len(h.order) == 0 ||
+		r.URL.Path != "/v1/models" && r.URL.Path != "/v1/chat/completions" && r.URL.Path != "/v1/embeddings"):
+		next.ServeHTTP(w, r)
+	case r.URL.Path == "/v1/models":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			errshape.Write(w, errshape.OpenAI, http.StatusMethodNotAllowed, "apijongler: GET /v1/models", 0)
@@ -58,7 +62,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			errshape.Write(w, errshape.OpenAI, http.StatusMethodNotAllowed, "apijongler: POST "+r.URL.Path, 0)
 			return
 		}
-		h.serveRequest(w, r, strings.TrimPrefix(r.URL.Path, "/v1"))
+		h.serveRequest(w, r, strings.TrimPrefix(r.URL.Path, "/v1"), next)
 	default:
 		errshape.Write(w, errshape.OpenAI, http.StatusNotFound, "apijongler: routes serve /v1/chat/completions, /v1/embeddings and /v1/models", 0)
 	}
@@ -102,7 +106,7 @@ type request struct {
 
 // readRequest reads and checks r's body, answering the client itself
 // (and returning nil) when it cannot be served.
-func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, path string) *request {
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, path string, next http.Handler) *request {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -137,6 +141,14 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, path strin
 	}
 	for _, n := range names {
 		ts, ok := h.resolve(n)
+		if !ok && next != nil && len(names) == 1 {
+			// Not a route's: the request as it came, to the fallback.
+			r2 := r.Clone(r.Context())
+			r2.Body, r2.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+			r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			next.ServeHTTP(w, r2)
+			return nil
+		}
 		if !ok {
 			writeModelNotFound(w, n, h.Names())
 			return nil
@@ -195,9 +207,9 @@ type outcome struct {
 }
 
 // serveRequest serves a chat completion or embeddings request.
-func (h *Handler) serveRequest(w http.ResponseWriter, r *http.Request, path string) {
+func (h *Handler) serveRequest(w http.ResponseWriter, r *http.Request, path string, next http.Handler) {
 	start := time.Now()
-	rq := h.readRequest(w, r, path)
+	rq := h.readRequest(w, r, path, next)
 	if rq == nil {
 		return
 	}

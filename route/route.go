@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ type config struct {
 	log     *slog.Logger
 	meters  metric.MeterProvider
 	maxBody int64
+	next    http.Handler
 }
 
 // WithClock sets the clock headroom is judged and waited for on: give
@@ -72,6 +74,14 @@ const DefaultMaxBodyBytes = 32 << 20
 // WithMaxBodyBytes bounds request bodies to n bytes; a longer one gets
 // 413.
 func WithMaxBodyBytes(n int64) Option { return func(o *config) { o.maxBody = n } }
+
+// WithFallback passes to next, body intact, the requests the handler has
+// nothing for: a chat completion or embeddings request whose model names
+// no route nor routable connector, GET /v1/models when there are no
+// routes, and any other path; without it, those are answered 404 (an
+// empty list for GET /v1/models). A server that also proxies a
+// connector's own /v1 API at its root keeps serving it so.
+func WithFallback(next http.Handler) Option { return func(o *config) { o.next = next } }
 
 // New returns a Handler routing over transports (one per connector; only
 // those whose connector has an OpenAIPath can be targets) along routes.

@@ -321,3 +321,50 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFallback: with WithFallback, a model no route names, other paths,
+// and /v1/models without routes go to the next handler, body intact.
+func TestFallback(t *testing.T) {
+	tiers, err := routetest.New(routetest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tiers.Close()
+	var got []string
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+r.URL.Path+" "+string(b))
+		w.WriteHeader(http.StatusTeapot)
+	})
+	for _, routes := range [][]route.Route{{routetest.Route("fast", 0)}, nil} {
+		got = nil
+		h, err := route.New(tiers.Transports, routes, route.WithFallback(next), route.WithClock(tiers.Clock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		do := func(method, path, body string) int {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+			return rec.Code
+		}
+		if c := do("POST", "/v1/chat/completions", chat("gpt-4o")); c != http.StatusTeapot {
+			t.Errorf("unknown model: %d", c)
+		}
+		if c := do("POST", "/v1/chat/completions", chat("groq/"+routetest.GroqModel)); c != 200 {
+			t.Errorf("pinned: %d", c)
+		}
+		if c := do("GET", "/v1beta/models", ""); c != http.StatusTeapot {
+			t.Errorf("another path: %d", c)
+		}
+		wantModels := 200
+		if routes == nil {
+			wantModels = http.StatusTeapot
+		}
+		if c := do("GET", "/v1/models", ""); c != wantModels {
+			t.Errorf("routes %v: /v1/models: %d, want %d", routes, c, wantModels)
+		}
+		if len(got) == 0 || got[0] != "POST /v1/chat/completions "+chat("gpt-4o") {
+			t.Errorf("the fallback got %q", got)
+		}
+	}
+}

@@ -139,18 +139,7 @@ func NewProvider(cfg ProviderConfig) *Provider {
 	p := &Provider{clock: cfg.Clock, path: strings.TrimSuffix(cfg.Path, "/"), models: cfg.Models, chunks: cfg.StreamChunks,
 		gap: cfg.StreamGap, reply: cfg.Reply, done: make(chan struct{}), keys: map[string]Key{}, use: map[projectModel]*providerUse{}}
 	for i, k := range cfg.Keys {
-		if k.Label == "" {
-			k.Label = fmt.Sprintf("key%d", i+1)
-		}
-		if k.Project == "" {
-			k.Project = "project-" + k.Label
-		}
-		if k.Value == "" {
-			panic(fmt.Sprintf("jonglertest: %v has no Value", k))
-		}
-		if _, dup := p.keys[k.Value]; dup {
-			panic(fmt.Sprintf("jonglertest: %v has the same Value as another key", k))
-		}
+		k = k.checked(i, func(v string) bool { _, dup := p.keys[v]; return dup })
 		p.keys[k.Value] = k
 	}
 	mux := http.NewServeMux()

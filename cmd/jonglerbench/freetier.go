@@ -20,7 +20,7 @@ type freetierResult struct {
 	Mode        string        `json:"mode"`
 	Requests    int           `json:"requests"`
 	Served      int           `json:"served"`
-	Capacity    int           `json:"capacity"`     // what the tiers used allow over the run
+	Capacity    int           `json:"capacity"`     // what the tiers used allow of the requests, window by window as sent
 	Upstream429 int           `json:"upstream_429"` // 429s the simulated providers sent
 	Client429   int           `json:"client_429"`   // 429s the client got
 	Wall        time.Duration `json:"wall_ns"`
@@ -46,7 +46,7 @@ func freetierCommand(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	cfg := routetest.Config{Minute: *minute, GeminiRPM: *gem, GroqRPM: *groq, CerebrasRPM: *cer}
-	windows := (*n + *rate - 1) / *rate
+	windows := (*n + *rate - 1) / *rate // minutes the run spans
 	modes := []struct {
 		name    string
 		targets []route.Target
@@ -60,11 +60,13 @@ func freetierCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	var results []freetierResult
 	for _, m := range modes {
-		r, err := runFreetier(cfg, m.name, m.targets, *n, *rate)
+		r, sent, err := runFreetier(cfg, m.name, m.targets, *n, *rate)
 		if err != nil {
 			return err
 		}
-		r.Capacity = min(*n, windowsCapacity(m.perMin, *rate, windows, *n))
+		for _, k := range sent {
+			r.Capacity += min(k, m.perMin)
+		}
 		results = append(results, r)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -81,36 +83,28 @@ func freetierCommand(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// windowsCapacity is what perMin allows of n requests sent rate a minute
-// over windows minutes.
-func windowsCapacity(perMin, rate, windows, n int) int {
-	c := 0
-	for w := range windows {
-		sent := min(rate, n-w*rate)
-		c += min(sent, perMin)
-	}
-	return c
-}
-
 // runFreetier sends n requests at rate a simulated minute, through a route
-// over targets, or (targets nil) a plain chain, on fresh tiers.
-func runFreetier(cfg routetest.Config, mode string, targets []route.Target, n, rate int) (freetierResult, error) {
+// over targets, or (targets nil) a plain chain, on fresh tiers. It returns
+// the figures and how many requests went in each minute window, as sent
+// (a loaded machine may send one late, in the next window).
+func runFreetier(cfg routetest.Config, mode string, targets []route.Target, n, rate int) (freetierResult, []int, error) {
 	tiers, err := routetest.New(cfg)
 	if err != nil {
-		return freetierResult{}, err
+		return freetierResult{}, nil, err
 	}
 	defer tiers.Close()
 	send := chainSender(tiers)
 	if targets != nil {
 		h, err := route.New(tiers.Transports, []route.Route{{Name: "r", Targets: targets}}, route.WithClock(tiers.Clock))
 		if err != nil {
-			return freetierResult{}, err
+			return freetierResult{}, nil, err
 		}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
 		send = func() int { return post(srv.Client(), srv.URL+"/v1/chat/completions", "", "r") }
 	}
 	res := freetierResult{Mode: mode, Requests: n}
+	var sent []int
 	ctx := context.Background()
 	start := time.Now()
 	t0 := tiers.Clock.Now().Truncate(time.Minute)
@@ -118,6 +112,11 @@ func runFreetier(cfg routetest.Config, mode string, targets []route.Target, n, r
 		// Request i goes at its slot of its minute, on the tiers' clock.
 		at := t0.Add(time.Duration(i/rate)*time.Minute + time.Duration(i%rate)*time.Minute/time.Duration(rate))
 		tiers.Clock.Sleep(ctx, at.Sub(tiers.Clock.Now()))
+		w := int(tiers.Clock.Now().Sub(t0) / time.Minute)
+		for len(sent) <= w {
+			sent = append(sent, 0)
+		}
+		sent[w]++
 		switch send() {
 		case http.StatusOK:
 			res.Served++
@@ -127,7 +126,7 @@ func runFreetier(cfg routetest.Config, mode string, targets []route.Target, n, r
 	}
 	res.Wall = time.Since(start)
 	res.Upstream429 = tiers.Gemini.Stats().RateLimited + tiers.Groq.Stats().RateLimited + tiers.Cerebras.Stats().RateLimited
-	return res, nil
+	return res, sent, nil
 }
 
 // chainSender returns the rivals' way: send to each tier in turn, directly

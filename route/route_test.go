@@ -374,3 +374,24 @@ func TestFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamCutStaysWithTarget: an upstream that breaks off a stream
+// after its first chunk does not send the request elsewhere (the client
+// has bytes already): the stream ends with an error event, in OpenAI's
+// shape, from the same target.
+func TestStreamCutStaysWithTarget(t *testing.T) {
+	f := newFixture(t, routetest.Config{})
+	f.Gemini.InjectFaults(jonglertest.FaultCut, 1)
+	a := f.post(t, "/v1/chat/completions", `{"model":"fast","stream":true,"messages":[{"role":"user","content":"Stream it"}]}`)
+	if a.status != 200 || a.target != routetest.GeminiTarget.String() {
+		t.Fatalf("%d from %q", a.status, a.target)
+	}
+	events := strings.Split(strings.TrimSpace(a.body), "\n\n")
+	last := events[len(events)-1]
+	if len(events) != 2 || !strings.HasPrefix(last, `data: {"error":`) || strings.Contains(a.body, "[DONE]") {
+		t.Errorf("events %q: want the first chunk, then an error event", events)
+	}
+	if s := f.Groq.Stats(); s.Requests != 0 {
+		t.Errorf("the request went on to another target after the stream began: %+v", s)
+	}
+}

@@ -108,3 +108,32 @@ func TestProviderStream(t *testing.T) {
 		t.Errorf("embeddings: %d", e.StatusCode)
 	}
 }
+
+// TestInputTokenQuota: a Gemini model with an input-token quota refuses
+// a prompt the minute cannot take with a QuotaFailure naming that quota,
+// and takes a short one.
+func TestInputTokenQuota(t *testing.T) {
+	s := jonglertest.NewServer(jonglertest.Config{Keys: []jonglertest.Key{{Value: "AIza-tokens"}},
+		Models: map[string]jonglertest.Quota{"gemini-2.5-flash": {RPM: 100, RPD: jonglertest.Unlimited, InputTPM: 50}}})
+	defer s.Close()
+	post := func(text string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/v1beta/openai/chat/completions",
+			strings.NewReader(`{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"`+text+`"}]}`))
+		req.Header.Set("Authorization", "Bearer AIza-tokens")
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		bufio.NewReader(resp.Body).WriteTo(&b)
+		return resp.StatusCode, b.String()
+	}
+	if code, body := post(strings.Repeat("long ", 60)); code != 429 ||
+		!strings.Contains(body, `"quotaId":"GenerateContentInputTokensPerModelPerMinute-FreeTier"`) || !strings.Contains(body, `"quotaValue":"50"`) {
+		t.Fatalf("a 75-token prompt: %d %s", code, body)
+	}
+	if code, _ := post("short"); code != 200 {
+		t.Errorf("a short prompt: %d", code)
+	}
+}

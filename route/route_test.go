@@ -395,3 +395,32 @@ func TestStreamCutStaysWithTarget(t *testing.T) {
 		t.Errorf("the request went on to another target after the stream began: %+v", s)
 	}
 }
+
+// TestGeminiInputTokens: Gemini's input-token quota, learned from the
+// one 429 that names it, keeps long prompts from Gemini afterwards (they
+// go to the next tier without a request to Gemini), while short ones
+// still go to Gemini.
+func TestGeminiInputTokens(t *testing.T) {
+	f := newFixture(t, routetest.Config{GeminiRPM: 100, GroqRPM: 100, GeminiInputTPM: 100})
+	long := `{"model":"fast","messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum ", 50) + `"}]}` // about 150 tokens
+	if a := f.post(t, "/v1/chat/completions", long); a.status != 200 || a.target != routetest.GroqTarget.String() {
+		t.Fatalf("first long prompt: %d from %q, want Groq after Gemini's 429", a.status, a.target)
+	}
+	if got := f.Gemini.Stats().RateLimited; got != 1 {
+		t.Fatalf("Gemini 429s: %d, want 1", got)
+	}
+	f.Clock.Sleep(t.Context(), time.Minute) // a fresh window
+	sent := f.Gemini.Stats().Requests
+	if a := f.post(t, "/v1/chat/completions", long); a.target != routetest.GroqTarget.String() {
+		t.Fatalf("a long prompt in a fresh minute: %q, want Groq: it is over Gemini's quota", a.target)
+	}
+	if f.Gemini.Stats().Requests != sent {
+		t.Error("a prompt over Gemini's learned token quota was sent to it")
+	}
+	if a := f.post(t, "/v1/chat/completions", chat("fast")); a.target != routetest.GeminiTarget.String() {
+		t.Errorf("a short prompt: %q, want Gemini", a.target)
+	}
+	if got := f.Gemini.Stats().RateLimited; got != 1 {
+		t.Errorf("Gemini 429s: %d, want 1", got)
+	}
+}

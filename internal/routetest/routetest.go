@@ -34,8 +34,10 @@ var (
 type Config struct {
 	Minute    time.Duration // wall time of a simulated minute
 	GeminiRPM int           // requests per minute of Gemini's free tier
-	GroqRPM   int           // requests per minute of the header-style tier
-	GroqTPM   int           // its tokens per minute; 0: no limit
+	// GeminiInputTPM is its input tokens per minute; 0: no limit.
+	GeminiInputTPM int
+	GroqRPM        int // requests per minute of the header-style tier
+	GroqTPM        int // its tokens per minute; 0: no limit
 	// CerebrasRPM limits the third tier too; 0: unlimited.
 	CerebrasRPM int
 	Logger      *slog.Logger // the transports' log; nil: none
@@ -83,7 +85,7 @@ func New(cfg Config) (*Tiers, error) {
 	t := &Tiers{Store: jongler.NewMemoryStore()}
 	t.Gemini = jonglertest.NewServer(jonglertest.Config{
 		Keys:   []jonglertest.Key{{Label: "gemini-key", Value: "AIza-sim-gemini-key-000000000000000001"}},
-		Models: map[string]jonglertest.Quota{GeminiModel: {RPM: cfg.GeminiRPM, RPD: jonglertest.Unlimited}},
+		Models: map[string]jonglertest.Quota{GeminiModel: {RPM: cfg.GeminiRPM, RPD: jonglertest.Unlimited, InputTPM: cfg.GeminiInputTPM}},
 		Minute: cfg.Minute, Start: cfg.Start, StreamGap: -1,
 	})
 	t.Clock = t.Gemini.Clock()

@@ -88,6 +88,11 @@ type Connector struct {
 	// Aliases are short names the connector may be called by wherever a
 	// connector name is taken, such as "gemini".
 	Aliases []string `json:"aliases,omitempty"`
+	// OpenAIPath is the path prefix of the connector's OpenAI-compatible
+	// API, such as "/v1beta/openai" for Gemini or "/openai/v1" for Groq:
+	// chat completions are at OpenAIPath + "/chat/completions". A
+	// connector without one cannot be a target of a route (package route).
+	OpenAIPath string `json:"openai_path,omitempty"`
 }
 
 // BaseURL returns the connector's address, such as
@@ -145,6 +150,9 @@ func (c *Connector) validate() error {
 	if err := c.validateKeySlots(); err != nil {
 		return err
 	}
+	if err := validOpenAIPath(c.OpenAIPath); err != nil {
+		return err
+	}
 	for _, a := range c.Aliases {
 		if a == "" || strings.ContainsAny(a, "/ \t") {
 			return fmt.Errorf(`field "aliases": %q is not a name`, a)
@@ -174,6 +182,19 @@ func (c *Connector) validateKeySlots() error {
 		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '.' || b == '_' || b == '~') {
 			return fmt.Errorf(`field "api_key_query": %q is not a query parameter name (letters, digits, '-', '.', '_' and '~' only; no '&', '=', '#' or space)`, c.APIKeyQuery)
 		}
+	}
+	return nil
+}
+
+// validOpenAIPath refuses an "openai_path" that is not a plain absolute
+// path: requests are sent to it with "/chat/completions" after it.
+func validOpenAIPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "?#%\\ \t\r\n") || strings.Contains(p, "//") ||
+		slices.Contains(strings.Split(p, "/"), "..") || slices.Contains(strings.Split(p, "/"), ".") {
+		return fmt.Errorf(`field "openai_path": %q is not a path such as "/v1" (a leading '/', no trailing '/', no '.', '..', '?', '#', '%%' or space)`, p)
 	}
 	return nil
 }

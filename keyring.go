@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler/internal/quota"
+	"github.com/api-jongler/jongler/internal/reqinfo"
 	"github.com/api-jongler/jongler/internal/state"
 )
 
@@ -471,6 +472,9 @@ func (r *keyring) lease(ctx context.Context, model string, refused []tried) (*le
 // never past its context's deadline, and only within maxWait unless the
 // deadline leaves room for longer.
 func (r *keyring) mayWaitUntil(ctx context.Context, now, back time.Time) bool {
+	if reqinfo.FromContext(ctx).WaitsNot() {
+		return false
+	}
 	return mayWait(ctx, r.clock, r.maxWait, back.Sub(now))
 }
 

@@ -537,7 +537,7 @@ func (tr *trip) failed(l *leased, r2 *http.Request, red redact.Redactor, err err
 		return fmt.Errorf("jongler: %s: key %s: %w", t.connector.Name, l.key.Name, ErrLeaseLost)
 	}
 	tr.retries++
-	if ctx.Err() != nil || tr.retries > t.maxRetries {
+	if ctx.Err() != nil || tr.retries > t.maxRetries || tr.info.WaitsNot() {
 		return err
 	}
 	if t.logger.Enabled(ctx, slog.LevelDebug) {
@@ -617,7 +617,7 @@ func (tr *trip) next(key string, resp *http.Response, v Verdict) (out *http.Resp
 		return resp, true, nil
 	case ActionRetry:
 		tr.retries++
-		if tr.retries > t.maxRetries {
+		if tr.retries > t.maxRetries || tr.info.WaitsNot() {
 			return resp, true, nil
 		}
 		wait := v.Wait

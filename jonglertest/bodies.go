@@ -23,10 +23,13 @@ const (
 	msgUnregistered  = "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."
 	msgMultipleCreds = "Multiple authentication credentials received. Please only provide one."
 
-	quotaMetric    = "generativelanguage.googleapis.com/generate_content_free_tier_requests"
-	quotaIDPerMin  = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
-	quotaIDPerDay  = "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
-	rateLimitsDocs = "https://ai.google.dev/gemini-api/docs/rate-limits"
+	quotaMetric   = "generativelanguage.googleapis.com/generate_content_free_tier_requests"
+	quotaIDPerMin = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
+	// The input-token quota's, as Google names them.
+	quotaMetricTokens = "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count"
+	quotaIDTokens     = "GenerateContentInputTokensPerModelPerMinute-FreeTier"
+	quotaIDPerDay     = "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
+	rateLimitsDocs    = "https://ai.google.dev/gemini-api/docs/rate-limits"
 )
 
 type errorBody struct {
@@ -138,23 +141,26 @@ func quotaError(model string, r *refusal, messageOnly bool) errorBody {
 		Links: []helpLink{{Description: "Learn more about Gemini API quotas", URL: rateLimitsDocs}},
 	}
 	delay := protoDuration(r.delay)
+	id, metric := quotaIDPerMin, quotaMetric
+	switch {
+	case r.perDay:
+		id = quotaIDPerDay
+	case r.tokens:
+		id, metric = quotaIDTokens, quotaMetricTokens
+	}
 	if messageOnly {
 		msg := fmt.Sprintf("%s%s\n* Quota exceeded for metric: %s, limit: %d, model: %s\nPlease retry in %s.",
-			msgQuota, msgQuotaMonitor, quotaMetric, r.limit, model, delay)
+			msgQuota, msgQuotaMonitor, metric, r.limit, model, delay)
 		b := plainError(429, "RESOURCE_EXHAUSTED", msg)
 		b.Error.Details = []any{helpDetail}
 		return b
-	}
-	id := quotaIDPerMin
-	if r.perDay {
-		id = quotaIDPerDay
 	}
 	b := plainError(429, "RESOURCE_EXHAUSTED", msgQuota)
 	b.Error.Details = []any{
 		quotaFailure{
 			Type: "type.googleapis.com/google.rpc.QuotaFailure",
 			Violations: []quotaViolation{{
-				QuotaMetric:     quotaMetric,
+				QuotaMetric:     metric,
 				QuotaID:         id,
 				QuotaDimensions: quotaDimensions{Location: "global", Model: model},
 				QuotaValue:      fmt.Sprint(r.limit),

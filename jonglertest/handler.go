@@ -382,7 +382,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rq *request) {
 			u = &windowUse{}
 			s.usage[pm] = u
 		}
-		ref = u.admit(quota, now, s.la)
+		ref = u.admit(quota, now, s.la, tokens(rq.prompt))
 		used = *u
 		win = Window{Project: ks.project, Model: rq.model, Minute: s.window(now)}
 		if ref != nil {

@@ -23,6 +23,12 @@ const Unlimited = -1
 type Quota struct {
 	RPM int // requests per minute and project; 0 allows none, Unlimited no limit
 	RPD int // requests per day and project; 0 allows none, Unlimited no limit
+	// InputTPM is the input tokens per minute and project (Google's
+	// GenerateContentInputTokensPerModelPerMinute), a prompt counting a
+	// token per four characters of its last message; 0 (the zero value,
+	// unlike RPM and RPD) means no limit. A request over it is refused
+	// with a QuotaFailure naming that quota.
+	InputTPM int
 }
 
 // DefaultModels returns a new map with the models a server offers when
@@ -120,6 +126,7 @@ func earlier(a, b time.Time) time.Time {
 type windowUse struct {
 	minute      time.Time // start of the minute window the count belongs to
 	minuteCount int
+	minuteInput int       // input tokens admitted in the minute window
 	day         time.Time // start of the day window the count belongs to
 	dayCount    int
 }
@@ -127,16 +134,17 @@ type windowUse struct {
 // refusal describes a quota violation.
 type refusal struct {
 	perDay bool
+	tokens bool // the input-token quota, not a request quota
 	limit  int
 	delay  time.Duration // simulated time until the violated window ends
 }
 
 // admit counts one request at simulated time now against u if quota q allows
 // it, or else returns why not. A refused request does not count.
-func (u *windowUse) admit(q Quota, now time.Time, la *time.Location) *refusal {
+func (u *windowUse) admit(q Quota, now time.Time, la *time.Location, input int) *refusal {
 	minute, day := now.Truncate(time.Minute), dayStart(now, la)
 	if !u.minute.Equal(minute) {
-		u.minute, u.minuteCount = minute, 0
+		u.minute, u.minuteCount, u.minuteInput = minute, 0, 0
 	}
 	if !u.day.Equal(day) {
 		u.day, u.dayCount = day, 0
@@ -147,6 +155,10 @@ func (u *windowUse) admit(q Quota, now time.Time, la *time.Location) *refusal {
 	if q.RPM >= 0 && u.minuteCount >= q.RPM {
 		return &refusal{limit: q.RPM, delay: minute.Add(time.Minute).Sub(now)}
 	}
+	if q.InputTPM > 0 && u.minuteInput+input > q.InputTPM {
+		return &refusal{tokens: true, limit: q.InputTPM, delay: minute.Add(time.Minute).Sub(now)}
+	}
+	u.minuteInput += input
 	u.minuteCount++
 	u.dayCount++
 	return nil

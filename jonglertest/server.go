@@ -45,6 +45,25 @@ func (k Key) Format(f fmt.State, verb rune) {
 	fmt.Fprint(f, "}")
 }
 
+// checked returns k, the i-th key of a configuration, with its Label and
+// Project defaulted; it panics if k has no Value, or one that dup says
+// another key has.
+func (k Key) checked(i int, dup func(value string) bool) Key {
+	if k.Label == "" {
+		k.Label = fmt.Sprintf("key%d", i+1)
+	}
+	if k.Project == "" {
+		k.Project = "project-" + k.Label
+	}
+	if k.Value == "" {
+		panic(fmt.Sprintf("jonglertest: %v has no Value", k))
+	}
+	if dup(k.Value) {
+		panic(fmt.Sprintf("jonglertest: %v has the same Value as another key", k))
+	}
+	return k
+}
+
 // Config configures a [Server]. The zero value is usable: a server with no
 // keys, [DefaultModels], and simulated time running at wall speed from now.
 // Durations are wall time unless said otherwise.
@@ -256,18 +275,7 @@ func newServer(cfg Config) *Server {
 		s.stats.models[m] = &Counts{}
 	}
 	for i, k := range cfg.Keys {
-		if k.Label == "" {
-			k.Label = fmt.Sprintf("key%d", i+1)
-		}
-		if k.Project == "" {
-			k.Project = "project-" + k.Label
-		}
-		if k.Value == "" {
-			panic(fmt.Sprintf("jonglertest: %v has no Value", k))
-		}
-		if _, dup := s.keys[k.Value]; dup {
-			panic(fmt.Sprintf("jonglertest: %v has the same Value as another key", k))
-		}
+		k = k.checked(i, func(v string) bool { _, dup := s.keys[v]; return dup })
 		if _, dup := s.byLabel[k.Label]; dup {
 			panic(fmt.Sprintf("jonglertest: two keys labelled %q", k.Label))
 		}

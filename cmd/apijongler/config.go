@@ -143,8 +143,8 @@ func (a *app) sectionConnectors(f *keyfile.File) []jongler.Connector {
 		return nil
 	}
 	for _, s := range f.Connectors() {
-		if s == serveSection {
-			continue // serve's settings, not keys
+		if s == serveSection || s == keyfile.RoutesSection {
+			continue // serve's settings and routes, not keys
 		}
 		c, err := jongler.LookupConnector(s, connectorsDir())
 		if err != nil {

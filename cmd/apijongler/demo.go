@@ -74,6 +74,7 @@ Nothing leaves this machine and no key of yours is read.`,
 			return a.runDemo(cmd.Context(), cfg)
 		},
 	}
+	cmd.AddCommand(a.demoRoutesCmd()) // demo_routes.go
 	f := cmd.Flags()
 	f.IntVar(&cfg.keys, "keys", cfg.keys, "number of keys")
 	f.IntVar(&cfg.projects, "projects", 0, "number of projects the keys are spread over; keys of a project share its quota (default: one per key)")

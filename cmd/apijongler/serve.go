@@ -25,6 +25,7 @@ import (
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/cmd/internal/serving"
 	"github.com/api-jongler/jongler/proxy"
+	"github.com/api-jongler/jongler/route"
 )
 
 // Environment variables of `serve`.
@@ -95,7 +96,7 @@ SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
 --shutdown-timeout, cut the rest (logged "cut at shutdown"), exit 0. SIGHUP:
 read the INI file again; requests in flight finish with the keys they
 started with; a reload that blocks (a FIFO) never keeps SIGINT or SIGTERM
-from stopping serve.`,
+from stopping serve.` + routesHelp,
 		Example: `  apijongler serve gemini
   (umask 077 && openssl rand -hex 16 > token)
   apijongler serve --listen 0.0.0.0:8787 --token-file token
@@ -126,6 +127,7 @@ from stopping serve.`,
 type served struct {
 	h          *proxy.Handler
 	transports []*jongler.Transport
+	routes     *route.Handler // serve_routes.go; the proxy behind it
 }
 
 // close closes the transports; requests in flight on them finish.
@@ -234,6 +236,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		enc.Encode(rows)
 	})))
 	mux.Handle("GET /metrics", guard(metrics))
+	mountRoutes(mux, tokens, cur.Load) // serve_routes.go
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur.Load().h.ServeHTTP(w, r)
 	}))
@@ -338,6 +341,10 @@ func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*ser
 	if s.h, err = proxy.New(s.transports, popts...); err != nil {
 		s.close()
 		return nil, usageErrorf("%s", strings.TrimPrefix(err.Error(), "proxy: "))
+	}
+	if s.routes, err = a.buildRoutes(s.transports, s.h, sc); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }

@@ -8,6 +8,7 @@
 //
 //	jonglerbench lease [-procs 1,4,16] [-inflight 1,4] [-keys 8] [-duration 3s] [-hold 0] [-json]
 //	jonglerbench quota [-modes policy,budgets,naive] [-minute 250ms] [-windows 12] [-workers 32] [-json]
+//	jonglerbench freetier [-requests 90] [-rate 30] [-minute 600ms]
 //	jonglerbench overhead [-net none,loopback] [-parallel 1,64] [-keys 8,1000] [-budgets] [-rounds 20] [-requests 2000] [-json]
 //
 // Run "jonglerbench lease -h" or "jonglerbench quota -h" for every flag.
@@ -60,6 +61,7 @@ const usage = `usage:
   jonglerbench lease [flags]   lease+release per second across processes on one state directory
   jonglerbench quota [flags]   quota utilisation against a simulated Gemini API
   jonglerbench overhead [flags] time and allocations added per request, against a bare transport and a round-robin floor
+  jonglerbench freetier [flags] a route over three simulated free tiers, against each alone and a fallback-after-429 chain
 Run "jonglerbench COMMAND -h" for the flags.
 `
 
@@ -77,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = quotaCommand(args[1:], stdout, stderr)
 	case "overhead":
 		err = overheadCommand(args[1:], stdout, stderr)
+	case "freetier":
+		err = freetierCommand(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

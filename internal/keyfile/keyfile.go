@@ -321,6 +321,9 @@ func (f *File) collectSecrets() {
 		}
 	}
 	for _, s := range f.sections {
+		if s.name == RoutesSection {
+			continue // names of connectors and models, shown in logs (see Routes)
+		}
 		for _, e := range s.entries {
 			switch {
 			case strings.HasSuffix(s.name, ProjectsSuffix):

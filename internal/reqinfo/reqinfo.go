@@ -22,6 +22,10 @@ type Info struct {
 	// redact is set by the sender before the request goes: it must never
 	// learn a key, not even one the upstream echoes in a successful body.
 	redact bool
+	// noWait is set by a sender with somewhere else to go (a router):
+	// the transport neither waits for a key nor sends again after a
+	// failure, and hands back at once what it has.
+	noWait bool
 }
 
 type ctxKey struct{}
@@ -49,6 +53,19 @@ func (i *Info) RedactBodies() {
 
 // RedactsBodies reports whether RedactBodies was called.
 func (i *Info) RedactsBodies() bool { return i != nil && i.redact }
+
+// NoWait asks the transport not to wait for a key that is cooling down
+// nor to send the request again after an upstream failure: it hands back
+// the refusal or the failure at once, for the sender to go elsewhere. It
+// is called before the request is sent, and never after.
+func (i *Info) NoWait() {
+	if i != nil {
+		i.noWait = true
+	}
+}
+
+// WaitsNot reports whether NoWait was called.
+func (i *Info) WaitsNot() bool { return i != nil && i.noWait }
 
 // SetModel records the model the request asks for.
 func (i *Info) SetModel(model string) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/proxy"
 )
 
@@ -294,5 +296,53 @@ func TestNewRefusesBadClients(t *testing.T) {
 		if err != nil && (strings.Contains(err.Error(), aliceToken) || strings.Contains(err.Error(), bobToken)) {
 			t.Errorf("the error holds a token: %v", err)
 		}
+	}
+}
+
+// nameRecorder records the client name each request's context carries.
+type nameRecorder struct {
+	mu    sync.Mutex
+	names []string
+	base  http.RoundTripper
+}
+
+func (n *nameRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	name, ok := proxy.ClientFromContext(r.Context())
+	n.mu.Lock()
+	if ok {
+		n.names = append(n.names, name)
+	}
+	n.mu.Unlock()
+	return n.base.RoundTrip(r)
+}
+
+// TestClientName: Handler.ClientName names the client of a request sent
+// elsewhere (an admin page), and the context of a request the handler
+// serves carries it down to the transport's base.
+func TestClientName(t *testing.T) {
+	rec := newRecorder(t, nil)
+	nr := &nameRecorder{base: http.DefaultTransport}
+	h, err := proxy.New(recorderTransport(t, rec, jongler.WithBaseTransport(nr)), proxy.WithClients(alice(0, 0), bob()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		hdr, value, want string
+		ok               bool
+	}{
+		{"Authorization", "Bearer " + bobToken, "bob", true},
+		{"X-Goog-Api-Key", aliceToken, "alice", true},
+		{"Authorization", "Bearer nobody-0000000000000", proxy.NoClient, false},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/status", nil)
+		r.Header.Set(c.hdr, c.value)
+		if name, ok := h.ClientName(r); name != c.want || ok != c.ok {
+			t.Errorf("%s: %q %v, want %q %v", c.want, name, ok, c.want, c.ok)
+		}
+	}
+	ps := httptestServer(t, h)
+	do(t, http.MethodPost, ps+genPath, bobToken, genBody)
+	if len(nr.names) != 1 || nr.names[0] != "bob" {
+		t.Fatalf("the transport's base saw the clients %q, want [bob]", nr.names)
 	}
 }

@@ -256,6 +256,7 @@ Exit codes:
 	root.AddCommand(a.demoCmd())
 	root.AddCommand(a.versionCmd())
 	root.AddCommand(a.serveCmd())
+	root.AddCommand(a.tokenCmd())
 	return root
 }
 

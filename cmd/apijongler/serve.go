@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -47,6 +45,7 @@ type serveFlags struct {
 	tor             string
 	poolSummary     time.Duration // serve_pool.go
 	limits          serving.Limits
+	clients         clientFlags // clients.go
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -117,6 +116,7 @@ from stopping serve.`,
 	fl.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
 	fl.DurationVar(&f.poolSummary, "pool-summary-interval", defaultPoolSummary, poolSummaryFlagUsage)
 	addLimitFlags(cmd, &f.limits)
+	addClientFlags(cmd, &f.clients)
 	return cmd
 }
 
@@ -144,10 +144,6 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	if v := os.Getenv(listenEnv); v != "" && !cmd.Flags().Changed("listen") {
 		listen = v
 	}
-	tokens, err := a.serveTokens(f, listen) // serve_secrets.go
-	if err != nil {
-		return err
-	}
 	access, err := serving.AccessLog(a.stderr, f.logFormat)
 	if err != nil {
 		return usageErrorf("%s", err)
@@ -158,7 +154,15 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	if f.poolSummary < 0 {
 		return usageErrorf("--pool-summary-interval %s: want a positive duration, or 0 for none", f.poolSummary)
 	}
-	limits, err := a.serveLimits(cmd, f.limits)
+	limits, err := a.serveLimits(cmd, f.limits, clientSettings(&f.clients)...)
+	if err != nil {
+		return err
+	}
+	tokens, err := a.serveTokens(f, listen) // serve_secrets.go
+	if err != nil {
+		return err
+	}
+	trusted, err := f.clients.trustedProxies()
 	if err != nil {
 		return err
 	}
@@ -188,9 +192,14 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	defer stopMetrics()
 	sc := serving.Config{Store: store, Logger: a.logger, Access: access, Meters: meters, Tokens: tokens, MaxBody: f.maxBody,
-		Limits: limits, Leases: jongler.NewLeaseGroup()}
+		Limits: limits, Leases: jongler.NewLeaseGroup(), Usage: proxy.NewClientUsage(nil), TrustedProxies: trusted}
 	build := func() (*served, error) {
 		a.ini = nil // read the INI file afresh: SIGHUP reloads it
+		sc := sc
+		var err error
+		if sc.Clients, err = a.readClients(&f.clients, !isLoopback(listen)); err != nil { // clients.go
+			return nil, err
+		}
 		return a.buildServed(args, f, sc)
 	}
 	first, err := firstBuild(ctx, access, build)
@@ -217,9 +226,11 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	mux.Handle("GET /readyz", serving.NoBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A probe without the token gets the status and ready or not;
 		// which connector is not ready, and why, is for token holders.
-		serveReady(w, r, cur.Load(), len(tokens) == 0 || hasToken(r, tokens))
+		_, holder := clientName(&cur, r)
+		serveReady(w, r, cur.Load(), holder)
 	})))
-	guard := func(h http.Handler) http.Handler { return serving.NoBody(tokenGuard(tokens)(a.scrubbed(h))) }
+	guard := func(h http.Handler) http.Handler { return serving.NoBody(clientGuard(&cur)(a.scrubbed(h))) }
+	mux.Handle("GET /status/clients", guard(serveClientsStatus(&cur)))
 	mux.Handle("GET /status", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rows, err := statusRows(r.Context(), cur.Load().transports)
 		if err != nil {
@@ -490,24 +501,6 @@ func isLoopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// tokenGuard lets through requests with one of tokens as a Bearer token
-// or x-goog-api-key, when there are tokens.
-func tokenGuard(tokens []string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if len(tokens) == 0 {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !hasToken(r, tokens) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="apijongler"`)
-				http.Error(w, "apijongler: missing or wrong token", http.StatusUnauthorized)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
 // scrubbed returns h writing its answers with every key value and token
 // replaced: what /metrics and /status say comes in part from clients (the
 // model a request names), and one token holder must not read another's
@@ -529,24 +522,6 @@ type scrubWriter struct {
 }
 
 func (w scrubWriter) Write(p []byte) (int, error) { return w.rd.Write(p) }
-
-// hasToken reports, in constant time, whether r carries one of tokens as
-// a Bearer token or in x-goog-api-key.
-func hasToken(r *http.Request, tokens []string) bool {
-	got := []string{r.Header.Get("x-goog-api-key")}
-	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		got = append(got, strings.TrimSpace(tok))
-	}
-	ok := 0
-	for _, g := range got {
-		gd := sha256.Sum256([]byte(g))
-		for _, t := range tokens {
-			td := sha256.Sum256([]byte(t))
-			ok |= subtle.ConstantTimeCompare(gd[:], td[:])
-		}
-	}
-	return ok == 1
-}
 
 // readiness is the body of /readyz.
 type readiness struct {

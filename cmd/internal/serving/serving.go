@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 
 	"go.opentelemetry.io/otel/metric"
 
@@ -30,6 +31,11 @@ type Config struct {
 	// new name while requests hold it under the old one.
 	Leases *jongler.LeaseGroup
 	Limits Limits // the zero value bounds nothing: give DefaultLimits, or serve's flags
+	// Clients are let in besides Tokens, by name, each under its limits;
+	// Usage counts their requests across the handlers reloads build.
+	Clients        []proxy.Client
+	Usage          *proxy.ClientUsage
+	TrustedProxies []netip.Prefix // whose X-Forwarded-For the access log believes
 }
 
 // TransportOptions returns the options every transport gets; the caller
@@ -49,6 +55,10 @@ func (c Config) TransportOptions() []jongler.Option {
 func (c Config) ProxyOptions() []proxy.Option {
 	return append([]proxy.Option{
 		proxy.WithTokens(c.Tokens...),
+		proxy.WithClients(c.Clients...),
+		proxy.WithClientUsage(c.Usage),
+		proxy.WithTrustedProxies(c.TrustedProxies...),
+		proxy.WithMeterProvider(c.Meters),
 		proxy.WithAccessLog(c.Access),
 		proxy.WithErrorLog(c.Logger),
 		proxy.WithMaxBodyBytes(c.MaxBody),

@@ -193,8 +193,12 @@ func (a *app) readClients(c *clientFlags, public bool) ([]proxy.Client, error) {
 	}
 	var secrets []jongler.Key
 	for _, cl := range clients {
-		if cl.Token != "" {
-			secrets = append(secrets, jongler.Key{Name: cl.Name, Value: cl.Token})
+		if cl.Token == "" {
+			continue
+		}
+		secrets = append(secrets, jongler.Key{Name: cl.Name, Value: cl.Token})
+		if weak := weakness(cl.Token); weak != "" {
+			a.logger.Warn(fmt.Sprintf("--tokens-file %s: client %s: a token %s is taken on loopback only; make a strong one with: apijongler token new %s", c.tokensFile, cl.Name, weak, cl.Name))
 		}
 	}
 	a.stdout.addKeys(secrets)

@@ -257,6 +257,7 @@ Exit codes:
 	root.AddCommand(a.versionCmd())
 	root.AddCommand(a.serveCmd())
 	root.AddCommand(a.tokenCmd())
+	root.AddCommand(a.requestCmd(root))
 	return root
 }
 

@@ -136,12 +136,14 @@ func TestServeNamedClients(t *testing.T) {
 			t.Fatalf("alice's 429: Retry-After %q %s", hdr.Get("Retry-After"), body)
 		}
 	}
-	code, body, hdr := call(t, "GET", p.url+"/status", "", "")
-	var shape struct {
-		Error struct{ Code int } `json:"error"`
-	}
-	if code != 401 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") || json.Unmarshal([]byte(body), &shape) != nil || shape.Error.Code != 401 {
-		t.Fatalf("/status without a token: %d %q %s", code, hdr.Get("Content-Type"), body)
+	for _, path := range []string{"/status", "/metrics", "/status/clients"} {
+		code, body, hdr := call(t, "GET", p.url+path, "", "")
+		var shape struct {
+			Error struct{ Code int } `json:"error"`
+		}
+		if code != 401 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") || json.Unmarshal([]byte(body), &shape) != nil || shape.Error.Code != 401 {
+			t.Fatalf("%s without a token: %d %q %s", path, code, hdr.Get("Content-Type"), body)
+		}
 	}
 	code, metrics, _ := call(t, "GET", p.url+"/metrics", bobTok, "")
 	for _, want := range [][3]string{{"alice", "200", "1"}, {"alice", "429", "1"}, {"bob", "200", "2"}, {"-", "401", "1"}} {

@@ -67,6 +67,16 @@ every local user can read the command line. Without a token serve listens
 on loopback addresses only; beyond loopback every token must be at least 16
 bytes without whitespace (openssl rand -hex 16).
 
+Name the clients of a team in a tokens file (--tokens-file, or tokens_file in
+the INI file's [serve]), one a line: NAME TOKEN, or NAME sha256:HEX (the
+token's SHA-256: the file need not hold it), then optional per_minute=N,
+per_day=N and allow=CONNECTOR,... ('apijongler token new NAME' prints a token
+and its line). The access log, /metrics and /status/clients name the client;
+one over its own limit gets 429 saying so. The file is read again on SIGHUP:
+a line taken out stops its client at once, its requests in flight finish.
+The access log names the client's address; behind a proxy, give its address
+with --trusted-proxies to log the X-Forwarded-For it sets instead.
+
 Keys come from the INI file (--config, $` + jongler.ConfigEnv + `) and from
 environment variables ` + keysEnvPrefix + `<CONNECTOR>=name1=value1,name2=value2,
 CONNECTOR being the connector's name or alias in upper case with every
@@ -85,8 +95,8 @@ max_conns_per_client = 64, upstream_header_timeout = 90s, ...
 The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz
 (200 only when every connector has a key free to take a request), /status (as
-'apijongler status --json') and /metrics (Prometheus text format); the last
-two need the token when there is one, and /readyz says which connector is
+'apijongler status --json'), /status/clients and /metrics (Prometheus text
+format); the last three need a token when there is one, and /readyz says which connector is
 not ready only to a token holder.
 SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
 --shutdown-timeout, cut the rest (logged "cut at shutdown"), exit 0. SIGHUP:
@@ -216,7 +226,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
 	a.stdout.Flush()
-	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "store", where, "tokens", len(tokens))
+	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "store", where, "tokens", len(tokens), "clients", len(first.h.Clients()))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", serving.NoBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -209,8 +209,20 @@ type clientKey struct{}
 // serves comes from, from the request's context (as the handler's
 // transports and whatever they call see it), and whether it has one.
 func ClientFromContext(ctx context.Context) (string, bool) {
-	n, ok := ctx.Value(clientKey{}).(string)
-	return n, ok
+	c, ok := ctx.Value(clientKey{}).(*Client)
+	if !ok {
+		return "", false
+	}
+	return c.Name, true
+}
+
+// AllowedFromContext reports whether the client of a request the handler
+// serves may use what names names (a route's name, say), as
+// [Client.Allows] does; true for a request without a client (a handler
+// without tokens).
+func AllowedFromContext(ctx context.Context, names ...string) bool {
+	c, ok := ctx.Value(clientKey{}).(*Client)
+	return !ok || c.Allows(names...)
 }
 
 // admit checks that c may use m now, and counts the request; otherwise it

@@ -312,6 +312,9 @@ func (n *nameRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	if ok {
 		n.names = append(n.names, name)
 	}
+	if proxy.AllowedFromContext(r.Context(), "gemini") != (name == "bob") || proxy.AllowedFromContext(r.Context(), "openai") {
+		n.names = append(n.names, "wrong allow")
+	}
 	n.mu.Unlock()
 	return n.base.RoundTrip(r)
 }
@@ -322,7 +325,9 @@ func (n *nameRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestClientName(t *testing.T) {
 	rec := newRecorder(t, nil)
 	nr := &nameRecorder{base: http.DefaultTransport}
-	h, err := proxy.New(recorderTransport(t, rec, jongler.WithBaseTransport(nr)), proxy.WithClients(alice(0, 0), bob()))
+	b := bob()
+	b.Allow = []string{"gemini"}
+	h, err := proxy.New(recorderTransport(t, rec, jongler.WithBaseTransport(nr)), proxy.WithClients(alice(0, 0), b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,6 +347,9 @@ func TestClientName(t *testing.T) {
 	}
 	ps := httptestServer(t, h)
 	do(t, http.MethodPost, ps+genPath, bobToken, genBody)
+	if proxy.AllowedFromContext(t.Context(), "anything") != true {
+		t.Fatal("a context without a client is not allowed")
+	}
 	if len(nr.names) != 1 || nr.names[0] != "bob" {
 		t.Fatalf("the transport's base saw the clients %q, want [bob]", nr.names)
 	}

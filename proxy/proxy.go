@@ -247,7 +247,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := reqinfo.NewContext(r.Context(), &x.info)
 	if client != nil {
-		ctx = context.WithValue(ctx, clientKey{}, client.Name)
+		ctx = context.WithValue(ctx, clientKey{}, &client.Client)
 	}
 	if h.limits.upstreamHeader > 0 || h.limits.streamIdle > 0 {
 		ctx = context.WithValue(ctx, exchangeKey{}, x) // for the upstream's bounds (limits.go)

@@ -237,3 +237,17 @@ func hasSample(text, metric string, labelsAndValue ...string) bool {
 	}
 	return false
 }
+
+// TestTrustedProxiesFlag: --trusted-proxies takes addresses and prefixes,
+// and names a bad entry.
+func TestTrustedProxiesFlag(t *testing.T) {
+	c := clientFlags{trusted: " 10.0.0.0/8, 192.0.2.1,,::1 "}
+	got, err := c.trustedProxies()
+	if err != nil || fmt.Sprint(got) != "[10.0.0.0/8 192.0.2.1/32 ::1/128]" {
+		t.Fatalf("%v %v", got, err)
+	}
+	c.trusted = "10.0.0.0/8,nginx"
+	if _, err := c.trustedProxies(); err == nil || !strings.Contains(err.Error(), `entry 2 "nginx": want an address or a prefix`) {
+		t.Fatalf("%v", err)
+	}
+}

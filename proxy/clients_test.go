@@ -69,6 +69,21 @@ func accessLines(t *testing.T, logs string) []map[string]any {
 	return out
 }
 
+// waitAccessLines returns the access log's request lines in logs once
+// there are n (or after 10 s): the handler logs a request after its
+// answer, which the client may have read already.
+func waitAccessLines(t *testing.T, logs *syncBuffer, n int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lines := accessLines(t, logs.String())
+		if len(lines) >= n || time.Now().After(deadline) {
+			return lines
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestClientNamesInLogAndMetrics: each request's access-log line and the
 // request counter name its client (a token given in clear, one given as
 // its hash, one of WithTokens, none for a refused request); neither the
@@ -96,7 +111,7 @@ func TestClientNamesInLogAndMetrics(t *testing.T) {
 			t.Fatalf("%s: %d %s", w.name, resp.StatusCode, body)
 		}
 	}
-	lines := accessLines(t, logs.String())
+	lines := waitAccessLines(t, logs, len(want))
 	if len(lines) != len(want) {
 		t.Fatalf("%d access-log lines, want %d:\n%s", len(lines), len(want), logs)
 	}
@@ -270,7 +285,7 @@ func TestHashedTokenKeptFromUpstream(t *testing.T) {
 			t.Fatalf("the upstream got bob's token: %s %v", r.URL, r.Header)
 		}
 	}
-	if strings.Contains(logs.String(), bobToken) {
+	if waitAccessLines(t, logs, 1); strings.Contains(logs.String(), bobToken) {
 		t.Fatalf("the log holds bob's token:\n%s", logs)
 	}
 }

@@ -79,6 +79,7 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 	if p != nil && w.note == "" {
 		w.note = "answer cut short"
 	}
+	h.metrics.record(r.Context(), x, status) // before the line: whoever reads the line finds the count
 	if h.log.Enabled(r.Context(), slog.LevelInfo) {
 		s := x.info.Snapshot()
 		if s.NoKey && w.note == "" {
@@ -113,7 +114,6 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 		}
 		h.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request", attrs...)
 	}
-	h.metrics.record(r.Context(), x, status)
 	if p != nil {
 		panic(p)
 	}

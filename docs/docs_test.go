@@ -811,6 +811,11 @@ func (c *cli) check(t *testing.T, where string, env map[string]string, args []st
 		if sub == "serve" {
 			runnable = false // it runs until stopped; TestREADMECurl runs one
 		}
+	case sub == "token":
+		// token new NAME: prints a new token, safe to run.
+		if len(positionals) != 2 || positionals[0] != "new" {
+			t.Errorf("%s: apijongler token new NAME: got %q", where, positionals)
+		}
 	case len(positionals) > 0:
 		t.Errorf("%s: apijongler %s takes no arguments, got %q", where, sub, positionals)
 	}

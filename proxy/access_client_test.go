@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,18 +19,13 @@ func TestAccessLogNamesClient(t *testing.T) {
 	if resp, _ := do(t, http.MethodPost, ps.URL+"/v1beta/models/gemini-2.5-flash:generateContent", "", `{}`); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("without the token: %d", resp.StatusCode)
 	}
-	n := 0
-	for line := range strings.Lines(logs.String()) {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "request" {
-			continue
-		}
-		n++
+	lines := waitAccessLines(t, logs, 2) // written after the answer
+	for _, m := range lines {
 		if m["client"] != "127.0.0.1" {
-			t.Errorf("access log line %s: client %v, want 127.0.0.1", line, m["client"])
+			t.Errorf("access log line %v: client %v, want 127.0.0.1", m, m["client"])
 		}
 	}
-	if n != 2 {
+	if n := len(lines); n != 2 {
 		t.Fatalf("%d access log lines, want 2:\n%s", n, logs.String())
 	}
 	if strings.Contains(logs.String(), token) {

@@ -35,7 +35,9 @@ import (
 //     serve builds (memory store, 8 keys, an SDK MeterProvider), without
 //     the Handler's own work;
 //   - handler: the Handler as serve builds it, that transport plus a
-//     token and a text access log (to nowhere).
+//     token and a text access log (to nowhere);
+//   - handler-clients: the same with a named client under limits, and
+//     the handler's request counter by client name.
 //
 // Besides ns/op, cpu-ns/op is the CPU time the process spent per request
 // (user and system, the garbage collector's included), which a machine
@@ -89,6 +91,20 @@ func BenchmarkHandler(b *testing.B) {
 		{"handler", func(b *testing.B) http.Handler {
 			h, err := proxy.New([]*jongler.Transport{newTransport(b)},
 				proxy.WithTokens(token), proxy.WithAccessLog(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return h
+		}},
+		{"handler-clients", func(b *testing.B) http.Handler {
+			// The same, its token a named client's with limits, and the
+			// handler's own request counter by client name.
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			b.Cleanup(func() { mp.Shutdown(context.Background()) })
+			h, err := proxy.New([]*jongler.Transport{newTransport(b)},
+				proxy.WithClients(proxy.Client{Name: "bench", Token: token, PerMinute: 1 << 30, PerDay: 1 << 30}),
+				proxy.WithMeterProvider(mp),
+				proxy.WithAccessLog(slog.New(slog.NewTextHandler(io.Discard, nil))))
 			if err != nil {
 				b.Fatal(err)
 			}

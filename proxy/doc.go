@@ -53,7 +53,13 @@
 // base context ([http.Server.BaseContext]) with cause [http.ErrServerClosed]:
 // the access log then says "cut at shutdown", not "client gone".
 //
-// The [WithAccessLog] logger gets one line per request: method, path
+// Clients may be named ([WithClients]): each its own token, or the SHA-256
+// of it, its own limits (429 saying so, when over them) and the connectors
+// it may use (403 for another); its name, never its token, is in the
+// access log and the metrics ([WithMeterProvider]).
+//
+// The [WithAccessLog] logger gets one line per request: the client's
+// address and name, method, path
 // (credentials in the query and any token redacted), status, connector, model, key name,
 // attempts, bytes and duration. Never a key value, never a token.
 package proxy

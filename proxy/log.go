@@ -79,16 +79,19 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 	if p != nil && w.note == "" {
 		w.note = "answer cut short"
 	}
+	h.metrics.record(r.Context(), x, status) // before the line: whoever reads the line finds the count
 	if h.log.Enabled(r.Context(), slog.LevelInfo) {
 		s := x.info.Snapshot()
 		if s.NoKey && w.note == "" {
 			w.note = "no key"
 		}
-		attrs := make([]slog.Attr, 0, 12) // room for all: no growing
+		found := h.tokens()
+		attrs := make([]slog.Attr, 0, 13) // room for all: no growing
 		attrs = append(attrs,
-			slog.String("client", clientAddr(r.RemoteAddr)),
-			slog.String("method", h.found.logMethod(r.Method)),
-			slog.String("path", h.found.redact(redactedPath(r.URL, m))),
+			slog.String("client", h.clientAddr(r)),
+			slog.String("client_name", x.clientName()),
+			slog.String("method", found.logMethod(r.Method)),
+			slog.String("path", found.redact(redactedPath(r.URL, m))),
 			slog.Int("status", status))
 		if m != nil {
 			attrs = append(attrs, slog.String("connector", m.name))
@@ -107,13 +110,21 @@ func (h *Handler) logRequest(r *http.Request, x *exchange) {
 			attrs = append(attrs, slog.String("note", w.note))
 		}
 		if w.err != "" {
-			attrs = append(attrs, slog.String("err", h.found.redact(w.err)))
+			attrs = append(attrs, slog.String("err", found.redact(w.err)))
 		}
 		h.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request", attrs...)
 	}
 	if p != nil {
 		panic(p)
 	}
+}
+
+// clientName is the name of the client of x for the log and the metrics.
+func (x *exchange) clientName() string {
+	if x.client == "" {
+		return NoClient
+	}
+	return x.client
 }
 
 // redactedPath is the path and query of u for the access log, with every
@@ -125,9 +136,8 @@ func redactedPath(u *url.URL, m *mount) string {
 	return redact.URLPath(u, m.query)
 }
 
-// clientAddr is the address of the client, as the access log names it:
-// the IP address the connection came from, without its port.
-func clientAddr(remote string) string {
+// remoteIP is the IP address a connection came from, without its port.
+func remoteIP(remote string) string {
 	if host, _, err := net.SplitHostPort(remote); err == nil {
 		return host
 	}

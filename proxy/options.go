@@ -1,6 +1,11 @@
 package proxy
 
-import "log/slog"
+import (
+	"log/slog"
+	"net/netip"
+
+	"go.opentelemetry.io/otel/metric"
+)
 
 // An Option configures a [Handler].
 type Option func(*config)
@@ -12,6 +17,10 @@ type config struct {
 	log      *slog.Logger
 	errorLog *slog.Logger
 	limits   limits
+	clients  []Client
+	usage    *ClientUsage
+	meters   metric.MeterProvider
+	trusted  []netip.Prefix
 }
 
 // DefaultMaxBodyBytes bounds request bodies unless [WithMaxBodyBytes] says

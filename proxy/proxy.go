@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,12 +34,11 @@ import (
 // (through an [http.MaxBytesReader]) and, as [httputil.ReverseProxy], leaves
 // closing it to the server. The upstream's answer body is always closed.
 type Handler struct {
-	mounts   map[string]*mount // by prefix name
-	root     *mount
-	prefixes []string // "/NAME/", sorted
-	tokens   [][sha256.Size]byte
-	found    tokenSet // the tokens themselves, kept from going upstream
-	maxBody  int64
+	mounts       map[string]*mount // by prefix name
+	root         *mount
+	prefixes     []string // "/NAME/", sorted
+	clientsState          // clients.go: who may send, and their tokens kept from the upstream
+	maxBody      int64
 	// bodyIdle bounds the wait for each read of a request body, so that
 	// a client trickling its body cannot hold a connection for ever.
 	bodyIdle time.Duration
@@ -49,11 +46,14 @@ type Handler struct {
 	buffered byteBudget // request bodies held (bodylimits.go)
 	log      *slog.Logger
 	buffers  bufferPool
+	metrics  metrics
+	trusted  trustedProxies // forwarded.go
 }
 
 // mount is one connector served by the handler.
 type mount struct {
-	name   string // the connector's canonical name
+	name   string   // the connector's canonical name
+	names  []string // its name and aliases
 	policy string
 	// header and prefix: the connector's own key header (canonical, so
 	// that looking it up allocates nothing), besides the usual ones.
@@ -88,10 +88,19 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 	if errorLog == nil {
 		errorLog = slog.New(slog.DiscardHandler)
 	}
-	for _, tok := range cfg.tokens {
-		h.tokens = append(h.tokens, sha256.Sum256([]byte(tok)))
+	clients, err := newClients(cfg.tokens, cfg.clients)
+	if err != nil {
+		return nil, err
 	}
-	h.found = newTokenSet(cfg.tokens)
+	h.clients, h.usage, h.trusted = clients, cfg.usage, cfg.trusted
+	if h.usage == nil {
+		h.usage = NewClientUsage(nil)
+	}
+	found := newTokenSet(knownTokens(clients))
+	h.found.Store(&found)
+	if h.metrics, err = newMetrics(cfg.meters); err != nil {
+		return nil, err
+	}
 	for _, t := range transports {
 		c := t.Connector()
 		target, err := url.Parse(t.BaseURL())
@@ -100,6 +109,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 		}
 		m := &mount{
 			name:   c.Name,
+			names:  append([]string{c.Name}, c.Aliases...),
 			policy: c.Policy,
 			header: canonicalHeader(c.APIKeyHeader),
 			prefix: c.APIKeyPrefix,
@@ -109,7 +119,7 @@ func New(transports []*jongler.Transport, opts ...Option) (*Handler, error) {
 		m.rp = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				m.rewrite(pr, target)
-				h.found.drop(pr.Out)
+				h.tokens().drop(pr.Out)
 			},
 			Transport:      watched{t, &h.limits},
 			ModifyResponse: checkUpgrade,
@@ -178,6 +188,8 @@ type exchange struct {
 	info  reqinfo.Info
 	lw    logWriter
 	url   url.URL // the outbound URL, before the rewrite
+	// client is the name of the client, "" until its token is found.
+	client string
 }
 
 // ServeHTTP implements [http.Handler].
@@ -204,28 +216,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		u.Path, u.RawPath = p, rest
 	}
-	if len(h.tokens) > 0 && !h.authorized(r, m) {
-		lw.note = "unauthorized"
-		errshape.Write(lw, shapeOf(m, u.Path), http.StatusUnauthorized, "apijongler: missing or wrong proxy token: put the token where the API key goes", 0)
-		return
+	client := h.admitted(r) // let in and counted by Admit
+	counted := client != nil
+	if counted {
+		x.client = client.Name
+	} else if len(h.clients) > 0 {
+		var tok string
+		if client, tok = h.authenticate(r, m); client == nil {
+			lw.note = "unauthorized"
+			errshape.Write(lw, shapeOf(m, u.Path), http.StatusUnauthorized, "apijongler: missing or wrong proxy token: put the token where the API key goes", 0)
+			return
+		}
+		h.learnToken(client, tok)
+		x.client = client.Name
 	}
 	if m == nil {
 		h.notFound(lw, r)
 		return
 	}
-	if h.found.inPath(r.URL) {
+	found := h.tokens()
+	if found.inPath(r.URL) {
 		// Never sent upstream, nor kept as a model's name in the key
 		// states: the path is not a place for a credential.
 		lw.note = "token in path"
 		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be in the URL path; put it where the API key goes", 0)
 		return
 	}
-	if h.found.inMethod(r.Method) {
+	if found.inMethod(r.Method) {
 		lw.note = "token in method"
 		errshape.Write(lw, shapeOf(m, u.Path), http.StatusBadRequest, "apijongler: the proxy token must not be in the HTTP method; put it where the API key goes", 0)
 		return
 	}
+	if client != nil && !h.admit(lw, client, m, u.Path, counted) {
+		return
+	}
 	ctx := reqinfo.NewContext(r.Context(), &x.info)
+	if client != nil {
+		ctx = context.WithValue(ctx, clientKey{}, &client.Client)
+	}
 	if h.limits.upstreamHeader > 0 || h.limits.streamIdle > 0 {
 		ctx = context.WithValue(ctx, exchangeKey{}, x) // for the upstream's bounds (limits.go)
 	}
@@ -258,40 +286,6 @@ func shapeOf(m *mount, path string) errshape.Shape {
 		return errshape.OpenAI
 	}
 	return errshape.For(m.policy, path)
-}
-
-// authorized reports whether r carries one of the tokens in one of the
-// places an API key goes. Every candidate is compared with every token by
-// their SHA-256 digests, in constant time.
-func (h *Handler) authorized(r *http.Request, m *mount) bool {
-	ok := 0
-	try := func(v string) {
-		if v == "" {
-			return
-		}
-		d := sha256.Sum256([]byte(v))
-		for _, t := range h.tokens {
-			ok |= subtle.ConstantTimeCompare(d[:], t[:])
-		}
-	}
-	// Canonical header names: looking them up allocates nothing.
-	try(r.Header.Get("X-Goog-Api-Key"))
-	if scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
-		try(strings.TrimSpace(tok))
-	}
-	q := r.URL.RawQuery
-	key, _ := queryValue(q, "key")
-	try(key)
-	if m != nil {
-		if m.header != "" && !strings.EqualFold(m.header, "Authorization") {
-			try(strings.TrimPrefix(r.Header.Get(m.header), m.prefix))
-		}
-		if m.query != "" && m.query != "key" {
-			v, _ := queryValue(q, m.query)
-			try(v)
-		}
-	}
-	return ok == 1
 }
 
 // canonicalHeader returns name in canonical form, "" for "".

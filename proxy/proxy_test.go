@@ -57,24 +57,48 @@ func (rec *recorder) all() []*http.Request {
 func recorderProxy(t *testing.T, rec *recorder, logs io.Writer, topts []jongler.Option, opts ...proxy.Option) *httptest.Server {
 	t.Helper()
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	tr, err := jongler.NewTransport(gemini, append([]jongler.Option{
-		jongler.WithKeys(jKeys(testKeys)...),
-		jongler.WithStateDir(t.TempDir()),
-		jongler.WithBaseURL(rec.URL),
-		jongler.WithNoKeyAnswer(),
-		jongler.WithLogger(logger),
-	}, topts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	h, err := proxy.New([]*jongler.Transport{tr}, append([]proxy.Option{proxy.WithTokens("other-token-3e9a1f7c", token), proxy.WithAccessLog(logger)}, opts...)...)
+	tr := recorderTransport(t, rec, append([]jongler.Option{jongler.WithLogger(logger)}, topts...)...)
+	h, err := proxy.New(tr, append([]proxy.Option{proxy.WithTokens("other-token-3e9a1f7c", token), proxy.WithAccessLog(logger)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ps := httptest.NewServer(h)
 	t.Cleanup(ps.Close)
 	return ps
+}
+
+// recorderTransport is a transport for the Gemini connector with testKeys,
+// sending to rec.
+func recorderTransport(t *testing.T, rec *recorder, topts ...jongler.Option) []*jongler.Transport {
+	t.Helper()
+	tr, err := jongler.NewTransport(gemini, append([]jongler.Option{
+		jongler.WithKeys(jKeys(testKeys)...),
+		jongler.WithStateDir(t.TempDir()),
+		jongler.WithBaseURL(rec.URL),
+		jongler.WithNoKeyAnswer(),
+	}, topts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return []*jongler.Transport{tr}
+}
+
+// httptestServer serves h until the test ends and returns its URL.
+func httptestServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ps := httptest.NewServer(h)
+	t.Cleanup(ps.Close)
+	return ps.URL
+}
+
+// headerText is every name and value of h, for looking a secret up.
+func headerText(h http.Header) string {
+	var b strings.Builder
+	for k, vs := range h {
+		b.WriteString(k + ": " + strings.Join(vs, ", ") + "\n")
+	}
+	return b.String()
 }
 
 // TestTokenSlots: the token is taken in each place an API key goes; the

@@ -17,6 +17,7 @@ import (
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/internal/errshape"
 	"github.com/api-jongler/jongler/internal/reqinfo"
+	"github.com/api-jongler/jongler/proxy"
 )
 
 // Handler is the routing endpoint; see the package documentation. It is
@@ -28,8 +29,37 @@ type Handler struct {
 	order  []string
 	tel    *telemetry
 
+	known map[Target]bool // the routes' targets: metric labels of their own
+
 	mu     sync.Mutex
 	tokens map[Target]*tokenWindow
+}
+
+// label returns t as the metrics name it: a target of a route by its
+// name, another (one a client pinned) as its connector's "other", so that
+// clients cannot make labels without bound.
+func (h *Handler) label(t Target) string {
+	if h.known[t] {
+		return t.String()
+	}
+	return t.Connector + "/other"
+}
+
+// allowed returns the targets of ts that r's client may use: all of them
+// for a route it may use by name, else those of connectors it may use
+// ([proxy.AllowedFromContext]).
+func (h *Handler) allowed(ctx context.Context, name string, ts []Target) []Target {
+	if _, isRoute := h.routes[name]; isRoute && proxy.AllowedFromContext(ctx, name) {
+		return ts
+	}
+	var out []Target
+	for _, t := range ts {
+		c := h.conns[t.Connector].c
+		if proxy.AllowedFromContext(ctx, append([]string{c.Name}, c.Aliases...)...) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // conn is a routable connector and its transport.
@@ -153,6 +183,7 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, path strin
 			writeModelNotFound(w, n, h.Names())
 			return nil
 		}
+		ts = h.allowed(r.Context(), n, ts)
 		for _, t := range ts {
 			if !slices.Contains(rq.targets, t) {
 				rq.targets = append(rq.targets, t)
@@ -162,9 +193,19 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, path strin
 			rq.maxWait = max(rq.maxWait, rt.MaxWait)
 		}
 	}
-	rq.label = rq.model
-	if !h.Has(rq.model) {
-		rq.label = "models" // a list alone: the log and metrics never carry a name no route has
+	if len(rq.targets) == 0 {
+		name, _ := proxy.ClientFromContext(r.Context())
+		errshape.Write(w, errshape.OpenAI, http.StatusForbidden,
+			"apijongler: client "+name+" may not use "+strconv.Quote(strings.Join(names, ", ")), 0)
+		return nil
+	}
+	switch _, isRoute := h.routes[rq.model]; {
+	case isRoute:
+		rq.label = rq.model
+	case h.Has(rq.model) && len(names) == 1:
+		rq.label = "pinned" // a client's own CONNECTOR/MODEL: the metrics never carry a name no route has
+	default:
+		rq.label = "models" // a list alone
 	}
 	return rq
 }
@@ -265,7 +306,7 @@ func (h *Handler) try(ctx context.Context, w http.ResponseWriter, rq *request, o
 		}
 		if at.IsZero() || at.After(now) {
 			o.skipped = append(o.skipped, t.String())
-			h.tel.count(ctx, o.route, t, "skipped")
+			h.tel.count(ctx, o.route, h.label(t), "skipped")
 			back = earliest(back, at)
 			continue
 		}
@@ -276,7 +317,7 @@ func (h *Handler) try(ctx context.Context, w http.ResponseWriter, rq *request, o
 				return true, time.Time{}
 			}
 			o.fellBack = append(o.fellBack, t.String())
-			h.tel.count(ctx, o.route, t, "fell_back")
+			h.tel.count(ctx, o.route, h.label(t), "fell_back")
 			h.cfg.log.Debug("route: target failed; falling back", "target", t.String(), "err", err)
 			back = earliest(back, h.cfg.clock.Now())
 			continue
@@ -284,7 +325,7 @@ func (h *Handler) try(ctx context.Context, w http.ResponseWriter, rq *request, o
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 			h.refused(t, resp)
 			o.fellBack = append(o.fellBack, t.String())
-			h.tel.count(ctx, o.route, t, "fell_back")
+			h.tel.count(ctx, o.route, h.label(t), "fell_back")
 			if again, err := cn.t.Headroom(ctx, t.Model); err == nil {
 				if !again.IsZero() && !again.After(h.cfg.clock.Now()) {
 					again = h.cfg.clock.Now().Add(time.Second) // a 5xx: soon, not at once
@@ -294,7 +335,7 @@ func (h *Handler) try(ctx context.Context, w http.ResponseWriter, rq *request, o
 			continue
 		}
 		o.served, o.status = t.String(), resp.StatusCode
-		h.tel.count(ctx, o.route, t, "served")
+		h.tel.count(ctx, o.route, h.label(t), "served")
 		if note := h.pass(w, resp, t, rq); note != "" {
 			o.note = note
 		}
@@ -362,6 +403,9 @@ func (h *Handler) logOutcome(ctx context.Context, o *outcome, start time.Time) {
 		return
 	}
 	attrs := []slog.Attr{slog.String("route", o.route), slog.Int("status", o.status)}
+	if name, ok := proxy.ClientFromContext(ctx); ok {
+		attrs = append(attrs, slog.String("client_name", name))
+	}
 	if o.served != "" {
 		attrs = append(attrs, slog.String("target", o.served))
 	}

@@ -101,7 +101,7 @@ func New(transports []*jongler.Transport, routes []Route, opts ...Option) (*Hand
 	if cfg.maxBody <= 0 {
 		cfg.maxBody = DefaultMaxBodyBytes
 	}
-	h := &Handler{cfg: cfg, conns: map[string]*conn{}, routes: map[string]*Route{}, tokens: map[Target]*tokenWindow{}}
+	h := &Handler{cfg: cfg, conns: map[string]*conn{}, routes: map[string]*Route{}, tokens: map[Target]*tokenWindow{}, known: map[Target]bool{}}
 	for _, t := range transports {
 		c := t.Connector()
 		if c.OpenAIPath == "" {
@@ -136,6 +136,9 @@ func New(transports []*jongler.Transport, routes []Route, opts ...Option) (*Hand
 		}
 		h.routes[r.Name] = &rc
 		h.order = append(h.order, r.Name)
+		for _, t := range rc.Targets {
+			h.known[t] = true
+		}
 	}
 	var err error
 	if h.tel, err = newTelemetry(cfg.meters); err != nil {

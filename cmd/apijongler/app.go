@@ -256,6 +256,8 @@ Exit codes:
 	root.AddCommand(a.demoCmd())
 	root.AddCommand(a.versionCmd())
 	root.AddCommand(a.serveCmd())
+	root.AddCommand(a.tokenCmd())
+	root.AddCommand(a.requestCmd(root))
 	return root
 }
 

@@ -50,6 +50,10 @@ down, or came back. It ends with a summary and the server's own counters.
 Nothing leaves this machine and no key of yours is read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := refuseIgnoredFlags(cmd, "demo"); err != nil {
+				return err
+			}
+			a.warnDeprecated(cmd, "budget", "timeout")
 			switch {
 			case cfg.keys < 1 || cfg.keys > 26:
 				return usageErrorf("--keys %d: want 1 to 26", cfg.keys)
@@ -62,7 +66,7 @@ Nothing leaves this machine and no key of yours is read.`,
 			case cfg.minute < 10*time.Millisecond:
 				return usageErrorf("--minute %s: want 10ms or more", cfg.minute)
 			case cfg.budget <= 0:
-				return usageErrorf("--budget %s: want a positive duration", cfg.budget)
+				return usageErrorf("--timeout %s: want a positive duration", cfg.budget)
 			}
 			if cfg.concurrency <= 0 {
 				cfg.concurrency = cfg.keys
@@ -82,7 +86,8 @@ Nothing leaves this machine and no key of yours is read.`,
 	f.IntVar(&cfg.concurrency, "concurrency", 0, "requests in flight at once (default: as many as keys)")
 	f.IntVar(&cfg.rpm, "rpm", cfg.rpm, "requests per minute each project may make to "+demoModel)
 	f.DurationVar(&cfg.minute, "minute", cfg.minute, "how long a simulated minute lasts")
-	f.DurationVar(&cfg.budget, "budget", cfg.budget, "give up after this long")
+	f.DurationVar(&cfg.budget, "timeout", cfg.budget, "give up after `DURATION`")
+	addDeprecatedAlias(cmd, "budget", "timeout")
 	return cmd
 }
 
@@ -195,7 +200,7 @@ func (a *app) runDemo(ctx context.Context, cfg demoConfig) error {
 
 	a.demoSummary(cfg, srv, d, elapsed, ok, refused, noKey, other)
 	if timedOut {
-		return &exitError{code: exitNoAnswer, err: fmt.Errorf("the demo ran out of its budget of %s", cfg.budget)}
+		return &exitError{code: exitNoAnswer, err: fmt.Errorf("the demo ran out of its time (--timeout %s)", cfg.budget)}
 	}
 	return nil
 }

@@ -315,7 +315,7 @@ func (a *app) readBody(arg string) ([]byte, error) {
 	switch {
 	case arg == "":
 		return nil, nil
-	case arg == "-":
+	case arg == "-" || arg == "@-": // curl's @- too
 		what = "standard input"
 		if data, err = io.ReadAll(a.stdin); err != nil {
 			return nil, configError(fmt.Errorf("read BODY from standard input: %w", err))

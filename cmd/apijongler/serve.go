@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -48,6 +46,7 @@ type serveFlags struct {
 	tor             string
 	poolSummary     time.Duration // serve_pool.go
 	limits          serving.Limits
+	clients         clientFlags // clients.go
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -69,6 +68,16 @@ every local user can read the command line. Without a token serve listens
 on loopback addresses only; beyond loopback every token must be at least 16
 bytes without whitespace (openssl rand -hex 16).
 
+Name the clients of a team in a tokens file (--tokens-file, or tokens_file in
+the INI file's [serve]), one a line: NAME TOKEN, or NAME sha256:HEX (the
+token's SHA-256: the file need not hold it), then optional per_minute=N,
+per_day=N and allow=CONNECTOR,... ('apijongler token new NAME' prints a token
+and its line). The access log, /metrics and /status/clients name the client;
+one over its own limit gets 429 saying so. The file is read again on SIGHUP:
+a line taken out stops its client at once, its requests in flight finish.
+The access log names the client's address; behind a proxy, give its address
+with --trusted-proxies to log the X-Forwarded-For it sets instead.
+
 Keys come from the INI file (--config, $` + jongler.ConfigEnv + `) and from
 environment variables ` + keysEnvPrefix + `<CONNECTOR>=name1=value1,name2=value2,
 CONNECTOR being the connector's name or alias in upper case with every
@@ -89,8 +98,8 @@ max_conns_per_client = 64, upstream_header_timeout = 90s, ...
 The first line on standard output is "listening on http://HOST:PORT". One
 access-log line per request goes to standard error. GET /healthz, /readyz
 (200 only when every connector has a key free to take a request), /status (as
-'apijongler status --json') and /metrics (Prometheus text format); the last
-two need the token when there is one, and /readyz says which connector is
+'apijongler status --json'), /status/clients and /metrics (Prometheus text
+format); the last three need a token when there is one, and /readyz says which connector is
 not ready only to a token holder.
 SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
 --shutdown-timeout, cut the rest (logged "cut at shutdown"), exit 0. SIGHUP:
@@ -120,6 +129,7 @@ from stopping serve.` + routesHelp,
 	fl.Lookup("tor").NoOptDefVal = "127.0.0.1:9050"
 	fl.DurationVar(&f.poolSummary, "pool-summary-interval", defaultPoolSummary, poolSummaryFlagUsage)
 	addLimitFlags(cmd, &f.limits)
+	addClientFlags(cmd, &f.clients)
 	return cmd
 }
 
@@ -148,10 +158,6 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	if v := os.Getenv(listenEnv); v != "" && !cmd.Flags().Changed("listen") {
 		listen = v
 	}
-	tokens, err := a.serveTokens(f, listen) // serve_secrets.go
-	if err != nil {
-		return err
-	}
 	access, err := serving.AccessLog(a.stderr, f.logFormat)
 	if err != nil {
 		return usageErrorf("%s", err)
@@ -162,7 +168,15 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	if f.poolSummary < 0 {
 		return usageErrorf("--pool-summary-interval %s: want a positive duration, or 0 for none", f.poolSummary)
 	}
-	limits, err := a.serveLimits(cmd, f.limits)
+	limits, err := a.serveLimits(cmd, f.limits, clientSettings(&f.clients)...)
+	if err != nil {
+		return err
+	}
+	tokens, err := a.serveTokens(f, listen) // serve_secrets.go
+	if err != nil {
+		return err
+	}
+	trusted, err := f.clients.trustedProxies()
 	if err != nil {
 		return err
 	}
@@ -192,9 +206,15 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	defer stopMetrics()
 	sc := serving.Config{Store: store, Logger: a.logger, Access: access, Meters: meters, Tokens: tokens, MaxBody: f.maxBody,
-		Limits: limits, Leases: jongler.NewLeaseGroup(), Upstream: serving.UpstreamTransport(limits)}
+		Limits: limits, Leases: jongler.NewLeaseGroup(), Upstream: serving.UpstreamTransport(limits),
+		Usage: proxy.NewClientUsage(nil), TrustedProxies: trusted}
 	build := func() (*served, error) {
 		a.ini = nil // read the INI file afresh: SIGHUP reloads it
+		sc := sc
+		var err error
+		if sc.Clients, err = a.readClients(&f.clients, !isLoopback(listen)); err != nil { // clients.go
+			return nil, err
+		}
 		return a.buildServed(args, f, sc)
 	}
 	first, err := firstBuild(ctx, access, build)
@@ -211,7 +231,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
 	a.stdout.Flush()
-	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "store", where, "tokens", len(tokens))
+	access.Info("serving", "addr", ln.Addr().String(), "prefixes", strings.Join(first.h.Prefixes(), " "), "store", where, "tokens", len(tokens), "clients", len(first.h.Clients()))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", serving.NoBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -221,9 +241,11 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 	mux.Handle("GET /readyz", serving.NoBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A probe without the token gets the status and ready or not;
 		// which connector is not ready, and why, is for token holders.
-		serveReady(w, r, cur.Load(), len(tokens) == 0 || hasToken(r, tokens))
+		_, holder := clientName(&cur, r)
+		serveReady(w, r, cur.Load(), holder)
 	})))
-	guard := func(h http.Handler) http.Handler { return serving.NoBody(tokenGuard(tokens)(a.scrubbed(h))) }
+	guard := func(h http.Handler) http.Handler { return serving.NoBody(clientGuard(&cur)(a.scrubbed(h))) }
+	mux.Handle("GET /status/clients", guard(serveClientsStatus(&cur)))
 	mux.Handle("GET /status", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rows, err := statusRows(r.Context(), cur.Load().transports)
 		if err != nil {
@@ -236,7 +258,7 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		enc.Encode(rows)
 	})))
 	mux.Handle("GET /metrics", guard(metrics))
-	mountRoutes(mux, tokens, cur.Load) // serve_routes.go
+	mountRoutes(mux, cur.Load) // serve_routes.go
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur.Load().h.ServeHTTP(w, r)
 	}))
@@ -505,24 +527,6 @@ func isLoopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// tokenGuard lets through requests with one of tokens as a Bearer token
-// or x-goog-api-key, when there are tokens.
-func tokenGuard(tokens []string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if len(tokens) == 0 {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !hasToken(r, tokens) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="apijongler"`)
-				http.Error(w, "apijongler: missing or wrong token", http.StatusUnauthorized)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
 // scrubbed returns h writing its answers with every key value and token
 // replaced: what /metrics and /status say comes in part from clients (the
 // model a request names), and one token holder must not read another's
@@ -544,24 +548,6 @@ type scrubWriter struct {
 }
 
 func (w scrubWriter) Write(p []byte) (int, error) { return w.rd.Write(p) }
-
-// hasToken reports, in constant time, whether r carries one of tokens as
-// a Bearer token or in x-goog-api-key.
-func hasToken(r *http.Request, tokens []string) bool {
-	got := []string{r.Header.Get("x-goog-api-key")}
-	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		got = append(got, strings.TrimSpace(tok))
-	}
-	ok := 0
-	for _, g := range got {
-		gd := sha256.Sum256([]byte(g))
-		for _, t := range tokens {
-			td := sha256.Sum256([]byte(t))
-			ok |= subtle.ConstantTimeCompare(gd[:], td[:])
-		}
-	}
-	return ok == 1
-}
 
 // readiness is the body of /readyz.
 type readiness struct {

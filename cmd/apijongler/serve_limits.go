@@ -23,7 +23,8 @@ const serveSection = "serve"
 type limitSetting struct {
 	flag, name, usage string
 	n                 *int           // a count, or
-	d                 *time.Duration // a duration
+	d                 *time.Duration // a duration, or
+	s                 *string        // a text (clients.go)
 }
 
 // limitSettings returns serve's bounds, each pointing into l.
@@ -63,11 +64,11 @@ func addLimitFlags(cmd *cobra.Command, l *serving.Limits) {
 
 // serveLimits returns serve's bounds: each flag given, else its setting in
 // the INI file's [serve] section, else its default (in flagged, as the
-// flags were parsed). The section is read at start; a SIGHUP does not
-// change the bounds.
-func (a *app) serveLimits(cmd *cobra.Command, flagged serving.Limits) (serving.Limits, error) {
+// flags were parsed); so too each of extra. The section is read at start;
+// a SIGHUP does not change the bounds.
+func (a *app) serveLimits(cmd *cobra.Command, flagged serving.Limits, extra ...limitSetting) (serving.Limits, error) {
 	l := flagged
-	settings := limitSettings(&l)
+	settings := append(limitSettings(&l), extra...)
 	if a.configFile() != "" {
 		f, err := a.iniFile(jongler.ConnectorGemini)
 		if err != nil {
@@ -111,6 +112,10 @@ func readServeSection(f *keyfile.File, settings []limitSetting, flagged func(str
 		}
 		seen[s.name] = true
 		if flagged(s.flag) {
+			continue
+		}
+		if s.s != nil {
+			*s.s = e.Value
 			continue
 		}
 		if s.n != nil {

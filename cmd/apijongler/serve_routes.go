@@ -7,7 +7,6 @@ import (
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/cmd/internal/serving"
-	"github.com/api-jongler/jongler/internal/errshape"
 	"github.com/api-jongler/jongler/internal/keyfile"
 	"github.com/api-jongler/jongler/route"
 )
@@ -67,14 +66,10 @@ func routableConnector(name string) (string, error) {
 
 // mountRoutes serves the routes of the current configuration at their
 // paths on mux, behind the tokens; what is no route's goes to the proxy.
-func mountRoutes(mux *http.ServeMux, tokens []string, cur func() *served) {
+func mountRoutes(mux *http.ServeMux, cur func() *served) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(tokens) > 0 && !hasToken(r, tokens) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="apijongler"`)
-			errshape.Write(w, errshape.OpenAI, http.StatusUnauthorized, "apijongler: missing or wrong token: put the token where the API key goes", 0)
-			return
-		}
-		cur().routes.ServeHTTP(w, r)
+		s := cur()
+		s.h.Admit(s.routes).ServeHTTP(w, r) // the clients' tokens and limits
 	})
 	mux.Handle("POST /v1/chat/completions", h)
 	mux.Handle("POST /v1/embeddings", h)

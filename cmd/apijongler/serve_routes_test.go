@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -275,5 +276,67 @@ func writeRoutes(t *testing.T, e *routesEnv, routes string) {
 	head, _, _ := strings.Cut(string(b), "[routes]")
 	if err := os.WriteFile(path, []byte(head+"[routes]\n"+routes+"\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServeRoutesClients: the routes endpoint lets in a tokens file's
+// clients as the proxy does, under their limits and their allow lists: a
+// client allowed one connector is served by that connector's targets of a
+// route only, and refused (403) a route with none of them; a client over
+// its limit gets 429 saying so; a model that is no route's, handed on to
+// the proxy, counts once; the access log names the client, and /metrics'
+// target labels stay the routes' own whatever a client pins.
+func TestServeRoutesClients(t *testing.T) {
+	e := newRoutesEnv(t, "fast = simgemini/"+rtGeminiModel+", simcerebras/"+rtCerebrasModel+"\ncheap = simgroq/"+rtGroqModel)
+	const carolTok, daveTok = "carol-token-0123456789abcdef", "dave-token-0123456789abcdef"
+	tokens := writeSecret(t, e.dir, "tokens", "carol "+carolTok+" allow=simcerebras\ndave "+daveTok+" per_minute=2\n", 0o600)
+	p := e.start(nil, "--listen", "127.0.0.1:0", "--tokens-file", tokens)
+	chat := func(tok, model string) (int, string, http.Header) {
+		t.Helper()
+		return call(t, "POST", p.url+"/v1/chat/completions", tok, `{"model":"`+model+`","messages":[{"role":"user","content":"Hi"}]}`)
+	}
+	for _, c := range []struct {
+		tok, model, target string
+		want               int
+		says               string
+	}{
+		{carolTok, "fast", e.cerebrasT, 200, ""}, // Gemini is first, but not carol's
+		{carolTok, "cheap", "", 403, "client carol may not use"},
+		{carolTok, "simgemini/" + rtGeminiModel, "", 403, "client carol may not use"},
+		{"", "fast", "", 401, "missing or wrong proxy token"},
+		{daveTok, "fast", e.geminiT, 200, ""},
+		{carolTok, "no-such-model", "", 404, ""}, // handed on to the proxy: no connector at /
+		{daveTok, "simgemini/invented-by-dave", "simgemini/invented-by-dave", 404, "not found"},
+		{daveTok, "fast", "", 429, "client dave is over its own limit of 2 requests a minute"},
+	} {
+		code, body, hdr := chat(c.tok, c.model)
+		if code != c.want || !strings.Contains(body, c.says) || !strings.HasPrefix(hdr.Get("X-Apijongler-Target"), c.target) {
+			t.Fatalf("%.5s… %s: %d %q %s, want %d %q %s", c.tok, c.model, code, hdr.Get("X-Apijongler-Target"), body, c.want, c.target, c.says)
+		}
+	}
+	code, status, _ := call(t, "GET", p.url+"/status/clients", carolTok, "")
+	var clients []struct {
+		Name     string
+		Requests int64
+		Limited  int64
+	}
+	if code != 200 || json.Unmarshal([]byte(status), &clients) != nil || len(clients) != 2 ||
+		clients[0].Requests != 4 || clients[1].Requests != 2 || clients[1].Limited != 1 {
+		t.Fatalf("/status/clients: %d %s", code, status)
+	}
+	_, metrics, _ := call(t, "GET", p.url+"/metrics", carolTok, "")
+	routeLines := grepLines(metrics, "apijongler_route_")
+	if strings.Contains(routeLines, "invented-by-dave") || !strings.Contains(routeLines, `target="simgemini/other"`) {
+		t.Errorf("/metrics: a client's pinned model is a label of its own:\n%s", grepLines(metrics, "route"))
+	}
+	p.stop(t, os.Interrupt)
+	log := p.stderr.String()
+	if !strings.Contains(log, "client_name=carol") || !strings.Contains(log, "client_name=dave") {
+		t.Errorf("the routes' access log does not name the clients:\n%s", log)
+	}
+	for _, v := range append(e.values, carolTok, daveTok) {
+		if strings.Contains(log, v) || strings.Contains(metrics, v) {
+			t.Errorf("a key or a token is in the log or the metrics")
+		}
 	}
 }

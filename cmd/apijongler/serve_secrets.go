@@ -81,7 +81,7 @@ func (a *app) serveTokens(f *serveFlags, listen string) ([]string, error) {
 	}
 
 	public := !isLoopback(listen)
-	if len(all) == 0 && public {
+	if len(all) == 0 && public && f.clients.tokensFile == "" {
 		return nil, usageErrorf("refusing to listen on %s without a token: anyone who can reach it could spend your keys; give --token-file (or $%s), or listen on 127.0.0.1", listen, tokensEnv)
 	}
 	for _, t := range all {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"go.opentelemetry.io/otel/metric"
 
@@ -34,6 +35,11 @@ type Config struct {
 	// Upstream is what the transports send through (UpstreamTransport);
 	// nil: http.DefaultTransport.
 	Upstream http.RoundTripper
+	// Clients are let in besides Tokens, by name, each under its limits;
+	// Usage counts their requests across the handlers reloads build.
+	Clients        []proxy.Client
+	Usage          *proxy.ClientUsage
+	TrustedProxies []netip.Prefix // whose X-Forwarded-For the access log believes
 }
 
 // TransportOptions returns the options every transport gets; the caller
@@ -54,6 +60,10 @@ func (c Config) TransportOptions() []jongler.Option {
 func (c Config) ProxyOptions() []proxy.Option {
 	return append([]proxy.Option{
 		proxy.WithTokens(c.Tokens...),
+		proxy.WithClients(c.Clients...),
+		proxy.WithClientUsage(c.Usage),
+		proxy.WithTrustedProxies(c.TrustedProxies...),
+		proxy.WithMeterProvider(c.Meters),
 		proxy.WithAccessLog(c.Access),
 		proxy.WithErrorLog(c.Logger),
 		proxy.WithMaxBodyBytes(c.MaxBody),

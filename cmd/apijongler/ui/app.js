@@ -187,16 +187,16 @@
     const now = Date.now() + skew;
     for (const cd of conns.querySelectorAll(".countdown[data-until]")) {
       const until = Date.parse(cd.dataset.until);
-      cd.textContent = "back in " + countdown(until - now, until);
+      cd.textContent = countdown(until - now, until);
     }
   }
 
   function countdown(ms, until) {
     const s = Math.max(0, Math.ceil(ms / 1000));
-    if (s < 60) return `${s}s`;
-    if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+    if (s < 60) return `back in ${s}s`;
+    if (s < 3600) return `back in ${Math.floor(s / 60)}m ${s % 60}s`;
     const d = new Date(until);
-    return "at " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) +
+    return "back at " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) +
       (s >= 86400 ? " " + d.toLocaleDateString() : "");
   }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +15,7 @@ import (
 // it.
 func (a *app) keyCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "key reset|disable|enable CONNECTOR KEY",
+		Use:   "key reset|disable|enable CONNECTOR KEY [--for DURATION]",
 		Short: "Reset one key, or disable it for a while (maintenance), in every process sharing the store",
 		Long: `key acts on one key by name, in the state directory or the store (--store-file,
 $APIJONGLER_STORE), so that serve and every other process sharing it sees it at
@@ -29,16 +30,18 @@ Requests in flight keep their keys.`,
   apijongler key enable gemini key2`,
 	}
 	var hold time.Duration
-	run := func(action string) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			return a.keyAction(cmd, action, args[0], args[1], hold)
+	cmd.Args = cobra.ExactArgs(3)
+	cmd.ValidArgs = []string{"reset", "disable", "enable"}
+	cmd.Flags().DurationVar(&hold, "for", time.Hour, "with disable: how long the key stays out (at most 720h)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if !slices.Contains(cmd.ValidArgs, args[0]) {
+			return usageErrorf("key %q: want reset, disable or enable", args[0])
 		}
+		if args[0] != "disable" && cmd.Flags().Changed("for") {
+			return usageErrorf("--for goes with key disable only")
+		}
+		return a.keyAction(cmd, args[0], args[1], args[2], hold)
 	}
-	reset := &cobra.Command{Use: "reset CONNECTOR KEY", Short: "Clear one key's cooldowns and refusal", Args: cobra.ExactArgs(2), RunE: run("reset")}
-	disable := &cobra.Command{Use: "disable CONNECTOR KEY [--for DURATION]", Short: "Keep one key from being leased for a while", Args: cobra.ExactArgs(2), RunE: run("disable")}
-	disable.Flags().DurationVar(&hold, "for", time.Hour, "how long the key stays out (at most 720h)")
-	enable := &cobra.Command{Use: "enable CONNECTOR KEY", Short: "End a key's disable", Args: cobra.ExactArgs(2), RunE: run("enable")}
-	cmd.AddCommand(reset, disable, enable)
 	return cmd
 }
 

@@ -118,3 +118,43 @@ func TestKeyHoldBadInput(t *testing.T) {
 		t.Errorf("error %q", err)
 	}
 }
+
+// TestKeyStatesBudgets: KeyStates says what is used of each budget in the
+// current windows, in every store.
+func TestKeyStatesBudgets(t *testing.T) {
+	for name, store := range map[string]func() jongler.Option{
+		"memory": func() jongler.Option { return jongler.WithStore(jongler.NewMemoryStore()) },
+		"file":   func() jongler.Option { return jongler.WithStateDir(t.TempDir()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, key string) { w.Write([]byte(`{}`)) })
+			keys := []jongler.Key{{Name: "a", Value: testKeys["key1"], Project: "p1"}, {Name: "b", Value: testKeys["key2"], Project: "p2"}}
+			clock := &fakeClock{now: time.Date(2026, 5, 1, 12, 0, 30, 0, time.UTC)}
+			tr := newTransport(t, u, store(), jongler.WithKeys(keys...), jongler.WithClock(clock),
+				jongler.WithBudgets(jongler.Budget{Model: "gemini-2.5-flash", PerMinute: 5, PerDay: 100}))
+			defer tr.Close()
+			for range 3 {
+				if s := statusOf(t, tr, u.URL); s != 200 {
+					t.Fatalf("status %d", s)
+				}
+			}
+			ks, err := tr.KeyStates(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ks.Budgets) != 2 {
+				t.Fatalf("budgets %+v", ks.Budgets)
+			}
+			used := 0
+			for _, b := range ks.Budgets {
+				if b.Model != "gemini-2.5-flash" || b.PerMinute != 5 || b.PerDay != 100 || b.Minute != b.Day {
+					t.Errorf("budget %+v", b)
+				}
+				used += b.Minute
+			}
+			if used != 3 {
+				t.Errorf("used %d in all, want 3: %+v", used, ks.Budgets)
+			}
+		})
+	}
+}

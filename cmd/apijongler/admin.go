@@ -70,6 +70,9 @@ type dashConnector struct {
 	Keys []keyStatus `json:"keys"`
 	// Quotas lists the quotas learned for its keys' projects, once each.
 	Quotas []dashQuota `json:"quotas"`
+	// Budgets lists what is used of each budget (configured or learned) in
+	// the current minute and day.
+	Budgets []dashBudget `json:"budgets"`
 	// Hour sums the last hour's Minutes, the oldest first.
 	Hour    trafficCounts   `json:"hour"`
 	Minutes []trafficCounts `json:"minutes"`
@@ -79,6 +82,16 @@ type dashConnector struct {
 type dashQuota struct {
 	Project string `json:"project,omitempty"`
 	learnedStatus
+}
+
+// dashBudget is a project's budget for a model and its use now.
+type dashBudget struct {
+	Project   string `json:"project,omitempty"`
+	Model     string `json:"model"`
+	PerMinute int    `json:"per_minute,omitempty"`
+	PerDay    int    `json:"per_day,omitempty"`
+	Minute    int    `json:"used_minute"`
+	Day       int    `json:"used_day"`
 }
 
 // dashRoute is a route and the target it would use now.
@@ -164,6 +177,12 @@ func (d *dashboard) data(w http.ResponseWriter, r *http.Request) {
 			projects = append(projects, k.Project)
 			for _, l := range k.Learned {
 				c.Quotas = append(c.Quotas, dashQuota{Project: k.Project, learnedStatus: l})
+			}
+		}
+		c.Budgets = []dashBudget{}
+		if ks, err := t.KeyStates(r.Context()); err == nil {
+			for _, u := range ks.Budgets {
+				c.Budgets = append(c.Budgets, dashBudget(u))
 			}
 		}
 		c.Minutes, c.Hour = d.traffic.hour(name)

@@ -58,8 +58,8 @@ func TestDashboardBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node dashboard.mjs: %v", err)
 	}
-	if n := strings.Count(string(out), "\nok ") + boolInt(strings.HasPrefix(string(out), "ok ")); n != 27 {
-		t.Fatalf("%d checks passed, want 27", n)
+	if n := strings.Count(string(out), "\nok ") + boolInt(strings.HasPrefix(string(out), "ok ")); n != 28 {
+		t.Fatalf("%d checks passed, want 28", n)
 	}
 	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
 		t.Fatalf("no screenshot: %v", err)

@@ -131,6 +131,16 @@
     for (const li of list.querySelectorAll("li[data-key]")) {
       if (!seen.has(li.dataset.key)) li.remove();
     }
+    const budgets = c.budgets || [];
+    $(".budgets", sec).hidden = budgets.length === 0;
+    $(".budget-list", sec).replaceChildren(...budgets.map((b) => {
+      const li = document.createElement("li");
+      const parts = [];
+      if (b.per_minute) parts.push(`${b.used_minute}/${b.per_minute} this minute`);
+      if (b.per_day) parts.push(`${b.used_day}/${b.per_day} today`);
+      li.textContent = `${b.project || "(no project)"} ${b.model}: ${parts.join(", ")}`;
+      return li;
+    }));
     const quotas = c.quotas || [];
     $(".quotas", sec).hidden = quotas.length === 0;
     $(".quota-list", sec).replaceChildren(...quotas.map((q) => {

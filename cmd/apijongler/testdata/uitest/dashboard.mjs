@@ -116,6 +116,8 @@ try {
   check(req === statuses.length && pass === statuses.filter((s) => s === 429).length && abs + pass >= 1,
     "the last hour's requests and 429s", `requests ${req}, absorbed ${abs}, passed on ${pass}, answers ${statuses}`);
   check(await page.locator(`section[data-connector="${connector}"] svg.chart rect`).count() > 0, "the chart draws the hour");
+  const budget = await page.locator(`section[data-connector="${connector}"] .budget-list li`).first().textContent();
+  check(/ 1\/1 this minute/.test(budget), "a learned quota's use, used vs. limit", budget);
 
   // Reset the cooling key by clicking (and confirming).
   page.once("dialog", (d) => d.accept());

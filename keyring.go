@@ -614,6 +614,13 @@ func (r *keyring) states(ctx context.Context) (KeyStates, error) {
 	}
 	ks := buildKeyStates(r.keys, st, inFlight, r.now(), r.holds)
 	ks.Learned = learnedQuotas(st)
+	uses, err := r.book.Usage(ctx, st, r.now())
+	if err != nil {
+		return KeyStates{}, err
+	}
+	for _, u := range uses {
+		ks.Budgets = append(ks.Budgets, BudgetUse(u))
+	}
 	return ks, nil
 }
 

@@ -36,6 +36,18 @@ type KeyStates struct {
 	// Learned lists the request quotas learned from the upstream's
 	// refusals, by project, model and window.
 	Learned []LearnedQuota
+	// Budgets lists, by project and model, the budgets that apply (those
+	// configured, lowered to the quotas learned) and what is used of them
+	// in the current minute and day windows, as every process counts.
+	Budgets []BudgetUse
+}
+
+// BudgetUse is a project's budget for a model and what is used of it in
+// the windows holding now. A limit of 0 is no limit.
+type BudgetUse struct {
+	Project, Model    string
+	PerMinute, PerDay int // the limits
+	Minute, Day       int // requests counted in the current minute and day
 }
 
 // KeyDetail is what is known of one key.

@@ -816,6 +816,13 @@ func (c *cli) check(t *testing.T, where string, env map[string]string, args []st
 		if len(positionals) != 2 || positionals[0] != "new" {
 			t.Errorf("%s: apijongler token new NAME: got %q", where, positionals)
 		}
+	case sub == "key":
+		if len(positionals) != 3 || !slices.Contains([]string{"reset", "disable", "enable"}, positionals[0]) {
+			t.Errorf("%s: apijongler key reset|disable|enable CONNECTOR KEY: got %q", where, positionals)
+		} else if _, err := jongler.LookupConnector(positionals[1], ""); err != nil {
+			t.Errorf("%s: %v", where, err)
+		}
+		runnable = false // it needs the key of a configuration: key.txtar runs it
 	case len(positionals) > 0:
 		t.Errorf("%s: apijongler %s takes no arguments, got %q", where, sub, positionals)
 	}
@@ -1035,7 +1042,7 @@ func checkCurl(t *testing.T, where string, args []string) {
 	first, _, _ := strings.Cut(rest, "/")
 	first, _, _ = strings.Cut(first, "?")
 	switch first {
-	case "healthz", "readyz", "status", "metrics", "v1beta", "v1":
+	case "healthz", "readyz", "status", "metrics", "admin", "ui", "v1beta", "v1":
 		return
 	}
 	if _, err := jongler.LookupConnector(first, ""); err != nil {

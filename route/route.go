@@ -1,6 +1,7 @@
 package route
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -174,6 +175,31 @@ func (h *Handler) Models() []string {
 		}
 	}
 	return out
+}
+
+// Next returns the target a request for the route name would go to now
+// (the first with headroom, as a request's is chosen) and true; false
+// when name is no route or none of its targets has headroom now. It sends
+// nothing.
+func (h *Handler) Next(ctx context.Context, name string) (Target, bool) {
+	r, ok := h.routes[name]
+	if !ok {
+		return Target{}, false
+	}
+	for _, t := range r.Targets {
+		at, err := h.conns[t.Connector].t.Headroom(ctx, t.Model)
+		if err != nil {
+			continue
+		}
+		now := h.cfg.clock.Now()
+		if !at.IsZero() && !at.After(now) {
+			at = h.tokenWindow(t).headroom(now, 0)
+		}
+		if !at.IsZero() && !at.After(now) {
+			return t, true
+		}
+	}
+	return Target{}, false
 }
 
 // Has reports whether model names a route or a pinned target

@@ -253,6 +253,7 @@ Exit codes:
 	// One line a command.
 	root.AddCommand(a.statusCmd())
 	root.AddCommand(a.cleanupCmd())
+	root.AddCommand(a.keyCmd()) // keycmd.go
 	root.AddCommand(a.demoCmd())
 	root.AddCommand(a.versionCmd())
 	root.AddCommand(a.serveCmd())

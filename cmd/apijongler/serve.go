@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/api-jongler/jongler"
 	"github.com/api-jongler/jongler/cmd/internal/serving"
@@ -105,7 +106,7 @@ SIGINT or SIGTERM: stop accepting, let requests in flight finish for up to
 --shutdown-timeout, cut the rest (logged "cut at shutdown"), exit 0. SIGHUP:
 read the INI file again; requests in flight finish with the keys they
 started with; a reload that blocks (a FIFO) never keeps SIGINT or SIGTERM
-from stopping serve.` + routesHelp,
+from stopping serve.` + routesHelp + adminHelp,
 		Example: `  apijongler serve gemini
   (umask 077 && openssl rand -hex 16 > token)
   apijongler serve --listen 0.0.0.0:8787 --token-file token
@@ -200,7 +201,8 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		defer fs.Close()
 		store, where = fs, dir
 	}
-	meters, metrics, stopMetrics, err := serveMetrics()
+	traffic := newTraffic() // the dashboard's counts: dash_traffic.go
+	meters, metrics, stopMetrics, err := serveMetrics(traffic.reader)
 	if err != nil {
 		return configError(err)
 	}
@@ -258,7 +260,8 @@ func (a *app) runServe(cmd *cobra.Command, f *serveFlags, args []string) error {
 		enc.Encode(rows)
 	})))
 	mux.Handle("GET /metrics", guard(metrics))
-	mountRoutes(mux, cur.Load) // serve_routes.go
+	mountRoutes(mux, cur.Load)                       // serve_routes.go
+	a.mountDashboard(mux, access, cur.Load, traffic) // admin.go
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur.Load().h.ServeHTTP(w, r)
 	}))
@@ -604,8 +607,8 @@ func serveReady(w http.ResponseWriter, r *http.Request, s *served, detail bool) 
 // serveMetrics returns the meter provider of the transports, the
 // /metrics handler that exposes what they record (serving.NewMetrics) and a
 // function that shuts the provider down.
-func serveMetrics() (metric.MeterProvider, http.Handler, func(), error) {
-	mp, h, err := serving.NewMetrics(buildVersion(version, readBuildInfo))
+func serveMetrics(readers ...sdkmetric.Reader) (metric.MeterProvider, http.Handler, func(), error) {
+	mp, h, err := serving.NewMetrics(buildVersion(version, readBuildInfo), readers...)
 	if err != nil {
 		return nil, nil, nil, err
 	}

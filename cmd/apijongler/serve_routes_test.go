@@ -340,3 +340,42 @@ func TestServeRoutesClients(t *testing.T) {
 		}
 	}
 }
+
+// TestServeDashboardRoutesAndClients: the dashboard's data names the
+// target each route would use now, and moves on when the first is spent;
+// its actions are logged with the named client that asked, and a client of
+// the tokens file gets in where a wrong token gets 401.
+func TestServeDashboardRoutesAndClients(t *testing.T) {
+	e := newRoutesEnv(t, "")
+	const carolTok = "carol-token-0123456789abcdef"
+	tokens := writeSecret(t, e.dir, "tokens", "carol "+carolTok+"\n", 0o600)
+	p := e.start(nil, "--listen", "127.0.0.1:0", "--tokens-file", tokens)
+	next := func() string {
+		t.Helper()
+		code, body := adminCall(t, "GET", p.url+adminData, carolTok, "")
+		var d dashData
+		if code != 200 || json.Unmarshal([]byte(body), &d) != nil || len(d.Routes) != 1 || d.Routes[0].Name != "fast" {
+			t.Fatalf("%s: %d %s", adminData, code, body)
+		}
+		return d.Routes[0].Target
+	}
+	if got := next(); got != e.geminiT {
+		t.Fatalf("before any request: fast would use %q, want %s", got, e.geminiT)
+	}
+	for range 3 { // Gemini's 2 a minute, then its 429: its quota is learned
+		call(t, "POST", p.url+"/v1/chat/completions", carolTok, `{"model":"`+e.geminiT+`","messages":[{"role":"user","content":"Hi"}]}`)
+	}
+	if got := next(); got != e.groqT {
+		t.Fatalf("Gemini spent: fast would use %q, want %s", got, e.groqT)
+	}
+	if code, _ := adminCall(t, "GET", p.url+adminData, "wrong-token-0123456789", ""); code != 401 {
+		t.Fatalf("a wrong token: %d", code)
+	}
+	if code, body := adminCall(t, "POST", p.url+adminReset, carolTok, `{"connector":"simgemini","key":"key1"}`); code != 200 {
+		t.Fatalf("reset: %d %s", code, body)
+	}
+	p.stop(t, os.Interrupt)
+	if log := p.stderr.String(); !strings.Contains(log, "action=reset connector=simgemini key=key1 client_name=carol") {
+		t.Errorf("the reset is not logged with its client:\n%s", log)
+	}
+}

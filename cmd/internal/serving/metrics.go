@@ -18,8 +18,9 @@ import (
 // what they record, in Prometheus' text format, with the process's Go
 // runtime and process metrics; version is the service.version of the
 // resource. The metrics live in a registry of their own, not Prometheus'
-// global one. The caller shuts the provider down when done.
-func NewMetrics(version string) (*sdkmetric.MeterProvider, http.Handler, error) {
+// global one; readers, if any, read them too (serve's dashboard). The
+// caller shuts the provider down when done.
+func NewMetrics(version string, readers ...sdkmetric.Reader) (*sdkmetric.MeterProvider, http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, nil, fmt.Errorf("metrics: %w", err)
@@ -35,7 +36,11 @@ func NewMetrics(version string) (*sdkmetric.MeterProvider, http.Handler, error) 
 		attribute.String("service.name", "apijongler"),
 		attribute.String("service.version", version),
 	)
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res))
+	opts := []sdkmetric.Option{sdkmetric.WithReader(exp), sdkmetric.WithResource(res)}
+	for _, r := range readers {
+		opts = append(opts, sdkmetric.WithReader(r))
+	}
+	mp := sdkmetric.NewMeterProvider(opts...)
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		// A failed observation (a store that cannot be read) must not hide
 		// the other metrics.

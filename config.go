@@ -73,6 +73,10 @@ type Config struct {
 	// Budgets are the request budgets per model, from the optional
 	// section "[CONNECTOR:budgets]"; see [Budget].
 	Budgets []Budget
+	// BaseURL is the section's "base_url = http(s)://host[:port][/path]"
+	// line, if any: the address requests go to instead of the
+	// connector's own, as [WithBaseURL] says (which overrides it).
+	BaseURL string
 }
 
 // LogValue implements [slog.LogValuer]: the keys' names and the budgets.
@@ -134,7 +138,7 @@ func loadConfig(path string, logger *slog.Logger, names ...string) (Config, erro
 			logger.Warn(w)
 		}
 	}
-	var cfg Config
+	cfg := Config{BaseURL: c.BaseURL}
 	for _, k := range c.Keys {
 		cfg.Keys = append(cfg.Keys, Key{Name: k.Name, Value: k.Value, Project: k.Project})
 	}
@@ -164,6 +168,7 @@ const (
 func resolveConfig(c Connector, o *options) (Config, error) {
 	keys := slices.Clone(o.keys)
 	var budgets []Budget
+	var baseURL string
 	if !o.keysSet && c.RequiresAPIKey {
 		path := o.configFile
 		if path == "" {
@@ -176,7 +181,7 @@ func resolveConfig(c Connector, o *options) (Config, error) {
 		if err != nil {
 			return Config{}, err
 		}
-		keys, budgets = cfg.Keys, cfg.Budgets
+		keys, budgets, baseURL = cfg.Keys, cfg.Budgets, cfg.BaseURL
 	}
 	if o.budgetsSet {
 		budgets = o.budgets
@@ -210,5 +215,5 @@ func resolveConfig(c Connector, o *options) (Config, error) {
 			return Config{}, fmt.Errorf("jongler: key %q: its project is a key's value; name the project", k.Name)
 		}
 	}
-	return Config{Keys: keys, Budgets: budgets}, nil
+	return Config{Keys: keys, Budgets: budgets, BaseURL: baseURL}, nil
 }

@@ -60,8 +60,14 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if a.tor != "" {
 		opts = append(opts, jongler.WithTor(a.tor))
 	}
-	if a.baseURL != "" {
-		opts = append(opts, jongler.WithBaseURL(a.baseURL))
+	base := a.baseURL
+	if base == "" {
+		if base, err = a.fileBaseURL(c); err != nil {
+			return err
+		}
+	}
+	if base != "" {
+		opts = append(opts, jongler.WithBaseURL(base))
 	}
 	storeOpts, closeStore, err := a.storeOptions()
 	if err != nil {

@@ -82,6 +82,7 @@ Nothing leaves this machine and no key of yours is read.`,
 	f.IntVar(&cfg.rpm, "rpm", cfg.rpm, "requests per minute each project may make to "+demoModel)
 	f.DurationVar(&cfg.minute, "minute", cfg.minute, "how long a simulated minute lasts")
 	f.DurationVar(&cfg.budget, "budget", cfg.budget, "give up after this long")
+	cmd.AddCommand(a.demoServeCmd()) // demo_serve.go
 	return cmd
 }
 

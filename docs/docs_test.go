@@ -524,20 +524,32 @@ func (c *cli) readHelp(t *testing.T) {
 		}
 		return m
 	}
+	// subcommands returns the commands a help text lists.
+	subcommands := func(text string) []string {
+		var out []string
+		inCommands := false
+		for _, l := range strings.Split(text, "\n") {
+			if l == "Available Commands:" {
+				inCommands = true
+				continue
+			}
+			if inCommands {
+				m := helpCommand.FindStringSubmatch(l)
+				if m == nil {
+					break
+				}
+				out = append(out, m[1])
+			}
+		}
+		return out
+	}
 	top := help()
 	c.commands[""] = flags(top)
-	inCommands := false
-	for _, l := range strings.Split(top, "\n") {
-		if l == "Available Commands:" {
-			inCommands = true
-			continue
-		}
-		if inCommands {
-			m := helpCommand.FindStringSubmatch(l)
-			if m == nil {
-				break
-			}
-			c.commands[m[1]] = flags(help(m[1]))
+	for _, name := range subcommands(top) {
+		text := help(name)
+		c.commands[name] = flags(text)
+		for _, sub := range subcommands(text) { // demo serve
+			c.commands[name+" "+sub] = flags(help(name, sub))
 		}
 	}
 	if len(c.commands) < 5 {
@@ -726,6 +738,8 @@ func (c *cli) check(t *testing.T, where string, env map[string]string, args []st
 		if !strings.HasPrefix(a, "-") || a == "-" {
 			if _, ok := c.commands[a]; ok && sub == "" && len(positionals) == 0 {
 				sub = a
+			} else if _, ok := c.commands[sub+" "+a]; ok && sub != "" && len(positionals) == 0 {
+				sub += " " + a
 			} else {
 				positionals = append(positionals, a)
 			}
@@ -811,6 +825,8 @@ func (c *cli) check(t *testing.T, where string, env map[string]string, args []st
 		if sub == "serve" {
 			runnable = false // it runs until stopped; TestREADMECurl runs one
 		}
+	case sub == "demo serve":
+		runnable = false // it runs until stopped; TestDemoServe runs one
 	case len(positionals) > 0:
 		t.Errorf("%s: apijongler %s takes no arguments, got %q", where, sub, positionals)
 	}

@@ -665,6 +665,22 @@ func checkCommand(t *testing.T, c *cli, where string, cmd command, exit int, alo
 		if !slices.Equal(args, []string{"ci"}) {
 			t.Errorf("%s: npm %v: only npm ci is known here", where, args)
 		}
+	case "docker":
+		// The image of cmd/internal/imagebuild: loaded from its tar, run
+		// with a token file (serve listens beyond loopback in it).
+		line := strings.Join(args, " ")
+		switch {
+		case len(args) > 0 && args[0] == "load":
+			if !strings.HasSuffix(line, ".oci.tar") {
+				t.Errorf("%s: docker %s: load the OCI tar imagebuild writes", where, line)
+			}
+		case len(args) > 0 && args[0] == "run":
+			if !strings.Contains(line, " apijongler:") || !strings.Contains(line, "--token-file ") || !strings.Contains(line, ":/var/lib/apijongler") {
+				t.Errorf("%s: docker %s: want the apijongler image, its state volume and --token-file", where, line)
+			}
+		default:
+			t.Errorf("%s: docker %s: only docker load and docker run are known here", where, line)
+		}
 	case "tee", "grep", "sed", "jq", "wc", "nproc", "uname", "cat", "gofmt", "umask":
 		// Plain tools taking a command's output: nothing of the project in them.
 	default:

@@ -81,3 +81,39 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// TestComposeFile checks docs/docker-compose.yml against the image: the
+// health probe is the image's own, the state directory a volume, secrets
+// in files, never in the environment.
+func TestComposeFile(t *testing.T) {
+	data, err := os.ReadFile("docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{
+		`test: ["CMD", "/usr/local/bin/apijongler", "--base-url", "http://127.0.0.1:8787", "--timeout", "5s", "httpbin.org", "GET", "/healthz"]`,
+		"- state:/var/lib/apijongler",
+		`"8787:8787"`,
+		"APIJONGLER_STORE: redis://redis:6379/0",
+		`command: ["--token-file", "/run/secrets/tokens"]`,
+		"APIJONGLER_CONFIG: /run/secrets/keys.ini",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("docker-compose.yml lacks %s", want)
+		}
+	}
+	for i, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, "\t") {
+			t.Errorf("docker-compose.yml:%d: a tab (YAML takes spaces)", i+1)
+		}
+		if strings.Contains(line, "APIJONGLER_KEYS_") || strings.Contains(line, "APIJONGLER_TOKENS") {
+			t.Errorf("docker-compose.yml:%d: a secret in the environment", i+1)
+		}
+	}
+	for _, v := range []string{"APIJONGLER_CONFIG", "APIJONGLER_STORE"} {
+		if !inSources(`"` + v + `"`) {
+			t.Errorf("docker-compose.yml: %s is no variable of the code", v)
+		}
+	}
+}

@@ -194,3 +194,31 @@ func TestDemoServeIgnoresUserConfig(t *testing.T) {
 		t.Errorf("demo serve --config: %v, %q; want exit 2", err, stderr.String())
 	}
 }
+
+// TestHealthProbe: the container image's health probe (no shell nor curl
+// there), `apijongler --base-url URL httpbin.org GET /healthz`, exits 0
+// while serve runs and 4 once it is gone.
+func TestHealthProbe(t *testing.T) {
+	d := startDemoServe(t)
+	probe := func() int {
+		cmd := exec.Command("apijongler", "--base-url", d.base, "--timeout", "5s", "httpbin.org", "GET", "/healthz")
+		cmd.Env = append(os.Environ(), "APIJONGLER_STATE_DIR="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), "ok") {
+			t.Errorf("probe printed %q", out)
+		}
+		return 0
+	}
+	if code := probe(); code != 0 {
+		t.Fatalf("probe of a running serve: exit %d", code)
+	}
+	d.stop(t)
+	if code := probe(); code != exitNoAnswer {
+		t.Fatalf("probe of a stopped serve: exit %d, want %d", code, exitNoAnswer)
+	}
+}

@@ -56,7 +56,10 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 		return err
 	}
 
-	opts := []jongler.Option{jongler.WithKeys(keys...), jongler.WithBudgets(budgets...), jongler.WithLogger(a.logger)}
+	opts := []jongler.Option{jongler.WithLogger(a.logger)}
+	if c.RequiresAPIKey { // a keyless connector (httpbin.org) takes none
+		opts = append(opts, jongler.WithKeys(keys...), jongler.WithBudgets(budgets...))
+	}
 	if a.tor != "" {
 		opts = append(opts, jongler.WithTor(a.tor))
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -66,7 +65,7 @@ func TestServeBaseURL(t *testing.T) {
 // error, exit 2, before listening.
 func TestServeBaseURLErrors(t *testing.T) {
 	e := newServeEnv(t, jonglertest.Config{}, 1)
-	env := append(append([]string(nil), e.env...), "APIJONGLER_KEYS_HF=k1=hf_made_up_value_1")
+	env := []string{"APIJONGLER_KEYS_HF=k1=hf_made_up_value_1"}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -77,13 +76,8 @@ func TestServeBaseURLErrors(t *testing.T) {
 		{[]string{"--base-url", "testgemini=http://a", "--base-url", "testgemini=http://b"}, "testgemini is given two addresses"},
 		{[]string{"--base-url", "testgemini=ftp://a"}, "want http(s)://host[:port]"},
 	} {
-		cmd := exec.Command("apijongler", append([]string{"serve", "--listen", "127.0.0.1:0"}, tc.args...)...)
-		cmd.Env = env
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitUsage || !strings.Contains(stderr.String(), tc.want) {
-			t.Errorf("serve %q: %v, stderr %q; want exit 2 saying %q", tc.args, err, stderr.String(), tc.want)
+		if code, stderr := e.tryServe(env, append([]string{"serve", "--listen", "127.0.0.1:0"}, tc.args...)...); code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("serve %q: exit %d, stderr %q; want exit 2 saying %q", tc.args, code, stderr, tc.want)
 		}
 	}
 }

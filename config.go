@@ -74,6 +74,10 @@ type Config struct {
 	// Budgets are the request budgets per model, from the optional
 	// section "[CONNECTOR:budgets]"; see [Budget].
 	Budgets []Budget
+	// BaseURL is the section's "base_url = http(s)://host[:port][/path]"
+	// line, if any: the address requests go to instead of the
+	// connector's own, as [WithBaseURL] says (which overrides it).
+	BaseURL string
 }
 
 // LogValue implements [slog.LogValuer]: the keys' names and the budgets.
@@ -137,7 +141,7 @@ func loadConfig(path string, logger *slog.Logger, names ...string) (Config, egre
 			logger.Warn(w)
 		}
 	}
-	var cfg Config
+	cfg := Config{BaseURL: c.BaseURL}
 	for _, k := range c.Keys {
 		cfg.Keys = append(cfg.Keys, Key{Name: k.Name, Value: k.Value, Project: k.Project})
 	}
@@ -168,6 +172,7 @@ func resolveConfig(c Connector, o *options) (Config, egress.Table, error) {
 	keys := slices.Clone(o.keys)
 	var budgets []Budget
 	var table egress.Table
+	var baseURL string
 	if !o.keysSet && c.RequiresAPIKey {
 		path := o.configFile
 		if path == "" {
@@ -180,7 +185,7 @@ func resolveConfig(c Connector, o *options) (Config, egress.Table, error) {
 		if err != nil {
 			return Config{}, nil, err
 		}
-		keys, budgets, table = cfg.Keys, cfg.Budgets, egressLines
+		keys, budgets, table, baseURL = cfg.Keys, cfg.Budgets, egressLines, cfg.BaseURL
 	}
 	if o.budgetsSet {
 		budgets = o.budgets
@@ -214,5 +219,5 @@ func resolveConfig(c Connector, o *options) (Config, egress.Table, error) {
 			return Config{}, nil, fmt.Errorf("jongler: key %q: its project is a key's value; name the project", k.Name)
 		}
 	}
-	return Config{Keys: keys, Budgets: budgets}, table, nil
+	return Config{Keys: keys, Budgets: budgets, BaseURL: baseURL}, table, nil
 }

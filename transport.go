@@ -154,6 +154,11 @@ func newTransport(name string, o *options) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.BaseURL != "" && o.baseURL == "" { // the INI file's base_url
+		if t.target, err = parseTarget(cfg.BaseURL); err != nil {
+			return nil, err
+		}
+	}
 	keys := cfg.Keys
 	if len(keys) == 0 {
 		return t, nil

@@ -524,20 +524,32 @@ func (c *cli) readHelp(t *testing.T) {
 		}
 		return m
 	}
+	// subcommands returns the commands a help text lists.
+	subcommands := func(text string) []string {
+		var out []string
+		inCommands := false
+		for _, l := range strings.Split(text, "\n") {
+			if l == "Available Commands:" {
+				inCommands = true
+				continue
+			}
+			if inCommands {
+				m := helpCommand.FindStringSubmatch(l)
+				if m == nil {
+					break
+				}
+				out = append(out, m[1])
+			}
+		}
+		return out
+	}
 	top := help()
 	c.commands[""] = flags(top)
-	inCommands := false
-	for _, l := range strings.Split(top, "\n") {
-		if l == "Available Commands:" {
-			inCommands = true
-			continue
-		}
-		if inCommands {
-			m := helpCommand.FindStringSubmatch(l)
-			if m == nil {
-				break
-			}
-			c.commands[m[1]] = flags(help(m[1]))
+	for _, name := range subcommands(top) {
+		text := help(name)
+		c.commands[name] = flags(text)
+		for _, sub := range subcommands(text) { // demo serve
+			c.commands[name+" "+sub] = flags(help(name, sub))
 		}
 	}
 	if len(c.commands) < 5 {
@@ -653,6 +665,22 @@ func checkCommand(t *testing.T, c *cli, where string, cmd command, exit int, alo
 		if !slices.Equal(args, []string{"ci"}) {
 			t.Errorf("%s: npm %v: only npm ci is known here", where, args)
 		}
+	case "docker":
+		// The image of cmd/internal/imagebuild: loaded from its tar, run
+		// with a token file (serve listens beyond loopback in it).
+		line := strings.Join(args, " ")
+		switch {
+		case len(args) > 0 && args[0] == "load":
+			if !strings.HasSuffix(line, ".oci.tar") {
+				t.Errorf("%s: docker %s: load the OCI tar imagebuild writes", where, line)
+			}
+		case len(args) > 0 && args[0] == "run":
+			if !strings.Contains(line, " apijongler:") || !strings.Contains(line, "--token-file ") || !strings.Contains(line, ":/var/lib/apijongler") {
+				t.Errorf("%s: docker %s: want the apijongler image, its state volume and --token-file", where, line)
+			}
+		default:
+			t.Errorf("%s: docker %s: only docker load and docker run are known here", where, line)
+		}
 	case "tee", "grep", "sed", "jq", "wc", "nproc", "uname", "cat", "gofmt", "umask":
 		// Plain tools taking a command's output: nothing of the project in them.
 	default:
@@ -726,6 +754,8 @@ func (c *cli) check(t *testing.T, where string, env map[string]string, args []st
 		if !strings.HasPrefix(a, "-") || a == "-" {
 			if _, ok := c.commands[a]; ok && sub == "" && len(positionals) == 0 {
 				sub = a
+			} else if _, ok := c.commands[sub+" "+a]; ok && sub != "" && len(positionals) == 0 {
+				sub += " " + a
 			} else {
 				positionals = append(positionals, a)
 			}
@@ -811,9 +841,9 @@ func (c *cli) check(t *testing.T, where string, env map[string]string, args []st
 		if sub == "serve" {
 			runnable = false // it runs until stopped; TestREADMECurl runs one
 		}
-	case sub == "token":
+	case sub == "token new":
 		// token new NAME: prints a new token, safe to run.
-		if len(positionals) != 2 || positionals[0] != "new" {
+		if len(positionals) != 1 {
 			t.Errorf("%s: apijongler token new NAME: got %q", where, positionals)
 		}
 	case sub == "key":
@@ -823,6 +853,8 @@ func (c *cli) check(t *testing.T, where string, env map[string]string, args []st
 			t.Errorf("%s: %v", where, err)
 		}
 		runnable = false // it needs the key of a configuration: key.txtar runs it
+	case sub == "demo serve":
+		runnable = false // it runs until stopped; TestDemoServe runs one
 	case len(positionals) > 0:
 		t.Errorf("%s: apijongler %s takes no arguments, got %q", where, sub, positionals)
 	}

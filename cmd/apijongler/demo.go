@@ -88,6 +88,7 @@ Nothing leaves this machine and no key of yours is read.`,
 	f.DurationVar(&cfg.minute, "minute", cfg.minute, "how long a simulated minute lasts")
 	f.DurationVar(&cfg.budget, "timeout", cfg.budget, "give up after `DURATION`")
 	addDeprecatedAlias(cmd, "budget", "timeout")
+	cmd.AddCommand(a.demoServeCmd()) // demo_serve.go
 	return cmd
 }
 

@@ -56,7 +56,10 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 		return err
 	}
 
-	opts := []jongler.Option{jongler.WithKeys(keys...), jongler.WithBudgets(budgets...), jongler.WithLogger(a.logger)}
+	opts := []jongler.Option{jongler.WithLogger(a.logger)}
+	if c.RequiresAPIKey { // a keyless connector (httpbin.org) takes none
+		opts = append(opts, jongler.WithKeys(keys...), jongler.WithBudgets(budgets...))
+	}
 	egressOpts, err := a.egressOptions(c)
 	if err != nil {
 		return err
@@ -65,8 +68,14 @@ func (a *app) doRequest(ctx context.Context, connector, method, endpoint, bodyAr
 	if a.tor != "" {
 		opts = append(opts, jongler.WithTor(a.tor))
 	}
-	if a.baseURL != "" {
-		opts = append(opts, jongler.WithBaseURL(a.baseURL))
+	base := a.baseURL
+	if base == "" {
+		if base, err = a.fileBaseURL(c); err != nil {
+			return err
+		}
+	}
+	if base != "" {
+		opts = append(opts, jongler.WithBaseURL(base))
 	}
 	storeOpts, closeStore, err := a.storeOptions()
 	if err != nil {

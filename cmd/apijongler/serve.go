@@ -46,6 +46,7 @@ type serveFlags struct {
 	maxBody         int64
 	tor             string
 	poolSummary     time.Duration // serve_pool.go
+	baseURLs        []string      // base_url.go
 	limits          serving.Limits
 	clients         clientFlags // clients.go
 }
@@ -131,6 +132,7 @@ from stopping serve.` + routesHelp + adminHelp,
 	fl.DurationVar(&f.poolSummary, "pool-summary-interval", defaultPoolSummary, poolSummaryFlagUsage)
 	addLimitFlags(cmd, &f.limits)
 	addClientFlags(cmd, &f.clients)
+	addBaseURLFlag(cmd, &f.baseURLs)
 	return cmd
 }
 
@@ -326,6 +328,10 @@ func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*ser
 	if err != nil {
 		return nil, err
 	}
+	bases, err := a.serveBaseURLs(f.baseURLs, conns)
+	if err != nil {
+		return nil, err
+	}
 	s := &served{}
 	for _, c := range conns {
 		cfg, err := a.serveConfig(c)
@@ -345,6 +351,9 @@ func (a *app) buildServed(args []string, f *serveFlags, sc serving.Config) (*ser
 		opts = append(opts, egressOpts...)
 		if f.tor != "" {
 			opts = append(opts, jongler.WithTor(f.tor))
+		}
+		if u := bases[c.Name]; u != "" {
+			opts = append(opts, jongler.WithBaseURL(u))
 		}
 		t, err := jongler.NewTransport(c.Name, opts...)
 		if err != nil {

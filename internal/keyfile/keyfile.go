@@ -117,6 +117,9 @@ type Connector struct {
 	Keys    []Key
 	Budgets []Budget
 	Egress  []Egress
+	// BaseURL is the section's base_url ([BaseURLSetting]) without a
+	// trailing slash, "" if it has none.
+	BaseURL string
 	// Warnings are about keys that the file gives as Python's
 	// configparser reads it but that an upstream will refuse; they name
 	// the key and its line, never its value.
@@ -342,6 +345,8 @@ func (f *File) collectSecrets() {
 						add(secret, minSecret)
 					}
 				}
+			case isBaseURL(e.name) && validBaseURL(e.value):
+				// An address, not secret: shown where the requests go.
 			default:
 				for _, v := range e.values {
 					add(v, minSecret)
@@ -441,6 +446,9 @@ func (f *File) Connector(name string, aliases ...string) (Connector, error) {
 	if c.Keys, c.Warnings, err = f.keys(sec); err != nil {
 		return Connector{}, err
 	}
+	if c.BaseURL, err = f.baseURL(sec); err != nil {
+		return Connector{}, err
+	}
 	if len(c.Keys) == 0 {
 		return Connector{}, errors.New(f.Redact(fmt.Sprintf("jongler: config file %s: section [%s] has no keys; add lines such as:\n%s", f.Path, sec.name, ExampleSection(sec.name))))
 	}
@@ -512,6 +520,9 @@ func (f *File) keys(sec *section) ([]Key, []string, error) {
 	var keys []Key
 	var warnings []string
 	add := func(from *section, e entry) error {
+		if isBaseURL(e.name) {
+			return nil // not a key: see baseURL
+		}
 		if e.count > 1 {
 			return f.errorf(e.line, "key %q is given %d times in [%s]", e.name, e.count, from.name)
 		}

@@ -28,7 +28,8 @@ func anthropicKeys(n int) []simKey {
 
 // anthropic is a simulated Anthropic Messages API (POST /v1/messages): an
 // answer or a stream of server-sent events as Anthropic sends them, 401
-// authentication_error for an unknown key, and 429 rate_limit_error with
+// authentication_error for an unknown key (in x-api-key or
+// Authorization: Bearer), and 429 rate_limit_error with
 // retry-after and the anthropic-ratelimit-requests-* headers when a key
 // has used its requests of the window. Windows are fixed, of window
 // simulated time, on the Gemini simulation's clock.
@@ -92,9 +93,15 @@ func (r *messagesRequest) text() string {
 }
 
 func (a *anthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The key comes in x-api-key, or as a Bearer token (as the SDKs of
+	// late 2026 send it).
+	sent := r.Header.Get("x-api-key")
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && sent == "" {
+		sent = bearer
+	}
 	label := ""
 	for _, k := range a.keys {
-		if k.value != "" && r.Header.Get("x-api-key") == k.value {
+		if sent != "" && sent == k.value {
 			label = k.label
 		}
 	}

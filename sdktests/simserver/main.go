@@ -9,6 +9,7 @@
 //	simserver -dir DIR [-keys 3] [-projects 3] [-rpm 1000] [-rpd 100000]
 //	          [-minute 1m] [-stream-chunks 3] [-stream-gap 5ms]
 //	          [-anthropic-keys 2] [-anthropic-limit 1000] [-anthropic-window 1m]
+//	          [-window-left D]
 //
 // It writes DIR/keys.ini, an INI file with the made-up keys (the section
 // [generativelanguage.googleapis.com], as the original API Jongler reads
@@ -24,7 +25,8 @@
 // requests at once) of the Gemini simulation, and the same for Anthropic.
 //
 // Simulated time starts on a whole minute, so that the first quota window
-// is a full one whatever the moment the program starts.
+// is a full one whatever the moment the program starts, or -window-left
+// before one, for a test of what a client does with a short Retry-After.
 package main
 
 import (
@@ -57,17 +59,18 @@ func main() {
 
 // config is what the flags set.
 type config struct {
-	dir       string
-	keys      int
-	projects  int
-	rpm, rpd  int
-	minute    time.Duration
-	chunks    int
-	gap       time.Duration
-	latency   time.Duration
-	antKeys   int
-	antRPM    int
-	antWindow time.Duration
+	dir        string
+	keys       int
+	projects   int
+	rpm, rpd   int
+	minute     time.Duration
+	chunks     int
+	gap        time.Duration
+	latency    time.Duration
+	antKeys    int
+	antRPM     int
+	antWindow  time.Duration
+	windowLeft time.Duration
 }
 
 func run(args []string, stdin io.Reader, stdout io.Writer) error {
@@ -85,6 +88,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs.IntVar(&c.antKeys, "anthropic-keys", 2, "Anthropic keys")
 	fs.IntVar(&c.antRPM, "anthropic-limit", 1000, "requests of each Anthropic key in a window")
 	fs.DurationVar(&c.antWindow, "anthropic-window", time.Minute, "Anthropic's rate-limit window, in simulated time")
+	fs.DurationVar(&c.windowLeft, "window-left", 0, "start simulated time this long before a whole minute (default: on a whole minute)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,8 +111,12 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	for name := range models {
 		models[name] = jonglertest.Quota{RPM: c.rpm, RPD: c.rpd}
 	}
-	// Simulated time starts on a whole minute: the first window is a full one.
+	// Simulated time starts on a whole minute, the first window a full
+	// one, or -window-left before one.
 	start := time.Now().Truncate(time.Minute)
+	if c.windowLeft > 0 {
+		start = start.Add(time.Minute - c.windowLeft)
+	}
 	srv := jonglertest.NewUnstartedServer(jonglertest.Config{
 		Keys: gemini, Models: models, Minute: c.minute, Start: start,
 		StreamChunks: c.chunks, StreamGap: c.gap, Latency: c.latency,

@@ -1,5 +1,7 @@
-"""LangChain's chat models pointed at apijongler serve: generate and stream."""
+"""LangChain's chat models pointed at apijongler serve: generate and stream,
+once each."""
 
+import pytest
 from langchain_google_genai import ChatGoogleGenerativeAI
 from langchain_openai import ChatOpenAI
 
@@ -14,23 +16,17 @@ def openai_compat(serve):
     return ChatOpenAI(model=MODEL, api_key=TOKEN, base_url=serve.url + "/gemini/v1beta/openai/", max_retries=0)
 
 
-def test_google_genai_generate(served):
-    msg = google(served).invoke("Hello from LangChain")
-    assert "Hello from LangChain" in msg.content
+MODELS = pytest.mark.parametrize("make", [google, openai_compat], ids=["ChatGoogleGenerativeAI", "ChatOpenAI"])
 
 
-def test_google_genai_stream(served):
-    times = [(t, c) for t, c in chunk_times(google(served).stream("Stream to LangChain")) if c.content]
+@MODELS
+def test_generate(served, make):
+    msg = make(served).invoke(f"Hello from {make.__name__}")
+    assert f"Hello from {make.__name__}" in msg.content
+
+
+@MODELS
+def test_stream(served, make):
+    times = [(t, c) for t, c in chunk_times(make(served).stream(f"Stream to {make.__name__}")) if c.content]
     assert_spread(times)
-    assert "Stream to LangChain" in "".join(c.content for _, c in times)
-
-
-def test_openai_generate(served):
-    msg = openai_compat(served).invoke("Hello from ChatOpenAI")
-    assert "Hello from ChatOpenAI" in msg.content
-
-
-def test_openai_stream(served):
-    times = [(t, c) for t, c in chunk_times(openai_compat(served).stream("Stream to ChatOpenAI")) if c.content]
-    assert_spread(times)
-    assert "Stream to ChatOpenAI" in "".join(c.content for _, c in times)
+    assert f"Stream to {make.__name__}" in "".join(c.content for _, c in times)

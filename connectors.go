@@ -162,7 +162,13 @@ func (c *Connector) validate() error {
 		c.Port = defaultPort(c.Protocol)
 	}
 	if c.RequiresAPIKey && c.APIKeyHeader == "" && c.APIKeyQuery == "" {
-		c.APIKeyHeader, c.APIKeyPrefix = "Authorization", "Bearer "
+		if c.Name == ConnectorGemini || c.Name == "google" {
+			// As the original sends Google's key: Google takes it there,
+			// not as a Bearer token.
+			c.APIKeyHeader, c.APIKeyQuery = "x-goog-api-key", "key"
+		} else {
+			c.APIKeyHeader, c.APIKeyPrefix = "Authorization", "Bearer "
+		}
 	}
 	return nil
 }
@@ -211,12 +217,21 @@ func validToken(s string) bool {
 }
 
 // parseConnector decodes one connector file strictly: unknown fields and
-// trailing data are errors, named with their line.
+// trailing data are errors, named with their line. The fields the
+// original's own files hold for people (its Hugging Face file's
+// default_model and available_models) are read and ignored, so that its
+// files load unchanged.
 func parseConnector(name string, data []byte) (Connector, error) {
-	var c Connector
+	var f struct {
+		Connector
+		DefaultModel    string   `json:"default_model"`
+		AvailableModels []string `json:"available_models"`
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	err := dec.Decode(&f)
+	c := f.Connector
+	if err != nil {
 		return c, fmt.Errorf("jongler: connector file %s: %s", name, jsonErrorText(data, err))
 	}
 	if _, err := dec.Token(); err != io.EOF {

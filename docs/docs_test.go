@@ -642,6 +642,16 @@ func checkCommand(t *testing.T, c *cli, where string, cmd command, exit int, alo
 		}
 	case "curl":
 		checkCurl(t, where, args)
+	case "python3", ".venv/bin/python":
+		// python3 -m venv DIR, or a script of the repository.
+		if !(len(args) == 3 && args[0] == "-m" && args[1] == "venv" && name == "python3") &&
+			(len(args) == 0 || !exists(args[0])) {
+			t.Errorf("%s: %s %v: want -m venv DIR or a script of the repository", where, name, args)
+		}
+	case ".venv/bin/pip":
+		if len(args) != 4 || args[0] != "install" || args[1] != "--require-hashes" || args[2] != "-r" || !exists(args[3]) {
+			t.Errorf("%s: pip %v: only pip install --require-hashes -r FILE of the repository is known here", where, args)
+		}
 	case "export":
 		for _, a := range args {
 			k, v, ok := strings.Cut(a, "=")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/api-jongler/jongler"
 	"google.golang.org/genai"
 )
 
@@ -101,11 +102,12 @@ func (d *demoServe) stop(t *testing.T) {
 
 // TestDemoServe: `demo serve` answers the Go Gen AI SDK pointed at the base
 // URL and token it prints, and its curl line as printed; past the made-up
-// keys' quota, the SDK gets 429; at exit its files are gone.
+// keys' quota, the SDK gets 429, and the route's curl line is served by the
+// simulated Groq; at exit its files are gone.
 func TestDemoServe(t *testing.T) {
 	d := startDemoServe(t)
-	if strings.Count(d.stdout.String(), d.token) != 2 {
-		t.Errorf("the token is not printed twice (its line and the curl line):\n%s", d.stdout)
+	if strings.Count(d.stdout.String(), d.token) != 3 {
+		t.Errorf("the token is not printed thrice (its line and the curl lines):\n%s", d.stdout)
 	}
 	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
 		APIKey:      d.token,
@@ -151,6 +153,16 @@ func TestDemoServe(t *testing.T) {
 	}
 	if _, err := os.Stat(d.dir); err != nil {
 		t.Fatalf("the demo's files: %v", err)
+	}
+	// The route: Gemini's quota is spent above, so Groq serves it, as the
+	// printed curl line shows.
+	m := demoCurlRE.FindAllStringSubmatch(d.stdout.String(), -1)
+	if len(m) != 2 {
+		t.Fatalf("demo serve printed %d curl lines, want 2:\n%s", len(m), d.stdout)
+	}
+	out, err = exec.Command("sh", "-c", m[1][1]+" -i").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("X-Apijongler-Target: "+jongler.ConnectorGroq+"/"+demoGroqModel)) || !bytes.Contains(out, []byte(`"choices"`)) {
+		t.Fatalf("%s: %v\n%s", m[1][1], err, out)
 	}
 	d.stop(t)
 	if _, err := os.Stat(d.dir); !os.IsNotExist(err) {

@@ -65,7 +65,10 @@ class Upstream:
 
     def key_values(self):
         """The key values of the INI file, to check that none leaks."""
-        return [line.split("=", 1)[1].strip() for line in self.ini.read_text().splitlines() if "=" in line]
+        import configparser
+        ini = configparser.ConfigParser()
+        ini.read(self.ini)
+        return [v for s in ini.sections() if s != "routes" for v in ini[s].values()]
 
     def stats(self):
         import json

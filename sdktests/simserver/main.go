@@ -196,6 +196,7 @@ func writeFiles(dir string, port int, gemini []jonglertest.Key, ant []simKey) er
 	for _, k := range ant {
 		ini += k.label + " = " + k.value + "\n"
 	}
+	ini += "\n[routes]\nfree = gemini/gemini-2.5-flash\n" // the routes endpoint (test_routes.py)
 	if err := os.WriteFile(filepath.Join(dir, "keys.ini"), []byte(ini), 0o600); err != nil {
 		return err
 	}
@@ -203,6 +204,7 @@ func writeFiles(dir string, port int, gemini []jonglertest.Key, ant []simKey) er
 		"generativelanguage.googleapis.com": {
 			"aliases": []string{"gemini"}, "policy": "gemini",
 			"api_key_header": "x-goog-api-key", "api_key_query": "key",
+			"openai_path": "/v1beta/openai",
 		},
 		"api.anthropic.com": {
 			"aliases": []string{"anthropic"}, "policy": "anthropic",

@@ -1334,16 +1334,16 @@ func headings(t *testing.T, file string) []string {
 	return out
 }
 
-// TestLengths holds the landing page and the figures to a page a reader
-// can take in: the manual is docs/, history is git's.
+// TestLengths holds the landing page and the figures to what a reader can
+// take in: the manual is docs/, history is git's.
 func TestLengths(t *testing.T) {
-	for _, f := range []string{"README.md", "BENCHMARKS.md"} {
+	for f, most := range map[string]int{"README.md": 250, "BENCHMARKS.md": 340} {
 		data, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := strings.Count(string(data), "\n"); n > 250 {
-			t.Errorf("%s has %d lines; at most 250: move the detail to docs/", f, n)
+		if n := strings.Count(string(data), "\n"); n > most {
+			t.Errorf("%s has %d lines; at most %d: move the detail to docs/", f, n, most)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/api-jongler/jongler"
+	"github.com/api-jongler/jongler/proxy"
 )
 
 // The admin API of serve: the dashboard's data, and one POST endpoint an
@@ -62,6 +63,9 @@ type dashData struct {
 	// Routes lists the routes and the target each would use now; empty
 	// while serve has none.
 	Routes []dashRoute `json:"routes"`
+	// Clients lists serve's clients by name (never a token) and their
+	// counts, as /status/clients; empty without tokens.
+	Clients []proxy.ClientStatus `json:"clients"`
 }
 
 // dashConnector is one connector's part of the dashboard.
@@ -150,7 +154,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // data answers the dashboard's data.
 func (d *dashboard) data(w http.ResponseWriter, r *http.Request) {
-	ts := d.cur().transports
+	cur := d.cur()
+	ts := cur.transports
 	rows, err := statusRows(r.Context(), ts)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "the key states cannot be read (state directory or store)"})
@@ -184,7 +189,11 @@ func (d *dashboard) data(w http.ResponseWriter, r *http.Request) {
 		c.Minutes, c.Hour = d.traffic.hour(name)
 		out.Connectors = append(out.Connectors, c)
 	}
-	if rh := d.cur().routes; rh != nil {
+	out.Clients = cur.h.Clients()
+	if out.Clients == nil {
+		out.Clients = []proxy.ClientStatus{}
+	}
+	if rh := cur.routes; rh != nil {
 		for _, name := range rh.Names() {
 			dr := dashRoute{Name: name}
 			if t, ok := rh.Next(r.Context(), name); ok {

@@ -14,9 +14,9 @@ import (
 // TestDashboardBrowser runs `apijongler serve` against a simulated Gemini
 // API and drives its dashboard in Debian's Chromium with playwright-core
 // (testdata/uitest, installed by `npm ci`; .ci/run installs both): the
-// token form, a key cooling down live, its countdown, reset, disable and
-// enable by click and keyboard, 401 without the token, no key value in
-// anything the page receives, dark mode, a phone's width. It saves a
+// token form, a key cooling down live, its countdown, the client's counts,
+// reset, disable and enable by click and keyboard, 401 without the token,
+// no key value in anything the page receives, dark mode, a phone's width. It saves a
 // screenshot; APIJONGLER_UPDATE_SCREENSHOT=1 writes it to
 // docs/dashboard.png. Without chromium, node or the npm package it fails,
 // or skips under -short.
@@ -64,8 +64,8 @@ func TestDashboardBrowser(t *testing.T) {
 			n++
 		}
 	}
-	if n != 28 {
-		t.Fatalf("%d checks passed, want 28", n)
+	if n != 29 {
+		t.Fatalf("%d checks passed, want 29", n)
 	}
 	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
 		t.Fatalf("no screenshot: %v", err)

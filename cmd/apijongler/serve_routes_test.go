@@ -342,7 +342,8 @@ func TestServeRoutesClients(t *testing.T) {
 }
 
 // TestServeDashboardRoutesAndClients: the dashboard's data names the
-// target each route would use now, and moves on when the first is spent;
+// target each route would use now, and moves on when the first is spent,
+// and counts each named client's requests (never its token);
 // its actions are logged with the named client that asked, and a client of
 // the tokens file gets in where a wrong token gets 401.
 func TestServeDashboardRoutesAndClients(t *testing.T) {
@@ -350,12 +351,16 @@ func TestServeDashboardRoutesAndClients(t *testing.T) {
 	const carolTok = "carol-token-0123456789abcdef"
 	tokens := writeSecret(t, e.dir, "tokens", "carol "+carolTok+"\n", 0o600)
 	p := e.start(nil, "--listen", "127.0.0.1:0", "--tokens-file", tokens)
+	var d dashData
 	next := func() string {
 		t.Helper()
 		code, body := adminCall(t, "GET", p.url+adminData, carolTok, "")
-		var d dashData
+		d = dashData{}
 		if code != 200 || json.Unmarshal([]byte(body), &d) != nil || len(d.Routes) != 1 || d.Routes[0].Name != "fast" {
 			t.Fatalf("%s: %d %s", adminData, code, body)
+		}
+		if strings.Contains(body, carolTok) {
+			t.Fatalf("%s holds the token", adminData)
 		}
 		return d.Routes[0].Target
 	}
@@ -367,6 +372,9 @@ func TestServeDashboardRoutesAndClients(t *testing.T) {
 	}
 	if got := next(); got != e.groqT {
 		t.Fatalf("Gemini spent: fast would use %q, want %s", got, e.groqT)
+	}
+	if len(d.Clients) != 1 || d.Clients[0].Name != "carol" || d.Clients[0].Requests != 3 || d.Clients[0].ThisMinute < 1 {
+		t.Fatalf("the dashboard's clients: %+v, want carol's 3 requests", d.Clients)
 	}
 	if code, _ := adminCall(t, "GET", p.url+adminData, "wrong-token-0123456789", ""); code != 401 {
 		t.Fatalf("a wrong token: %d", code)

@@ -108,6 +108,17 @@
       li.textContent = r.name + " \u2192 " + (r.target || "no target has room now");
       return li;
     }));
+    const clients = data.clients || [];
+    $("#clients").hidden = clients.length === 0;
+    $("#client-list").replaceChildren(...clients.map((c) => {
+      const li = document.createElement("li");
+      li.dataset.client = c.name;
+      const parts = [`${c.this_minute}${c.per_minute ? "/" + c.per_minute : ""} this minute`,
+        `${c.today}${c.per_day ? "/" + c.per_day : ""} today`];
+      if (c.limited) parts.push(`${c.limited} refused over its limits`);
+      li.textContent = `${c.name}: ${parts.join(", ")}`;
+      return li;
+    }));
     tick();
   }
 

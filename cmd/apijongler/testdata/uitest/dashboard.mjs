@@ -118,6 +118,8 @@ try {
   check(await page.locator(`section[data-connector="${connector}"] svg.chart rect`).count() > 0, "the chart draws the hour");
   const budget = await page.locator(`section[data-connector="${connector}"] .budget-list li`).first().textContent();
   check(/ 1\/1 this minute/.test(budget), "a learned quota's use, used vs. limit", budget);
+  const client = await page.locator('#clients li[data-client="token"]').textContent();
+  check(new RegExp(`^token: ${statuses.length} this minute, ${statuses.length} today`).test(client), "the client's requests, by name", client);
 
   // Reset the cooling key by clicking (and confirming).
   page.once("dialog", (d) => d.accept());
